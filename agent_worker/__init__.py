@@ -1,0 +1,1 @@
+"""The voice agent worker: registers with LiveKit and runs one agent session per job."""

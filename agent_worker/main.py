@@ -1,0 +1,104 @@
+"""AgentServer entrypoint: one `AgentSession` per dispatched job.
+
+Run `python -m agent_worker start` (production), `dev`, or `console` (local microphone and
+speaker). The worker uses explicit dispatch: jobs arrive only for rooms that dispatched
+`VOICE_AGENT_NAME`, with the agent configuration in the dispatch metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, room_io
+
+from pipelines.config import AgentConfig
+from pipelines.errors import PipelineSetupError
+from pipelines.factory import Engines, build_pipeline
+
+from .agent import VoiceAgent
+from .settings import Settings
+from .telemetry import MetricsPublisher
+
+logger = logging.getLogger("agent_worker")
+
+settings = Settings()
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load the local models once per job process, before any job arrives."""
+    proc.userdata["engines"] = Engines(settings.engine_settings())
+
+
+def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
+    """An `AgentSession` with the pipeline and turn-taking rules of `config`."""
+    parts = build_pipeline(config, engines)
+    td = config.turn_detection
+    return AgentSession(
+        vad=parts.vad,
+        stt=parts.stt,
+        llm=parts.llm,
+        tts=parts.tts,
+        turn_handling={
+            "turn_detection": "vad",
+            "endpointing": {
+                "min_delay": td.min_endpointing_delay,
+                "max_delay": td.max_endpointing_delay,
+            },
+            "interruption": {
+                "enabled": td.allow_interruptions,
+                "mode": "vad",
+                "min_duration": td.min_interruption_duration,
+            },
+            # Start the LLM on the transcript while endpointing is still deciding.
+            "preemptive_generation": {"enabled": True},
+        },
+        user_away_timeout=None,
+    )
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """Run one call: load the agent config, build its pipeline, hold the conversation."""
+    try:
+        config = AgentConfig.from_metadata(ctx.job.metadata)
+        session = session_for(config, ctx.proc.userdata["engines"])
+    except PipelineSetupError as exc:
+        logger.error("refusing job %s: %s", ctx.job.id, exc)
+        ctx.shutdown(reason=f"refused: {exc}")
+        return
+
+    await ctx.connect()
+    publisher = MetricsPublisher(ctx.room)
+    session.on("metrics_collected", publisher.on_metrics)
+    ctx.add_shutdown_callback(publisher.aclose)
+    # The call ends when the caller leaves: close the session, then the job.
+    session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
+    await session.start(
+        agent=VoiceAgent(config),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(close_on_disconnect=True),
+    )
+
+
+def _load(server: AgentServer, max_calls: int) -> float:
+    # livekit-agents' default load is the machine's CPU use, which on a small machine also
+    # counts the LLM server and anything else running: the worker then refuses calls it could
+    # take. Active calls against a configured capacity is predictable and measurable.
+    return min(1.0, len(server.active_jobs) / max(1, max_calls))
+
+
+def create_server(s: Settings = settings) -> AgentServer:
+    """The AgentServer with our prewarm and entrypoint registered under `s.agent_name`."""
+    server = AgentServer(
+        ws_url=s.livekit_url,
+        api_key=s.livekit_api_key,
+        api_secret=s.livekit_api_secret.get_secret_value(),
+        setup_fnc=prewarm,
+        num_idle_processes=s.worker_idle_processes,
+        load_fnc=lambda server: _load(server, s.worker_max_calls),
+        load_threshold=0.999,
+        initialize_process_timeout=120.0,
+        port=s.worker_http_port,
+        host="127.0.0.1",
+    )
+    server.rtc_session(entrypoint, agent_name=s.agent_name)
+    return server

@@ -1,0 +1,47 @@
+"""Worker settings, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.factory import EngineSettings
+
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "devsecret-0123456789abcdef0123456789abcdef"  # matches livekit.yaml
+
+
+class Settings(BaseSettings):
+    """Everything the worker process reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    livekit_url: str = "ws://127.0.0.1:7880"
+    livekit_api_key: str = DEV_API_KEY
+    livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
+    agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
+    """Explicit-dispatch name; callers dispatch this name into their room."""
+
+    llm_base_url: str = "http://127.0.0.1:8088/v1"
+    llm_api_key: SecretStr | None = None
+    whisper_model: str | None = None
+    """Directory of a CTranslate2 Whisper model; default: the packaged tiny.en."""
+    piper_voice: str | None = None
+    """Piper `.onnx` voice (its `.onnx.json` beside it); default: the packaged en_US-joe-medium."""
+    stt_threads: int = 2
+
+    worker_http_port: int = 8081
+    """Health endpoint (`/` and `/worker`); 0 picks a free port."""
+    worker_idle_processes: int = 1
+    """Job processes kept warm with models loaded, so a call starts without loading time."""
+    worker_max_calls: int = 4
+    """Calls one worker accepts at once; the worker reports itself full beyond this."""
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(
+            whisper_model=self.whisper_model,
+            piper_voice=self.piper_voice,
+            stt_threads=self.stt_threads,
+            llm_base_url=self.llm_base_url,
+            llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
+        )

@@ -1,0 +1,82 @@
+"""The agent configuration the pipelines are built from.
+
+It travels in the dispatch metadata as JSON (`{"agent": {...}}`) until the store provides it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import PipelineSetupError
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly voice assistant on a phone call. Answer in one or two short, "
+    "plain sentences. Do not use lists, markdown or emojis."
+)
+
+
+class TurnDetection(BaseModel):
+    """Turn-taking settings: VAD hold and endpointing, silence rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_frame_ms: int = Field(default=20)
+    min_speech_duration: float = Field(default=0.1, ge=0.0, le=2.0)
+    """Seconds of voiced audio before speech is declared started."""
+    min_silence_duration: float = Field(default=0.3, ge=0.05, le=5.0)
+    """Seconds of silence (the hold) before speech is declared ended."""
+    min_endpointing_delay: float = Field(default=0.05, ge=0.0, le=5.0)
+    """Extra seconds the session waits after the VAD's end of speech before answering."""
+    max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
+    allow_interruptions: bool = True
+    min_interruption_duration: float = Field(default=0.5, ge=0.0, le=5.0)
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.vad_frame_ms not in (10, 20, 30):
+            raise ValueError("vad_frame_ms must be 10, 20 or 30")
+
+
+class AgentConfig(BaseModel):
+    """Everything a call needs to know about the agent it runs."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str = "Local assistant"
+    first_message: str = "Hello! How can I help you today?"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    language: str = "en"
+    temperature: float = Field(default=0.7, ge=0.0, le=1.0)
+    llm_model: str = "local"
+    """Model name sent to the OpenAI-compatible endpoint."""
+    llm_base_url: str | None = None
+    """OpenAI-compatible base URL; None means the worker's configured default."""
+    max_completion_tokens: int = Field(default=80, ge=1, le=4096)
+    voice_id: str = "local:en_US-joe-medium"
+    voice_speed: float = Field(default=100.0, ge=25.0, le=400.0)
+    """Speech speed percent; 100 is the voice's natural pace."""
+    turn_detection: TurnDetection = TurnDetection()
+
+    @classmethod
+    def from_metadata(cls, metadata: str | None) -> AgentConfig:
+        """Read the config from job metadata (`{"agent": {...}}`); empty means the default."""
+        if not metadata or not metadata.strip():
+            return cls()
+        try:
+            payload = json.loads(metadata)
+        except json.JSONDecodeError as exc:
+            raise PipelineSetupError(f"job metadata is not JSON: {exc.msg}") from exc
+        if not isinstance(payload, dict):
+            raise PipelineSetupError("job metadata must be a JSON object")
+        try:
+            return cls.model_validate(payload.get("agent") or {})
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            raise PipelineSetupError(f"invalid agent config in job metadata: {fields}") from exc
+
+    def to_metadata(self) -> str:
+        """Serialise as dispatch metadata."""
+        return json.dumps({"agent": self.model_dump(mode="json")})

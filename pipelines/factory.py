@@ -1,0 +1,88 @@
+"""Assemble VAD, STT, LLM and TTS for one call from an `AgentConfig`.
+
+Heavy models (Whisper, Piper) are loaded once per process into `Engines`; `build_pipeline`
+creates the cheap per-call provider objects around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from livekit.agents import llm, stt, tts, vad
+
+from .config import AgentConfig
+from .errors import PipelineSetupError
+from .llm import build_openai_compatible_llm
+from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
+from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
+from .vad import WebRTCVAD, WebRTCVADOptions
+
+LOCAL_VOICE_PREFIX = "local:"
+
+
+@dataclass
+class EngineSettings:
+    """Where the local engines come from; all paths default to the packaged models."""
+
+    whisper_model: str | Path | None = None
+    piper_voice: str | Path | None = None
+    stt_threads: int = 2
+    llm_base_url: str = "http://127.0.0.1:8088/v1"
+    llm_api_key: str | None = None
+
+
+class Engines:
+    """Models loaded once per process and shared by its calls."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.whisper = WhisperModelHandle(settings.whisper_model, cpu_threads=settings.stt_threads)
+        self.piper = PiperVoiceHandle(settings.piper_voice)
+
+
+@dataclass
+class Pipeline:
+    """The four parts an `AgentSession` runs."""
+
+    vad: vad.VAD
+    stt: stt.STT
+    llm: llm.LLM
+    tts: tts.TTS
+
+
+def build_vad(config: AgentConfig) -> WebRTCVAD:
+    td = config.turn_detection
+    return WebRTCVAD(
+        WebRTCVADOptions(
+            aggressiveness=td.vad_aggressiveness,
+            frame_ms=td.vad_frame_ms,
+            min_speech_duration=td.min_speech_duration,
+            min_silence_duration=td.min_silence_duration,
+        )
+    )
+
+
+def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
+    if not config.voice_id.startswith(LOCAL_VOICE_PREFIX):
+        raise PipelineSetupError(
+            f"voice {config.voice_id!r} needs a cloud TTS provider, which is not configured; "
+            f"use a local voice such as {LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
+        )
+    return PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
+
+
+def build_pipeline(config: AgentConfig, engines: Engines) -> Pipeline:
+    """Per-call providers for `config`, around the process's loaded engines."""
+    return Pipeline(
+        vad=build_vad(config),
+        stt=WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language)),
+        llm=build_openai_compatible_llm(
+            base_url=config.llm_base_url or engines.settings.llm_base_url,
+            model=config.llm_model,
+            temperature=config.temperature,
+            max_tokens=config.max_completion_tokens,
+            api_key=engines.settings.llm_api_key,
+        ),
+        tts=build_tts(config, engines),
+    )

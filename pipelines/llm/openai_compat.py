@@ -1,0 +1,32 @@
+"""Chat LLM over any OpenAI-compatible endpoint (OpenAI, the embedded llama.cpp server, ...).
+
+This is livekit-plugins-openai's `LLM` (a livekit-agents `llm.LLM`), so the framework's
+streaming, tool-call and metrics machinery runs unchanged; only the base URL differs.
+"""
+
+from __future__ import annotations
+
+from livekit.plugins import openai as lk_openai
+
+LOCAL_API_KEY = "local-no-key"
+
+
+def build_openai_compatible_llm(
+    *,
+    base_url: str,
+    model: str,
+    temperature: float,
+    max_tokens: int,
+    api_key: str | None = None,
+) -> lk_openai.LLM:
+    """An LLM client for `base_url`; the key may be empty for local servers."""
+    return lk_openai.LLM(
+        model=model,
+        base_url=base_url,
+        api_key=api_key or LOCAL_API_KEY,
+        temperature=temperature,
+        # `max_tokens` is understood by every OpenAI-compatible server, including llama.cpp.
+        extra_body={"max_tokens": max_tokens},
+        # One place retries: the framework's APIConnectOptions, not the SDK.
+        max_retries=0,
+    )

@@ -1,0 +1,133 @@
+"""Local speech-to-text with faster-whisper (CTranslate2), as a livekit-agents STT.
+
+The model is non-streaming: the session pairs it with a VAD (livekit's `stt.StreamAdapter`) and
+recognises each finished utterance. Inference runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import APIConnectOptions, stt, utils
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import AudioBuffer
+
+from ..models import whisper_model_dir
+
+WHISPER_RATE = 16000
+
+
+@dataclass(frozen=True)
+class WhisperSTTOptions:
+    """Recognition settings."""
+
+    language: str = "en"
+    beam_size: int = 1
+    """1 is greedy decoding: fastest, and accurate enough for short turns."""
+
+
+class WhisperModelHandle:
+    """A loaded CTranslate2 Whisper model, shared by every session of a process."""
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        cpu_threads: int = 2,
+        compute_type: str = "int8",
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.path = whisper_model_dir(model_dir)
+        self.model = WhisperModel(
+            str(self.path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+        )
+        # CTranslate2 models are thread-safe but on few cores parallel decodes only slow each
+        # other down; one decode at a time keeps per-turn latency predictable.
+        self.lock = threading.Lock()
+
+    @property
+    def english_only(self) -> bool:
+        return not self.model.model.is_multilingual
+
+    def transcribe(self, audio: np.ndarray, *, language: str, beam_size: int) -> str:
+        """Blocking transcription of 16 kHz float32 mono audio."""
+        lang = None if self.english_only else (language.split("-")[0] or None)
+        with self.lock:
+            segments, _info = self.model.transcribe(
+                audio,
+                language=lang,
+                beam_size=beam_size,
+                vad_filter=False,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            return " ".join(s.text.strip() for s in segments).strip()
+
+
+def buffer_to_whisper_audio(buffer: AudioBuffer) -> np.ndarray:
+    """Merge frames, downmix and resample to 16 kHz float32 in [-1, 1]."""
+    frame = utils.merge_frames(buffer)
+    samples = np.frombuffer(frame.data, dtype=np.int16)
+    if frame.num_channels > 1:
+        samples = samples.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+    if frame.sample_rate != WHISPER_RATE and len(samples):
+        resampler = rtc.AudioResampler(
+            frame.sample_rate, WHISPER_RATE, quality=rtc.AudioResamplerQuality.HIGH
+        )
+        mono = rtc.AudioFrame(samples.tobytes(), frame.sample_rate, 1, len(samples))
+        out = [*resampler.push(mono), *resampler.flush()]
+        samples = (
+            np.concatenate([np.frombuffer(f.data, np.int16) for f in out])
+            if out
+            else np.zeros(0, np.int16)
+        )
+    return samples.astype(np.float32) / 32768.0
+
+
+class WhisperSTT(stt.STT):
+    """livekit-agents STT backed by a local faster-whisper model."""
+
+    def __init__(self, handle: WhisperModelHandle, options: WhisperSTTOptions | None = None):
+        super().__init__(
+            capabilities=stt.STTCapabilities(streaming=False, interim_results=False)
+        )
+        self._handle = handle
+        self._opts = options or WhisperSTTOptions()
+
+    @property
+    def model(self) -> str:
+        return self._handle.path.name
+
+    @property
+    def provider(self) -> str:
+        return "faster-whisper"
+
+    async def _recognize_impl(
+        self,
+        buffer: AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        lang = language if isinstance(language, str) else self._opts.language
+        audio = buffer_to_whisper_audio(buffer)
+        text = ""
+        if len(audio) >= WHISPER_RATE // 10:  # under 100 ms there is nothing to recognise
+            text = await asyncio.get_running_loop().run_in_executor(
+                None,
+                lambda: self._handle.transcribe(
+                    audio, language=lang, beam_size=self._opts.beam_size
+                ),
+            )
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            request_id=uuid.uuid4().hex,
+            alternatives=[stt.SpeechData(language=lang, text=text)],
+        )

@@ -1,0 +1,5 @@
+"""Text-to-speech providers."""
+
+from .piper import PiperTTS, PiperTTSOptions, PiperVoiceHandle
+
+__all__ = ["PiperTTS", "PiperTTSOptions", "PiperVoiceHandle"]

@@ -1,0 +1,117 @@
+"""Local text-to-speech with Piper, as a livekit-agents TTS.
+
+Piper synthesises a whole text at once, so the provider is non-streaming; the session wraps it in
+livekit's `tts.StreamAdapter`, which splits the LLM's token stream into sentences and synthesises
+them one after the other. Within one text, Piper yields audio per sentence and each chunk is
+pushed as soon as it exists. Synthesis runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, tts
+
+from ..models import piper_voice_path
+
+
+def speed_to_length_scale(voice_speed: float) -> float:
+    """`voice_speed` is a percentage (100 = normal); Piper's length scale is its inverse."""
+    if voice_speed <= 0:
+        raise ValueError("voice_speed must be positive")
+    return 100.0 / voice_speed
+
+
+@dataclass(frozen=True)
+class PiperTTSOptions:
+    """Synthesis settings."""
+
+    voice_speed: float = 100.0
+    speaker_id: int | None = None
+
+
+class PiperVoiceHandle:
+    """A loaded Piper voice, shared by every session of a process."""
+
+    def __init__(self, voice_path: str | Path | None = None) -> None:
+        from piper import PiperVoice
+
+        self.path = piper_voice_path(voice_path)
+        self.voice = PiperVoice.load(str(self.path))
+        self.sample_rate: int = self.voice.config.sample_rate
+        self.lock = threading.Lock()
+
+    def synthesize_chunks(self, text: str, options: PiperTTSOptions) -> Iterator[bytes]:
+        """Blocking: 16-bit mono PCM, one chunk per sentence."""
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(
+            length_scale=speed_to_length_scale(options.voice_speed),
+            speaker_id=options.speaker_id,
+        )
+        for chunk in self.voice.synthesize(text, syn_config=config):
+            yield chunk.audio_int16_bytes
+
+
+class PiperTTS(tts.TTS):
+    """livekit-agents TTS backed by a local Piper voice."""
+
+    def __init__(self, handle: PiperVoiceHandle, options: PiperTTSOptions | None = None) -> None:
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=handle.sample_rate,
+            num_channels=1,
+        )
+        self._handle = handle
+        self._opts = options or PiperTTSOptions()
+
+    @property
+    def model(self) -> str:
+        return self._handle.path.stem
+
+    @property
+    def provider(self) -> str:
+        return "piper"
+
+    def update_options(self, **changes: object) -> None:
+        """Replace options; the next synthesis uses them."""
+        self._opts = dataclasses.replace(self._opts, **changes)  # type: ignore[arg-type]
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> PiperChunkedStream:
+        return PiperChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+
+class PiperChunkedStream(tts.ChunkedStream):
+    """One synthesis request."""
+
+    def __init__(self, *, tts: PiperTTS, input_text: str, conn_options: APIConnectOptions):
+        super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
+        self._piper = tts
+        self._opts = tts._opts
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        handle = self._piper._handle
+        output_emitter.initialize(
+            request_id=uuid.uuid4().hex,
+            sample_rate=handle.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        loop = asyncio.get_running_loop()
+        chunks = handle.synthesize_chunks(self.input_text, self._opts)
+
+        def next_chunk() -> bytes | None:
+            with handle.lock:
+                return next(chunks, None)
+
+        while (pcm := await loop.run_in_executor(None, next_chunk)) is not None:
+            output_emitter.push(pcm)
+        output_emitter.flush()

@@ -1,0 +1,5 @@
+"""Voice activity detection providers."""
+
+from .webrtc import WebRTCVAD, WebRTCVADOptions
+
+__all__ = ["WebRTCVAD", "WebRTCVADOptions"]

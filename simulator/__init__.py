@@ -1,0 +1,1 @@
+"""Simulated callers: real LiveKit participants that speak, listen and measure."""

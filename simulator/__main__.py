@@ -1,0 +1,118 @@
+"""`python -m simulator {demo,call,console}`.
+
+demo     start the local stack, place one call, print it, keep the stack up until Ctrl-C
+call     place one call against a running stack (LIVEKIT_URL / keys from the environment)
+console  talk to the agent with your microphone and speaker (livekit-agents console mode)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from pipelines.errors import PipelineSetupError
+
+from .caller import CallScript, LiveKitEndpoint, Utterance, place_call
+from .report import format_call
+from .speech import SpeechRenderError, render_speech
+from .stack import Stack, StackConfig, StackError, _http_ok, livekit_keys
+
+DEMO_QUESTIONS = [
+    "Hi there. What is the capital of France?",
+    "Great, thank you. Can you tell me something about cats?",
+]
+
+
+def demo_script(agent_name: str, questions: list[str]) -> CallScript:
+    return CallScript(
+        turns=[Utterance(render_speech(q), q) for q in questions], agent_name=agent_name
+    )
+
+
+async def run_call(endpoint: LiveKitEndpoint, script: CallScript) -> str:
+    from .transcribe import HeardTranscriber
+
+    report = await place_call(endpoint, script)
+    await HeardTranscriber().fill(report)
+    return format_call(report)
+
+
+def cmd_demo(_: argparse.Namespace) -> None:
+    config = StackConfig.from_env()
+    print("starting livekit-server, the embedded LLM and the worker ...", flush=True)
+    with Stack(config) as stack:
+        logs = config.log_dir
+        print(f"stack up (logs in {logs}); placing a demo call ...\n", flush=True)
+        text = asyncio.run(run_call(stack.endpoint, demo_script(config.agent_name, DEMO_QUESTIONS)))
+        print(text)
+        print(
+            f"\nThe stack keeps running: livekit-server at {config.livekit_url} "
+            f"(key {stack.key}), agent name '{config.agent_name}'.\n"
+            "Talk to it yourself: run `make console` in another terminal (microphone and "
+            "speaker),\nor `make call` for another simulated call. Press Ctrl-C to stop.",
+            flush=True,
+        )
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            print("\nstopping ...")
+
+
+def cmd_call(args: argparse.Namespace) -> None:
+    key, secret = livekit_keys()
+    endpoint = LiveKitEndpoint(
+        os.environ.get("LIVEKIT_URL", "ws://127.0.0.1:7880"),
+        os.environ.get("LIVEKIT_API_KEY", key),
+        os.environ.get("LIVEKIT_API_SECRET", secret),
+    )
+    script = demo_script(os.environ.get("VOICE_AGENT_NAME", "voice-agent"), args.say or DEMO_QUESTIONS)
+    if args.json:
+        from .transcribe import HeardTranscriber
+
+        async def go() -> None:
+            report = await place_call(endpoint, script)
+            await HeardTranscriber().fill(report)
+            print(json.dumps(report.as_dict(), indent=2))
+
+        asyncio.run(go())
+    else:
+        print(asyncio.run(run_call(endpoint, script)))
+
+
+def cmd_console(_: argparse.Namespace) -> None:
+    config = StackConfig.from_env()
+    llm_up = _http_ok(f"{config.llm_base_url}/models")
+    stack = Stack(config, livekit=False, llm=not llm_up, worker=False)
+    with stack:
+        env = stack.worker_environment()
+        sys.exit(subprocess.call([sys.executable, "-m", "agent_worker", "console"], env=env))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="start the stack and place a demo call").set_defaults(fn=cmd_demo)
+    call = sub.add_parser("call", help="place one call against a running stack")
+    call.add_argument("--say", action="append", help="a caller utterance (repeatable)")
+    call.add_argument("--json", action="store_true", help="print the report as JSON")
+    call.set_defaults(fn=cmd_call)
+    sub.add_parser("console", help="talk to the agent locally").set_defaults(fn=cmd_console)
+    args = parser.parse_args()
+    try:
+        args.fn(args)
+    except (StackError, PipelineSetupError, SpeechRenderError) as exc:
+        sys.exit(f"error: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""A simulated caller: a real LiveKit participant that speaks, listens and measures.
+
+The caller publishes a continuous microphone track (silence between utterances, like a real
+phone), records the agent's audio track with arrival times, and finds the agent's speech in it.
+Voice-to-voice latency is measured entirely on the caller's side: from the moment the last
+speech sample of an utterance was handed to WebRTC to the arrival of the first audible agent
+frame after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from livekit import api, rtc
+
+from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
+
+logger = logging.getLogger("simulator.caller")
+
+METRICS_TOPIC = "agent.metrics"
+AGENT_LEVEL_DBFS = -45.0
+"""A received 10 ms frame louder than this is agent speech."""
+
+
+@dataclass(frozen=True)
+class LiveKitEndpoint:
+    """Where the media server is and the keys to use it."""
+
+    url: str = "ws://127.0.0.1:7880"
+    api_key: str = "devkey"
+    api_secret: str = "devsecret-0123456789abcdef0123456789abcdef"
+
+    @property
+    def http_url(self) -> str:
+        return self.url.replace("ws://", "http://").replace("wss://", "https://")
+
+
+@dataclass
+class Utterance:
+    """What the caller says in one turn."""
+
+    audio: np.ndarray
+    """int16 mono at CALLER_RATE."""
+    text: str = ""
+
+    def speech_bounds(self) -> tuple[float, float]:
+        """Start and end of speech within the audio, in seconds."""
+        segs = speech_segments(self.audio, CALLER_RATE)
+        if not segs:
+            raise ValueError(f"utterance {self.text!r} has no audible speech")
+        return segs[0].start, segs[-1].end
+
+
+@dataclass
+class AgentSpeech:
+    """One stretch of agent audio as the caller received it."""
+
+    started_at: float
+    ended_at: float
+    audio: np.ndarray
+    transcript: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.ended_at - self.started_at
+
+
+@dataclass
+class TurnResult:
+    """One caller utterance and what came back."""
+
+    said: str
+    speech_end_at: float
+    reply: AgentSpeech | None
+    agent_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reply_heard(self) -> bool:
+        return self.reply is not None
+
+    @property
+    def voice_to_voice(self) -> float | None:
+        return self.reply.started_at - self.speech_end_at if self.reply else None
+
+
+@dataclass
+class CallReport:
+    """Everything one simulated call observed."""
+
+    room: str
+    join_time: float
+    agent_join_time: float | None
+    greeting: AgentSpeech | None
+    turns: list[TurnResult]
+
+    @property
+    def greeting_heard(self) -> bool:
+        return self.greeting is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "room": self.room,
+            "join_time": self.join_time,
+            "agent_join_time": self.agent_join_time,
+            "greeting_heard": self.greeting_heard,
+            "greeting_transcript": self.greeting.transcript if self.greeting else None,
+            "turns": [
+                {
+                    "said": t.said,
+                    "reply_heard": t.reply_heard,
+                    "reply_transcript": t.reply.transcript if t.reply else None,
+                    "voice_to_voice": t.voice_to_voice,
+                    "agent_metrics": t.agent_metrics,
+                }
+                for t in self.turns
+            ],
+        }
+
+
+class Microphone:
+    """Publishes a continuous 48 kHz mono track: queued utterances, silence otherwise."""
+
+    def __init__(self, room: rtc.Room) -> None:
+        self._room = room
+        # A short queue keeps "handed to WebRTC" within ~20 ms of "sent".
+        self._source = rtc.AudioSource(CALLER_RATE, 1, queue_size_ms=20)
+        self._step = CALLER_RATE * FRAME_MS // 1000
+        self._pending: asyncio.Queue[tuple[np.ndarray, asyncio.Future[list[float]]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        track = rtc.LocalAudioTrack.create_audio_track("caller-mic", self._source)
+        opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self._room.local_participant.publish_track(track, opts)
+        self._task = asyncio.create_task(self._pump(), name="caller-mic")
+
+    async def say(self, audio: np.ndarray) -> list[float]:
+        """Play `audio`; returns the send time (monotonic) of each of its 10 ms frames."""
+        done: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
+        await self._pending.put((audio, done))
+        return await done
+
+    async def _pump(self) -> None:
+        silence = np.zeros(self._step, np.int16)
+        while True:
+            try:
+                audio, done = self._pending.get_nowait()
+            except asyncio.QueueEmpty:
+                await self._send(silence)
+                continue
+            sent_at: list[float] = []
+            for i in range(0, len(audio), self._step):
+                chunk = audio[i : i + self._step]
+                if len(chunk) < self._step:
+                    chunk = np.concatenate([chunk, silence[: self._step - len(chunk)]])
+                await self._send(chunk)
+                sent_at.append(time.monotonic())
+            if not done.done():
+                done.set_result(sent_at)
+
+    async def _send(self, chunk: np.ndarray) -> None:
+        frame = rtc.AudioFrame(chunk.tobytes(), CALLER_RATE, 1, len(chunk))
+        await self._source.capture_frame(frame)
+
+    async def aclose(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._source.aclose()
+
+
+class AgentListener:
+    """Records the agent's audio track with arrival times and finds its speech."""
+
+    def __init__(self) -> None:
+        self._times: list[float] = []
+        self._loud: list[bool] = []
+        self._chunks: list[np.ndarray] = []
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.joined_at: float | None = None
+
+    def attach(self, room: rtc.Room) -> None:
+        room.on("track_subscribed", self._on_track)
+
+    def _on_track(
+        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant
+    ) -> None:
+        is_agent = who.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        if track.kind != rtc.TrackKind.KIND_AUDIO or not is_agent:
+            return
+        self.joined_at = self.joined_at or time.monotonic()
+        task = asyncio.create_task(self._record(track), name="agent-audio")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, track: rtc.Track) -> None:
+        stream = rtc.AudioStream.from_track(
+            track=track, sample_rate=CALLER_RATE, num_channels=1, frame_size_ms=FRAME_MS
+        )
+        try:
+            async for ev in stream:
+                samples = np.frombuffer(ev.frame.data, np.int16).copy()
+                async with self._changed:
+                    self._times.append(time.monotonic())
+                    self._loud.append(frame_rms_dbfs(samples) > AGENT_LEVEL_DBFS)
+                    self._chunks.append(samples)
+                    self._changed.notify_all()
+        finally:
+            await stream.aclose()
+
+    async def next_speech(
+        self, *, after: float, start_timeout: float, end_silence: float, max_duration: float = 60
+    ) -> AgentSpeech | None:
+        """The first agent speech arriving after `after`, ended by `end_silence` of quiet.
+
+        Returns None if nothing audible arrives within `start_timeout` seconds.
+        """
+        deadline = time.monotonic() + start_timeout
+        start_idx = await self._wait_for(lambda: self._first_loud_after(after), deadline)
+        if start_idx is None:
+            return None
+        started_at = self._times[start_idx]
+        hard_stop = started_at + max_duration
+
+        def ended() -> int | None:
+            last = self._last_loud_from(start_idx)
+            now = time.monotonic()
+            if now - self._times[last] >= end_silence or now >= hard_stop:
+                return last
+            return None
+
+        end_idx = await self._wait_for(ended, hard_stop + end_silence, poll=0.05)
+        if end_idx is None:
+            end_idx = self._last_loud_from(start_idx)
+        audio = np.concatenate(self._chunks[start_idx : end_idx + 1])
+        return AgentSpeech(started_at, self._times[end_idx] + FRAME_MS / 1000, audio)
+
+    def _first_loud_after(self, t: float) -> int | None:
+        for i in range(len(self._times) - 1, -1, -1):
+            if self._times[i] <= t:
+                break
+        else:
+            i = -1
+        for j in range(i + 1, len(self._times)):
+            if self._loud[j]:
+                return j
+        return None
+
+    def _last_loud_from(self, start: int) -> int:
+        last = start
+        for j in range(start, len(self._loud)):
+            if self._loud[j]:
+                last = j
+        return last
+
+    async def _wait_for(self, probe: Any, deadline: float, poll: float | None = None) -> Any:
+        """Re-evaluate `probe` on each received frame (or every `poll` s) until it answers."""
+        while True:
+            result = probe()
+            if result is not None:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            wait = min(remaining, poll) if poll else remaining
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), wait)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class MetricsInbox:
+    """Agent-side metrics received on the data channel, with arrival times."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, dict[str, Any]]] = []
+
+    def attach(self, room: rtc.Room) -> None:
+        room.on("data_received", self._on_data)
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic != METRICS_TOPIC:
+            return
+        try:
+            self.items.append((time.monotonic(), json.loads(packet.data)))
+        except ValueError:
+            logger.warning("ignoring malformed metrics packet")
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """Agent-side breakdown of the metrics received in [start, end)."""
+        out: dict[str, float] = {}
+        for t, m in self.items:
+            if not start <= t < end:
+                continue
+            kind = m.get("type")
+            if kind == "eou_metrics" and "end_of_utterance_delay" not in out:
+                out["end_of_utterance_delay"] = m["end_of_utterance_delay"]
+                out["transcription_delay"] = m["transcription_delay"]
+            elif kind == "stt_metrics" and m.get("audio_duration", 0) > 0:
+                out["stt_duration"] = m["duration"]
+            elif kind == "llm_metrics" and "llm_ttft" not in out and m.get("ttft", -1) >= 0:
+                out["llm_ttft"] = m["ttft"]
+            elif kind == "tts_metrics" and "tts_ttfb" not in out and m.get("ttfb", -1) >= 0:
+                out["tts_ttfb"] = m["ttfb"]
+        return out
+
+
+@dataclass
+class CallScript:
+    """What the caller does: wait for the greeting, then say each utterance in turn."""
+
+    turns: list[Utterance]
+    agent_name: str = "voice-agent"
+    metadata: str = ""
+    greeting_timeout: float = 30.0
+    reply_timeout: float = 30.0
+    end_silence: float = 1.2
+    """Quiet after agent audio that ends its turn (covers gaps between its sentences)."""
+    expect_greeting: bool = True
+
+
+async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallReport:
+    """Create a room, dispatch the agent into it, hold the scripted conversation, hang up."""
+    room_name = f"call-{uuid.uuid4().hex[:10]}"
+    identity = f"caller-{uuid.uuid4().hex[:6]}"
+    token = (
+        api.AccessToken(endpoint.api_key, endpoint.api_secret)
+        .with_identity(identity)
+        .with_grants(api.VideoGrants(room_join=True, room=room_name))
+        .to_jwt()
+    )
+    room = rtc.Room()
+    listener, inbox = AgentListener(), MetricsInbox()
+    listener.attach(room)
+    inbox.attach(room)
+    mic = Microphone(room)
+    async with api.LiveKitAPI(endpoint.http_url, endpoint.api_key, endpoint.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=30))
+        t0 = time.monotonic()
+        await room.connect(endpoint.url, token, rtc.RoomOptions(auto_subscribe=True))
+        join_time = time.monotonic() - t0
+        try:
+            await mic.start()
+            dispatched_at = time.monotonic()
+            await lkapi.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=script.agent_name, room=room_name, metadata=script.metadata
+                )
+            )
+            greeting = None
+            if script.expect_greeting:
+                greeting = await listener.next_speech(
+                    after=dispatched_at,
+                    start_timeout=script.greeting_timeout,
+                    end_silence=script.end_silence,
+                )
+            turns = [await _take_turn(mic, listener, utt, script) for utt in script.turns]
+        finally:
+            await mic.aclose()
+            await listener.aclose()
+            await room.disconnect()
+            with contextlib.suppress(api.TwirpError):
+                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+    bounds = [t.speech_end_at for t in turns] + [float("inf")]
+    for i, turn in enumerate(turns):
+        turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])
+    agent_join = listener.joined_at - dispatched_at if listener.joined_at else None
+    return CallReport(room_name, join_time, agent_join, greeting, turns)
+
+
+async def _take_turn(
+    mic: Microphone, listener: AgentListener, utt: Utterance, script: CallScript
+) -> TurnResult:
+    _, speech_end = utt.speech_bounds()
+    sent_at = await mic.say(utt.audio)
+    last_frame = min(int(speech_end * 1000 / FRAME_MS), len(sent_at) - 1)
+    speech_end_at = sent_at[last_frame]
+    reply = await listener.next_speech(
+        after=speech_end_at, start_timeout=script.reply_timeout, end_silence=script.end_silence
+    )
+    return TurnResult(said=utt.text, speech_end_at=speech_end_at, reply=reply)

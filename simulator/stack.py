@@ -1,0 +1,291 @@
+"""Start and stop the local stack: livekit-server, the embedded LLM server and the worker.
+
+Used by `make run`, the integration/e2e tests and the benchmarks. Every failure to start is a
+`StackError` whose one-line message names the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .caller import LiveKitEndpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+LIVEKIT_SERVER_VERSION = "v1.13.5"
+DEFAULT_LIVEKIT_BIN = ROOT / ".cache" / "bin" / f"livekit-server-{LIVEKIT_SERVER_VERSION}"
+
+
+class StackError(RuntimeError):
+    """A part of the stack could not start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports and options of one local stack."""
+
+    livekit_port: int = 7880
+    livekit_udp_port: int = 7882
+    llm_port: int = 8088
+    worker_http_port: int = 8081
+    agent_name: str = "voice-agent"
+    log_dir: Path = ROOT / ".cache" / "logs"
+    livekit_bin: Path = DEFAULT_LIVEKIT_BIN
+    llm_threads: int = 2
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        env = os.environ
+        return cls(
+            livekit_port=int(env.get("LIVEKIT_PORT", 7880)),
+            livekit_udp_port=int(env.get("LIVEKIT_UDP_PORT", 7882)),
+            llm_port=int(env.get("LLM_PORT", 8088)),
+            worker_http_port=int(env.get("WORKER_HTTP_PORT", 8081)),
+            agent_name=env.get("VOICE_AGENT_NAME", "voice-agent"),
+            livekit_bin=Path(env.get("LIVEKIT_SERVER_BIN", DEFAULT_LIVEKIT_BIN)),
+        )
+
+    @property
+    def livekit_url(self) -> str:
+        return f"ws://127.0.0.1:{self.livekit_port}"
+
+    @property
+    def llm_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.llm_port}/v1"
+
+
+def livekit_keys(config_path: Path = ROOT / "livekit.yaml") -> tuple[str, str]:
+    """The (first) API key pair of livekit.yaml."""
+    keys = yaml.safe_load(config_path.read_text())["keys"]
+    key, secret = next(iter(keys.items()))
+    return str(key), str(secret)
+
+
+def ensure_port_free(port: int, what: str, env_var: str, udp: bool = False) -> None:
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(
+                f"port {port} is busy, needed by {what}: stop what uses it "
+                f"(`ss -ltnup | grep :{port}`) or choose another with {env_var}=<port>"
+            ) from None
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class ManagedProcess:
+    """A child process with its output in a log file, stopped with its process group."""
+
+    def __init__(self, name: str, cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, hint: str) -> None:
+        """Poll `ready` until true; fail fast if the process dies."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.proc.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with code {self.proc.returncode} "
+                    f"(log {self.log_path}): {self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise StackError(f"{self.name} not ready after {timeout:.0f}s: {hint}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_contains(self, needle: str) -> bool:
+        try:
+            return needle in self.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+
+
+class Stack:
+    """The local stack; `start()` brings up the parts in order and waits for each."""
+
+    def __init__(
+        self,
+        config: StackConfig | None = None,
+        *,
+        livekit: bool = True,
+        llm: bool = True,
+        worker: bool = True,
+    ) -> None:
+        self.config = config or StackConfig.from_env()
+        self.key, self.secret = livekit_keys()
+        self._want_livekit = livekit
+        self._want_llm = llm
+        self._want_worker = worker
+        self.processes: dict[str, ManagedProcess] = {}
+
+    @property
+    def endpoint(self) -> LiveKitEndpoint:
+        return LiveKitEndpoint(self.config.livekit_url, self.key, self.secret)
+
+    def start(self) -> Stack:
+        try:
+            if self._want_livekit:
+                self._start_livekit()
+            if self._want_llm:
+                self.start_llm()
+            if self._want_worker:
+                self.start_worker()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_livekit(self) -> None:
+        c = self.config
+        if not c.livekit_bin.is_file():
+            raise StackError(
+                f"livekit-server not found at {c.livekit_bin}: run `make setup` "
+                f"(go install github.com/livekit/livekit-server/cmd/server@"
+                f"{LIVEKIT_SERVER_VERSION}) or set LIVEKIT_SERVER_BIN"
+            )
+        ensure_port_free(c.livekit_port, "livekit-server", "LIVEKIT_PORT")
+        ensure_port_free(c.livekit_udp_port, "livekit-server (UDP)", "LIVEKIT_UDP_PORT", udp=True)
+        conf = yaml.safe_load((ROOT / "livekit.yaml").read_text())
+        conf["port"] = c.livekit_port
+        conf["rtc"]["udp_port"] = c.livekit_udp_port
+        c.log_dir.mkdir(parents=True, exist_ok=True)
+        conf_path = c.log_dir / f"livekit-{c.livekit_port}.yaml"
+        conf_path.write_text(yaml.safe_dump(conf))
+        proc = ManagedProcess(
+            "livekit-server",
+            [str(c.livekit_bin), "--config", str(conf_path)],
+            c.log_dir / f"livekit-{c.livekit_port}.log",
+            dict(os.environ),
+        )
+        proc.start()
+        self.processes["livekit"] = proc
+        proc.wait_until(
+            lambda: _http_ok(f"http://127.0.0.1:{c.livekit_port}/"),
+            30,
+            f"livekit-server does not answer on port {c.livekit_port}",
+        )
+
+    def start_llm(self) -> None:
+        from pipelines.llm.server import llama_server_command
+
+        c = self.config
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise StackError(
+                "llama-cpp-python is not installed: run `make setup` "
+                "(it builds llama.cpp once, about 5 minutes)"
+            ) from None
+        ensure_port_free(c.llm_port, "the embedded LLM server", "LLM_PORT")
+        proc = ManagedProcess(
+            "llm-server",
+            llama_server_command(host="127.0.0.1", port=c.llm_port, n_threads=c.llm_threads),
+            c.log_dir / f"llm-{c.llm_port}.log",
+            dict(os.environ),
+        )
+        proc.start()
+        self.processes["llm"] = proc
+        proc.wait_until(
+            lambda: _http_ok(f"{c.llm_base_url}/models"), 120, "the LLM server did not come up"
+        )
+
+    def worker_environment(self) -> dict[str, str]:
+        c = self.config
+        env = dict(os.environ)
+        env.update(
+            LIVEKIT_URL=c.livekit_url,
+            LIVEKIT_API_KEY=self.key,
+            LIVEKIT_API_SECRET=self.secret,
+            VOICE_AGENT_NAME=c.agent_name,
+            LLM_BASE_URL=c.llm_base_url,
+            WORKER_HTTP_PORT=str(c.worker_http_port),
+        )
+        env.update(c.worker_env)
+        return env
+
+    def start_worker(self) -> None:
+        c = self.config
+        if c.worker_http_port:
+            ensure_port_free(c.worker_http_port, "the worker's health endpoint", "WORKER_HTTP_PORT")
+        proc = ManagedProcess(
+            "worker",
+            [sys.executable, "-m", "agent_worker", "start", "--log-level", "INFO"],
+            c.log_dir / f"worker-{c.livekit_port}.log",
+            self.worker_environment(),
+        )
+        proc.start()
+        self.processes["worker"] = proc
+        proc.wait_until(
+            lambda: proc.log_contains("registered worker"),
+            180,
+            "the worker did not register with livekit-server",
+        )
+
+    def stop(self) -> None:
+        for name in ("worker", "llm", "livekit"):
+            if name in self.processes:
+                self.processes.pop(name).stop()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
