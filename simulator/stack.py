@@ -77,6 +77,8 @@ def livekit_keys(config_path: Path = ROOT / "livekit.yaml") -> tuple[str, str]:
 def ensure_port_free(port: int, what: str, env_var: str, udp: bool = False) -> None:
     kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as s:
+        if not udp:  # servers set SO_REUSEADDR: connections in TIME_WAIT do not block them
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
