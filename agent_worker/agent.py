@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from livekit.agents import Agent
+import asyncio
+import logging
+
+from livekit.agents import Agent, llm
 
 from pipelines.config import AgentConfig
+
+logger = logging.getLogger("agent_worker.agent")
 
 
 class VoiceAgent(Agent):
@@ -13,7 +18,31 @@ class VoiceAgent(Agent):
     def __init__(self, config: AgentConfig) -> None:
         super().__init__(instructions=config.system_prompt)
         self.config = config
+        self._warmup: asyncio.Task[None] | None = None
 
     async def on_enter(self) -> None:
         if self.config.first_message:
             self.session.say(self.config.first_message, add_to_chat_ctx=True)
+        # While the greeting plays, have the LLM read the conversation prefix (system prompt +
+        # greeting) so the first answer does not pay for it: servers with a prefix cache
+        # (llama.cpp, OpenAI) then only process the caller's words.
+        self._warmup = asyncio.create_task(self._warm_llm(), name="llm-warmup")
+
+    async def on_exit(self) -> None:
+        if self._warmup and not self._warmup.done():
+            self._warmup.cancel()
+
+    async def _warm_llm(self) -> None:
+        model = self.session.llm
+        if not isinstance(model, llm.LLM):
+            return
+        ctx = llm.ChatContext()
+        ctx.add_message(role="system", content=self.instructions)
+        if self.config.first_message:
+            ctx.add_message(role="assistant", content=self.config.first_message)
+        try:
+            async with model.chat(chat_ctx=ctx) as stream:
+                async for _chunk in stream:
+                    break
+        except Exception as exc:  # warm-up is an optimisation; the call goes on without it
+            logger.debug("LLM warm-up failed: %s", exc)

@@ -69,6 +69,7 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
     publisher = MetricsPublisher(ctx.room)
     session.on("metrics_collected", publisher.on_metrics)
+    session.on("conversation_item_added", publisher.on_item)
     ctx.add_shutdown_callback(publisher.aclose)
     # The call ends when the caller leaves: close the session, then the job.
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))

@@ -8,7 +8,7 @@ import logging
 
 from livekit import rtc
 from livekit.agents import metrics
-from livekit.agents.voice import MetricsCollectedEvent
+from livekit.agents.voice import ConversationItemAddedEvent, MetricsCollectedEvent
 
 logger = logging.getLogger("agent_worker.telemetry")
 
@@ -27,7 +27,20 @@ class MetricsPublisher:
     def on_metrics(self, ev: MetricsCollectedEvent) -> None:
         if not isinstance(ev.metrics, self._KINDS):
             return
-        payload = ev.metrics.model_dump(mode="json", exclude={"metadata"})
+        self._spawn(ev.metrics.model_dump(mode="json", exclude={"metadata"}))
+
+    def on_item(self, ev: ConversationItemAddedEvent) -> None:
+        """Per-turn latency the framework attaches to each finished message."""
+        item = ev.item
+        if item.type != "message" or not item.metrics:
+            return
+        payload = {"type": "turn_metrics", "role": item.role, "interrupted": item.interrupted}
+        payload.update(
+            {k: v for k, v in item.metrics.items() if isinstance(v, int | float)}
+        )
+        self._spawn(payload)
+
+    def _spawn(self, payload: dict[str, object]) -> None:
         task = asyncio.create_task(self._send(payload), name="publish-metrics")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -314,7 +314,11 @@ class MetricsInbox:
                 out["transcription_delay"] = m["transcription_delay"]
             elif kind == "stt_metrics" and m.get("audio_duration", 0) > 0:
                 out["stt_duration"] = m["duration"]
-            elif kind == "llm_metrics" and "llm_ttft" not in out and m.get("ttft", -1) >= 0:
+            elif kind == "turn_metrics" and m.get("role") == "assistant":
+                for key in ("e2e_latency", "llm_node_ttfs"):
+                    if key in m and f"agent_{key}" not in out:
+                        out[f"agent_{key}"] = m[key]
+            elif kind == "llm_metrics" and "llm_ttft" not in out and m.get("speech_id"):
                 out["llm_ttft"] = m["ttft"]
             elif kind == "tts_metrics" and "tts_ttfb" not in out and m.get("ttfb", -1) >= 0:
                 out["tts_ttfb"] = m["ttfb"]
