@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from livekit.agents import Agent, llm
+from livekit.agents.voice import SpeechHandle
 
 from pipelines.config import AgentConfig
 
@@ -21,18 +22,22 @@ class VoiceAgent(Agent):
         self._warmup: asyncio.Task[None] | None = None
 
     async def on_enter(self) -> None:
+        greeting = None
         if self.config.first_message:
-            self.session.say(self.config.first_message, add_to_chat_ctx=True)
-        # While the greeting plays, have the LLM read the conversation prefix (system prompt +
-        # greeting) so the first answer does not pay for it: servers with a prefix cache
-        # (llama.cpp, OpenAI) then only process the caller's words.
-        self._warmup = asyncio.create_task(self._warm_llm(), name="llm-warmup")
+            greeting = self.session.say(self.config.first_message, add_to_chat_ctx=True)
+        # Have the LLM read the conversation prefix (system prompt + greeting) before the caller
+        # answers, so the first reply does not pay for it: servers with a prefix cache
+        # (llama.cpp, OpenAI) then only process the caller's words. Done once the greeting has
+        # played: on a small machine it would otherwise slow the greeting's synthesis.
+        self._warmup = asyncio.create_task(self._warm_llm(greeting), name="llm-warmup")
 
     async def on_exit(self) -> None:
         if self._warmup and not self._warmup.done():
             self._warmup.cancel()
 
-    async def _warm_llm(self) -> None:
+    async def _warm_llm(self, greeting: SpeechHandle | None) -> None:
+        if greeting is not None:
+            await greeting.wait_for_playout()
         model = self.session.llm
         if not isinstance(model, llm.LLM):
             return

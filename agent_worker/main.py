@@ -77,6 +77,8 @@ async def entrypoint(ctx: JobContext) -> None:
         agent=VoiceAgent(config),
         room=ctx.room,
         room_options=room_io.RoomOptions(close_on_disconnect=True),
+        # No remote control of the session over the room: callers only talk and listen.
+        session_host=False,
     )
 
 

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
 
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
-    worker_idle_processes: int = 1
+    worker_idle_processes: int = 2
     """Job processes kept warm with models loaded, so a call starts without loading time."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""

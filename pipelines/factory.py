@@ -39,6 +39,8 @@ class Engines:
         self.settings = settings
         self.whisper = WhisperModelHandle(settings.whisper_model, cpu_threads=settings.stt_threads)
         self.piper = PiperVoiceHandle(settings.piper_voice)
+        self.whisper.warm_up()
+        self.piper.warm_up()
 
 
 @dataclass

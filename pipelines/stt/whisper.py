@@ -63,6 +63,10 @@ class WhisperModelHandle:
         # other down; one decode at a time keeps per-turn latency predictable.
         self.lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """One inference, so the first caller does not pay for lazy initialisation."""
+        self.transcribe(np.zeros(WHISPER_RATE, np.float32), language="en", beam_size=1)
+
     @property
     def english_only(self) -> bool:
         return not self.model.model.is_multilingual
@@ -102,7 +106,10 @@ class WhisperModelHandle:
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
             [prompt],
             beam_size=beam_size,
-            max_length=224,
+            # Speech carries at most ~5 tokens a second; a bound on the output stops the
+            # repetition loops Whisper falls into on short or unclear audio.
+            max_length=min(224, len(prompt) + 8 + int(len(audio) / WHISPER_RATE * 8)),
+            no_repeat_ngram_size=3,
             suppress_blank=True,
         )
         tokens = [t for t in result[0].sequences_ids[0] if t < tokenizer.eot]

@@ -47,6 +47,11 @@ class PiperVoiceHandle:
         self.sample_rate: int = self.voice.config.sample_rate
         self.lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """One synthesis, so the first caller does not pay for lazy initialisation."""
+        for _ in self.synthesize_chunks("Hello.", PiperTTSOptions()):
+            pass
+
     def synthesize_chunks(self, text: str, options: PiperTTSOptions) -> Iterator[bytes]:
         """Blocking: 16-bit mono PCM, one chunk per sentence."""
         from piper import SynthesisConfig

@@ -1,0 +1,38 @@
+"""Shared fixtures: one real local stack (livekit-server, LLM server, worker) per test session.
+
+The stack runs on its own ports so `make run` can stay up while the suite runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator.stack import ROOT, Stack, StackConfig
+
+TEST_PORTS = {
+    "livekit_port": int(os.environ.get("TEST_LIVEKIT_PORT", 7980)),
+    "livekit_udp_port": int(os.environ.get("TEST_LIVEKIT_UDP_PORT", 7982)),
+    "llm_port": int(os.environ.get("TEST_LLM_PORT", 8188)),
+    "worker_http_port": int(os.environ.get("TEST_WORKER_HTTP_PORT", 8181)),
+}
+TEST_AGENT_NAME = "voice-agent-test"
+
+
+@pytest.fixture(scope="session")
+def stack_config() -> StackConfig:
+    return StackConfig(
+        **TEST_PORTS,
+        agent_name=TEST_AGENT_NAME,
+        log_dir=Path(ROOT / ".cache" / "logs" / "tests"),
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config: StackConfig) -> Iterator[Stack]:
+    """livekit-server + embedded LLM + worker, started once for all tests that need them."""
+    with Stack(stack_config) as running:
+        yield running

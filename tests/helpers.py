@@ -1,0 +1,90 @@
+"""Small async helpers shared by integration and e2e tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from livekit import api, rtc
+
+from simulator.stack import Stack
+
+
+async def poll_until(
+    probe: Callable[[], Awaitable[Any] | Any], timeout: float, what: str, interval: float = 0.2
+) -> Any:
+    """Re-check external state (another process's) until it holds; fail with `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def worker_info(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=5) as resp:
+        return dict(json.loads(resp.read()))
+
+
+@asynccontextmanager
+async def caller_in_room(stack: Stack) -> AsyncIterator[tuple[rtc.Room, str, api.LiveKitAPI]]:
+    """A fresh room with one connected (silent) caller; yields (room, name, api client)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    token = (
+        api.AccessToken(stack.key, stack.secret)
+        .with_identity(f"caller-{uuid.uuid4().hex[:4]}")
+        .with_grants(api.VideoGrants(room_join=True, room=name))
+        .to_jwt()
+    )
+    ep = stack.endpoint
+    async with api.LiveKitAPI(ep.http_url, ep.api_key, ep.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=name, empty_timeout=30))
+        room = rtc.Room()
+        await room.connect(ep.url, token)
+        try:
+            yield room, name, lkapi
+        finally:
+            await room.disconnect()
+            try:
+                await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+            except api.TwirpError:
+                pass
+
+
+def agent_joined(room: rtc.Room) -> asyncio.Future[rtc.RemoteParticipant]:
+    """Resolves with the first agent participant to join `room`."""
+    fut: asyncio.Future[rtc.RemoteParticipant] = asyncio.get_running_loop().create_future()
+
+    def check(p: rtc.RemoteParticipant) -> None:
+        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and not fut.done():
+            fut.set_result(p)
+
+    for p in room.remote_participants.values():
+        check(p)
+    room.on("participant_connected", check)
+    return fut
+
+
+def worker_log_records(stack: Stack, room: str) -> list[dict[str, Any]]:
+    """The worker's structured log records about one room."""
+    records = []
+    for line in stack.processes["worker"].log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("room") == room:
+                records.append(record)
+    return records
