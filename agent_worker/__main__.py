@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from livekit.agents import cli
 
 from pipelines.errors import PipelineSetupError
 
+_NEEDS_SERVER = {"start", "dev", "connect"}
+
 
 def main() -> None:
     try:
-        from .main import create_server
+        from .main import create_server, settings
+        from .preflight import check_livekit, check_models
 
+        check_models(settings)
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        if command in _NEEDS_SERVER:
+            check_livekit(settings, float(os.environ.get("LIVEKIT_WAIT_SECONDS", "10")))
         server = create_server()
     except PipelineSetupError as exc:
         sys.exit(f"error: {exc}")

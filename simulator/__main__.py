@@ -71,7 +71,13 @@ def cmd_call(args: argparse.Namespace) -> None:
         os.environ.get("LIVEKIT_API_KEY", key),
         os.environ.get("LIVEKIT_API_SECRET", secret),
     )
-    script = demo_script(os.environ.get("VOICE_AGENT_NAME", "voice-agent"), args.say or DEMO_QUESTIONS)
+    if not _http_ok(endpoint.http_url):
+        raise StackError(
+            f"livekit-server is not reachable at {endpoint.url}: start the stack with `make run` "
+            "or set LIVEKIT_URL"
+        )
+    agent_name = os.environ.get("VOICE_AGENT_NAME", "voice-agent")
+    script = demo_script(agent_name, args.say or DEMO_QUESTIONS)
     if args.json:
         from .transcribe import HeardTranscriber
 

@@ -1,0 +1,42 @@
+"""Checks run before the worker starts, so a misconfiguration is one clear line, not a trace."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+from pipelines.errors import PipelineSetupError
+from pipelines.models import piper_voice_path, whisper_model_dir
+
+from .settings import Settings
+
+
+class PreflightError(PipelineSetupError):
+    """The worker cannot start; the message names the cause and the fix."""
+
+
+def check_models(settings: Settings) -> None:
+    """The local model files exist (loading them happens in the job processes)."""
+    whisper_model_dir(settings.whisper_model)
+    piper_voice_path(settings.piper_voice)
+
+
+def check_livekit(settings: Settings, wait_seconds: float) -> None:
+    """livekit-server answers at LIVEKIT_URL within `wait_seconds`."""
+    http_url = settings.livekit_url.replace("ws://", "http://").replace("wss://", "https://")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(http_url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: a server is there
+        except (urllib.error.URLError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                reason = getattr(exc, "reason", exc)
+                raise PreflightError(
+                    f"livekit-server is not reachable at {settings.livekit_url} ({reason}): "
+                    "start it (`make run` starts one) or set LIVEKIT_URL"
+                ) from None
+        time.sleep(0.5)
