@@ -16,9 +16,10 @@ logger = logging.getLogger("agent_worker.agent")
 class VoiceAgent(Agent):
     """Speaks the configured greeting, then answers with the configured prompt."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, *, warm_llm: bool = True) -> None:
         super().__init__(instructions=config.system_prompt)
         self.config = config
+        self._warm_llm_enabled = warm_llm
         self._warmup: asyncio.Task[None] | None = None
 
     async def on_enter(self) -> None:
@@ -29,7 +30,8 @@ class VoiceAgent(Agent):
         # answers, so the first reply does not pay for it: servers with a prefix cache
         # (llama.cpp, OpenAI) then only process the caller's words. Done once the greeting has
         # played: on a small machine it would otherwise slow the greeting's synthesis.
-        self._warmup = asyncio.create_task(self._warm_llm(greeting), name="llm-warmup")
+        if self._warm_llm_enabled:
+            self._warmup = asyncio.create_task(self._warm_llm(greeting), name="llm-warmup")
 
     async def on_exit(self) -> None:
         if self._warmup and not self._warmup.done():

@@ -32,6 +32,9 @@ def prewarm(proc: JobProcess) -> None:
 def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
     """An `AgentSession` with the pipeline and turn-taking rules of `config`."""
     parts = build_pipeline(config, engines)
+    if engines.settings.profile == "stock":
+        # The framework's own defaults, as its quickstart runs them: the benchmark peer.
+        return AgentSession(vad=parts.vad, stt=parts.stt, llm=parts.llm, tts=parts.tts)
     td = config.turn_detection
     return AgentSession(
         vad=parts.vad,
@@ -74,7 +77,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # The call ends when the caller leaves: close the session, then the job.
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
     await session.start(
-        agent=VoiceAgent(config),
+        agent=VoiceAgent(config, warm_llm=settings.worker_profile == "tuned"),
         room=ctx.room,
         room_options=room_io.RoomOptions(close_on_disconnect=True),
         # No remote control of the session over the room: callers only talk and listen.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +31,8 @@ class Settings(BaseSettings):
     piper_voice: str | None = None
     """Piper `.onnx` voice (its `.onnx.json` beside it); default: the packaged en_US-joe-medium."""
     stt_threads: int = 2
+    worker_profile: Literal["tuned", "stock"] = "tuned"
+    """`stock`: livekit-agents' default turn handling and engine settings, for comparison."""
 
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
@@ -44,4 +48,5 @@ class Settings(BaseSettings):
             stt_threads=self.stt_threads,
             llm_base_url=self.llm_base_url,
             llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
+            profile=self.worker_profile,
         )

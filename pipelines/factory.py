@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from livekit.agents import llm, stt, tts, vad
 
@@ -30,6 +31,9 @@ class EngineSettings:
     stt_threads: int = 2
     llm_base_url: str = "http://127.0.0.1:8088/v1"
     llm_api_key: str | None = None
+    profile: Literal["tuned", "stock"] = "tuned"
+    """`stock` keeps livekit-agents' and faster-whisper's defaults (Silero VAD, 30 s Whisper
+    window): the peer our tuned defaults are benchmarked against."""
 
 
 class Engines:
@@ -37,8 +41,16 @@ class Engines:
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        self.whisper = WhisperModelHandle(settings.whisper_model, cpu_threads=settings.stt_threads)
+        stock = settings.profile == "stock"
+        self.whisper = WhisperModelHandle(
+            settings.whisper_model, cpu_threads=settings.stt_threads, short_window=not stock
+        )
         self.piper = PiperVoiceHandle(settings.piper_voice)
+        self.silero: vad.VAD | None = None
+        if stock:
+            from livekit.plugins import silero
+
+            self.silero = silero.VAD.load()
         self.whisper.warm_up()
         self.piper.warm_up()
 
@@ -53,7 +65,9 @@ class Pipeline:
     tts: tts.TTS
 
 
-def build_vad(config: AgentConfig) -> WebRTCVAD:
+def build_vad(config: AgentConfig, engines: Engines | None = None) -> vad.VAD:
+    if engines is not None and engines.silero is not None:
+        return engines.silero
     td = config.turn_detection
     return WebRTCVAD(
         WebRTCVADOptions(
@@ -77,7 +91,7 @@ def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
 def build_pipeline(config: AgentConfig, engines: Engines) -> Pipeline:
     """Per-call providers for `config`, around the process's loaded engines."""
     return Pipeline(
-        vad=build_vad(config),
+        vad=build_vad(config, engines),
         stt=WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language)),
         llm=build_openai_compatible_llm(
             base_url=config.llm_base_url or engines.settings.llm_base_url,

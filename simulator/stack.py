@@ -263,26 +263,43 @@ class Stack:
         env.update(c.worker_env)
         return env
 
-    def start_worker(self) -> None:
+    def start_worker(
+        self,
+        name: str = "worker",
+        *,
+        agent_name: str | None = None,
+        http_port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ManagedProcess:
+        """Start a worker process (more than one may run, each under its own agent name)."""
         c = self.config
-        if c.worker_http_port:
-            ensure_port_free(c.worker_http_port, "the worker's health endpoint", "WORKER_HTTP_PORT")
+        port = c.worker_http_port if http_port is None else http_port
+        if port:
+            ensure_port_free(port, "the worker's health endpoint", "WORKER_HTTP_PORT")
+        worker_env = self.worker_environment()
+        worker_env.update(env or {})
+        worker_env["WORKER_HTTP_PORT"] = str(port)
+        if agent_name:
+            worker_env["VOICE_AGENT_NAME"] = agent_name
         proc = ManagedProcess(
-            "worker",
+            name,
             [sys.executable, "-m", "agent_worker", "start", "--log-level", "INFO"],
-            c.log_dir / f"worker-{c.livekit_port}.log",
-            self.worker_environment(),
+            c.log_dir / f"{name}-{c.livekit_port}.log",
+            worker_env,
         )
         proc.start()
-        self.processes["worker"] = proc
+        self.processes[name] = proc
         proc.wait_until(
             lambda: proc.log_contains("registered worker"),
             180,
             "the worker did not register with livekit-server",
         )
+        return proc
 
     def stop(self) -> None:
-        for name in ("worker", "llm", "livekit"):
+        # Workers first, then the LLM, then the media server they all talk to.
+        order = [n for n in self.processes if n not in ("llm", "livekit")] + ["llm", "livekit"]
+        for name in order:
             if name in self.processes:
                 self.processes.pop(name).stop()
 

@@ -52,8 +52,11 @@ class WhisperModelHandle:
         *,
         cpu_threads: int = 2,
         compute_type: str = "int8",
+        short_window: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
+
+        self.short_window = short_window
 
         self.path = whisper_model_dir(model_dir)
         self.model = WhisperModel(
@@ -75,7 +78,7 @@ class WhisperModelHandle:
         """Blocking transcription of 16 kHz float32 mono audio."""
         lang = None if self.english_only else (language.split("-")[0] or "en")
         with self.lock:
-            if len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE:
+            if self.short_window and len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE:
                 return self._transcribe_short(audio, lang, beam_size)
             segments, _info = self.model.transcribe(
                 audio,
