@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 import pytest
 from livekit.agents import stt
@@ -22,11 +25,26 @@ LONG_TURN = [
     "The meeting has been moved to Friday afternoon",
     "Could you send me the invoice by email",
     "We are out of milk and bread",
+    "Please book a table for two people",
 ]
+
+
+DIGITS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
 
 
 def as_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / 32768.0
+
+
+def spoken_digits(text: str) -> str:
+    """The digits of `text` in order, whether written as numerals or as words."""
+    return "".join(
+        DIGITS.get(tok, "") if tok.isalpha() else tok
+        for tok in re.findall(r"[a-z]+|[0-9]", text.lower())
+    )
 
 
 @pytest.fixture
@@ -72,18 +90,50 @@ def test_language_tag_with_region_is_accepted(whisper_handle, audio_tools):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: the short decoding path has no repetition guard (no compression-ratio "
-    "fallback, max_length=224 regardless of audio length): the phrase is transcribed as a "
-    "loop of repeats",
+    reason="BUG: the short decoding path (no 30 s window, no compression-ratio fallback) "
+    "repeats the end of a phrase: 'Goodbye. Goodbye! Goodbye!', 'Hello? Hello?'",
 )
-@pytest.mark.parametrize(
-    "text", ["Thank you very much, goodbye", "The quick brown fox jumps over the lazy dog"]
-)
-def test_short_path_does_not_loop_on_a_phrase(text, whisper_handle, audio_tools):
+@pytest.mark.parametrize("text", ["Thank you very much, goodbye", "Hello"])
+def test_short_path_does_not_repeat_words(text, whisper_handle, audio_tools):
     heard = whisper_handle.transcribe(
         as_float(render_speech(text, rate=WHISPER_RATE)), language="en", beam_size=1
     )
-    assert len(audio_tools.words(heard)) <= 2 * len(audio_tools.words(text)), heard
+    spoken = Counter(audio_tools.words(text))
+    extra = {w: n for w, n in Counter(audio_tools.words(heard)).items() if n > spoken[w]}
+    assert not extra, heard
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: no_repeat_ngram_size=3 in the short path forbids repeated digits "
+    "('5, 5, 5' or 'one, one, one'): phone numbers and PINs come out wrong",
+)
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("Call me on five five five, one two three four", "5551234"),
+        ("My PIN is one one one one", "1111"),
+    ],
+)
+def test_short_path_keeps_repeated_digits(text, digits, whisper_handle):
+    heard = whisper_handle.transcribe(
+        as_float(render_speech(text, rate=WHISPER_RATE)), language="en", beam_size=1
+    )
+    assert digits in spoken_digits(heard), heard
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: max_length bound of ~8 tokens/s is halved by CTranslate2 (Whisper generate "
+    "decodes max_length/2 tokens), so brisk speech loses its last words",
+)
+def test_short_path_does_not_truncate_brisk_speech(whisper_handle, audio_tools):
+    text = ". ".join(LONG_TURN[:4])
+    audio = render_speech(text, rate=WHISPER_RATE, words_per_minute=220)
+    assert len(audio) < 10 * WHISPER_RATE
+    heard = whisper_handle.transcribe(as_float(audio), language="en", beam_size=1)
+    assert audio_tools.word_recall(LONG_TURN[0], heard) >= 0.7, heard
+    assert audio_tools.word_recall(LONG_TURN[3], heard) >= 0.7, heard
 
 
 async def test_recognize_48k_frame_is_resampled_and_transcribed(whisper_handle, audio_tools):
@@ -101,7 +151,9 @@ async def test_recognize_48k_frame_is_resampled_and_transcribed(whisper_handle, 
 async def test_recognize_a_list_of_24k_frames(whisper_handle, audio_tools):
     recognizer = WhisperSTT(whisper_handle, WhisperSTTOptions(language="en"))
     samples = render_speech(LONDON, rate=24000)
-    frames = [audio_tools.to_frame(samples[i : i + 480], 24000) for i in range(0, len(samples), 480)]
+    frames = [
+        audio_tools.to_frame(samples[i : i + 480], 24000) for i in range(0, len(samples), 480)
+    ]
     event = await recognizer.recognize(frames)
     assert audio_tools.word_recall(LONDON, event.alternatives[0].text) >= 0.7
 
@@ -131,8 +183,7 @@ def test_long_audio_takes_the_long_path_and_is_transcribed(whisper_handle, audio
     for text in LONG_TURN:
         parts += [render_speech(text, rate=WHISPER_RATE), np.zeros(WHISPER_RATE // 2, np.int16)]
     audio = np.concatenate(parts)
-    assert len(audio) >= 26 * WHISPER_RATE
-    audio = np.concatenate([audio, np.zeros(28 * WHISPER_RATE - len(audio), np.int16)])
+    assert 26 * WHISPER_RATE < len(audio) < 30 * WHISPER_RATE
 
     heard = whisper_handle.transcribe(as_float(audio), language="en", beam_size=1)
     assert path_spy == ["long"]
@@ -140,6 +191,22 @@ def test_long_audio_takes_the_long_path_and_is_transcribed(whisper_handle, audio
     # Beginning and end of the window are both transcribed.
     assert audio_tools.word_recall(LONG_TURN[0], heard) >= 0.7, heard
     assert audio_tools.word_recall(LONG_TURN[-1], heard) >= 0.5, heard
+
+
+def test_stock_profile_sends_short_audio_through_the_long_path(
+    whisper_handle, audio_tools, path_spy, monkeypatch
+):
+    monkeypatch.setattr(whisper_handle, "short_window", False)
+    heard = whisper_handle.transcribe(
+        as_float(render_speech(WEATHER, rate=WHISPER_RATE)), language="en", beam_size=1
+    )
+    assert path_spy == ["long"]
+    assert audio_tools.word_recall(WEATHER, heard) >= 0.7, heard
+    # The long path keeps Whisper's no-speech detection: silence gives nothing.
+    assert (
+        whisper_handle.transcribe(np.zeros(WHISPER_RATE, np.float32), language="en", beam_size=1)
+        == ""
+    )
 
 
 def test_buffer_to_whisper_audio_resamples_downmixes_and_scales(audio_tools):

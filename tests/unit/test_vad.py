@@ -153,7 +153,9 @@ async def test_pause_splits_only_when_longer_than_min_silence(gap, segments, com
     assert [ev.type for ev in marks] == [START, END] * segments
     ends = [ev for ev in marks if ev.type is END]
     if segments == 1:
-        assert ends[0].timestamp - ends[0].silence_duration == pytest.approx(sig.spans[1][1], abs=0.2)
+        assert ends[0].timestamp - ends[0].silence_duration == pytest.approx(
+            sig.spans[1][1], abs=0.2
+        )
         heard = speech_segments(end_audio(ends[0], audio_tools), rate, min_gap=10.0)
         assert heard[0].duration == pytest.approx(sig.speech_duration, abs=0.03)
     else:

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from livekit.plugins import openai as lk_openai
+
+from pipelines.config import AgentConfig, TurnDetection
+from pipelines.errors import PipelineSetupError
+from pipelines.factory import (
+    LOCAL_VOICE_PREFIX,
+    EngineSettings,
+    Pipeline,
+    build_pipeline,
+    build_tts,
+    build_vad,
+)
+from pipelines.stt import WhisperSTT
+from pipelines.tts import PiperTTS
+from pipelines.vad import WebRTCVAD
+
+
+def test_default_pipeline_parts(engines):
+    pipeline = build_pipeline(AgentConfig(), engines)
+    assert isinstance(pipeline, Pipeline)
+    assert isinstance(pipeline.vad, WebRTCVAD)
+    assert isinstance(pipeline.stt, WhisperSTT)
+    assert isinstance(pipeline.llm, lk_openai.LLM)
+    assert isinstance(pipeline.tts, PiperTTS)
+    # The per-call parts wrap the process's loaded engines, they do not reload them.
+    assert pipeline.stt._handle is engines.whisper
+    assert pipeline.tts._handle is engines.piper
+    assert pipeline.tts.sample_rate == engines.piper.sample_rate
+
+
+def test_llm_follows_config_and_settings(engines):
+    default = build_pipeline(AgentConfig(), engines).llm
+    assert str(default._client.base_url).rstrip("/") == engines.settings.llm_base_url
+    assert default.model == "local"
+    assert default._opts.temperature == 0.7
+    assert default._opts.extra_body == {"max_tokens": 80}
+
+    config = AgentConfig(
+        llm_base_url="http://10.0.0.5:8000/v1",
+        llm_model="smol",
+        temperature=0.2,
+        max_completion_tokens=33,
+    )
+    custom = build_pipeline(config, engines).llm
+    assert str(custom._client.base_url).rstrip("/") == "http://10.0.0.5:8000/v1"
+    assert custom.model == "smol"
+    assert custom._opts.temperature == 0.2
+    assert custom._opts.extra_body == {"max_tokens": 33}
+
+
+def test_stt_and_tts_follow_config(engines):
+    pipeline = build_pipeline(AgentConfig(language="en-GB", voice_speed=150), engines)
+    assert pipeline.stt._opts.language == "en-GB"
+    assert pipeline.tts._opts.voice_speed == 150
+
+
+def test_vad_options_reflect_turn_detection():
+    td = TurnDetection(
+        vad_aggressiveness=3, vad_frame_ms=30, min_speech_duration=0.25, min_silence_duration=0.7
+    )
+    opts = build_vad(AgentConfig(turn_detection=td)).options
+    assert opts.aggressiveness == 3
+    assert opts.frame_ms == 30
+    assert opts.min_speech_duration == 0.25
+    assert opts.min_silence_duration == 0.7
+
+    default = build_vad(AgentConfig()).options
+    assert (default.aggressiveness, default.frame_ms) == (2, 20)
+    assert (default.min_speech_duration, default.min_silence_duration) == (0.1, 0.3)
+
+
+def test_cloud_voice_id_is_rejected(engines):
+    config = AgentConfig(voice_id="EXAVITQu4vr4xnSDxMaL")
+    with pytest.raises(PipelineSetupError, match="EXAVITQu4vr4xnSDxMaL") as info:
+        build_pipeline(config, engines)
+    # The message says how to fix it: a local voice id.
+    assert f"{LOCAL_VOICE_PREFIX}en_US-joe-medium" in str(info.value)
+    with pytest.raises(PipelineSetupError):
+        build_tts(config, engines)
+
+
+def test_tuned_profile_is_the_default(engines):
+    assert EngineSettings().profile == "tuned"
+    assert engines.silero is None
+    assert engines.whisper.short_window is True
+    td = TurnDetection(min_silence_duration=0.9)
+    detector = build_vad(AgentConfig(turn_detection=td), engines)
+    assert isinstance(detector, WebRTCVAD)
+    assert detector.options.min_silence_duration == 0.9
+
+
+def test_stock_profile_vad_is_the_shared_silero():
+    silero = object()
+    stock = SimpleNamespace(silero=silero)
+    assert build_vad(AgentConfig(), stock) is silero  # type: ignore[arg-type]
