@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,8 @@ class WebRTCVAD(vad.VAD):
 
     def __init__(self, options: WebRTCVADOptions | None = None) -> None:
         self._opts = options or WebRTCVADOptions()
-        super().__init__(capabilities=vad.VADCapabilities(update_interval=self._opts.frame_ms / 1000))
+        interval = self._opts.frame_ms / 1000
+        super().__init__(capabilities=vad.VADCapabilities(update_interval=interval))
 
     @property
     def model(self) -> str:
@@ -105,121 +107,155 @@ class _Segmenter:
 class WebRTCVADStream(vad.VADStream):
     """Per-track VAD stream: frames in, START/INFERENCE_DONE/END events out."""
 
+    WARMUP_FRAMES = 7
+    """A fresh webrtcvad detector calls its first 4-6 frames of any non-zero audio speech while
+    its noise model adapts; those decisions are ignored."""
+
     def __init__(self, owner: WebRTCVAD, opts: WebRTCVADOptions) -> None:
         self._opts = opts
-        self._detector = webrtcvad.Vad(opts.aggressiveness)
         super().__init__(owner)
 
     async def _main_task(self) -> None:
         opts = self._opts
         frame_samples = _INFERENCE_RATE * opts.frame_ms // 1000
-        seg = _Segmenter(opts)
         input_rate = 0
-        resampler: rtc.AudioResampler | None = None
-        pending = np.zeros(0, dtype=np.int16)  # inference-rate samples not yet analysed
-        # Input-rate audio of the current segment (with prefix padding when idle).
-        speech: list[np.ndarray] = []
-        speech_samples = 0
         samples_index = 0
-
-        def speech_frame() -> rtc.AudioFrame:
-            data = np.concatenate(speech) if speech else np.zeros(0, dtype=np.int16)
-            return rtc.AudioFrame(
-                data=data.tobytes(),
-                sample_rate=input_rate,
-                num_channels=1,
-                samples_per_channel=len(data),
-            )
-
-        def trim_to_padding() -> None:
-            nonlocal speech, speech_samples
-            keep = int(opts.prefix_padding_duration * input_rate)
-            data = np.concatenate(speech)[-keep:] if speech and keep else np.zeros(0, np.int16)
-            speech = [data]
-            speech_samples = len(data)
+        state = _StreamState(opts, frame_samples, input_rate)
 
         async for item in self._input_ch:
             if isinstance(item, self._FlushSentinel):
-                seg = _Segmenter(opts)
-                pending = np.zeros(0, dtype=np.int16)
-                speech, speech_samples = [], 0
-                if resampler is not None:
-                    resampler = rtc.AudioResampler(input_rate, _INFERENCE_RATE)
+                state = _StreamState(opts, frame_samples, input_rate)
                 continue
             frame = item
             if not input_rate:
                 input_rate = frame.sample_rate
-                if input_rate != _INFERENCE_RATE:
-                    resampler = rtc.AudioResampler(
-                        input_rate, _INFERENCE_RATE, quality=rtc.AudioResamplerQuality.QUICK
-                    )
+                state = _StreamState(opts, frame_samples, input_rate)
             elif frame.sample_rate != input_rate:
                 continue  # one stream, one rate
-
             samples = np.frombuffer(frame.data, dtype=np.int16)
             if frame.num_channels > 1:
                 samples = samples.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-            if speech_samples < opts.max_buffered_speech * input_rate:
-                speech.append(samples.copy())
-                speech_samples += len(samples)
-
-            if resampler is not None:
-                mono = rtc.AudioFrame(samples.tobytes(), input_rate, 1, len(samples))
-                parts = [np.frombuffer(f.data, np.int16) for f in resampler.push(mono)]
-                inference = np.concatenate([pending, *parts]) if parts else pending
-            else:
-                inference = np.concatenate([pending, samples])
-
-            offset = 0
-            while len(inference) - offset >= frame_samples:
-                window = inference[offset : offset + frame_samples]
-                offset += frame_samples
-                started = time.perf_counter()
-                voiced = self._detector.is_speech(window.tobytes(), _INFERENCE_RATE)
-                inference_duration = time.perf_counter() - started
+            for voiced, duration in state.analyse(samples):
                 samples_index += frame_samples
-                timestamp = samples_index / _INFERENCE_RATE
-                transition = seg.step(voiced)
-                self._event_ch.send_nowait(
-                    vad.VADEvent(
-                        type=vad.VADEventType.INFERENCE_DONE,
-                        samples_index=samples_index,
-                        timestamp=timestamp,
-                        speech_duration=seg.speech_duration,
-                        silence_duration=seg.silence_duration,
-                        probability=1.0 if voiced else 0.0,
-                        inference_duration=inference_duration,
-                        speaking=seg.speaking,
-                        raw_accumulated_speech=seg.voiced_run,
-                        raw_accumulated_silence=seg.unvoiced_run,
-                    )
+                self._emit(state, voiced, duration, samples_index)
+
+    def _emit(self, state: _StreamState, voiced: bool, duration: float, index: int) -> None:
+        seg = state.segmenter
+        timestamp = index / _INFERENCE_RATE
+        transition = seg.step(voiced)
+        self._event_ch.send_nowait(
+            vad.VADEvent(
+                type=vad.VADEventType.INFERENCE_DONE,
+                samples_index=index,
+                timestamp=timestamp,
+                speech_duration=seg.speech_duration,
+                silence_duration=seg.silence_duration,
+                probability=1.0 if voiced else 0.0,
+                inference_duration=duration,
+                speaking=seg.speaking,
+                raw_accumulated_speech=seg.voiced_run,
+                raw_accumulated_silence=seg.unvoiced_run,
+            )
+        )
+        if transition is vad.VADEventType.START_OF_SPEECH:
+            self._event_ch.send_nowait(
+                vad.VADEvent(
+                    type=transition,
+                    samples_index=index,
+                    timestamp=timestamp,
+                    speech_duration=seg.speech_duration,
+                    silence_duration=0.0,
+                    frames=[state.speech_frame()],
+                    speaking=True,
                 )
-                if transition is vad.VADEventType.START_OF_SPEECH:
-                    self._event_ch.send_nowait(
-                        vad.VADEvent(
-                            type=transition,
-                            samples_index=samples_index,
-                            timestamp=timestamp,
-                            speech_duration=seg.speech_duration,
-                            silence_duration=0.0,
-                            frames=[speech_frame()],
-                            speaking=True,
-                        )
-                    )
-                elif transition is vad.VADEventType.END_OF_SPEECH:
-                    self._event_ch.send_nowait(
-                        vad.VADEvent(
-                            type=transition,
-                            samples_index=samples_index,
-                            timestamp=timestamp,
-                            speech_duration=max(0.0, seg.speech_duration - seg.silence_duration),
-                            silence_duration=seg.silence_duration,
-                            frames=[speech_frame()],
-                            speaking=False,
-                        )
-                    )
-                    seg.speech_duration = 0.0
-                    trim_to_padding()
-                elif not seg.speaking:
-                    trim_to_padding()
-            pending = inference[offset:].copy()
+            )
+        elif transition is vad.VADEventType.END_OF_SPEECH:
+            self._event_ch.send_nowait(
+                vad.VADEvent(
+                    type=transition,
+                    samples_index=index,
+                    timestamp=timestamp,
+                    speech_duration=max(0.0, seg.speech_duration - seg.silence_duration),
+                    silence_duration=seg.silence_duration,
+                    frames=[state.speech_frame()],
+                    speaking=False,
+                )
+            )
+            seg.speech_duration = 0.0
+            state.trim_to_padding()
+        elif not seg.speaking:
+            state.trim_to_padding()
+
+
+class _StreamState:
+    """Detector, segmenter and buffers of one segment run; replaced on flush."""
+
+    def __init__(self, opts: WebRTCVADOptions, frame_samples: int, input_rate: int) -> None:
+        self.opts = opts
+        self.frame_samples = frame_samples
+        self.input_rate = input_rate
+        self.detector = webrtcvad.Vad(opts.aggressiveness)
+        self.segmenter = _Segmenter(opts)
+        self.warmup_left = WebRTCVADStream.WARMUP_FRAMES
+        self.resampler = (
+            rtc.AudioResampler(input_rate, _INFERENCE_RATE, quality=rtc.AudioResamplerQuality.QUICK)
+            if input_rate and input_rate != _INFERENCE_RATE
+            else None
+        )
+        self.pending = np.zeros(0, np.int16)  # 16 kHz samples not yet analysed
+        self.unanalysed = np.zeros(0, np.int16)  # input-rate samples not yet analysed
+        self.input_per_window = frame_samples * input_rate / _INFERENCE_RATE if input_rate else 0
+        self.input_fraction = 0.0
+        # Analysed input-rate audio of the current segment (prefix padding while idle).
+        self.speech: list[np.ndarray] = []
+        self.speech_samples = 0
+
+    def analyse(self, samples: np.ndarray) -> Iterator[tuple[bool, float]]:
+        """Feed input-rate samples; yields (voiced, inference seconds) per analysed window.
+
+        The window's input audio joins the segment buffer just before its decision is yielded,
+        so the caller's events and trims see exactly the audio analysed so far.
+        """
+        self.unanalysed = np.concatenate([self.unanalysed, samples])
+        if self.resampler is not None:
+            mono = rtc.AudioFrame(samples.tobytes(), self.input_rate, 1, len(samples))
+            parts = [np.frombuffer(f.data, np.int16) for f in self.resampler.push(mono)]
+            inference = np.concatenate([self.pending, *parts]) if parts else self.pending
+        else:
+            inference = np.concatenate([self.pending, samples])
+        offset = 0
+        while len(inference) - offset >= self.frame_samples:
+            window = inference[offset : offset + self.frame_samples]
+            offset += self.frame_samples
+            started = time.perf_counter()
+            voiced = self.detector.is_speech(window.tobytes(), _INFERENCE_RATE)
+            duration = time.perf_counter() - started
+            if self.warmup_left > 0:
+                self.warmup_left -= 1
+                voiced = False
+            self._keep_analysed_input()
+            yield voiced, duration
+        self.pending = inference[offset:].copy()
+
+    def _keep_analysed_input(self) -> None:
+        # Move the input-rate audio matching one analysed window into the segment buffer, so
+        # the buffer never runs ahead of the decisions (whatever the input frame size).
+        exact = self.input_per_window + self.input_fraction
+        take = min(int(exact), len(self.unanalysed))
+        self.input_fraction = exact - int(exact)
+        chunk, self.unanalysed = self.unanalysed[:take], self.unanalysed[take:]
+        if self.speech_samples < self.opts.max_buffered_speech * self.input_rate:
+            self.speech.append(chunk)
+            self.speech_samples += len(chunk)
+
+    def speech_frame(self) -> rtc.AudioFrame:
+        data = np.concatenate(self.speech) if self.speech else np.zeros(0, dtype=np.int16)
+        return rtc.AudioFrame(data.tobytes(), self.input_rate, 1, len(data))
+
+    def trim_to_padding(self) -> None:
+        keep = int(self.opts.prefix_padding_duration * self.input_rate)
+        if self.speech_samples <= keep:
+            return
+        data = np.concatenate(self.speech)[-keep:] if keep else np.zeros(0, np.int16)
+        self.speech = [data]
+        self.speech_samples = len(data)

@@ -95,22 +95,8 @@ async def test_inference_events_cover_the_whole_signal(signal, audio_tools):
         10,
         20,
         100,
-        pytest.param(
-            250,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: speech buffer is trimmed relative to the end of the pushed frame, "
-                "not the analysed position: prefix padding shrinks with large input frames",
-            ),
-        ),
-        pytest.param(
-            500,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: with input frames longer than the padding the utterance onset is "
-                "cut out of the END frames",
-            ),
-        ),
+        250,
+        500,
     ],
 )
 async def test_end_frames_hold_the_whole_utterance_whatever_the_input_frame_size(
@@ -202,14 +188,6 @@ async def test_min_speech_duration_needs_that_much_continuous_voicing(signal, au
     assert [ev.probability for ev in done[-26:]] == [0.0] + [1.0] * 25
 
 
-WARMUP_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: webrtcvad flags the first 5-7 frames of any non-zero input as speech while its "
-    "noise model warms up; at aggressiveness 0/1 that passes min_speech_duration -> a spurious "
-    "speech segment at the start of every stream (48 kHz input: resampler dither is enough)",
-)
-
-
 @pytest.mark.parametrize(
     ("rate", "aggressiveness"),
     [
@@ -218,8 +196,8 @@ WARMUP_BUG = pytest.mark.xfail(
         (16000, 3),
         (48000, 2),
         (48000, 3),
-        pytest.param(48000, 0, marks=WARMUP_BUG),
-        pytest.param(48000, 1, marks=WARMUP_BUG),
+        (48000, 0),
+        (48000, 1),
     ],
 )
 async def test_pure_silence_never_starts_speech(rate, aggressiveness, audio_tools):
@@ -233,7 +211,7 @@ async def test_pure_silence_never_starts_speech(rate, aggressiveness, audio_tool
 
 @pytest.mark.parametrize(
     ("aggressiveness", "frame_ms"),
-    [(2, 10), (2, 20), (3, 20), pytest.param(0, 20, marks=WARMUP_BUG)],
+    [(2, 10), (2, 20), (3, 20), (0, 20)],
 )
 async def test_low_noise_never_starts_speech(aggressiveness, frame_ms, audio_tools):
     rate = 16000
@@ -268,11 +246,6 @@ async def test_flush_mid_utterance_starts_a_fresh_segment(composer, audio_tools)
     assert len(audio) / rate < second.speech_duration + 0.3 + 0.3 + 0.25
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: flush() resets the segmenter but not the webrtcvad.Vad detector, whose "
-    "hangover keeps reporting speech for ~120 ms after the flush -> spurious START/END",
-)
 async def test_flush_mid_utterance_leaks_no_detector_state(composer, audio_tools):
     rate = 16000
     first = composer([0.5, PHRASE_A], rate)
