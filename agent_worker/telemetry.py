@@ -35,9 +35,7 @@ class MetricsPublisher:
         if item.type != "message" or not item.metrics:
             return
         payload = {"type": "turn_metrics", "role": item.role, "interrupted": item.interrupted}
-        payload.update(
-            {k: v for k, v in item.metrics.items() if isinstance(v, int | float)}
-        )
+        payload.update({k: v for k, v in item.metrics.items() if isinstance(v, int | float)})
         self._spawn(payload)
 
     def _spawn(self, payload: dict[str, object]) -> None:

@@ -59,8 +59,12 @@ def summarize(reports: list[CallReport]) -> dict[str, Any]:
         "turns": len(turns),
         "missed_replies": sum(1 for t in turns if t.reply is None),
         "greetings_missed": sum(1 for r in reports if r.greeting is None),
-        "voice_to_voice": {"p50": percentile(v2v, 0.5), "p95": percentile(v2v, 0.95),
-                           "mean": statistics.fmean(v2v) if v2v else None, "values": v2v},
+        "voice_to_voice": {
+            "p50": percentile(v2v, 0.5),
+            "p95": percentile(v2v, 0.95),
+            "mean": statistics.fmean(v2v) if v2v else None,
+            "values": v2v,
+        },
     }
     for stage in STAGES:
         vals = [t.agent_metrics[stage] for t in turns if stage in t.agent_metrics]
@@ -105,8 +109,10 @@ async def run(stack: Stack, calls: int, turns: int, peers: list[str]) -> dict[st
             script = CallScript(turns=utterances, agent_name=PEERS[peer], reply_timeout=20)
             report = await place_call(stack.endpoint, script)
             reports[peer].append(report)
-            v2v = [f"{t.voice_to_voice * 1000:.0f}" if t.voice_to_voice else "miss"
-                   for t in report.turns]
+            v2v = [
+                f"{t.voice_to_voice * 1000:.0f}" if t.voice_to_voice else "miss"
+                for t in report.turns
+            ]
             print(f"call {i + 1}/{calls} {peer:>5}: voice-to-voice ms {' '.join(v2v)}", flush=True)
     return {p: summarize(r) for p, r in reports.items()}
 
@@ -120,8 +126,13 @@ def main() -> None:
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
 
-    config = StackConfig(livekit_port=7880 + 300, livekit_udp_port=7882 + 300, llm_port=8388,
-                         worker_http_port=0, log_dir=ROOT / ".cache/logs/bench")
+    config = StackConfig(
+        livekit_port=7880 + 300,
+        livekit_udp_port=7882 + 300,
+        llm_port=8388,
+        worker_http_port=0,
+        log_dir=ROOT / ".cache/logs/bench",
+    )
     started = time.time()
     with Stack(config, worker=False) as stack:
         for peer in peers:

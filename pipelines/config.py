@@ -6,9 +6,8 @@ It travels in the dispatch metadata as JSON (`{"agent": {...}}`) until the store
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import PipelineSetupError
 
@@ -21,7 +20,7 @@ DEFAULT_SYSTEM_PROMPT = (
 class TurnDetection(BaseModel):
     """Turn-taking settings: VAD hold and endpointing, silence rules."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     vad_frame_ms: int = Field(default=20)
@@ -35,9 +34,12 @@ class TurnDetection(BaseModel):
     allow_interruptions: bool = True
     min_interruption_duration: float = Field(default=0.5, ge=0.0, le=5.0)
 
-    def model_post_init(self, __context: Any) -> None:
-        if self.vad_frame_ms not in (10, 20, 30):
+    @field_validator("vad_frame_ms")
+    @classmethod
+    def _frame_size(cls, value: int) -> int:
+        if value not in (10, 20, 30):
             raise ValueError("vad_frame_ms must be 10, 20 or 30")
+        return value
 
 
 class AgentConfig(BaseModel):
@@ -71,10 +73,18 @@ class AgentConfig(BaseModel):
             raise PipelineSetupError(f"job metadata is not JSON: {exc.msg}") from exc
         if not isinstance(payload, dict):
             raise PipelineSetupError("job metadata must be a JSON object")
+        agent = payload.get("agent")
+        if agent is None:
+            return cls()
+        if not isinstance(agent, dict):
+            raise PipelineSetupError(
+                f"invalid agent config in job metadata: agent must be an object, "
+                f"not {type(agent).__name__}"
+            )
         try:
-            return cls.model_validate(payload.get("agent") or {})
+            return cls.model_validate(agent)
         except ValidationError as exc:
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            fields = ", ".join(".".join(map(str, e["loc"])) or "agent" for e in exc.errors())
             raise PipelineSetupError(f"invalid agent config in job metadata: {fields}") from exc
 
     def to_metadata(self) -> str:

@@ -80,10 +80,16 @@ def build_vad(config: AgentConfig, engines: Engines | None = None) -> vad.VAD:
 
 
 def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
+    installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
     if not config.voice_id.startswith(LOCAL_VOICE_PREFIX):
         raise PipelineSetupError(
             f"voice {config.voice_id!r} needs a cloud TTS provider, which is not configured; "
-            f"use a local voice such as {LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
+            f"use the local voice {installed}"
+        )
+    if config.voice_id != installed:
+        raise PipelineSetupError(
+            f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
+            "(set PIPER_VOICE to use another Piper voice)"
         )
     return PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
 

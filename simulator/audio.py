@@ -62,7 +62,7 @@ def frame_rms_dbfs(samples: np.ndarray) -> float:
     if not len(samples):
         return -120.0
     rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
-    return 20 * np.log10(max(rms, 1e-6) / 32768.0)
+    return float(20 * np.log10(max(rms / 32768.0, 1e-6)))
 
 
 def speech_segments(
@@ -83,7 +83,7 @@ def speech_segments(
         return []
     frames = samples[: n * step].astype(np.float64).reshape(n, step)
     rms = np.sqrt(np.mean(np.square(frames), axis=1))
-    loud = 20 * np.log10(np.maximum(rms, 1e-6) / 32768.0) > threshold_dbfs
+    loud = 20 * np.log10(np.maximum(rms / 32768.0, 1e-6)) > threshold_dbfs
     segments: list[Segment] = []
     start: int | None = None
     last_loud = -1

@@ -18,8 +18,11 @@ def ms(value: float | None) -> str:
 
 def format_call(report: CallReport) -> str:
     """Transcript and latency of one call, as printed by `make run`."""
-    lines = [f"room {report.room}: caller joined in {ms(report.join_time)}, "
-             f"agent audio after {ms(report.agent_join_time)}", ""]
+    lines = [
+        f"room {report.room}: caller joined in {ms(report.join_time)}, "
+        f"agent audio after {ms(report.agent_join_time)}",
+        "",
+    ]
     if report.greeting:
         lines.append(f"  agent : {report.greeting.transcript or '(inaudible)'}")
     else:
@@ -34,5 +37,7 @@ def format_call(report: CallReport) -> str:
     for i, turn in enumerate(report.turns, 1):
         stages = "  ".join(f"{ms(turn.agent_metrics.get(k)):>16}" for k, _ in STAGES)
         lines.append(f"  {i:>4}  {ms(turn.voice_to_voice):>14}  {stages}")
-    lines.append("  (voice-to-voice: measured by the caller, end of its speech -> first agent audio)")
+    lines.append(
+        "  (voice-to-voice, measured by the caller: end of its speech -> first agent audio)"
+    )
     return "\n".join(lines)

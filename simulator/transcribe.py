@@ -27,7 +27,5 @@ class HeardTranscriber:
         heard = [report.greeting] + [t.reply for t in report.turns]
         for speech in heard:
             if speech is not None:
-                speech.transcript = await loop.run_in_executor(
-                    None, self.transcribe, speech.audio
-                )
+                speech.transcript = await loop.run_in_executor(None, self.transcribe, speech.audio)
         return report

@@ -7,9 +7,9 @@ import json
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from livekit import api, rtc
 
@@ -17,10 +17,10 @@ from simulator.stack import Stack
 
 
 async def poll_until(
-    probe: Callable[[], Awaitable[Any] | Any], timeout: float, what: str, interval: float = 0.2
+    probe: Callable[[], Awaitable[Any] | Any], within: float, what: str, interval: float = 0.2
 ) -> Any:
     """Re-check external state (another process's) until it holds; fail with `what`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = probe()
         if asyncio.iscoroutine(result):
@@ -28,7 +28,7 @@ async def poll_until(
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(interval)
 
 
@@ -56,10 +56,8 @@ async def caller_in_room(stack: Stack) -> AsyncIterator[tuple[rtc.Room, str, api
             yield room, name, lkapi
         finally:
             await room.disconnect()
-            try:
+            with suppress(api.TwirpError):
                 await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
-            except api.TwirpError:
-                pass
 
 
 def agent_joined(room: rtc.Room) -> asyncio.Future[rtc.RemoteParticipant]:

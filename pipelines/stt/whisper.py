@@ -10,6 +10,7 @@ import asyncio
 import math
 import threading
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,11 @@ class WhisperModelHandle:
 
     TAIL_SECONDS = 0.5
     MAX_SHORT_SECONDS = 25.0
+    MIN_TOKENS = 10
+    TOKENS_PER_SECOND = 6
+    """Fast speech is ~4 tokens a second; more than this budget means a runaway decode."""
+    NO_SPEECH_THRESHOLD = 0.6
+    MAX_COMPRESSION_RATIO = 2.4
 
     def __init__(
         self,
@@ -79,18 +85,29 @@ class WhisperModelHandle:
         lang = None if self.english_only else (language.split("-")[0] or "en")
         with self.lock:
             if self.short_window and len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE:
-                return self._transcribe_short(audio, lang, beam_size)
-            segments, _info = self.model.transcribe(
-                audio,
-                language=lang,
-                beam_size=beam_size,
-                vad_filter=False,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-            )
-            return " ".join(s.text.strip() for s in segments).strip()
+                text = self._transcribe_short(audio, lang, beam_size)
+                if text is not None:
+                    return text
+            return self._transcribe_full(audio, lang, beam_size)
 
-    def _transcribe_short(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str:
+    def _transcribe_full(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str:
+        segments, _info = self.model.transcribe(
+            audio,
+            language=lang,
+            beam_size=beam_size,
+            vad_filter=False,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def _transcribe_short(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str | None:
+        """Decode the utterance alone; None when the result looks unreliable.
+
+        Without the 30 s window Whisper sometimes loops ("Hello? Hello? Hello? ...") on the
+        silence after speech. Such a decode runs into the token budget or compresses too well
+        (faster-whisper's compression-ratio test); the caller then takes the full path.
+        """
         import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
 
@@ -105,18 +122,30 @@ class WhisperModelHandle:
             language=lang,
         )
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        budget = self.MIN_TOKENS + int(len(audio) / WHISPER_RATE * self.TOKENS_PER_SECOND)
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
             [prompt],
             beam_size=beam_size,
-            # Speech carries at most ~5 tokens a second; a bound on the output stops the
-            # repetition loops Whisper falls into on short or unclear audio.
-            max_length=min(224, len(prompt) + 8 + int(len(audio) / WHISPER_RATE * 8)),
-            no_repeat_ngram_size=3,
+            # CTranslate2's Whisper decodes at most max_length / 2 tokens.
+            max_length=min(448, 2 * budget),
             suppress_blank=True,
-        )
-        tokens = [t for t in result[0].sequences_ids[0] if t < tokenizer.eot]
-        return str(tokenizer.decode(tokens)).strip()
+            return_scores=True,
+            return_no_speech_prob=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        if result.no_speech_prob > self.NO_SPEECH_THRESHOLD:
+            return ""
+        text = str(tokenizer.decode(tokens)).strip()
+        if len(tokens) >= budget or compression_ratio(text) > self.MAX_COMPRESSION_RATIO:
+            return None
+        return text
+
+
+def compression_ratio(text: str) -> float:
+    """Text length over its zlib size: repetitive (looping) output compresses well."""
+    data = text.encode()
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def buffer_to_whisper_audio(buffer: AudioBuffer) -> np.ndarray:
@@ -143,9 +172,7 @@ class WhisperSTT(stt.STT):
     """livekit-agents STT backed by a local faster-whisper model."""
 
     def __init__(self, handle: WhisperModelHandle, options: WhisperSTTOptions | None = None):
-        super().__init__(
-            capabilities=stt.STTCapabilities(streaming=False, interim_results=False)
-        )
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._handle = handle
         self._opts = options or WhisperSTTOptions()
 

@@ -35,7 +35,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
 
 def test_worker_without_livekit_server() -> None:
     result = run(
-        "agent_worker", "start",
+        "agent_worker",
+        "start",
         env={"LIVEKIT_URL": "ws://127.0.0.1:7998", "LIVEKIT_WAIT_SECONDS": "0.5"},
     )
     assert_one_line_error(result, "not reachable at ws://127.0.0.1:7998", "LIVEKIT_URL")

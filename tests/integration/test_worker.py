@@ -55,7 +55,8 @@ async def test_dispatch_to_another_name_is_not_taken(stack: Stack) -> None:
         )
         await asyncio.wait_for(joined, 60)
         agents = [
-            p for p in room.remote_participants.values()
+            p
+            for p in room.remote_participants.values()
             if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         ]
         assert len(agents) == 1
@@ -103,9 +104,7 @@ async def test_caller_leaving_ends_the_job(stack: Stack) -> None:
             await asyncio.wait_for(speaking.wait(), 30)
         assert worker_info(port).get("active_jobs", 0) >= 1
     # The caller hung up while the greeting was playing: the job must end on its own.
-    await poll_until(
-        lambda: worker_info(port).get("active_jobs", 0) == 0, 30, "the job to end"
-    )
+    await poll_until(lambda: worker_info(port).get("active_jobs", 0) == 0, 30, "the job to end")
     problems = [
         r["message"][:300]
         for r in worker_log_records(stack, name)

@@ -81,11 +81,6 @@ def test_frame_rms_dbfs():
     assert frame_rms_dbfs(tone(1.0, level=0.5)) == pytest.approx(-6.02 - 3.01, abs=0.05)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the floor is 1e-6 in sample units, not relative to full scale: digital "
-    "silence gives -210 dBFS, not the documented -120 (an empty array does give -120)",
-)
 def test_frame_rms_dbfs_of_digital_silence_is_minus_120():
     assert frame_rms_dbfs(np.zeros(480, np.int16)) == pytest.approx(-120.0)
 

@@ -88,11 +88,6 @@ def test_language_tag_with_region_is_accepted(whisper_handle, audio_tools):
     assert audio_tools.word_recall(LONDON, heard) >= 0.7, heard
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the short decoding path (no 30 s window, no compression-ratio fallback) "
-    "repeats the end of a phrase: 'Goodbye. Goodbye! Goodbye!', 'Hello? Hello?'",
-)
 @pytest.mark.parametrize("text", ["Thank you very much, goodbye", "Hello"])
 def test_short_path_does_not_repeat_words(text, whisper_handle, audio_tools):
     heard = whisper_handle.transcribe(
@@ -103,11 +98,6 @@ def test_short_path_does_not_repeat_words(text, whisper_handle, audio_tools):
     assert not extra, heard
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: no_repeat_ngram_size=3 in the short path forbids repeated digits "
-    "('5, 5, 5' or 'one, one, one'): phone numbers and PINs come out wrong",
-)
 @pytest.mark.parametrize(
     ("text", "digits"),
     [
@@ -122,11 +112,6 @@ def test_short_path_keeps_repeated_digits(text, digits, whisper_handle):
     assert digits in spoken_digits(heard), heard
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: max_length bound of ~8 tokens/s is halved by CTranslate2 (Whisper generate "
-    "decodes max_length/2 tokens), so brisk speech loses its last words",
-)
 def test_short_path_does_not_truncate_brisk_speech(whisper_handle, audio_tools):
     text = ". ".join(LONG_TURN[:4])
     audio = render_speech(text, rate=WHISPER_RATE, words_per_minute=220)
@@ -167,11 +152,6 @@ async def test_recognize_too_short_buffer_gives_empty_text(seconds, whisper_hand
     assert event.alternatives[0].text == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the short path skips Whisper's no-speech detection: 1 s of silence is "
-    "transcribed as 'you' (the long faster-whisper path returns nothing)",
-)
 async def test_recognize_silence_gives_empty_text(whisper_handle, audio_tools):
     recognizer = WhisperSTT(whisper_handle)
     event = await recognizer.recognize(audio_tools.to_frame(np.zeros(48000, np.int16), 48000))
