@@ -17,6 +17,7 @@ from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
+from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
 
 LOCAL_VOICE_PREFIX = "local:"
@@ -91,7 +92,11 @@ def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
             f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
             "(set PIPER_VOICE to use another Piper voice)"
         )
-    return PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
+    piper = PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
+    if engines.settings.profile == "stock":
+        return piper  # the framework wraps it with its default sentence tokenizer
+    # Speak each clause as soon as it is complete instead of each sentence.
+    return tts.StreamAdapter(tts=piper, sentence_tokenizer=SpeechChunker())
 
 
 def build_pipeline(config: AgentConfig, engines: Engines) -> Pipeline:

@@ -28,6 +28,9 @@ LIVEKIT_SERVER_VERSION = "v1.13.5"
 DEFAULT_LIVEKIT_BIN = ROOT / ".cache" / "bin" / f"livekit-server-{LIVEKIT_SERVER_VERSION}"
 
 
+LLM_NICENESS = 5
+
+
 class StackError(RuntimeError):
     """A part of the stack could not start; the message says why and what to do."""
 
@@ -99,8 +102,11 @@ def _http_ok(url: str) -> bool:
 class ManagedProcess:
     """A child process with its output in a log file, stopped with its process group."""
 
-    def __init__(self, name: str, cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], log_path: Path, env: dict[str, str], nice: int = 0
+    ) -> None:
         self.name = name
+        self.nice = nice
         self.cmd = cmd
         self.log_path = log_path
         self.env = env
@@ -117,6 +123,7 @@ class ManagedProcess:
             env=self.env,
             cwd=ROOT,
             start_new_session=True,
+            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
         )
         log.close()
 
@@ -242,6 +249,9 @@ class Stack:
             llama_server_command(host="127.0.0.1", port=c.llm_port, n_threads=c.llm_threads),
             c.log_dir / f"llm-{c.llm_port}.log",
             dict(os.environ),
+            # On a small machine the worker's STT/TTS are on the critical path whenever they
+            # run; the LLM server yields the CPU to them (it runs alone while the worker waits).
+            nice=LLM_NICENESS,
         )
         proc.start()
         self.processes["llm"] = proc

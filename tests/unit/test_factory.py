@@ -3,6 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from livekit.agents import tts as lk_tts
 from livekit.plugins import openai as lk_openai
 
 from pipelines.config import AgentConfig, TurnDetection
@@ -17,6 +18,7 @@ from pipelines.factory import (
 )
 from pipelines.stt import WhisperSTT
 from pipelines.tts import PiperTTS
+from pipelines.tts.chunking import SpeechChunker
 from pipelines.vad import WebRTCVAD
 
 
@@ -26,10 +28,14 @@ def test_default_pipeline_parts(engines):
     assert isinstance(pipeline.vad, WebRTCVAD)
     assert isinstance(pipeline.stt, WhisperSTT)
     assert isinstance(pipeline.llm, lk_openai.LLM)
-    assert isinstance(pipeline.tts, PiperTTS)
+    # Piper behind livekit's StreamAdapter, cutting text with our clause-aware chunker.
+    assert isinstance(pipeline.tts, lk_tts.StreamAdapter)
+    assert isinstance(pipeline.tts._sentence_tokenizer, SpeechChunker)
+    piper = pipeline.tts._wrapped_tts
+    assert isinstance(piper, PiperTTS)
     # The per-call parts wrap the process's loaded engines, they do not reload them.
     assert pipeline.stt._handle is engines.whisper
-    assert pipeline.tts._handle is engines.piper
+    assert piper._handle is engines.piper
     assert pipeline.tts.sample_rate == engines.piper.sample_rate
 
 
@@ -56,7 +62,7 @@ def test_llm_follows_config_and_settings(engines):
 def test_stt_and_tts_follow_config(engines):
     pipeline = build_pipeline(AgentConfig(language="en-GB", voice_speed=150), engines)
     assert pipeline.stt._opts.language == "en-GB"
-    assert pipeline.tts._opts.voice_speed == 150
+    assert pipeline.tts._wrapped_tts._opts.voice_speed == 150
 
 
 def test_vad_options_reflect_turn_detection():
