@@ -38,7 +38,14 @@ QUESTIONS = [
     "Thanks. What is a good name for a dog?",
     "Why is the sky blue?",
 ]
-STAGES = ["end_of_utterance_delay", "stt_duration", "llm_ttft", "tts_ttfb", "agent_e2e_latency"]
+STAGES = [
+    "end_of_utterance_delay",
+    "stt_duration",
+    "llm_ttft",
+    "agent_llm_node_ttfs",
+    "tts_ttfb",
+    "agent_e2e_latency",
+]
 PEERS = {"ours": "bench-ours", "stock": "bench-stock"}
 
 
@@ -65,6 +72,10 @@ def summarize(reports: list[CallReport]) -> dict[str, Any]:
             "mean": statistics.fmean(v2v) if v2v else None,
             "values": v2v,
         },
+        "per_turn": [
+            {"said": t.said, "voice_to_voice": t.voice_to_voice, **t.agent_metrics}
+            for t in turns
+        ],
     }
     for stage in STAGES:
         vals = [t.agent_metrics[stage] for t in turns if stage in t.agent_metrics]

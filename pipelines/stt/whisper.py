@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import threading
 import uuid
 import zlib
@@ -137,9 +138,37 @@ class WhisperModelHandle:
         if result.no_speech_prob > self.NO_SPEECH_THRESHOLD:
             return ""
         text = str(tokenizer.decode(tokens)).strip()
-        if len(tokens) >= budget or compression_ratio(text) > self.MAX_COMPRESSION_RATIO:
+        if len(tokens) >= budget:
+            # The usual runaway repeats the last sentence ("Hello? Hello? Hello? ..."): keep
+            # one copy. Anything else is untrustworthy.
+            collapsed = collapse_repeated_sentences(text)
+            if len(collapsed) > 0.7 * len(text):
+                return None
+            text = collapsed
+        if compression_ratio(text) > self.MAX_COMPRESSION_RATIO:
             return None
         return text
+
+
+_SENTENCES = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
+
+
+def _norm(sentence: str) -> str:
+    return re.sub(r"[^\w\s]", "", sentence).lower().strip()
+
+
+def collapse_repeated_sentences(text: str) -> str:
+    """Drop sentences that repeat the one before, and a cut-off repeat at the end."""
+    kept: list[str] = []
+    for sentence in (s.strip() for s in _SENTENCES.findall(text)):
+        if not sentence:
+            continue
+        if kept and _norm(sentence) == _norm(kept[-1]):
+            continue
+        kept.append(sentence)
+    if len(kept) > 1 and _norm(kept[-2]).startswith(_norm(kept[-1])):
+        kept.pop()  # the decode stopped in the middle of one more copy
+    return " ".join(kept)
 
 
 def compression_ratio(text: str) -> float:

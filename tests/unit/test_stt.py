@@ -228,3 +228,33 @@ def test_missing_model_dir_raises_model_not_found(tmp_path):
     (tmp_path / "config.json").write_text("{}")  # a directory without model.bin
     with pytest.raises(ModelNotFoundError, match="model.bin"):
         WhisperModelHandle(model_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("looped", "kept"),
+    [
+        ("Thank you very much. Goodbye. Goodbye. Goodbye.", "Thank you very much. Goodbye."),
+        ("Hello? Hello? Hello? Hel", "Hello?"),
+        ("Call me on 5, 5, 5. Call me on 5, 5, 5. Call", "Call me on 5, 5, 5."),
+        ("Yes. No. Yes.", "Yes. No. Yes."),
+        ("My PIN is one, one, one, one", "My PIN is one, one, one, one"),
+    ],
+)
+def test_collapse_repeated_sentences(looped, kept):
+    from pipelines.stt.whisper import collapse_repeated_sentences
+
+    assert collapse_repeated_sentences(looped) == kept
+
+
+def test_a_looping_short_decode_is_salvaged_without_the_full_path(
+    whisper_handle, audio_tools, path_spy
+):
+    # tiny.en repeats this question when decoded without the 30 s window.
+    text = "Can you tell me something about cats?"
+    audio = np.concatenate(
+        [render_speech(text, rate=WHISPER_RATE), np.zeros(WHISPER_RATE * 3 // 10, np.int16)]
+    )
+    heard = whisper_handle.transcribe(as_float(audio), language="en", beam_size=1)
+    assert audio_tools.word_recall(text, heard) >= 0.9, heard
+    assert len(audio_tools.words(heard)) <= len(audio_tools.words(text)) + 1, heard
+    assert path_spy == ["short"]
