@@ -28,6 +28,9 @@ class TurnDetection(BaseModel):
     """Seconds of voiced audio before speech is declared started."""
     min_silence_duration: float = Field(default=0.3, ge=0.05, le=5.0)
     """Seconds of silence (the hold) before speech is declared ended."""
+    stt_silence_duration: float = Field(default=0.15, ge=0.05, le=5.0)
+    """Silence that closes an STT segment. Shorter than the hold, so the transcript of the
+    turn's last words is usually ready by the time the hold ends the turn."""
     min_endpointing_delay: float = Field(default=0.05, ge=0.0, le=5.0)
     """Extra seconds the session waits after the VAD's end of speech before answering."""
     max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)

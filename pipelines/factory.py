@@ -66,7 +66,10 @@ class Pipeline:
     tts: tts.TTS
 
 
-def build_vad(config: AgentConfig, engines: Engines | None = None) -> vad.VAD:
+def build_vad(
+    config: AgentConfig, engines: Engines | None = None, *, silence: float | None = None
+) -> vad.VAD:
+    """The turn VAD (hold = `min_silence_duration`), or another hold with `silence`."""
     if engines is not None and engines.silero is not None:
         return engines.silero
     td = config.turn_detection
@@ -75,9 +78,20 @@ def build_vad(config: AgentConfig, engines: Engines | None = None) -> vad.VAD:
             aggressiveness=td.vad_aggressiveness,
             frame_ms=td.vad_frame_ms,
             min_speech_duration=td.min_speech_duration,
-            min_silence_duration=td.min_silence_duration,
+            min_silence_duration=td.min_silence_duration if silence is None else silence,
         )
     )
+
+
+def build_stt(config: AgentConfig, engines: Engines) -> stt.STT:
+    whisper = WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language))
+    if engines.settings.profile == "stock":
+        return whisper  # the framework pairs it with the session VAD
+    # Whisper is not streaming: livekit's StreamAdapter recognises each segment its VAD cuts.
+    # That VAD closes segments after a shorter silence than the turn VAD, so recognition runs
+    # during the hold instead of after it.
+    segmenter = build_vad(config, silence=config.turn_detection.stt_silence_duration)
+    return stt.StreamAdapter(stt=whisper, vad=segmenter)
 
 
 def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
@@ -103,7 +117,7 @@ def build_pipeline(config: AgentConfig, engines: Engines) -> Pipeline:
     """Per-call providers for `config`, around the process's loaded engines."""
     return Pipeline(
         vad=build_vad(config, engines),
-        stt=WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language)),
+        stt=build_stt(config, engines),
         llm=build_openai_compatible_llm(
             base_url=config.llm_base_url or engines.settings.llm_base_url,
             model=config.llm_model,

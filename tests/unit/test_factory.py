@@ -3,6 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.plugins import openai as lk_openai
 
@@ -26,7 +27,14 @@ def test_default_pipeline_parts(engines):
     pipeline = build_pipeline(AgentConfig(), engines)
     assert isinstance(pipeline, Pipeline)
     assert isinstance(pipeline.vad, WebRTCVAD)
-    assert isinstance(pipeline.stt, WhisperSTT)
+    # Whisper behind livekit's StreamAdapter, segmented by its own shorter-hold VAD.
+    assert isinstance(pipeline.stt, lk_stt.StreamAdapter)
+    whisper = pipeline.stt.wrapped_stt
+    assert isinstance(whisper, WhisperSTT)
+    segmenter = pipeline.stt._vad
+    assert isinstance(segmenter, WebRTCVAD)
+    assert segmenter.options.min_silence_duration == 0.15
+    assert pipeline.vad.options.min_silence_duration == 0.3
     assert isinstance(pipeline.llm, lk_openai.LLM)
     # Piper behind livekit's StreamAdapter, cutting text with our clause-aware chunker.
     assert isinstance(pipeline.tts, lk_tts.StreamAdapter)
@@ -34,7 +42,7 @@ def test_default_pipeline_parts(engines):
     piper = pipeline.tts._wrapped_tts
     assert isinstance(piper, PiperTTS)
     # The per-call parts wrap the process's loaded engines, they do not reload them.
-    assert pipeline.stt._handle is engines.whisper
+    assert whisper._handle is engines.whisper
     assert piper._handle is engines.piper
     assert pipeline.tts.sample_rate == engines.piper.sample_rate
 
@@ -61,7 +69,7 @@ def test_llm_follows_config_and_settings(engines):
 
 def test_stt_and_tts_follow_config(engines):
     pipeline = build_pipeline(AgentConfig(language="en-GB", voice_speed=150), engines)
-    assert pipeline.stt._opts.language == "en-GB"
+    assert pipeline.stt.wrapped_stt._opts.language == "en-GB"
     assert pipeline.tts._wrapped_tts._opts.voice_speed == 150
 
 
