@@ -36,3 +36,17 @@ def stack(stack_config: StackConfig) -> Iterator[Stack]:
     """livekit-server + embedded LLM + worker, started once for all tests that need them."""
     with Stack(stack_config) as running:
         yield running
+
+
+@pytest.fixture
+async def idle_stack(stack: Stack) -> Stack:
+    """The shared stack once the worker has finished the previous test's calls.
+
+    A call's job lingers a few seconds after its caller leaves; a worker full of ending jobs
+    refuses new ones and livekit-server re-offers a refused dispatch only much later.
+    """
+    from tests.helpers import poll_until, worker_info
+
+    port = stack.config.worker_http_port
+    await poll_until(lambda: worker_info(port).get("active_jobs", 0) == 0, 60, "an idle worker")
+    return stack

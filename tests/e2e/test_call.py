@@ -18,7 +18,8 @@ def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()}
 
 
-async def test_caller_hears_greeting_and_a_transcribed_reply(stack: Stack) -> None:
+async def test_caller_hears_greeting_and_a_transcribed_reply(idle_stack: Stack) -> None:
+    stack = idle_stack
     config = AgentConfig(first_message="Hello! This is the test desk. How can I help?")
     question = "Hi there. What is the capital of France?"
     script = CallScript(

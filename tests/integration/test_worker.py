@@ -21,13 +21,15 @@ from tests.helpers import (
 pytestmark = pytest.mark.integration
 
 
-async def test_worker_registered_under_its_agent_name(stack: Stack) -> None:
+async def test_worker_registered_under_its_agent_name(idle_stack: Stack) -> None:
+    stack = idle_stack
     info = worker_info(stack.config.worker_http_port)
     assert info["agent_name"] == TEST_AGENT_NAME
     assert stack.processes["worker"].log_contains("registered worker")
 
 
-async def test_dispatch_by_name_brings_the_agent_into_the_room(stack: Stack) -> None:
+async def test_dispatch_by_name_brings_the_agent_into_the_room(idle_stack: Stack) -> None:
+    stack = idle_stack
     async with caller_in_room(stack) as (room, name, lkapi):
         joined = agent_joined(room)
         dispatch = await lkapi.agent_dispatch.create_dispatch(
@@ -43,7 +45,8 @@ async def test_dispatch_by_name_brings_the_agent_into_the_room(stack: Stack) -> 
         assert ours[0].agent_name == TEST_AGENT_NAME
 
 
-async def test_dispatch_to_another_name_is_not_taken(stack: Stack) -> None:
+async def test_dispatch_to_another_name_is_not_taken(idle_stack: Stack) -> None:
+    stack = idle_stack
     async with caller_in_room(stack) as (room, name, lkapi):
         await lkapi.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name="someone-else", room=name)
@@ -62,7 +65,8 @@ async def test_dispatch_to_another_name_is_not_taken(stack: Stack) -> None:
         assert len(agents) == 1
 
 
-async def test_invalid_agent_config_is_refused_and_the_worker_keeps_serving(stack: Stack) -> None:
+async def test_invalid_agent_config_is_refused_and_worker_serves_on(idle_stack: Stack) -> None:
+    stack = idle_stack
     worker = stack.processes["worker"]
     async with caller_in_room(stack) as (room, name, lkapi):
         await lkapi.agent_dispatch.create_dispatch(
@@ -87,7 +91,8 @@ async def test_invalid_agent_config_is_refused_and_the_worker_keeps_serving(stac
         await asyncio.wait_for(joined, 60)
 
 
-async def test_caller_leaving_ends_the_job(stack: Stack) -> None:
+async def test_caller_leaving_ends_the_job(idle_stack: Stack) -> None:
+    stack = idle_stack
     port = stack.config.worker_http_port
     async with caller_in_room(stack) as (room, name, lkapi):
         joined = agent_joined(room)
