@@ -8,8 +8,16 @@ speaker). The worker uses explicit dispatch: jobs arrive only for rooms that dis
 from __future__ import annotations
 
 import logging
+import threading
 
-from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, room_io
+from livekit.agents import (
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobExecutorType,
+    JobProcess,
+    room_io,
+)
 
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
@@ -24,9 +32,22 @@ logger = logging.getLogger("agent_worker")
 settings = Settings()
 
 
+_engines: Engines | None = None
+_engines_lock = threading.Lock()
+
+
+def shared_engines() -> Engines:
+    """The process's engines, loaded on first use; calls running as threads share them."""
+    global _engines
+    with _engines_lock:
+        if _engines is None:
+            _engines = Engines(settings.engine_settings())
+        return _engines
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Load the local models once per job process, before any job arrives."""
-    proc.userdata["engines"] = Engines(settings.engine_settings())
+    """Give each job the loaded models (loading them if this process has none yet)."""
+    proc.userdata["engines"] = shared_engines()
 
 
 def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
@@ -94,7 +115,17 @@ def _load(server: AgentServer, max_calls: int) -> float:
 
 def create_server(s: Settings = settings) -> AgentServer:
     """The AgentServer with our prewarm and entrypoint registered under `s.agent_name`."""
+    # Calls run as threads of the worker process by default: the models are loaded once and
+    # shared, and no call waits for (or competes with) a new process loading them. With one
+    # process per call, each call start made the pool load Whisper and Piper again (~6 s of
+    # CPU on 2 cores), which slowed the first turns of that call (benchmarks/RESULTS.md).
+    executor = JobExecutorType.THREAD if s.worker_executor == "thread" else JobExecutorType.PROCESS
+    if s.worker_profile == "stock":
+        executor = JobExecutorType.PROCESS  # livekit-agents' default on Linux
+    if executor is JobExecutorType.THREAD:
+        shared_engines()  # before registering: the first call must not wait for loading
     server = AgentServer(
+        job_executor_type=executor,
         ws_url=s.livekit_url,
         api_key=s.livekit_api_key,
         api_secret=s.livekit_api_secret.get_secret_value(),

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
     worker_idle_processes: int = 2
     """Job processes kept warm with models loaded, so a call starts without loading time."""
+    worker_executor: Literal["thread", "process"] = "thread"
+    """How calls run: as threads sharing one copy of the models, or one process each."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
 

@@ -73,8 +73,7 @@ def summarize(reports: list[CallReport]) -> dict[str, Any]:
             "values": v2v,
         },
         "per_turn": [
-            {"said": t.said, "voice_to_voice": t.voice_to_voice, **t.agent_metrics}
-            for t in turns
+            {"said": t.said, "voice_to_voice": t.voice_to_voice, **t.agent_metrics} for t in turns
         ],
     }
     for stage in STAGES:
