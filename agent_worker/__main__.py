@@ -13,12 +13,15 @@ _NEEDS_SERVER = {"start", "dev", "connect"}
 
 
 def main() -> None:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+    if command == "console":
+        # Local microphone session: no health endpoint, so it can run beside a worker.
+        os.environ["WORKER_HTTP_PORT"] = "0"
     try:
         from .main import create_server, settings
         from .preflight import check_livekit, check_models
 
         check_models(settings)
-        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
         if command in _NEEDS_SERVER:
             check_livekit(settings, float(os.environ.get("LIVEKIT_WAIT_SECONDS", "10")))
         server = create_server()
