@@ -34,9 +34,9 @@ AGENT_LEVEL_DBFS = -45.0
 class LiveKitEndpoint:
     """Where the media server is and the keys to use it."""
 
-    url: str = "ws://127.0.0.1:7880"
-    api_key: str = "devkey"
-    api_secret: str = "devsecret-0123456789abcdef0123456789abcdef"
+    url: str
+    api_key: str
+    api_secret: str
 
     @property
     def http_url(self) -> str:

@@ -157,30 +157,24 @@ class WebRTCVADStream(vad.VADStream):
                 raw_accumulated_silence=seg.unvoiced_run,
             )
         )
-        if transition is vad.VADEventType.START_OF_SPEECH:
+        if transition is not None:
+            started = transition is vad.VADEventType.START_OF_SPEECH
             self._event_ch.send_nowait(
                 vad.VADEvent(
                     type=transition,
                     samples_index=index,
                     timestamp=timestamp,
-                    speech_duration=seg.speech_duration,
-                    silence_duration=0.0,
+                    speech_duration=(
+                        seg.speech_duration
+                        if started
+                        else max(0.0, seg.speech_duration - seg.silence_duration)
+                    ),
+                    silence_duration=0.0 if started else seg.silence_duration,
                     frames=[state.speech_frame()],
-                    speaking=True,
+                    speaking=started,
                 )
             )
-        elif transition is vad.VADEventType.END_OF_SPEECH:
-            self._event_ch.send_nowait(
-                vad.VADEvent(
-                    type=transition,
-                    samples_index=index,
-                    timestamp=timestamp,
-                    speech_duration=max(0.0, seg.speech_duration - seg.silence_duration),
-                    silence_duration=seg.silence_duration,
-                    frames=[state.speech_frame()],
-                    speaking=False,
-                )
-            )
+        if transition is vad.VADEventType.END_OF_SPEECH:
             seg.speech_duration = 0.0
             state.trim_to_padding()
         elif not seg.speaking:
