@@ -43,7 +43,15 @@ async def run_call(endpoint: LiveKitEndpoint, script: CallScript) -> str:
     return format_call(report)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # The stack's processes run in their own sessions: a closed terminal (SIGHUP) or a kill
+    # (SIGTERM) must unwind through Stack.__exit__ so they stop with us.
+    raise SystemExit(128 + signum)
+
+
 def cmd_demo(_: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
     config = StackConfig.from_env()
     print("starting livekit-server, the embedded LLM and the worker ...", flush=True)
     with Stack(config) as stack:
@@ -92,6 +100,8 @@ def cmd_call(args: argparse.Namespace) -> None:
 
 
 def cmd_console(_: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
     config = StackConfig.from_env()
     llm_up = _http_ok(f"{config.llm_base_url}/models")
     stack = Stack(config, livekit=False, llm=not llm_up, worker=False)
