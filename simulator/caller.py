@@ -187,6 +187,7 @@ class AgentListener:
         self._times: list[float] = []
         self._loud: list[bool] = []
         self._chunks: list[np.ndarray] = []
+        self._last_loud = -1  # index of the latest audible frame
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self.joined_at: float | None = None
@@ -212,10 +213,13 @@ class AgentListener:
         try:
             async for ev in stream:
                 samples = np.frombuffer(ev.frame.data, np.int16).copy()
+                loud = frame_rms_dbfs(samples) > AGENT_LEVEL_DBFS
                 async with self._changed:
                     self._times.append(time.monotonic())
-                    self._loud.append(frame_rms_dbfs(samples) > AGENT_LEVEL_DBFS)
+                    self._loud.append(loud)
                     self._chunks.append(samples)
+                    if loud:
+                        self._last_loud = len(self._loud) - 1
                     self._changed.notify_all()
         finally:
             await stream.aclose()
@@ -259,11 +263,7 @@ class AgentListener:
         return None
 
     def _last_loud_from(self, start: int) -> int:
-        last = start
-        for j in range(start, len(self._loud)):
-            if self._loud[j]:
-                last = j
-        return last
+        return max(start, self._last_loud)
 
     async def _wait_for(self, probe: Any, deadline: float, poll: float | None = None) -> Any:
         """Re-evaluate `probe` on each received frame (or every `poll` s) until it answers."""

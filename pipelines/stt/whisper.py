@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from faster_whisper.tokenizer import Tokenizer
 from livekit import rtc
 from livekit.agents import APIConnectOptions, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
@@ -72,6 +73,17 @@ class WhisperModelHandle:
         # CTranslate2 models are thread-safe but on few cores parallel decodes only slow each
         # other down; one decode at a time keeps per-turn latency predictable.
         self.lock = threading.Lock()
+        self._tokenizers: dict[str | None, Tokenizer] = {}
+
+    def _tokenizer(self, lang: str | None) -> Tokenizer:
+        if lang not in self._tokenizers:
+            self._tokenizers[lang] = Tokenizer(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=lang,
+            )
+        return self._tokenizers[lang]
 
     def warm_up(self) -> None:
         """One inference, so the first caller does not pay for lazy initialisation."""
@@ -106,22 +118,17 @@ class WhisperModelHandle:
         """Decode the utterance alone; None when the result looks unreliable.
 
         Without the 30 s window Whisper sometimes loops ("Hello? Hello? Hello? ...") on the
-        silence after speech. Such a decode runs into the token budget or compresses too well
-        (faster-whisper's compression-ratio test); the caller then takes the full path.
+        silence after speech, running into the token budget. A loop that repeats whole
+        sentences is cut back to one copy; any other runaway, or a text that compresses too
+        well (faster-whisper's compression-ratio test), returns None for the full path.
         """
         import ctranslate2
-        from faster_whisper.tokenizer import Tokenizer
 
         seconds = math.ceil(len(audio) / WHISPER_RATE + self.TAIL_SECONDS)
         padded = np.zeros(seconds * WHISPER_RATE, dtype=np.float32)
         padded[: len(audio)] = audio
         features = self.model.feature_extractor(padded, padding=0)
-        tokenizer = Tokenizer(
-            self.model.hf_tokenizer,
-            self.model.model.is_multilingual,
-            task="transcribe",
-            language=lang,
-        )
+        tokenizer = self._tokenizer(lang)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         budget = self.MIN_TOKENS + int(len(audio) / WHISPER_RATE * self.TOKENS_PER_SECOND)
         result = self.model.model.generate(

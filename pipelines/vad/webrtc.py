@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -201,7 +202,7 @@ class _StreamState:
         self.input_per_window = frame_samples * input_rate / _INFERENCE_RATE if input_rate else 0
         self.input_fraction = 0.0
         # Analysed input-rate audio of the current segment (prefix padding while idle).
-        self.speech: list[np.ndarray] = []
+        self.speech: deque[np.ndarray] = deque()
         self.speech_samples = 0
 
     def analyse(self, samples: np.ndarray) -> Iterator[tuple[bool, float]]:
@@ -247,9 +248,11 @@ class _StreamState:
         return rtc.AudioFrame(data.tobytes(), self.input_rate, 1, len(data))
 
     def trim_to_padding(self) -> None:
+        """Keep only the last `prefix_padding_duration` of audio (runs on every idle frame)."""
         keep = int(self.opts.prefix_padding_duration * self.input_rate)
-        if self.speech_samples <= keep:
-            return
-        data = np.concatenate(self.speech)[-keep:] if keep else np.zeros(0, np.int16)
-        self.speech = [data]
-        self.speech_samples = len(data)
+        while self.speech and self.speech_samples - len(self.speech[0]) >= keep:
+            self.speech_samples -= len(self.speech.popleft())
+        excess = self.speech_samples - keep
+        if excess > 0:
+            self.speech[0] = self.speech[0][excess:]
+            self.speech_samples = keep
