@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -154,7 +155,7 @@ def main() -> None:
     payload = {
         "benchmark": "latency",
         "started_at": started,
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "calls": args.calls,
         "turns_per_call": args.turns,
         "results": results,

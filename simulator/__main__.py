@@ -21,7 +21,7 @@ from pipelines.errors import PipelineSetupError
 from .caller import CallScript, LiveKitEndpoint, Utterance, place_call
 from .report import format_call
 from .speech import SpeechRenderError, render_speech
-from .stack import Stack, StackConfig, StackError, _http_ok, livekit_keys
+from .stack import Stack, StackConfig, StackError, http_ok, livekit_keys
 
 DEMO_QUESTIONS = [
     "Hi there. What is the capital of France?",
@@ -79,7 +79,7 @@ def cmd_call(args: argparse.Namespace) -> None:
         os.environ.get("LIVEKIT_API_KEY", key),
         os.environ.get("LIVEKIT_API_SECRET", secret),
     )
-    if not _http_ok(endpoint.http_url):
+    if not http_ok(endpoint.http_url):
         raise StackError(
             f"livekit-server is not reachable at {endpoint.url}: start the stack with `make run` "
             "or set LIVEKIT_URL"
@@ -103,7 +103,7 @@ def cmd_console(_: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     config = StackConfig.from_env()
-    llm_up = _http_ok(f"{config.llm_base_url}/models")
+    llm_up = http_ok(f"{config.llm_base_url}/models")
     stack = Stack(config, livekit=False, llm=not llm_up, worker=False)
     with stack:
         env = stack.worker_environment()

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 from livekit import api, rtc
 
+from agent_worker.telemetry import METRICS_TOPIC
+
 from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
 
 logger = logging.getLogger("simulator.caller")
 
-METRICS_TOPIC = "agent.metrics"
 AGENT_LEVEL_DBFS = -45.0
 """A received 10 ms frame louder than this is agent speech."""
 

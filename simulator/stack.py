@@ -91,7 +91,8 @@ def ensure_port_free(port: int, what: str, env_var: str, udp: bool = False) -> N
             ) from None
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """True if `url` answers with a 2xx status within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(200 <= resp.status < 300)
@@ -227,7 +228,7 @@ class Stack:
         proc.start()
         self.processes["livekit"] = proc
         proc.wait_until(
-            lambda: _http_ok(f"http://127.0.0.1:{c.livekit_port}/"),
+            lambda: http_ok(f"http://127.0.0.1:{c.livekit_port}/"),
             30,
             f"livekit-server does not answer on port {c.livekit_port}",
         )
@@ -256,7 +257,7 @@ class Stack:
         proc.start()
         self.processes["llm"] = proc
         proc.wait_until(
-            lambda: _http_ok(f"{c.llm_base_url}/models"), 120, "the LLM server did not come up"
+            lambda: http_ok(f"{c.llm_base_url}/models"), 120, "the LLM server did not come up"
         )
 
     def worker_environment(self) -> dict[str, str]:
