@@ -2,7 +2,7 @@
 
 Run `python -m agent_worker start` (production), `dev`, or `console` (local microphone and
 speaker). The worker uses explicit dispatch: jobs arrive only for rooms that dispatched
-`VOICE_AGENT_NAME`, with the agent configuration in the dispatch metadata.
+`VOICE_AGENT_NAME`; the dispatch metadata names the stored agent to run (see `agents`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline
 
 from .agent import VoiceAgent
+from .agents import AgentDirectory, resolve_agent
 from .settings import Settings
 from .telemetry import MetricsPublisher
 
 logger = logging.getLogger("agent_worker")
 
 settings = Settings()
+agent_directory = AgentDirectory(
+    settings.resolved_database_url(), ttl=settings.agent_cache_seconds
+)
 
 
 _engines: Engines | None = None
@@ -83,7 +87,7 @@ def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
 async def entrypoint(ctx: JobContext) -> None:
     """Run one call: load the agent config, build its pipeline, hold the conversation."""
     try:
-        config = AgentConfig.from_metadata(ctx.job.metadata)
+        config = await resolve_agent(ctx.job.metadata, agent_directory)
         session = session_for(config, ctx.proc.userdata["engines"])
     except PipelineSetupError as exc:
         logger.error("refusing job %s: %s", ctx.job.id, exc)

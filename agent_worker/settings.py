@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from control_plane.settings import StoreSettings
 from pipelines.factory import EngineSettings
 
 DEV_API_KEY = "devkey"
 DEV_API_SECRET = "devsecret-0123456789abcdef0123456789abcdef"  # matches livekit.yaml
 
 
-class Settings(BaseSettings):
-    """Everything the worker process reads from its environment."""
+class Settings(StoreSettings):
+    """Everything the worker process reads from its environment (`DATABASE_URL` and
+    `DATA_DIR` locate the store, as for the control plane)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -40,6 +42,9 @@ class Settings(BaseSettings):
     """Job processes kept warm with models loaded, so a call starts without loading time."""
     worker_executor: Literal["thread", "process"] = "thread"
     """How calls run: as threads sharing one copy of the models, or one process each."""
+    agent_cache_seconds: float = 5.0
+    """How long a loaded agent is reused; a call started through the API always gets the
+    agent's current version."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
 

@@ -6,6 +6,7 @@ creates the cheap per-call provider objects around them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,8 @@ from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
 
 LOCAL_VOICE_PREFIX = "local:"
+
+logger = logging.getLogger("pipelines")
 
 
 @dataclass
@@ -97,11 +100,14 @@ def build_stt(config: AgentConfig, engines: Engines) -> stt.STT:
 def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
     installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
     if not config.voice_id.startswith(LOCAL_VOICE_PREFIX):
-        raise PipelineSetupError(
-            f"voice {config.voice_id!r} needs a cloud TTS provider, which is not configured; "
-            f"use the local voice {installed}"
+        # No cloud TTS provider is configured in this worker: the call still gets a voice.
+        logger.warning(
+            "voice %r needs a cloud TTS provider, which is not configured; speaking with the "
+            "local voice %s",
+            config.voice_id,
+            installed,
         )
-    if config.voice_id != installed:
+    elif config.voice_id != installed:
         raise PipelineSetupError(
             f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
             "(set PIPER_VOICE to use another Piper voice)"

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -350,38 +351,61 @@ async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallRepor
         .with_grants(api.VideoGrants(room_join=True, room=room_name))
         .to_jwt()
     )
-    room = rtc.Room()
-    listener, inbox = AgentListener(), MetricsInbox()
-    listener.attach(room)
-    inbox.attach(room)
-    mic = Microphone(room)
     async with api.LiveKitAPI(endpoint.http_url, endpoint.api_key, endpoint.api_secret) as lkapi:
         await lkapi.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=30))
-        t0 = time.monotonic()
-        await room.connect(endpoint.url, token, rtc.RoomOptions(auto_subscribe=True))
-        join_time = time.monotonic() - t0
-        try:
-            await mic.start()
-            dispatched_at = time.monotonic()
+
+        async def dispatch() -> None:
             await lkapi.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(
                     agent_name=script.agent_name, room=room_name, metadata=script.metadata
                 )
             )
-            greeting = None
-            if script.expect_greeting:
-                greeting = await listener.next_speech(
-                    after=dispatched_at,
-                    start_timeout=script.greeting_timeout,
-                    end_silence=script.end_silence,
-                )
-            turns = [await _take_turn(mic, listener, utt, script) for utt in script.turns]
+
+        try:
+            return await _converse(endpoint.url, token, room_name, script, dispatch)
         finally:
-            await mic.aclose()
-            await listener.aclose()
-            await room.disconnect()
             with contextlib.suppress(api.TwirpError):
                 await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+
+
+async def join_conversation(url: str, token: str, room_name: str, script: CallScript) -> CallReport:
+    """Join a call started elsewhere (e.g. the control plane's `POST /conversations`): the
+    token's room configuration dispatches the agent when the caller joins."""
+    return await _converse(url, token, room_name, script, None)
+
+
+async def _converse(
+    url: str,
+    token: str,
+    room_name: str,
+    script: CallScript,
+    dispatch: Callable[[], Awaitable[None]] | None,
+) -> CallReport:
+    room = rtc.Room()
+    listener, inbox = AgentListener(), MetricsInbox()
+    listener.attach(room)
+    inbox.attach(room)
+    mic = Microphone(room)
+    t0 = time.monotonic()
+    await room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
+    join_time = time.monotonic() - t0
+    try:
+        await mic.start()
+        dispatched_at = time.monotonic() if dispatch is not None else t0
+        if dispatch is not None:
+            await dispatch()
+        greeting = None
+        if script.expect_greeting:
+            greeting = await listener.next_speech(
+                after=dispatched_at,
+                start_timeout=script.greeting_timeout,
+                end_silence=script.end_silence,
+            )
+        turns = [await _take_turn(mic, listener, utt, script) for utt in script.turns]
+    finally:
+        await mic.aclose()
+        await listener.aclose()
+        await room.disconnect()
     bounds = [t.speech_end_at for t in turns] + [float("inf")]
     for i, turn in enumerate(turns):
         turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])

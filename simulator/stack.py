@@ -168,6 +168,36 @@ class ManagedProcess:
             return False
 
 
+def control_plane_process(
+    port: int, *, database_url: str, log_path: Path, env: dict[str, str] | None = None
+) -> ManagedProcess:
+    """Start `python -m control_plane serve` and wait until it answers."""
+    ensure_port_free(port, "the control plane", "CONTROL_PLANE_PORT")
+    proc = ManagedProcess(
+        "control-plane",
+        [sys.executable, "-m", "control_plane", "serve"],
+        log_path,
+        {
+            **os.environ,
+            "CONTROL_PLANE_HOST": "127.0.0.1",
+            "CONTROL_PLANE_PORT": str(port),
+            "DATABASE_URL": database_url,
+            **(env or {}),
+        },
+    )
+    proc.start()
+    try:
+        proc.wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/openapi.json"),
+            60,
+            f"the control plane does not answer on port {port}",
+        )
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 class Stack:
     """The local stack; `start()` brings up the parts in order and waits for each."""
 
@@ -305,6 +335,25 @@ class Stack:
             180,
             "the worker did not register with livekit-server",
         )
+        return proc
+
+    def start_control_plane(
+        self, port: int, *, database_url: str, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        """Start the REST control plane on `port` against `database_url`."""
+        proc = control_plane_process(
+            port,
+            database_url=database_url,
+            log_path=self.config.log_dir / f"control-plane-{port}.log",
+            env={
+                "LIVEKIT_URL": self.config.livekit_url,
+                "LIVEKIT_API_KEY": self.key,
+                "LIVEKIT_API_SECRET": self.secret,
+                "VOICE_AGENT_NAME": self.config.agent_name,
+                **(env or {}),
+            },
+        )
+        self.processes[f"control-plane-{port}"] = proc
         return proc
 
     def stop(self) -> None:

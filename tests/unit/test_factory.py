@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.plugins import openai as lk_openai
 
 from pipelines.config import AgentConfig, TurnDetection
-from pipelines.errors import PipelineSetupError
 from pipelines.factory import (
     LOCAL_VOICE_PREFIX,
     EngineSettings,
@@ -88,14 +86,15 @@ def test_vad_options_reflect_turn_detection():
     assert (default.min_speech_duration, default.min_silence_duration) == (0.1, 0.3)
 
 
-def test_cloud_voice_id_is_rejected(engines):
-    config = AgentConfig(voice_id="EXAVITQu4vr4xnSDxMaL")
-    with pytest.raises(PipelineSetupError, match="EXAVITQu4vr4xnSDxMaL") as info:
-        build_pipeline(config, engines)
-    # The message says how to fix it: a local voice id.
-    assert f"{LOCAL_VOICE_PREFIX}en_US-joe-medium" in str(info.value)
-    with pytest.raises(PipelineSetupError):
-        build_tts(config, engines)
+def test_cloud_voice_without_provider_speaks_with_the_local_voice(engines, caplog):
+    config = AgentConfig(voice_id="EXAVITQu4vr4xnSDxMaL", voice_speed=120)
+    with caplog.at_level("WARNING", logger="pipelines"):
+        tts = build_tts(config, engines)
+    assert tts._wrapped_tts._handle is engines.piper
+    assert tts._wrapped_tts._opts.voice_speed == 120
+    # The log says which voice was asked for and which one speaks instead.
+    assert "EXAVITQu4vr4xnSDxMaL" in caplog.text
+    assert f"{LOCAL_VOICE_PREFIX}en_US-joe-medium" in caplog.text
 
 
 def test_tuned_profile_is_the_default(engines):

@@ -1,0 +1,60 @@
+"""Which agent a job runs: the stored agent its dispatch names, or an inline config.
+
+Dispatch metadata is JSON. `{"agent_id": "...", "agent_version": "..."}` (what the control
+plane's `POST /conversations` sends) loads the agent from the store; `{"agent": {...}}`
+carries a whole config inline (the simulator's ad-hoc calls); empty means the default agent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from control_plane.runtime import AgentUnavailableError, CallAgent, load_call_agent
+from pipelines.config import AgentConfig
+from pipelines.errors import PipelineSetupError
+
+
+class AgentDirectory:
+    """Stored agents, cached for `ttl` seconds per process. A dispatch that names a newer
+    `agent_version` than the cached one reloads, so an API change applies to the next call."""
+
+    def __init__(self, database_url: str, ttl: float = 5.0) -> None:
+        self.database_url = database_url
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, CallAgent]] = {}
+        self._lock = threading.Lock()
+
+    async def load(self, agent_id: str, version: str | None = None) -> CallAgent:
+        with self._lock:
+            hit = self._cache.get(agent_id)
+        if hit is not None:
+            expires_at, agent = hit
+            if time.monotonic() < expires_at and version in (None, agent.version):
+                return agent
+        agent = await load_call_agent(self.database_url, agent_id)
+        with self._lock:
+            self._cache[agent_id] = (time.monotonic() + self.ttl, agent)
+        return agent
+
+
+async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> AgentConfig:
+    """The config a job runs; `PipelineSetupError` when the job must be refused."""
+    try:
+        payload = json.loads(metadata) if metadata and metadata.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise PipelineSetupError(f"job metadata is not JSON: {exc.msg}") from exc
+    if not isinstance(payload, dict) or "agent_id" not in payload:
+        return AgentConfig.from_metadata(metadata)
+    agent_id, version = payload["agent_id"], payload.get("agent_version")
+    if not isinstance(agent_id, str) or not (version is None or isinstance(version, str)):
+        raise PipelineSetupError("agent_id and agent_version in job metadata must be strings")
+    try:
+        agent = await directory.load(agent_id, version)
+    except AgentUnavailableError as exc:
+        raise PipelineSetupError(str(exc)) from exc
+    language = payload.get("language")
+    if isinstance(language, str) and language and language != agent.config.language:
+        return agent.config.model_copy(update={"language": language})
+    return agent.config

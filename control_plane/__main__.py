@@ -1,0 +1,54 @@
+"""`python -m control_plane serve | migrate | create-company | create-key | revoke-key | ...`"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .admin import add_admin_commands, run_admin
+from .settings import StoreSettings, get_settings
+
+
+def _serve(_args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from .store.db import create_engine
+    from .store.migrate import upgrade
+
+    async def run() -> None:
+        engine = create_engine(StoreSettings().resolved_database_url())
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is at the newest revision")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m control_plane", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the REST API").set_defaults(run=_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+    add_admin_commands(commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if hasattr(args, "run"):
+        return args.run(args)
+    return run_admin(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Command-line administration: companies and API keys (the API itself needs a key)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .settings import StoreSettings
+from .store.db import create_engine, session_factory
+from .store.migrate import upgrade
+from .store.repositories import ApiKeyRepository, CompanyRepository
+
+
+class AdminError(Exception):
+    """A refused admin command; the message is printed as one line."""
+
+
+async def _with_session(action: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    engine = create_engine(StoreSettings().resolved_database_url())
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            result = await action(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise AdminError(f"{what} {value!r} is not a UUID") from None
+
+
+async def create_company(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    company = await CompanyRepository(session).create(name=args.name)
+    result: dict[str, Any] = {"company_id": str(company.id), "name": company.name}
+    if args.with_key:
+        issued = await ApiKeyRepository(session).issue(company_id=company.id, name="default")
+        result |= {"key_id": str(issued.record.id), "api_key": issued.key}
+    return result
+
+
+async def create_key(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    company_id = _uuid(args.company_id, "company")
+    if await CompanyRepository(session).get(company_id=company_id) is None:
+        raise AdminError(f"no company {company_id}")
+    issued = await ApiKeyRepository(session).issue(company_id=company_id, name=args.name)
+    return {"key_id": str(issued.record.id), "company_id": str(company_id), "api_key": issued.key}
+
+
+async def revoke_key(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    record = await ApiKeyRepository(session).revoke(key_id=_uuid(args.key_id, "key"))
+    if record is None:
+        raise AdminError(f"no API key {args.key_id}")
+    return {"key_id": str(record.id), "revoked_at": record.revoked_at.isoformat()}
+
+
+async def list_keys(session: AsyncSession, args: argparse.Namespace) -> list[dict[str, Any]]:
+    company_id = _uuid(args.company_id, "company") if args.company_id else None
+    return [
+        {
+            "key_id": str(k.id),
+            "company_id": str(k.company_id),
+            "name": k.name,
+            "prefix": k.prefix,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in await ApiKeyRepository(session).list(company_id=company_id)
+    ]
+
+
+async def list_companies(session: AsyncSession, _args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [
+        {"company_id": str(c.id), "name": c.name, "created_at": c.created_at.isoformat()}
+        for c in await CompanyRepository(session).list()
+    ]
+
+
+def add_admin_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("create-company", help="create a company (and its first API key)")
+    p.add_argument("name")
+    p.add_argument("--no-key", dest="with_key", action="store_false", help="issue no API key")
+    p.set_defaults(action=create_company)
+    p = commands.add_parser("create-key", help="issue an API key (shown once)")
+    p.add_argument("company_id")
+    p.add_argument("--name", default="", help="a label for the key")
+    p.set_defaults(action=create_key)
+    p = commands.add_parser("revoke-key", help="revoke an API key by its key_id")
+    p.add_argument("key_id")
+    p.set_defaults(action=revoke_key)
+    p = commands.add_parser("list-keys", help="list API keys (prefixes only)")
+    p.add_argument("--company-id", default=None)
+    p.set_defaults(action=list_keys)
+    p = commands.add_parser("list-companies", help="list companies")
+    p.set_defaults(action=list_companies)
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    """Run an admin command; prints its result as JSON."""
+    try:
+        result = asyncio.run(_with_session(lambda session: args.action(session, args)))
+    except AdminError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0

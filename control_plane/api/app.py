@@ -1,0 +1,71 @@
+"""The FastAPI application: routes, error handlers, store lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ..settings import Settings, get_settings
+from ..store.db import create_engine, session_factory
+from ..store.migrate import upgrade
+from .errors import install_error_handlers
+from .ratelimit import RateLimiter
+from .routes import conversations, speech, voice_agents, voices
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The control-plane app; `settings` default to the environment's."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url())
+        if settings.auto_migrate:
+            await upgrade(engine)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Voice Agents API",
+        version="0.1.0",
+        description=(
+            "Manage voice agents, voices, speech and calls. Every request carries the "
+            "company's API key in the `x-api-key` header."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    install_error_handlers(app)
+    # Static paths before `/voice-agents/{id}`.
+    app.include_router(voices.router)
+    app.include_router(speech.router)
+    app.include_router(voice_agents.router)
+    app.include_router(conversations.router)
+    _drop_default_422(app)
+    return app
+
+
+def _drop_default_422(app: FastAPI) -> None:
+    """Validation errors are answered with 400 (see `errors`); say so in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

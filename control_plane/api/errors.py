@@ -1,0 +1,63 @@
+"""One error shape for every failure: `{"detail": "..."}`, 4xx for bad input, never a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..schemas import ErrorResponse
+
+logger = logging.getLogger("control_plane")
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+    """`temperature: Input should be less than or equal to 1; name: Field required`."""
+    parts = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return "request body is not valid JSON"
+        loc = [str(p) for p in error.get("loc", ()) if p not in _LOCATIONS]
+        if not loc and error.get("type") in ("model_attributes_type", "dict_type"):
+            return "request body must be a JSON object (Content-Type: application/json)"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "field required"
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
+    return "; ".join(parts) or "invalid request"
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=400, content={"detail": describe_validation_errors(list(exc.errors()))}
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can return."""
+    text = {
+        400: "Bad request: the detail names the invalid field",
+        401: "Missing or invalid API key",
+        404: "Not found",
+        409: "Conflict with the resource's state",
+        413: "Upload too large",
+        429: "Rate limit exceeded; see the Retry-After header",
+        502: "An upstream service (LiveKit, a voice provider) failed",
+    }
+    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}

@@ -1,0 +1,121 @@
+"""Text-to-speech and speech-to-text endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.factory import LOCAL_VOICE_PREFIX
+
+from ...audio import AudioDecodeError, decode_to_mono, encode_pcm, parse_output_format
+from ...schemas import Language, OutputFormatName, Unit, VoiceSpeed
+from ...speech import SpeechEngines, UnknownVoiceError
+from ..deps import CompanyDep, SettingsDep
+from ..errors import error_responses
+
+router = APIRouter(prefix="/voice-agents", tags=["speech"])
+
+STT_RATE = 16000
+
+
+class TTSRequest(BaseModel):
+    """`POST /voice-agents/elevenlabs/voices/{voiceId}/tts`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(min_length=1, max_length=5000)
+    model_id: str | None = Field(default=None, max_length=100)
+    language_code: Language | None = None
+    voice_speed: VoiceSpeed | None = None
+    voice_stability: Unit | None = None
+    voice_similarity_boost: Unit | None = None
+    voice_style: Unit | None = None
+    output_format: OutputFormatName | None = None  # type: ignore[valid-type]
+
+
+class TranscriptionResponse(BaseModel):
+    text: str
+
+
+def speech_engines(request: Request) -> SpeechEngines:
+    engines = getattr(request.app.state, "speech", None)
+    if engines is None:
+        engines = request.app.state.speech = SpeechEngines(request.app.state.settings)
+    return engines
+
+
+@router.post(
+    "/elevenlabs/voices/{voiceId}/tts",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The audio, in the requested `output_format`",
+            "content": {
+                "audio/mpeg": {}, "audio/pcm": {}, "audio/basic": {},
+                "audio/x-alaw-basic": {}, "audio/ogg": {},
+            },
+        },
+        **error_responses(400, 401, 404, 429),
+    },
+)  # fmt: skip
+async def text_to_speech(
+    voiceId: str,  # noqa: N803 - the documented path parameter name
+    body: TTSRequest,
+    request: Request,
+    settings: SettingsDep,
+    _company_id: CompanyDep,
+    output_format: Annotated[
+        OutputFormatName | None,  # type: ignore[valid-type]
+        Query(description="Overrides the body's output_format"),
+    ] = None,
+) -> Response:
+    """Speak `text` with the voice. Local voices (`local:...`) synthesise on this server and
+    honour `voice_speed`; ElevenLabs voices need the company's ElevenLabs key."""
+    if len(body.text) > settings.tts_max_characters:
+        raise HTTPException(400, f"text: at most {settings.tts_max_characters} characters")
+    fmt = parse_output_format(output_format or body.output_format or "mp3_44100_128")
+    if not voiceId.startswith(LOCAL_VOICE_PREFIX):
+        raise HTTPException(
+            400,
+            f"voice {voiceId!r} is an ElevenLabs voice and this company has no ElevenLabs API "
+            "key connected; use a local voice (GET /voice-agents/english lists them)",
+        )
+    engines = speech_engines(request)
+    try:
+        pcm, rate = await engines.synthesize(
+            voiceId, body.text, voice_speed=body.voice_speed or 100.0
+        )
+    except UnknownVoiceError:
+        raise HTTPException(
+            404,
+            f"local voice {voiceId!r} is not installed; installed: "
+            + ", ".join(engines.local_voice_ids()),
+        ) from None
+    audio = encode_pcm(pcm, rate, fmt)
+    return Response(content=audio, media_type=fmt.media_type)
+
+
+@router.post("/stt", responses=error_responses(400, 401, 413, 429))
+async def speech_to_text(
+    request: Request,
+    settings: SettingsDep,
+    _company_id: CompanyDep,
+    file: Annotated[UploadFile, File(description="wav, mp3, ogg/opus, webm, m4a, flac...")],
+    language: Annotated[Language, Form()] = "en",
+) -> TranscriptionResponse:
+    """Transcribe an audio file of any common container and codec."""
+    if file.size is not None and file.size > settings.stt_max_upload_bytes:
+        raise HTTPException(413, f"file larger than {settings.stt_max_upload_bytes} bytes")
+    data = await file.read(settings.stt_max_upload_bytes + 1)
+    if len(data) > settings.stt_max_upload_bytes:
+        raise HTTPException(413, f"file larger than {settings.stt_max_upload_bytes} bytes")
+    try:
+        audio = decode_to_mono(data, STT_RATE)
+    except AudioDecodeError as exc:
+        raise HTTPException(400, f"file: {exc}") from None
+    if len(audio) > settings.stt_max_seconds * STT_RATE:
+        raise HTTPException(413, f"audio longer than {settings.stt_max_seconds:.0f} s")
+    text = await speech_engines(request).transcribe(audio, language=language)
+    return TranscriptionResponse(text=text)

@@ -1,0 +1,83 @@
+"""`/voice-agents`: create, list, read, update and delete a company's voice agents."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, Response
+
+from ...schemas import (
+    InvalidSettingsError,
+    VoiceAgentCreate,
+    VoiceAgentPublic,
+    VoiceAgentUpdate,
+)
+from ...store.models import VoiceAgent
+from ...store.repositories import VoiceAgentRepository
+from ..deps import CompanyDep, SessionDep
+from ..errors import error_responses
+
+router = APIRouter(prefix="/voice-agents", tags=["voice agents"])
+
+NOT_FOUND = "Voice agent not found"
+
+
+async def find_agent(session: SessionDep, company_id: uuid.UUID, agent_id: str) -> VoiceAgent:
+    """The company's agent `agent_id`; 404 for a malformed id or another company's agent."""
+    try:
+        parsed = uuid.UUID(agent_id)
+    except ValueError:
+        raise HTTPException(404, NOT_FOUND) from None
+    agent = await VoiceAgentRepository(session).get(company_id=company_id, agent_id=parsed)
+    if agent is None:
+        raise HTTPException(404, NOT_FOUND)
+    return agent
+
+
+@router.get("", responses=error_responses(401, 429))
+async def list_voice_agents(session: SessionDep, company_id: CompanyDep) -> list[VoiceAgentPublic]:
+    """All voice agents of the caller's company, oldest first."""
+    agents = await VoiceAgentRepository(session).list(company_id=company_id)
+    return [VoiceAgentPublic.model_validate(a) for a in agents]
+
+
+@router.post("", status_code=201, responses=error_responses(400, 401, 429))
+async def create_voice_agent(
+    body: VoiceAgentCreate, session: SessionDep, company_id: CompanyDep
+) -> VoiceAgentPublic:
+    """Create a voice agent; fields left out take their defaults."""
+    agent = await VoiceAgentRepository(session).create(
+        company_id=company_id, values=body.model_dump(mode="json")
+    )
+    await session.commit()
+    return VoiceAgentPublic.model_validate(agent)
+
+
+@router.get("/{id}", responses=error_responses(401, 404, 429))
+async def get_voice_agent(id: str, session: SessionDep, company_id: CompanyDep) -> VoiceAgentPublic:
+    """One voice agent."""
+    return VoiceAgentPublic.model_validate(await find_agent(session, company_id, id))
+
+
+@router.put("/{id}", responses=error_responses(400, 401, 404, 429))
+async def update_voice_agent(
+    id: str, body: VoiceAgentUpdate, session: SessionDep, company_id: CompanyDep
+) -> VoiceAgentPublic:
+    """Change the fields given; the others keep their values. Applies to the next call."""
+    agent = await find_agent(session, company_id, id)
+    try:
+        changes = body.changes(turn_detection=agent.turn_detection, privacy=agent.privacy)
+    except InvalidSettingsError as exc:
+        raise HTTPException(400, str(exc)) from None
+    agent = await VoiceAgentRepository(session).update(agent=agent, changes=changes)
+    await session.commit()
+    return VoiceAgentPublic.model_validate(agent)
+
+
+@router.delete("/{id}", status_code=204, responses=error_responses(401, 404, 429))
+async def delete_voice_agent(id: str, session: SessionDep, company_id: CompanyDep) -> Response:
+    """Delete a voice agent."""
+    agent = await find_agent(session, company_id, id)
+    await VoiceAgentRepository(session).delete(agent=agent)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,74 @@
+"""What a call needs from the store: the agent a dispatch names, as a pipeline `AgentConfig`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from pipelines.config import AgentConfig
+
+from .store.db import create_engine, session_factory
+from .store.models import VoiceAgent
+from .store.repositories import VoiceAgentRepository
+
+
+class AgentUnavailableError(LookupError):
+    """The dispatched agent cannot take the call; the message says why (no personal data)."""
+
+
+@dataclass(frozen=True)
+class CallAgent:
+    """A stored agent, ready for a call."""
+
+    agent_id: uuid.UUID
+    company_id: uuid.UUID
+    version: str
+    """`updated_at` of the row the config was built from."""
+    config: AgentConfig
+
+
+def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConfig:
+    """The pipeline configuration of a stored agent (`language` overrides the agent's)."""
+    return AgentConfig(
+        name=agent.name,
+        first_message=agent.first_message,
+        system_prompt=agent.system_prompt,
+        language=language or agent.language,
+        temperature=agent.temperature,
+        llm_model=agent.llm_model,
+        voice_id=agent.voice_id,
+        voice_speed=agent.voice_speed,
+    )
+
+
+async def load_call_agent(database_url: str, agent_id: str) -> CallAgent:
+    """Load and check the agent named by a dispatch. One short-lived connection: each call
+    runs on its own event loop, and connections cannot move between loops."""
+    try:
+        parsed = uuid.UUID(agent_id)
+    except ValueError:
+        raise AgentUnavailableError(f"agent id {agent_id!r} is not a UUID") from None
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        async with session_factory(engine)() as session:
+            agent = await VoiceAgentRepository(session).get_for_call(agent_id=parsed)
+    except SQLAlchemyError as exc:
+        raise AgentUnavailableError(
+            f"store unavailable ({type(exc).__name__}); is the control plane's database "
+            "migrated (`python -m control_plane migrate`)?"
+        ) from exc
+    finally:
+        await engine.dispose()
+    if agent is None:
+        raise AgentUnavailableError(f"agent {agent_id} does not exist")
+    if not agent.active:
+        raise AgentUnavailableError(f"agent {agent_id} is not active")
+    return CallAgent(
+        agent_id=agent.id,
+        company_id=agent.company_id,
+        version=agent.updated_at.isoformat(),
+        config=agent_config(agent),
+    )

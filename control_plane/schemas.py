@@ -1,0 +1,206 @@
+"""Request and response bodies of the voice-agents API (`<Entity>Create / Update / Public`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipelines.config import DEFAULT_SYSTEM_PROMPT
+
+from .audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
+
+OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
+"""Speech speed percentage (100 = the voice's natural pace)."""
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(max_length=200)]
+VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
+LongText = Annotated[str, Field(max_length=20000)]
+
+DEFAULT_MODEL_ID = "eleven_turbo_v2_5"
+DEFAULT_FIRST_MESSAGE = "Hello! How can I help you today?"
+DEFAULT_LLM_MODEL = "local"
+
+
+class TurnDetectionSettings(BaseModel):
+    """When the caller's turn ends and what silence does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["silence"] = "silence"
+    """`silence`: the turn ends after a pause detected by voice activity detection."""
+    timeout: float = Field(default=7.0, gt=0.0, le=600.0)
+    """Seconds of caller silence after the agent's turn before the agent reprompts."""
+    end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
+    """Seconds of caller silence after which the agent says goodbye and ends the call."""
+
+    @model_validator(mode="after")
+    def _order(self) -> TurnDetectionSettings:
+        if self.end_call_on_silence < self.timeout:
+            raise ValueError("end_call_on_silence must be at least timeout")
+        return self
+
+
+class PrivacySettings(BaseModel):
+    """What is kept of each call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    """Conversations older than this are deleted; null keeps them."""
+    zero_retention: bool = False
+    """Keep only metrics and status, no transcript or audio."""
+    delete_audio: bool = False
+    """Keep no recording."""
+
+
+class TurnDetectionPatch(BaseModel):
+    """A partial `turn_detection` for updates; merged with the stored value, then checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["silence"] | None = None
+    timeout: float | None = Field(default=None, gt=0.0, le=600.0)
+    end_call_on_silence: float | None = Field(default=None, gt=0.0, le=3600.0)
+
+
+class PrivacyPatch(BaseModel):
+    """A partial `privacy` for updates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    zero_retention: bool | None = None
+    delete_audio: bool | None = None
+
+
+class VoiceAgentFields(BaseModel):
+    """Optional fields shared by create and update."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    description: LongText | None = None
+    voice_name: ShortText | None = None
+    main_agent_id: ShortText | None = None
+
+
+class VoiceAgentCreate(VoiceAgentFields):
+    """`POST /voice-agents`."""
+
+    name: Name
+    voice_id: VoiceId
+    language: Language = "en"
+    model_id: Name = DEFAULT_MODEL_ID
+    active: bool = False
+    temperature: Unit = 0.7
+    voice_speed: VoiceSpeed = 100.0
+    voice_stability: Unit = 0.5
+    voice_similarity_boost: Unit = 0.5
+    voice_style: Unit = 0.0
+    output_format: OutputFormatName = DEFAULT_OUTPUT_FORMAT  # type: ignore[valid-type]
+    first_message: LongText = DEFAULT_FIRST_MESSAGE
+    system_prompt: LongText = DEFAULT_SYSTEM_PROMPT
+    llm_model: Name = DEFAULT_LLM_MODEL
+    turn_detection: TurnDetectionSettings = TurnDetectionSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+
+class VoiceAgentUpdate(VoiceAgentFields):
+    """`PUT /voice-agents/{id}`: a partial update; fields left out keep their value."""
+
+    name: Name | None = None
+    voice_id: VoiceId | None = None
+    language: Language | None = None
+    model_id: Name | None = None
+    active: bool | None = None
+    temperature: Unit | None = None
+    voice_speed: VoiceSpeed | None = None
+    voice_stability: Unit | None = None
+    voice_similarity_boost: Unit | None = None
+    voice_style: Unit | None = None
+    output_format: OutputFormatName | None = None  # type: ignore[valid-type]
+    first_message: LongText | None = None
+    system_prompt: LongText | None = None
+    llm_model: Name | None = None
+    turn_detection: TurnDetectionPatch | None = None
+    privacy: PrivacyPatch | None = None
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = (
+        "name", "voice_id", "language", "model_id", "active", "temperature", "voice_speed",
+        "voice_stability", "voice_similarity_boost", "voice_style", "output_format",
+        "first_message", "system_prompt", "llm_model", "turn_detection", "privacy",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> VoiceAgentUpdate:
+        for field in self.NOT_NULL:
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+    def changes(self, *, turn_detection: dict, privacy: dict) -> dict[str, object]:
+        """The fields the request set, as column values; nested settings are merged with the
+        stored ones (`turn_detection`, `privacy`) and checked as a whole."""
+        changes = self.model_dump(mode="json", exclude_unset=True)
+        if "turn_detection" in changes:
+            merged = {**turn_detection, **changes["turn_detection"]}
+            changes["turn_detection"] = _checked(TurnDetectionSettings, "turn_detection", merged)
+        if "privacy" in changes:
+            merged = {**privacy, **changes["privacy"]}
+            changes["privacy"] = _checked(PrivacySettings, "privacy", merged)
+        return changes
+
+
+class InvalidSettingsError(ValueError):
+    """Merged nested settings that are invalid together; the message names the field."""
+
+
+def _checked(model: type[BaseModel], field: str, value: dict) -> dict:
+    try:
+        return model.model_validate(value).model_dump(mode="json")
+    except ValidationError as exc:
+        reasons = "; ".join(
+            str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+        )
+        raise InvalidSettingsError(f"{field}: {reasons}") from None
+
+
+class VoiceAgentPublic(BaseModel):
+    """A voice agent as the API returns it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    voice_id: str
+    voice_name: str | None
+    language: str
+    model_id: str
+    active: bool
+    temperature: float
+    voice_speed: float
+    voice_stability: float
+    voice_similarity_boost: float
+    voice_style: float
+    output_format: str
+    company_id: uuid.UUID
+    main_agent_id: str | None
+    first_message: str
+    system_prompt: str
+    llm_model: str
+    turn_detection: TurnDetectionSettings
+    privacy: PrivacySettings
+    created_at: datetime
+    updated_at: datetime
+
+
+class ErrorResponse(BaseModel):
+    """Every error: `{"detail": "..."}`."""
+
+    detail: str

@@ -1,0 +1,65 @@
+"""Control-plane settings, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "devsecret-0123456789abcdef0123456789abcdef"  # matches livekit.yaml
+DEFAULT_DATA_DIR = Path("data")
+
+
+def default_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    """The SQLite file used when `DATABASE_URL` is not set."""
+    return f"sqlite+aiosqlite:///{data_dir / 'voice-agents.db'}"
+
+
+class StoreSettings(BaseSettings):
+    """Where the store lives; shared by the control plane and the worker."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    """Directory for the default SQLite database (created on first start)."""
+    database_url: str = ""
+    """SQLAlchemy async URL, e.g. `postgresql+asyncpg://user:pw@host/db`; default: SQLite in
+    `data_dir`."""
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or default_database_url(self.data_dir)
+
+
+class Settings(StoreSettings):
+    """Everything the control-plane process reads from its environment."""
+
+    host: str = Field(default="127.0.0.1", validation_alias="CONTROL_PLANE_HOST")
+    port: int = Field(default=8000, validation_alias="CONTROL_PLANE_PORT")
+    auto_migrate: bool = True
+    """Apply database migrations at start-up."""
+
+    livekit_url: str = "ws://127.0.0.1:7880"
+    """The URL callers connect to (returned in `connection_details`)."""
+    livekit_api_url: str = ""
+    """The URL the control plane reaches livekit-server's API on; default: `livekit_url`."""
+    livekit_api_key: str = DEV_API_KEY
+    livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
+    agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
+    """Explicit-dispatch name the workers register under."""
+    call_token_ttl_seconds: int = 600
+
+    rate_limit: str = "600/minute"
+    """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""
+    stt_max_upload_bytes: int = 25 * 1024 * 1024
+    stt_max_seconds: float = 600.0
+    tts_max_characters: int = 5000
+    whisper_model: str | None = None
+    piper_voice: str | None = None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,73 @@
+"""The local speech engines the control plane uses for its TTS and STT endpoints.
+
+They are the same engines the worker runs (Piper, Whisper), loaded on first use and shared by
+the process's requests. Inference is blocking and runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+
+from pipelines.factory import LOCAL_VOICE_PREFIX
+from pipelines.models import piper_voice_path
+from pipelines.stt import WhisperModelHandle
+from pipelines.tts import PiperTTSOptions, PiperVoiceHandle
+
+from .settings import Settings
+
+
+class UnknownVoiceError(LookupError):
+    """A `local:` voice id that is not installed."""
+
+
+class SpeechEngines:
+    """Lazily loaded Piper voices and Whisper model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._voices: dict[str, PiperVoiceHandle] = {}
+        self._whisper: WhisperModelHandle | None = None
+
+    def local_voice_ids(self) -> list[str]:
+        return [f"{LOCAL_VOICE_PREFIX}{piper_voice_path(self.settings.piper_voice).stem}"]
+
+    def _voice(self, voice_id: str) -> PiperVoiceHandle:
+        if voice_id not in self.local_voice_ids():
+            raise UnknownVoiceError(voice_id)
+        with self._lock:
+            if voice_id not in self._voices:
+                self._voices[voice_id] = PiperVoiceHandle(self.settings.piper_voice)
+            return self._voices[voice_id]
+
+    def _whisper_model(self) -> WhisperModelHandle:
+        with self._lock:
+            if self._whisper is None:
+                # Files are not call turns: Whisper's standard 30 s windows suit them best.
+                self._whisper = WhisperModelHandle(
+                    self.settings.whisper_model, short_window=False
+                )
+            return self._whisper
+
+    def _synthesize(self, voice_id: str, text: str, voice_speed: float) -> tuple[bytes, int]:
+        voice = self._voice(voice_id)
+        with voice.lock:
+            pcm = b"".join(voice.synthesize_chunks(text, PiperTTSOptions(voice_speed=voice_speed)))
+        return pcm, voice.sample_rate
+
+    async def synthesize(
+        self, voice_id: str, text: str, *, voice_speed: float
+    ) -> tuple[bytes, int]:
+        """16-bit mono PCM of `text` spoken by the local voice, and its sample rate."""
+        return await asyncio.to_thread(self._synthesize, voice_id, text, voice_speed)
+
+    async def transcribe(self, audio: np.ndarray, *, language: str) -> str:
+        """Text of 16 kHz float32 mono audio."""
+
+        def run() -> str:
+            return self._whisper_model().transcribe(audio, language=language, beam_size=1)
+
+        return await asyncio.to_thread(run)

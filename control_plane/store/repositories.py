@@ -1,0 +1,119 @@
+"""Data access. Every query that reads or writes a company's rows takes `company_id`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..security import display_prefix, generate_api_key, hash_api_key
+from .models import ApiKey, Company, VoiceAgent, utcnow
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly created API key: `key` is shown once and never stored."""
+
+    record: ApiKey
+    key: str
+
+
+class CompanyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, *, name: str) -> Company:
+        company = Company(name=name)
+        self.session.add(company)
+        await self.session.flush()
+        return company
+
+    async def get(self, *, company_id: uuid.UUID) -> Company | None:
+        return await self.session.get(Company, company_id)
+
+    async def list(self) -> Sequence[Company]:
+        result = await self.session.scalars(select(Company).order_by(Company.created_at))
+        return result.all()
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def issue(self, *, company_id: uuid.UUID, name: str = "") -> IssuedKey:
+        key = generate_api_key()
+        record = ApiKey(
+            company_id=company_id, name=name, prefix=display_prefix(key), key_hash=hash_api_key(key)
+        )
+        self.session.add(record)
+        await self.session.flush()
+        return IssuedKey(record=record, key=key)
+
+    async def authenticate(self, *, key: str) -> ApiKey | None:
+        """The live key record for `key`, or None (unknown or revoked)."""
+        record = await self.session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))
+        )
+        if record is None or record.revoked_at is not None:
+            return None
+        return record
+
+    async def revoke(self, *, key_id: uuid.UUID) -> ApiKey | None:
+        record = await self.session.get(ApiKey, key_id)
+        if record is not None and record.revoked_at is None:
+            record.revoked_at = utcnow()
+            await self.session.flush()
+        return record
+
+    async def list(self, *, company_id: uuid.UUID | None = None) -> Sequence[ApiKey]:
+        query = select(ApiKey).order_by(ApiKey.created_at)
+        if company_id is not None:
+            query = query.where(ApiKey.company_id == company_id)
+        return (await self.session.scalars(query)).all()
+
+
+class VoiceAgentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list(self, *, company_id: uuid.UUID) -> Sequence[VoiceAgent]:
+        result = await self.session.scalars(
+            select(VoiceAgent)
+            .where(VoiceAgent.company_id == company_id)
+            .order_by(VoiceAgent.created_at, VoiceAgent.id)
+        )
+        return result.all()
+
+    async def get(self, *, company_id: uuid.UUID, agent_id: uuid.UUID) -> VoiceAgent | None:
+        return await self.session.scalar(
+            select(VoiceAgent).where(
+                VoiceAgent.id == agent_id, VoiceAgent.company_id == company_id
+            )
+        )
+
+    async def get_for_call(self, *, agent_id: uuid.UUID) -> VoiceAgent | None:
+        """The agent a dispatched call names (the worker is trusted across companies)."""
+        return await self.session.get(VoiceAgent, agent_id)
+
+    async def create(self, *, company_id: uuid.UUID, values: dict[str, Any]) -> VoiceAgent:
+        now = utcnow()
+        agent = VoiceAgent(company_id=company_id, created_at=now, updated_at=now, **values)
+        self.session.add(agent)
+        await self.session.flush()
+        return agent
+
+    async def update(self, *, agent: VoiceAgent, changes: dict[str, Any]) -> VoiceAgent:
+        for field, value in changes.items():
+            setattr(agent, field, value)
+        if changes:
+            agent.updated_at = utcnow()
+        await self.session.flush()
+        return agent
+
+    async def delete(self, *, agent: VoiceAgent) -> None:
+        await self.session.delete(agent)
+        await self.session.flush()
