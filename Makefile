@@ -61,8 +61,12 @@ call: setup
 console: setup
 	$(PY) -m simulator console
 
+# The suite runs the store tests on SQLite and on a private PostgreSQL server (scripts/postgres.sh
+# installs the Debian package if needed, starts the server, and stops it afterwards).
 test: setup
-	$(PY) -m pytest -q -rs
+	@scripts/postgres.sh start
+	@TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PY) -m pytest -q -rs; rc=$$?; \
+	  scripts/postgres.sh stop; exit $$rc
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit

@@ -185,7 +185,22 @@ running_port() {
 }
 
 accepting() {
-    "$BINDIR/pg_isready" -q -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -t 3 >/dev/null 2>&1
+    if "$BINDIR/pg_isready" -q -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -t 3 >/dev/null 2>&1; then
+        return 0
+    fi
+    return 1
+}
+
+# Wait up to $1 seconds for connections; give up early once the server is gone.
+wait_accepting() {
+    local i=0
+    while [ "$i" -lt $(( $1 * 4 )) ]; do
+        accepting && return 0
+        server_running || return 1
+        sleep 0.25
+        i=$(( i + 1 ))
+    done
+    return 1
 }
 
 # 0 if anything accepts TCP connections on 127.0.0.1:$PG_PORT.
@@ -262,7 +277,10 @@ cmd_start() {
         local rport
         rport="$(running_port)"
         [ "$rport" = "$PG_PORT" ] || die "server in $DATA is already running on port ${rport:-?}, not $PG_PORT: run '$0 stop' with that PG_PORT first"
-    else
+        # It may still be starting up, or be dying (e.g. killed a moment ago).
+        wait_accepting 10 || true
+    fi
+    if ! server_running; then
         if port_in_use; then
             die "port $PG_PORT on $HOST is in use by another process (not the server in $DATA): stop it or set PG_PORT"
         fi
@@ -273,16 +291,10 @@ cmd_start() {
         if ! as_owner "$BINDIR/pg_ctl" start -w -s -t 60 -D "$DATA" -l "$LOG" -o "$opts" >/dev/null 2>&1 9>&-; then
             die "server failed to start (log: $LOG): $(last_log_error)"
         fi
+        wait_accepting 5 || die "server in $DATA started but does not accept connections on $HOST:$PG_PORT (log: $LOG)"
+    elif ! accepting; then
+        die "server in $DATA is running but not accepting connections on $HOST:$PG_PORT (log: $LOG)"
     fi
-
-    # pg_ctl -w returns once the server accepts connections; allow a running
-    # server that is still starting up a few seconds.
-    local i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        accepting && break
-        [ "$i" -eq 10 ] && die "server in $DATA is running but not accepting connections on $HOST:$PG_PORT (log: $LOG)"
-        sleep 0.5
-    done
 
     local psql=("$BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres)
     local exists err

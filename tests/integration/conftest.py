@@ -1,0 +1,120 @@
+"""Control-plane fixtures: a real server process on a real database, SQLite and PostgreSQL.
+
+PostgreSQL comes from `TEST_POSTGRES_URL` (`make test` starts a private server with
+`scripts/postgres.sh` and sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from control_plane.store.db import create_engine
+from simulator.stack import ROOT, ManagedProcess, control_plane_process
+
+API_PORTS = {"sqlite": 8390, "postgresql": 8391}
+LOG_DIR = ROOT / ".cache" / "logs" / "tests"
+
+
+def admin(database_url: str, *args: str) -> dict | list:
+    """Run `python -m control_plane <args>` (the real admin command) and parse its JSON."""
+    result = subprocess.run(
+        [sys.executable, "-m", "control_plane", *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"admin {args} failed: {result.stdout} {result.stderr}"
+    return json.loads(result.stdout)
+
+
+def _reset_postgres(url: str) -> None:
+    async def reset() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+def database_url_for(backend: str, tmp_dir: Path) -> str:
+    """A fresh, empty database on `backend`."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_dir / f'store-{uuid.uuid4().hex[:6]}.db'}"
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL not configured: set TEST_POSTGRES_URL (make test does)")
+    _reset_postgres(url)
+    return url
+
+
+@dataclass
+class Tenant:
+    """A company and one of its API keys."""
+
+    company_id: str
+    key_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key}
+
+
+@dataclass
+class ApiServer:
+    """A running control plane, its database and two companies."""
+
+    backend: str
+    base_url: str
+    database_url: str
+    process: ManagedProcess
+    acme: Tenant
+    globex: Tenant
+
+    def client(self, tenant: Tenant | None = None, **kwargs) -> httpx.AsyncClient:
+        headers = tenant.headers if tenant else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=60, **kwargs)
+
+    def new_tenant(self, name: str) -> Tenant:
+        created = admin(self.database_url, "create-company", name)
+        return Tenant(created["company_id"], created["key_id"], created["api_key"])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_server(request, tmp_path_factory) -> Iterator[ApiServer]:
+    """The control plane on each backend, with two companies (acme, globex)."""
+    backend = request.param
+    database_url = database_url_for(backend, tmp_path_factory.mktemp(backend))
+    port = API_PORTS[backend]
+    process = control_plane_process(
+        port,
+        database_url=database_url,
+        log_path=LOG_DIR / f"control-plane-{backend}.log",
+        env={"RATE_LIMIT": "100000/minute"},
+    )
+    try:
+        server = ApiServer(
+            backend, f"http://127.0.0.1:{port}", database_url, process, None, None  # type: ignore[arg-type]
+        )
+        server.acme = server.new_tenant("Acme")
+        server.globex = server.new_tenant("Globex")
+        yield server
+    finally:
+        process.stop()
