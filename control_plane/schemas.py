@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from pipelines.config import DEFAULT_SYSTEM_PROMPT
 
@@ -30,28 +38,23 @@ DEFAULT_LLM_MODEL = "local"
 class TurnDetectionSettings(BaseModel):
     """When the caller's turn ends and what silence does."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     mode: Literal["silence"] = "silence"
     """`silence`: the turn ends after a pause detected by voice activity detection."""
     timeout: float = Field(default=7.0, gt=0.0, le=600.0)
     """Seconds of caller silence after the agent's turn before the agent reprompts."""
     end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
-    """Seconds of caller silence after which the agent says goodbye and ends the call."""
-
-    @model_validator(mode="after")
-    def _order(self) -> TurnDetectionSettings:
-        if self.end_call_on_silence < self.timeout:
-            raise ValueError("end_call_on_silence must be at least timeout")
-        return self
+    """Seconds of caller silence after which the agent says goodbye and ends the call (no
+    reprompt when this is shorter than `timeout`)."""
 
 
 class PrivacySettings(BaseModel):
     """What is kept of each call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    retention_days: Days | None = None
     """Conversations older than this are deleted; null keeps them."""
     zero_retention: bool = False
     """Keep only metrics and status, no transcript or audio."""
@@ -59,30 +62,53 @@ class PrivacySettings(BaseModel):
     """Keep no recording."""
 
 
-class TurnDetectionPatch(BaseModel):
+def _whole_number(value: object) -> object:
+    """JSON has one number type: `30.0` is a valid integer, `30.5` and `"30"` are not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(_whole_number)]
+
+
+class _Patch(BaseModel):
+    """A partial nested object: fields left out keep their stored value; null is refused
+    except where `NULLABLE` allows it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    NULLABLE: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> _Patch:
+        for field in self.model_fields_set - set(self.NULLABLE):
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class TurnDetectionPatch(_Patch):
     """A partial `turn_detection` for updates; merged with the stored value, then checked."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["silence"] | None = None
-    timeout: float | None = Field(default=None, gt=0.0, le=600.0)
-    end_call_on_silence: float | None = Field(default=None, gt=0.0, le=3600.0)
+    mode: Literal["silence"] | SkipJsonSchema[None] = None
+    timeout: Annotated[float, Field(gt=0.0, le=600.0)] | SkipJsonSchema[None] = None
+    end_call_on_silence: Annotated[float, Field(gt=0.0, le=3600.0)] | SkipJsonSchema[None] = None
 
 
-class PrivacyPatch(BaseModel):
+class PrivacyPatch(_Patch):
     """A partial `privacy` for updates."""
 
-    model_config = ConfigDict(extra="forbid")
+    NULLABLE = ("retention_days",)
 
-    retention_days: int | None = Field(default=None, ge=1, le=3650)
-    zero_retention: bool | None = None
-    delete_audio: bool | None = None
+    retention_days: Days | None = None
+    """null: keep conversations."""
+    zero_retention: bool | SkipJsonSchema[None] = None
+    delete_audio: bool | SkipJsonSchema[None] = None
 
 
 class VoiceAgentFields(BaseModel):
-    """Optional fields shared by create and update."""
+    """Optional fields shared by create and update. Types are strict: `"true"` is not a
+    boolean and `"0.5"` is not a number."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     description: LongText | None = None
     voice_name: ShortText | None = None
@@ -113,22 +139,22 @@ class VoiceAgentCreate(VoiceAgentFields):
 class VoiceAgentUpdate(VoiceAgentFields):
     """`PUT /voice-agents/{id}`: a partial update; fields left out keep their value."""
 
-    name: Name | None = None
-    voice_id: VoiceId | None = None
-    language: Language | None = None
-    model_id: Name | None = None
-    active: bool | None = None
-    temperature: Unit | None = None
-    voice_speed: VoiceSpeed | None = None
-    voice_stability: Unit | None = None
-    voice_similarity_boost: Unit | None = None
-    voice_style: Unit | None = None
-    output_format: OutputFormatName | None = None  # type: ignore[valid-type]
-    first_message: LongText | None = None
-    system_prompt: LongText | None = None
-    llm_model: Name | None = None
-    turn_detection: TurnDetectionPatch | None = None
-    privacy: PrivacyPatch | None = None
+    name: Name | SkipJsonSchema[None] = None
+    voice_id: VoiceId | SkipJsonSchema[None] = None
+    language: Language | SkipJsonSchema[None] = None
+    model_id: Name | SkipJsonSchema[None] = None
+    active: bool | SkipJsonSchema[None] = None
+    temperature: Unit | SkipJsonSchema[None] = None
+    voice_speed: VoiceSpeed | SkipJsonSchema[None] = None
+    voice_stability: Unit | SkipJsonSchema[None] = None
+    voice_similarity_boost: Unit | SkipJsonSchema[None] = None
+    voice_style: Unit | SkipJsonSchema[None] = None
+    output_format: OutputFormatName | SkipJsonSchema[None] = None  # type: ignore[valid-type]
+    first_message: LongText | SkipJsonSchema[None] = None
+    system_prompt: LongText | SkipJsonSchema[None] = None
+    llm_model: Name | SkipJsonSchema[None] = None
+    turn_detection: TurnDetectionPatch | SkipJsonSchema[None] = None
+    privacy: PrivacyPatch | SkipJsonSchema[None] = None
 
     NOT_NULL: ClassVar[tuple[str, ...]] = (
         "name", "voice_id", "language", "model_id", "active", "temperature", "voice_speed",
@@ -164,9 +190,7 @@ def _checked(model: type[BaseModel], field: str, value: dict) -> dict:
     try:
         return model.model_validate(value).model_dump(mode="json")
     except ValidationError as exc:
-        reasons = "; ".join(
-            str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-        )
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise InvalidSettingsError(f"{field}: {reasons}") from None
 
 

@@ -47,9 +47,7 @@ class SpeechEngines:
         with self._lock:
             if self._whisper is None:
                 # Files are not call turns: Whisper's standard 30 s windows suit them best.
-                self._whisper = WhisperModelHandle(
-                    self.settings.whisper_model, short_window=False
-                )
+                self._whisper = WhisperModelHandle(self.settings.whisper_model, short_window=False)
             return self._whisper
 
     def _synthesize(self, voice_id: str, text: str, voice_speed: float) -> tuple[bytes, int]:

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..schemas import ErrorResponse
 
@@ -18,11 +20,13 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
     """`temperature: Input should be less than or equal to 1; name: Field required`."""
+    # For `X | None` fields pydantic reports the failed `None` branch too: leave it out.
+    errors = [e for e in errors if e.get("type") != "none_required"] or errors
     parts = []
     for error in errors:
         if error.get("type") == "json_invalid":
             return "request body is not valid JSON"
-        loc = [str(p) for p in error.get("loc", ()) if p not in _LOCATIONS]
+        loc = [str(p) for p in error.get("loc", ()) if p not in _LOCATIONS and not _is_tag(p)]
         if not loc and error.get("type") in ("model_attributes_type", "dict_type"):
             return "request body must be a JSON object (Content-Type: application/json)"
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -32,11 +36,35 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _is_tag(part: object) -> bool:
+    """Union-branch names pydantic puts in locations (`PrivacyPatch`, `function-after[...]`)."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
         status_code=400, content={"detail": describe_validation_errors(list(exc.errors()))}
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette lists only the first
+    matching route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods - {"HEAD"})
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -46,6 +74,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

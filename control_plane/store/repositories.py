@@ -90,9 +90,7 @@ class VoiceAgentRepository:
 
     async def get(self, *, company_id: uuid.UUID, agent_id: uuid.UUID) -> VoiceAgent | None:
         return await self.session.scalar(
-            select(VoiceAgent).where(
-                VoiceAgent.id == agent_id, VoiceAgent.company_id == company_id
-            )
+            select(VoiceAgent).where(VoiceAgent.id == agent_id, VoiceAgent.company_id == company_id)
         )
 
     async def get_for_call(self, *, agent_id: uuid.UUID) -> VoiceAgent | None:

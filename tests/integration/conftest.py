@@ -111,7 +111,12 @@ def api_server(request, tmp_path_factory) -> Iterator[ApiServer]:
     )
     try:
         server = ApiServer(
-            backend, f"http://127.0.0.1:{port}", database_url, process, None, None  # type: ignore[arg-type]
+            backend,
+            f"http://127.0.0.1:{port}",
+            database_url,
+            process,
+            None,
+            None,  # type: ignore[arg-type]
         )
         server.acme = server.new_tenant("Acme")
         server.globex = server.new_tenant("Globex")

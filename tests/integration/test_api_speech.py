@@ -112,7 +112,7 @@ async def test_tts_voice_speed_is_honoured(backend_api: ApiServer):
 async def test_tts_errors(backend_api: ApiServer):
     async with backend_api.client(backend_api.acme) as client:
         resp = await tts(client, voice=SARAH)
-        assert resp.status_code == 400
+        assert resp.status_code == 409
         assert "ElevenLabs" in resp.json()["detail"] and "key" in resp.json()["detail"]
         resp = await tts(client, voice="local:xx_XX-nobody-low")
         assert resp.status_code == 404
@@ -123,7 +123,9 @@ async def test_tts_errors(backend_api: ApiServer):
             ({"text": "hi", "voice_speed": 1000}, "voice_speed"),
             ({"text": "x" * 5001}, "text"),
         ]:
-            resp = await client.post(f"/voice-agents/elevenlabs/voices/{LOCAL_VOICE}/tts", json=body)
+            resp = await client.post(
+                f"/voice-agents/elevenlabs/voices/{LOCAL_VOICE}/tts", json=body
+            )
             assert resp.status_code == 400, (body, resp.text)
             assert field in resp.json()["detail"]
 
@@ -146,7 +148,11 @@ def reencode(pcm16k: np.ndarray, container: str, codec: str, rate: int) -> bytes
 async def test_stt_transcribes_common_containers(backend_api: ApiServer):
     async with backend_api.client(backend_api.acme) as client:
         pcm = np.frombuffer(
-            (await tts(client, text="Hello, I need help with my order.", output_format="pcm_16000")).content,
+            (
+                await tts(
+                    client, text="Hello, I need help with my order.", output_format="pcm_16000"
+                )
+            ).content,
             np.int16,
         )
         files = {

@@ -26,7 +26,12 @@ SEED_CREATE = {
     "output_format": "mp3_44100_128",
 }
 # The seed's `PUT /voice-agents/{id}` body, verbatim.
-SEED_UPDATE = {"name": "Updated Voice Agent", "voice_stability": 0.7, "voice_speed": 110.0, "active": True}
+SEED_UPDATE = {
+    "name": "Updated Voice Agent",
+    "voice_stability": 0.7,
+    "voice_speed": 110.0,
+    "active": True,
+}
 SEED_RESPONSE_FIELDS = {
     "id", "name", "description", "voice_id", "voice_name", "language", "model_id", "active",
     "temperature", "voice_speed", "voice_stability", "voice_similarity_boost", "voice_style",
@@ -94,8 +99,16 @@ async def test_create_applies_the_documented_defaults(api_server: ApiServer):
     assert agent["voice_style"] == 0.0
     assert agent["model_id"] == "eleven_turbo_v2_5"
     assert agent["output_format"] == "mp3_44100_128"
-    assert agent["turn_detection"] == {"mode": "silence", "timeout": 7.0, "end_call_on_silence": 60.0}
-    assert agent["privacy"] == {"retention_days": None, "zero_retention": False, "delete_audio": False}
+    assert agent["turn_detection"] == {
+        "mode": "silence",
+        "timeout": 7.0,
+        "end_call_on_silence": 60.0,
+    }
+    assert agent["privacy"] == {
+        "retention_days": None,
+        "zero_retention": False,
+        "delete_audio": False,
+    }
     assert agent["first_message"] and agent["system_prompt"]
     assert agent["description"] is None and agent["main_agent_id"] is None
 
@@ -116,10 +129,16 @@ async def test_create_applies_the_documented_defaults(api_server: ApiServer):
         ({"name": "A", "voice_id": "abc", "active": "maybe"}, "active"),
         ({"name": "A", "voice_id": "abc", "turn_detection": {"timeout": -1}}, "turn_detection"),
         (
-            {"name": "A", "voice_id": "abc", "turn_detection": {"timeout": 30, "end_call_on_silence": 10}},
+            {
+                "name": "A",
+                "voice_id": "abc",
+                "turn_detection": {"timeout": 30, "end_call_on_silence": 0},
+            },
             "end_call_on_silence",
         ),
         ({"name": "A", "voice_id": "abc", "privacy": {"retention_days": 0}}, "retention_days"),
+        ({"name": "A", "voice_id": "abc", "privacy": {"delete_audio": "yes"}}, "delete_audio"),
+        ({"name": "A", "voice_id": "abc", "temperature": "0.5"}, "temperature"),
     ],
 )
 async def test_invalid_create_is_400_naming_the_field(api_server: ApiServer, body, field):
@@ -163,7 +182,7 @@ async def test_update_is_partial_and_validated(api_server: ApiServer):
         for body, field in [
             ({"name": None}, "name"),
             ({"temperature": 7}, "temperature"),
-            ({"turn_detection": {"timeout": 90}}, "end_call_on_silence"),
+            ({"turn_detection": {"timeout": 900}}, "timeout"),
             ({"turn_detection": {"unknown": 1}}, "unknown"),
             ({"output_format": "flac"}, "output_format"),
         ]:

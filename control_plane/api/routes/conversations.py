@@ -21,7 +21,9 @@ router = APIRouter(prefix="/conversations", tags=["conversations"])
 
 
 class ConversationStart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """`POST /conversations`."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     agent_id: str = Field(min_length=1, max_length=64)
     user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+\-]+$")

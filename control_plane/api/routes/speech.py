@@ -23,7 +23,7 @@ STT_RATE = 16000
 class TTSRequest(BaseModel):
     """`POST /voice-agents/elevenlabs/voices/{voiceId}/tts`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     text: str = Field(min_length=1, max_length=5000)
     model_id: str | None = Field(default=None, max_length=100)
@@ -57,7 +57,7 @@ def speech_engines(request: Request) -> SpeechEngines:
                 "audio/x-alaw-basic": {}, "audio/ogg": {},
             },
         },
-        **error_responses(400, 401, 404, 429),
+        **error_responses(400, 401, 404, 409, 429),
     },
 )  # fmt: skip
 async def text_to_speech(
@@ -78,7 +78,7 @@ async def text_to_speech(
     fmt = parse_output_format(output_format or body.output_format or "mp3_44100_128")
     if not voiceId.startswith(LOCAL_VOICE_PREFIX):
         raise HTTPException(
-            400,
+            409,
             f"voice {voiceId!r} is an ElevenLabs voice and this company has no ElevenLabs API "
             "key connected; use a local voice (GET /voice-agents/english lists them)",
         )
