@@ -13,6 +13,7 @@ import threading
 from livekit.agents import (
     AgentServer,
     AgentSession,
+    CloseEvent,
     JobContext,
     JobExecutorType,
     JobProcess,
@@ -31,9 +32,10 @@ from .telemetry import MetricsPublisher
 logger = logging.getLogger("agent_worker")
 
 settings = Settings()
-agent_directory = AgentDirectory(
-    settings.resolved_database_url(), ttl=settings.agent_cache_seconds
-)
+CALL_STARTED = "call job started"
+CALL_FINISHED = "call job finished"
+"""Logged with the room at the start and the very end of each call's job."""
+agent_directory = AgentDirectory(settings.resolved_database_url(), ttl=settings.agent_cache_seconds)
 
 
 _engines: Engines | None = None
@@ -95,12 +97,23 @@ async def entrypoint(ctx: JobContext) -> None:
         return
 
     await ctx.connect()
+    logger.info(CALL_STARTED, extra={"room": ctx.room.name})
+
+    async def finished(reason: str) -> None:
+        logger.info(CALL_FINISHED, extra={"room": ctx.room.name, "reason": reason})
+
+    ctx.add_shutdown_callback(finished)
     publisher = MetricsPublisher(ctx.room)
     session.on("metrics_collected", publisher.on_metrics)
     session.on("conversation_item_added", publisher.on_item)
     ctx.add_shutdown_callback(publisher.aclose)
+
     # The call ends when the caller leaves: close the session, then the job.
-    session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
+    def on_close(ev: CloseEvent) -> None:
+        logger.info("call ended: %s", ev.reason.value, extra={"room": ctx.room.name})
+        ctx.shutdown(reason=f"session closed: {ev.reason.value}")
+
+    session.on("close", on_close)
     await session.start(
         agent=VoiceAgent(config, warm_llm=settings.worker_profile == "tuned"),
         room=ctx.room,

@@ -20,6 +20,9 @@ class MetricsPublisher:
 
     _KINDS = (metrics.EOUMetrics, metrics.STTMetrics, metrics.LLMMetrics, metrics.TTSMetrics)
 
+    SEND_TIMEOUT = 5.0
+    CLOSE_TIMEOUT = 1.0
+
     def __init__(self, room: rtc.Room) -> None:
         self._room = room
         self._tasks: set[asyncio.Task[None]] = set()
@@ -44,15 +47,23 @@ class MetricsPublisher:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, payload: dict[str, object]) -> None:
-        if not self._room.isconnected():
+        if not self._room.isconnected() or not self._room.remote_participants:
             return
         try:
-            await self._room.local_participant.publish_data(
-                json.dumps(payload), reliable=True, topic=METRICS_TOPIC
+            await asyncio.wait_for(
+                self._room.local_participant.publish_data(
+                    json.dumps(payload), reliable=True, topic=METRICS_TOPIC
+                ),
+                self.SEND_TIMEOUT,
             )
         except Exception as exc:  # the call goes on without its telemetry
             logger.debug("could not publish metrics: %s", exc)
 
     async def aclose(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Give sends in flight a short grace period; the end of the call's job does not wait
+        longer for telemetry."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=self.CLOSE_TIMEOUT)
+        for task in pending:
+            task.cancel()

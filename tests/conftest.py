@@ -23,11 +23,18 @@ TEST_AGENT_NAME = "voice-agent-test"
 
 
 @pytest.fixture(scope="session")
-def stack_config() -> StackConfig:
+def store_url(tmp_path_factory) -> str:
+    """The SQLite store the test worker reads its agents from."""
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'voice-agents.db'}"
+
+
+@pytest.fixture(scope="session")
+def stack_config(store_url: str) -> StackConfig:
     return StackConfig(
         **TEST_PORTS,
         agent_name=TEST_AGENT_NAME,
         log_dir=Path(ROOT / ".cache" / "logs" / "tests"),
+        worker_env={"DATABASE_URL": store_url},
     )
 
 
@@ -48,5 +55,6 @@ async def idle_stack(stack: Stack) -> Stack:
     from tests.helpers import poll_until, worker_info
 
     port = stack.config.worker_http_port
+    # /worker omits active_jobs when it is 0 (protobuf JSON leaves out default values).
     await poll_until(lambda: worker_info(port).get("active_jobs", 0) == 0, 60, "an idle worker")
     return stack

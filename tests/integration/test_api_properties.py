@@ -1,0 +1,99 @@
+"""Property-based checks of the voice-agents validation against the running server: any
+in-range agent is stored and returned as sent; any out-of-range value is a 400 that names
+its field and stores nothing."""
+
+from __future__ import annotations
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from control_plane.audio import OUTPUT_FORMATS
+from tests.integration.conftest import ApiServer
+
+UNIT_FIELDS = ["temperature", "voice_stability", "voice_similarity_boost", "voice_style"]
+PROPERTY_SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+valid_agent = st.fixed_dictionaries(
+    {
+        "name": st.text(min_size=1, max_size=60),
+        "voice_id": st.from_regex(r"[A-Za-z0-9_:.\-]{1,40}", fullmatch=True),
+        **{field: unit for field in UNIT_FIELDS},
+        "voice_speed": st.floats(min_value=50.0, max_value=200.0, allow_nan=False),
+        "active": st.booleans(),
+        "output_format": st.sampled_from(sorted(OUTPUT_FORMATS)),
+        "language": st.sampled_from(["en", "ar", "en-US", "ar-EG", "fr"]),
+        "turn_detection": st.fixed_dictionaries(
+            {
+                "timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
+                "end_call_on_silence": st.floats(min_value=1, max_value=3600, allow_nan=False),
+            }
+        ),
+    }
+)
+out_of_range = st.one_of(
+    st.tuples(
+        st.sampled_from(UNIT_FIELDS),
+        st.one_of(
+            st.floats(max_value=-1e-6, allow_nan=False, allow_infinity=False),
+            st.floats(min_value=1.000001, allow_nan=False, allow_infinity=False),
+        ),
+    ),
+    st.tuples(
+        st.just("voice_speed"),
+        st.one_of(
+            st.floats(max_value=49.99, allow_nan=False, allow_infinity=False),
+            st.floats(min_value=200.01, allow_nan=False, allow_infinity=False),
+        ),
+    ),
+    st.tuples(
+        st.just("output_format"),
+        st.text(max_size=20).filter(lambda s: s not in OUTPUT_FORMATS),
+    ),
+)
+
+
+def client_for(server: ApiServer) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers=server.acme.headers, timeout=30)
+
+
+def test_valid_agents_round_trip(api_server: ApiServer):
+    with client_for(api_server) as client:
+
+        @PROPERTY_SETTINGS
+        @given(body=valid_agent)
+        def check(body):
+            resp = client.post("/voice-agents", json=body)
+            assert resp.status_code == 201, resp.text
+            stored = client.get(f"/voice-agents/{resp.json()['id']}").json()
+            for field, value in body.items():
+                if field == "turn_detection":
+                    for k, v in value.items():
+                        assert stored[field][k] == v
+                else:
+                    assert stored[field] == value, field
+            assert client.delete(f"/voice-agents/{stored['id']}").status_code == 204
+
+        check()
+
+
+def test_out_of_range_values_are_rejected_by_name(api_server: ApiServer):
+    with client_for(api_server) as client:
+        agent = client.post("/voice-agents", json={"name": "P", "voice_id": "v"}).json()
+        before = client.get("/voice-agents").json()
+
+        @PROPERTY_SETTINGS
+        @given(bad=out_of_range)
+        def check(bad):
+            field, value = bad
+            resp = client.post("/voice-agents", json={"name": "P", "voice_id": "v", field: value})
+            assert resp.status_code == 400, resp.text
+            assert field in resp.json()["detail"]
+            resp = client.put(f"/voice-agents/{agent['id']}", json={field: value})
+            assert resp.status_code == 400, resp.text
+            assert field in resp.json()["detail"]
+
+        check()
+        assert client.get("/voice-agents").json() == before
