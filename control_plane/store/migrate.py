@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -23,21 +24,21 @@ def alembic_config(url: str = "") -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to `revision` (default: the newest)."""
-
-    def run(connection: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    await _run(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    """Take the database back to `revision` (default: empty)."""
+    await _run(engine, command.downgrade, revision)
+
+
+async def _run(
+    engine: AsyncEngine, alembic_command: Callable[[Config, str], None], rev: str
+) -> None:
     def run(connection: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
+        alembic_command(cfg, rev)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)

@@ -123,3 +123,11 @@ def api_server(request, tmp_path_factory) -> Iterator[ApiServer]:
         yield server
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_api(api_server: ApiServer) -> ApiServer:
+    """For tests that do not depend on the database backend: SQLite only."""
+    if api_server.backend != "sqlite":
+        pytest.skip("backend-independent")
+    return api_server

@@ -6,7 +6,6 @@ import io
 
 import av
 import numpy as np
-import pytest
 
 from control_plane.audio import decode_to_mono
 from tests.integration.conftest import ApiServer
@@ -16,16 +15,8 @@ SARAH = "EXAVITQu4vr4xnSDxMaL"
 GREETING = "Hello! Welcome to our customer support. How can I help you today?"
 
 
-@pytest.fixture(scope="module")
-def backend_api(api_server: ApiServer) -> ApiServer:
-    """These endpoints do not depend on the database backend: run them on SQLite only."""
-    if api_server.backend != "sqlite":
-        pytest.skip("backend-independent")
-    return api_server
-
-
-async def test_voice_collections_and_filters(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_voice_collections_and_filters(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         english = (await client.get("/voice-agents/english")).json()
         ids = [v["voice_id"] for v in english]
         assert LOCAL_VOICE in ids and SARAH in ids
@@ -68,8 +59,8 @@ async def tts(client, text: str = GREETING, voice: str = LOCAL_VOICE, **body):
     )
 
 
-async def test_tts_local_voice_in_each_format_family(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_tts_local_voice_in_each_format_family(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         # The seed's example body (ElevenLabs-only settings are accepted and ignored locally).
         resp = await tts(
             client, model_id="eleven_turbo_v2_5", language_code="en",
@@ -101,16 +92,16 @@ async def test_tts_local_voice_in_each_format_family(backend_api: ApiServer):
             assert container.streams.audio[0].codec_context.name == "opus"
 
 
-async def test_tts_voice_speed_is_honoured(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_tts_voice_speed_is_honoured(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         normal = await tts(client, output_format="pcm_16000")
         fast = await tts(client, output_format="pcm_16000", voice_speed=150)
     ratio = len(fast.content) / len(normal.content)
     assert 0.55 < ratio < 0.8, ratio
 
 
-async def test_tts_errors(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_tts_errors(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         resp = await tts(client, voice=SARAH)
         assert resp.status_code == 409
         assert "ElevenLabs" in resp.json()["detail"] and "key" in resp.json()["detail"]
@@ -145,8 +136,8 @@ def reencode(pcm16k: np.ndarray, container: str, codec: str, rate: int) -> bytes
     return out.getvalue()
 
 
-async def test_stt_transcribes_common_containers(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_stt_transcribes_common_containers(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         pcm = np.frombuffer(
             (
                 await tts(
@@ -171,8 +162,8 @@ async def test_stt_transcribes_common_containers(backend_api: ApiServer):
             assert "help" in text and "order" in text, (name, text)
 
 
-async def test_stt_rejects_what_it_cannot_decode(backend_api: ApiServer):
-    async with backend_api.client(backend_api.acme) as client:
+async def test_stt_rejects_what_it_cannot_decode(sqlite_api: ApiServer):
+    async with sqlite_api.client(sqlite_api.acme) as client:
         resp = await client.post(
             "/voice-agents/stt", files={"file": ("notes.txt", b"not audio " * 200, "text/plain")}
         )

@@ -9,18 +9,10 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.integration.conftest import ApiServer
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-
-
-@pytest.fixture(scope="module")
-def sqlite_api(api_server: ApiServer) -> ApiServer:
-    if api_server.backend != "sqlite":
-        pytest.skip("the contract does not depend on the database backend")
-    return api_server
 
 
 async def test_docs_and_openapi_are_served(sqlite_api: ApiServer):

@@ -1,0 +1,39 @@
+"""The Alembic migrations build, tear down and rebuild the schema on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import inspect
+
+from control_plane.store.db import create_engine
+from control_plane.store.migrate import downgrade, is_current, upgrade
+from tests.integration.conftest import database_url_for
+
+TABLES = {"companies", "api_keys", "voice_agents"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_downgrade_upgrade(backend, tmp_path):
+    asyncio.run(check_migrations(database_url_for(backend, tmp_path)))
+
+
+async def check_migrations(url: str) -> None:
+    engine = create_engine(url)
+
+    async def tables() -> set[str]:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    try:
+        assert not await is_current(engine)
+        await upgrade(engine)
+        assert await is_current(engine)
+        assert await tables() >= TABLES
+        await downgrade(engine)
+        assert not (TABLES & await tables())
+        await upgrade(engine)
+        assert await tables() >= TABLES
+    finally:
+        await engine.dispose()
