@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from control_plane.settings import StoreSettings
+from control_plane.settings import ServiceSettings
 from pipelines.factory import EngineSettings
 
-DEV_API_KEY = "devkey"
-DEV_API_SECRET = "devsecret-0123456789abcdef0123456789abcdef"  # matches livekit.yaml
 
-
-class Settings(StoreSettings):
+class Settings(ServiceSettings):
     """Everything the worker process reads from its environment (`DATABASE_URL` and
     `DATA_DIR` locate the store, as for the control plane)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    livekit_url: str = "ws://127.0.0.1:7880"
-    livekit_api_key: str = DEV_API_KEY
-    livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
-    agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
-    """Explicit-dispatch name; callers dispatch this name into their room."""
 
     llm_base_url: str = "http://127.0.0.1:8088/v1"
     llm_api_key: SecretStr | None = None

@@ -33,7 +33,19 @@ class StoreSettings(BaseSettings):
         return self.database_url or default_database_url(self.data_dir)
 
 
-class Settings(StoreSettings):
+class ServiceSettings(StoreSettings):
+    """The store and the LiveKit deployment: shared by the control plane and the worker."""
+
+    livekit_url: str = "ws://127.0.0.1:7880"
+    """livekit-server's URL (the control plane returns it to callers in
+    `connection_details`)."""
+    livekit_api_key: str = DEV_API_KEY
+    livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
+    agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
+    """Explicit-dispatch name the workers register under."""
+
+
+class Settings(ServiceSettings):
     """Everything the control-plane process reads from its environment."""
 
     host: str = Field(default="127.0.0.1", validation_alias="CONTROL_PLANE_HOST")
@@ -41,14 +53,6 @@ class Settings(StoreSettings):
     auto_migrate: bool = True
     """Apply database migrations at start-up."""
 
-    livekit_url: str = "ws://127.0.0.1:7880"
-    """The URL callers connect to (returned in `connection_details`)."""
-    livekit_api_url: str = ""
-    """The URL the control plane reaches livekit-server's API on; default: `livekit_url`."""
-    livekit_api_key: str = DEV_API_KEY
-    livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
-    agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
-    """Explicit-dispatch name the workers register under."""
     call_token_ttl_seconds: int = 600
 
     rate_limit: str = "600/minute"
@@ -57,7 +61,8 @@ class Settings(StoreSettings):
     stt_max_seconds: float = 600.0
     tts_max_characters: int = 5000
     whisper_model: str | None = None
-    piper_voice: str | None = None
+    """Whisper model for `/voice-agents/stt`; local TTS voices follow `PIPER_VOICE` and
+    `PIPER_VOICES_DIR` (see `voices.catalog`)."""
 
 
 @lru_cache

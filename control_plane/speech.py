@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from pipelines.factory import LOCAL_VOICE_PREFIX
-from pipelines.models import piper_voice_path
 from pipelines.stt import WhisperModelHandle
 from pipelines.tts import PiperTTSOptions, PiperVoiceHandle
 
 from .settings import Settings
+from .voices.catalog import installed_voice_paths
 
 
 class UnknownVoiceError(LookupError):
@@ -33,14 +34,20 @@ class SpeechEngines:
         self._whisper: WhisperModelHandle | None = None
 
     def local_voice_ids(self) -> list[str]:
-        return [f"{LOCAL_VOICE_PREFIX}{piper_voice_path(self.settings.piper_voice).stem}"]
+        """The `local:` voices the catalog lists, each of which can speak here."""
+        return list(self._voice_paths())
+
+    @staticmethod
+    def _voice_paths() -> dict[str, Path]:
+        return {f"{LOCAL_VOICE_PREFIX}{path.stem}": path for path in installed_voice_paths()}
 
     def _voice(self, voice_id: str) -> PiperVoiceHandle:
-        if voice_id not in self.local_voice_ids():
-            raise UnknownVoiceError(voice_id)
         with self._lock:
             if voice_id not in self._voices:
-                self._voices[voice_id] = PiperVoiceHandle(self.settings.piper_voice)
+                path = self._voice_paths().get(voice_id)
+                if path is None:
+                    raise UnknownVoiceError(voice_id)
+                self._voices[voice_id] = PiperVoiceHandle(path)
             return self._voices[voice_id]
 
     def _whisper_model(self) -> WhisperModelHandle:

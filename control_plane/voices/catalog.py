@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, Unpack, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,12 +105,14 @@ def local_voices(voice_paths: Iterable[Path]) -> list[Voice]:
 
 
 def installed_local_voices() -> list[Voice]:
-    """The Piper voices available on this machine.
+    """The Piper voices available on this machine (see `installed_voice_paths`)."""
+    return local_voices(installed_voice_paths())
 
-    These are the packaged default voice, the voice named by `PIPER_VOICE` (the one the agent
-    worker speaks with) and every voice in the `PIPER_VOICES_DIR` directory. A missing voice
-    is skipped, so a machine without Piper voices simply lists none.
-    """
+
+def installed_voice_paths() -> list[Path]:
+    """The Piper voice files on this machine: the packaged default voice, the voice named by
+    `PIPER_VOICE` (the one the agent worker speaks with) and every voice in the
+    `PIPER_VOICES_DIR` directory. A missing voice is skipped."""
     paths: list[Path] = []
     for override in (None, os.environ.get(PIPER_VOICE_ENV) or None):
         try:
@@ -129,7 +131,7 @@ def installed_local_voices() -> list[Voice]:
         if key not in seen:
             seen.add(key)
             unique.append(path)
-    return local_voices(unique)
+    return unique
 
 
 def select_voices(
@@ -190,15 +192,18 @@ def select_voices(
     return chosen[:max_voices]
 
 
+class VoiceFilters(TypedDict, total=False):
+    """The filters `select_voices` takes."""
+
+    gender: str | None
+    category: str | None
+    accent: str | None
+    featured_only: bool
+    max_voices: int
+
+
 def catalog(
-    collection: Collection,
-    *,
-    extra: Iterable[Voice] = (),
-    gender: str | None = None,
-    category: str | None = None,
-    accent: str | None = None,
-    featured_only: bool = False,
-    max_voices: int = 100,
+    collection: Collection, *, extra: Iterable[Voice] = (), **filters: Unpack[VoiceFilters]
 ) -> list[Voice]:
     """One collection of the merged catalog: local voices, then `extra`, then curated ones.
 
@@ -207,15 +212,7 @@ def catalog(
     """
     _check_collection(collection)
     voices = [*installed_local_voices(), *extra, *curated_elevenlabs_voices()]
-    return select_voices(
-        voices,
-        collection,
-        gender=gender,
-        category=category,
-        accent=accent,
-        featured_only=featured_only,
-        max_voices=max_voices,
-    )
+    return select_voices(voices, collection, **filters)
 
 
 def _check_collection(collection: str) -> None:
