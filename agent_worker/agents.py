@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from control_plane.runtime import AgentUnavailableError, CallAgent, load_call_agent
+from control_plane.security import ProviderKeyVault
+from pipelines.cloud import ProviderCredentials
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 
@@ -20,9 +24,15 @@ class AgentDirectory:
     """Stored agents, cached for `ttl` seconds per process. A dispatch that names a newer
     `agent_version` than the cached one reloads, so an API change applies to the next call."""
 
-    def __init__(self, database_url: str, ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        ttl: float = 5.0,
+        vault: Callable[[], ProviderKeyVault] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.ttl = ttl
+        self.vault = vault
         self._cache: dict[str, tuple[float, CallAgent]] = {}
         self._lock = threading.Lock()
 
@@ -33,20 +43,27 @@ class AgentDirectory:
             expires_at, agent = hit
             if time.monotonic() < expires_at and version in (None, agent.version):
                 return agent
-        agent = await load_call_agent(self.database_url, agent_id)
+        agent = await load_call_agent(self.database_url, agent_id, self.vault)
         with self._lock:
             self._cache[agent_id] = (time.monotonic() + self.ttl, agent)
         return agent
 
 
-async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> AgentConfig:
-    """The config a job runs; `PipelineSetupError` when the job must be refused."""
+@dataclass(frozen=True)
+class ResolvedAgent:
+    config: AgentConfig
+    credentials: ProviderCredentials = ProviderCredentials()
+    """Provider keys of a stored agent; inline configs use the deployment's only."""
+
+
+async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
+    """The agent a job runs; `PipelineSetupError` when the job must be refused."""
     try:
         payload = json.loads(metadata) if metadata and metadata.strip() else {}
     except json.JSONDecodeError as exc:
         raise PipelineSetupError(f"job metadata is not JSON: {exc.msg}") from exc
     if not isinstance(payload, dict) or "agent_id" not in payload:
-        return AgentConfig.from_metadata(metadata)
+        return ResolvedAgent(AgentConfig.from_metadata(metadata))
     agent_id, version = payload["agent_id"], payload.get("agent_version")
     if not isinstance(agent_id, str) or not (version is None or isinstance(version, str)):
         raise PipelineSetupError("agent_id and agent_version in job metadata must be strings")
@@ -54,7 +71,8 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Agen
         agent = await directory.load(agent_id, version)
     except AgentUnavailableError as exc:
         raise PipelineSetupError(str(exc)) from exc
+    config = agent.config
     language = payload.get("language")
-    if isinstance(language, str) and language and language != agent.config.language:
-        return agent.config.model_copy(update={"language": language})
-    return agent.config
+    if isinstance(language, str) and language and language != config.language:
+        config = config.model_copy(update={"language": language})
+    return ResolvedAgent(config, agent.credentials)

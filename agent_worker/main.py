@@ -20,6 +20,8 @@ from livekit.agents import (
     room_io,
 )
 
+from control_plane.security import ProviderKeyVault
+from pipelines.cloud import ProviderCredentials
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline
@@ -27,7 +29,7 @@ from pipelines.factory import Engines, build_pipeline
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
 from .settings import Settings
-from .telemetry import MetricsPublisher
+from .telemetry import MetricsPublisher, watch_providers
 
 logger = logging.getLogger("agent_worker")
 
@@ -35,7 +37,11 @@ settings = Settings()
 CALL_STARTED = "call job started"
 CALL_FINISHED = "call job finished"
 """Logged with the room at the start and the very end of each call's job."""
-agent_directory = AgentDirectory(settings.resolved_database_url(), ttl=settings.agent_cache_seconds)
+agent_directory = AgentDirectory(
+    settings.resolved_database_url(),
+    ttl=settings.agent_cache_seconds,
+    vault=lambda: ProviderKeyVault.from_settings(settings),
+)
 
 
 _engines: Engines | None = None
@@ -56,9 +62,11 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["engines"] = shared_engines()
 
 
-def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
+def session_for(
+    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+) -> AgentSession:
     """An `AgentSession` with the pipeline and turn-taking rules of `config`."""
-    parts = build_pipeline(config, engines)
+    parts = build_pipeline(config, engines, credentials)
     if engines.settings.profile == "stock":
         # The framework's own defaults, as its quickstart runs them: the benchmark peer.
         return AgentSession(vad=parts.vad, stt=parts.stt, llm=parts.llm, tts=parts.tts)
@@ -89,8 +97,9 @@ def session_for(config: AgentConfig, engines: Engines) -> AgentSession:
 async def entrypoint(ctx: JobContext) -> None:
     """Run one call: load the agent config, build its pipeline, hold the conversation."""
     try:
-        config = await resolve_agent(ctx.job.metadata, agent_directory)
-        session = session_for(config, ctx.proc.userdata["engines"])
+        agent = await resolve_agent(ctx.job.metadata, agent_directory)
+        config = agent.config
+        session = session_for(config, ctx.proc.userdata["engines"], agent.credentials)
     except PipelineSetupError as exc:
         logger.error("refusing job %s: %s", ctx.job.id, exc)
         ctx.shutdown(reason=f"refused: {exc}")
@@ -107,6 +116,7 @@ async def entrypoint(ctx: JobContext) -> None:
     session.on("metrics_collected", publisher.on_metrics)
     session.on("conversation_item_added", publisher.on_item)
     ctx.add_shutdown_callback(publisher.aclose)
+    watch_providers(session, publisher, ctx.room.name)
 
     # The call ends when the caller leaves: close the session, then the job.
     def on_close(ev: CloseEvent) -> None:

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from control_plane.settings import ServiceSettings
+from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.factory import EngineSettings
 
 
@@ -47,4 +48,16 @@ class Settings(ServiceSettings):
             llm_base_url=self.llm_base_url,
             llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
             profile=self.worker_profile,
+            cloud=CloudSettings(
+                elevenlabs_base_url=self.elevenlabs_base_url,
+                openai_base_url=self.openai_base_url,
+                timeout=self.provider_timeout_seconds,
+            ),
+            credentials=ProviderCredentials(
+                elevenlabs=_secret(self.elevenlabs_api_key), openai=_secret(self.openai_api_key)
+            ),
         )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from livekit import rtc
-from livekit.agents import metrics
-from livekit.agents.voice import ConversationItemAddedEvent, MetricsCollectedEvent
+from livekit.agents import AgentSession, llm, metrics, stt, tts
+from livekit.agents.voice import ConversationItemAddedEvent, ErrorEvent, MetricsCollectedEvent
 
 logger = logging.getLogger("agent_worker.telemetry")
 
@@ -41,6 +43,10 @@ class MetricsPublisher:
         payload.update({k: v for k, v in item.metrics.items() if isinstance(v, int | float)})
         self._spawn(payload)
 
+    def publish(self, payload: dict[str, object]) -> None:
+        """Send any JSON event on the topic (in the background)."""
+        self._spawn(payload)
+
     def _spawn(self, payload: dict[str, object]) -> None:
         task = asyncio.create_task(self._send(payload), name="publish-metrics")
         self._tasks.add(task)
@@ -67,3 +73,49 @@ class MetricsPublisher:
         _done, pending = await asyncio.wait(set(self._tasks), timeout=self.CLOSE_TIMEOUT)
         for task in pending:
             task.cancel()
+
+
+ERROR_EVENT = "error.occurred"
+
+
+def watch_providers(session: AgentSession, publisher: MetricsPublisher, room: str) -> None:
+    """Report provider failures as `error.occurred`: a cloud provider that failed over to the
+    local engine (or recovered), and errors the session itself reports."""
+
+    def availability(component: str) -> Callable[[Any], None]:
+        def on_change(ev: Any) -> None:
+            provider = getattr(ev, component)
+            payload = {
+                "type": ERROR_EVENT,
+                "component": component,
+                "provider": provider.label,
+                "available": ev.available,
+                "detail": (
+                    f"{provider.label} recovered"
+                    if ev.available
+                    else f"{provider.label} failed; the next provider serves"
+                ),
+            }
+            log = logger.info if ev.available else logger.warning
+            log("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
+            publisher.publish(payload)
+
+        return on_change
+
+    for component, part in (("stt", session.stt), ("llm", session.llm), ("tts", session.tts)):
+        if isinstance(part, stt.FallbackAdapter | llm.FallbackAdapter | tts.FallbackAdapter):
+            part.on(f"{component}_availability_changed", availability(component))
+
+    def on_error(ev: ErrorEvent) -> None:
+        error = ev.error
+        payload = {
+            "type": ERROR_EVENT,
+            "component": getattr(error, "type", "session"),
+            "provider": getattr(ev.source, "label", type(ev.source).__name__),
+            "recoverable": bool(getattr(error, "recoverable", False)),
+            "detail": str(getattr(error, "error", error)),
+        }
+        logger.warning("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
+        publisher.publish(payload)
+
+    session.on("error", on_error)

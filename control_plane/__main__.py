@@ -1,4 +1,4 @@
-"""`python -m control_plane serve | migrate | create-company | create-key | revoke-key | ...`"""
+"""`python -m control_plane serve | migrate | new-secret | create-company | create-key | revoke-key | ...`"""
 
 from __future__ import annotations
 
@@ -37,11 +37,21 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_secret(_args: argparse.Namespace) -> int:
+    from .security import new_secret
+
+    print(new_secret())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m control_plane", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the REST API").set_defaults(run=_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+    commands.add_parser(
+        "new-secret", help="print a new PROVIDER_KEYS_SECRET (a Fernet key)"
+    ).set_defaults(run=_new_secret)
     add_admin_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

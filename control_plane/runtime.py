@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from pipelines.cloud import ProviderCredentials
 from pipelines.config import AgentConfig
 
+from .security import ProviderKeyVault
 from .store.db import create_engine, session_factory
 from .store.models import VoiceAgent
-from .store.repositories import VoiceAgentRepository
+from .store.repositories import ProviderKeyRepository, VoiceAgentRepository
 
 
 class AgentUnavailableError(LookupError):
@@ -28,6 +31,8 @@ class CallAgent:
     version: str
     """`updated_at` of the row the config was built from."""
     config: AgentConfig
+    credentials: ProviderCredentials = ProviderCredentials()
+    """The agent's provider keys (its own, else its company's), decrypted."""
 
 
 def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConfig:
@@ -41,11 +46,22 @@ def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConf
         llm_model=agent.llm_model,
         voice_id=agent.voice_id,
         voice_speed=agent.voice_speed,
+        model_id=agent.model_id,
+        voice_stability=agent.voice_stability,
+        voice_similarity_boost=agent.voice_similarity_boost,
+        voice_style=agent.voice_style,
+        output_format=agent.output_format,
+        llm_base_url=agent.llm_base_url,
+        stt_provider=agent.stt_provider,
+        stt_model=agent.stt_model,
     )
 
 
-async def load_call_agent(database_url: str, agent_id: str) -> CallAgent:
-    """Load and check the agent named by a dispatch. One short-lived connection: each call
+async def load_call_agent(
+    database_url: str, agent_id: str, vault: Callable[[], ProviderKeyVault] | None = None
+) -> CallAgent:
+    """Load and check the agent named by a dispatch, with its provider keys (decrypted by
+    `vault()`, asked for only when there are keys). One short-lived connection: each call
     runs on its own event loop, and connections cannot move between loops."""
     try:
         parsed = uuid.UUID(agent_id)
@@ -55,6 +71,13 @@ async def load_call_agent(database_url: str, agent_id: str) -> CallAgent:
     try:
         async with session_factory(engine)() as session:
             agent = await VoiceAgentRepository(session).get_for_call(agent_id=parsed)
+            sealed = (
+                await ProviderKeyRepository(session).for_agent(
+                    company_id=agent.company_id, agent_id=agent.id
+                )
+                if agent is not None
+                else {}
+            )
     except SQLAlchemyError as exc:
         raise AgentUnavailableError(
             f"store unavailable ({type(exc).__name__}); is the control plane's database "
@@ -66,9 +89,19 @@ async def load_call_agent(database_url: str, agent_id: str) -> CallAgent:
         raise AgentUnavailableError(f"agent {agent_id} does not exist")
     if not agent.active:
         raise AgentUnavailableError(f"agent {agent_id} is not active")
+    credentials = ProviderCredentials()
+    if sealed and vault is not None:
+        try:
+            opened = {provider: vault().decrypt(token) for provider, token in sealed.items()}
+        except ValueError as exc:
+            raise AgentUnavailableError(str(exc)) from exc
+        credentials = ProviderCredentials(
+            elevenlabs=opened.get("elevenlabs"), openai=opened.get("openai")
+        )
     return CallAgent(
         agent_id=agent.id,
         company_id=agent.company_id,
         version=agent.updated_at.isoformat(),
         config=agent_config(agent),
+        credentials=credentials,
     )

@@ -29,6 +29,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 ShortText = Annotated[str, Field(max_length=200)]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
 LongText = Annotated[str, Field(max_length=20000)]
+BaseUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+SttProvider = Literal["local", "elevenlabs", "openai"]
+Provider = Literal["elevenlabs", "openai"]
 
 DEFAULT_MODEL_ID = "eleven_turbo_v2_5"
 DEFAULT_FIRST_MESSAGE = "Hello! How can I help you today?"
@@ -113,6 +116,11 @@ class VoiceAgentFields(BaseModel):
     description: LongText | None = None
     voice_name: ShortText | None = None
     main_agent_id: ShortText | None = None
+    llm_base_url: BaseUrl | None = None
+    """Any OpenAI-compatible endpoint for `llm_model`; null: OpenAI (or the embedded model
+    when `llm_model` is `local`)."""
+    stt_model: ShortText | None = None
+    """Model of the cloud STT provider; null: the provider's default."""
 
 
 class VoiceAgentCreate(VoiceAgentFields):
@@ -132,6 +140,7 @@ class VoiceAgentCreate(VoiceAgentFields):
     first_message: LongText = DEFAULT_FIRST_MESSAGE
     system_prompt: LongText = DEFAULT_SYSTEM_PROMPT
     llm_model: Name = DEFAULT_LLM_MODEL
+    stt_provider: SttProvider = "local"
     turn_detection: TurnDetectionSettings = TurnDetectionSettings()
     privacy: PrivacySettings = PrivacySettings()
 
@@ -153,13 +162,15 @@ class VoiceAgentUpdate(VoiceAgentFields):
     first_message: LongText | SkipJsonSchema[None] = None
     system_prompt: LongText | SkipJsonSchema[None] = None
     llm_model: Name | SkipJsonSchema[None] = None
+    stt_provider: SttProvider | SkipJsonSchema[None] = None
     turn_detection: TurnDetectionPatch | SkipJsonSchema[None] = None
     privacy: PrivacyPatch | SkipJsonSchema[None] = None
 
     NOT_NULL: ClassVar[tuple[str, ...]] = (
         "name", "voice_id", "language", "model_id", "active", "temperature", "voice_speed",
         "voice_stability", "voice_similarity_boost", "voice_style", "output_format",
-        "first_message", "system_prompt", "llm_model", "turn_detection", "privacy",
+        "first_message", "system_prompt", "llm_model", "stt_provider", "turn_detection",
+        "privacy",
     )  # fmt: skip
 
     @model_validator(mode="after")
@@ -218,6 +229,9 @@ class VoiceAgentPublic(BaseModel):
     first_message: str
     system_prompt: str
     llm_model: str
+    llm_base_url: str | None
+    stt_provider: str
+    stt_model: str | None
     turn_detection: TurnDetectionSettings
     privacy: PrivacySettings
     created_at: datetime
@@ -228,3 +242,27 @@ class ErrorResponse(BaseModel):
     """Every error: `{"detail": "..."}`."""
 
     detail: str
+
+
+class ProviderKeyIn(BaseModel):
+    """A provider API key to connect or test."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    api_key: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^\S+$")]
+
+
+class IntegrationStatus(BaseModel):
+    connected: bool
+    masked_key: str | None
+    """The key's last four characters (`***xyz1`); the key itself is never returned."""
+
+
+class IntegrationConnected(BaseModel):
+    connected: Literal[True] = True
+    user: dict[str, object]
+    """What the provider says of the key's account (ElevenLabs: `subscription.tier`)."""
+
+
+class KeyCheck(BaseModel):
+    valid: bool

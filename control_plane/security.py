@@ -21,3 +21,76 @@ def hash_api_key(key: str) -> str:
 def display_prefix(key: str) -> str:
     """The first characters of a key, safe to show in listings."""
     return key[: len(KEY_PREFIX) + 6]
+
+
+# --- provider keys ----------------------------------------------------------------------------
+
+
+class ProviderKeyVault:
+    """Encrypts companies' provider API keys (ElevenLabs, OpenAI) for storage.
+
+    Fernet (AES-128-CBC + HMAC-SHA256) under the deployment's secret; several secrets
+    separated by commas rotate keys: the first encrypts, all decrypt. The control plane and the
+    workers must share the secret (`PROVIDER_KEYS_SECRET`, or the file `provider_keys_secret_path`
+    created on first use).
+    """
+
+    def __init__(self, secrets_: list[str]) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        if not secrets_:
+            raise ValueError("at least one provider-keys secret is needed")
+        try:
+            self._fernet = MultiFernet([Fernet(s.strip().encode()) for s in secrets_])
+        except ValueError as exc:
+            raise ValueError(
+                "PROVIDER_KEYS_SECRET must be Fernet keys (32 url-safe base64 bytes), "
+                "comma-separated; make one with `python -m control_plane new-secret`"
+            ) from exc
+
+    @classmethod
+    def from_settings(cls, settings) -> ProviderKeyVault:
+        configured = settings.provider_keys_secret
+        if configured is not None and configured.get_secret_value().strip():
+            return cls(configured.get_secret_value().split(","))
+        return cls([load_or_create_secret(settings.provider_keys_secret_path())])
+
+    def encrypt(self, key: str) -> str:
+        return self._fernet.encrypt(key.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise ValueError(
+                "a stored provider key cannot be decrypted with PROVIDER_KEYS_SECRET "
+                "(was the secret changed without keeping the old one?)"
+            ) from None
+
+
+def new_secret() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode("ascii")
+
+
+def load_or_create_secret(path) -> str:
+    """The secret in `path`, created (mode 0600) when missing."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(new_secret() + "\n")
+    return path.read_text().strip()
+
+
+def mask_key(key: str) -> str:
+    """What may be shown of a provider key: its last four characters."""
+    return "***" + key[-4:] if len(key) >= 8 else "***"

@@ -29,8 +29,15 @@ class StoreSettings(BaseSettings):
     """SQLAlchemy async URL, e.g. `postgresql+asyncpg://user:pw@host/db`; default: SQLite in
     `data_dir`."""
 
+    provider_keys_secret: SecretStr | None = None
+    """Fernet key(s) encrypting provider API keys at rest, comma-separated for rotation (the
+    first encrypts). Default: a secret generated into `data_dir/provider-keys.secret`."""
+
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)
+
+    def provider_keys_secret_path(self) -> Path:
+        return self.data_dir / "provider-keys.secret"
 
 
 class ServiceSettings(StoreSettings):
@@ -43,6 +50,15 @@ class ServiceSettings(StoreSettings):
     livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
     agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
     """Explicit-dispatch name the workers register under."""
+
+    elevenlabs_base_url: str = "https://api.elevenlabs.io/v1"
+    openai_base_url: str = "https://api.openai.com/v1"
+    """Cloud provider endpoints (any OpenAI-compatible server for `openai_base_url`)."""
+    elevenlabs_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    """Deployment-wide provider keys, used when neither the agent nor its company has one."""
+    provider_timeout_seconds: float = 5.0
+    """How long one attempt at a cloud provider may take."""
 
 
 class Settings(ServiceSettings):

@@ -6,6 +6,7 @@ It travels in the dispatch metadata as JSON (`{"agent": {...}}`) until the store
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -63,6 +64,15 @@ class AgentConfig(BaseModel):
     voice_id: str = "local:en_US-joe-medium"
     voice_speed: float = Field(default=100.0, ge=25.0, le=400.0)
     """Speech speed percent; 100 is the voice's natural pace."""
+    model_id: str = "eleven_turbo_v2_5"
+    """Cloud TTS model (ElevenLabs; an `openai:` voice uses an OpenAI speech model)."""
+    voice_stability: float = Field(default=0.5, ge=0.0, le=1.0)
+    voice_similarity_boost: float = Field(default=0.75, ge=0.0, le=1.0)
+    voice_style: float = Field(default=0.0, ge=0.0, le=1.0)
+    output_format: str = "mp3_44100_128"
+    stt_provider: Literal["local", "elevenlabs", "openai"] = "local"
+    stt_model: str | None = None
+    """Cloud STT model; None is the provider's default."""
     turn_detection: TurnDetection = TurnDetection()
 
     @classmethod

@@ -7,12 +7,14 @@ creates the cheap per-call provider objects around them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from livekit.agents import llm, stt, tts, vad
 
+from . import cloud
+from .cloud import CloudSettings, ProviderCredentials
 from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
@@ -35,6 +37,9 @@ class EngineSettings:
     stt_threads: int = 2
     llm_base_url: str = "http://127.0.0.1:8088/v1"
     llm_api_key: str | None = None
+    cloud: CloudSettings = field(default_factory=CloudSettings)
+    credentials: ProviderCredentials = field(default_factory=ProviderCredentials)
+    """Deployment-wide provider keys, used when the agent's company has none."""
     profile: Literal["tuned", "stock"] = "tuned"
     """`stock` keeps livekit-agents' and faster-whisper's defaults (Silero VAD, 30 s Whisper
     window): the peer our tuned defaults are benchmarked against."""
@@ -86,28 +91,46 @@ def build_vad(
     )
 
 
-def build_stt(config: AgentConfig, engines: Engines) -> stt.STT:
+def build_local_stt(config: AgentConfig, engines: Engines) -> stt.STT:
     whisper = WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language))
     if engines.settings.profile == "stock":
         return whisper  # the framework pairs it with the session VAD
-    # Whisper is not streaming: livekit's StreamAdapter recognises each segment its VAD cuts.
-    # That VAD closes segments after a shorter silence than the turn VAD, so recognition runs
-    # during the hold instead of after it.
+    return _segmented(whisper, config)
+
+
+def _segmented(recognizer: stt.STT, config: AgentConfig) -> stt.STT:
+    if recognizer.capabilities.streaming:
+        return recognizer
+    # A batch recogniser is not streaming: livekit's StreamAdapter recognises each segment its
+    # VAD cuts. That VAD closes segments after a shorter silence than the turn VAD, so
+    # recognition runs during the hold instead of after it.
     segmenter = build_vad(config, silence=config.turn_detection.stt_silence_duration)
-    return stt.StreamAdapter(stt=whisper, vad=segmenter)
+    return stt.StreamAdapter(stt=recognizer, vad=segmenter)
 
 
-def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
+def build_stt(
+    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+) -> stt.STT:
+    """The agent's STT: local Whisper, or a cloud provider with Whisper as its fallback."""
+    local = build_local_stt(config, engines)
+    if config.stt_provider == "local":
+        return local
+    key = _credentials(engines, credentials).key(config.stt_provider)
+    if not key:
+        cloud.missing_key("STT", config.stt_provider, "speech-to-text", "local Whisper")
+        return local
+    primary = _segmented(cloud.cloud_stt(config, key, engines.settings.cloud), config)
+    return cloud.fallback_stt(primary, local, engines.settings.cloud)
+
+
+def _credentials(engines: Engines, credentials: ProviderCredentials | None) -> ProviderCredentials:
+    own = credentials or ProviderCredentials()
+    return own.or_else(engines.settings.credentials)
+
+
+def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
     installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
-    if not config.voice_id.startswith(LOCAL_VOICE_PREFIX):
-        # No cloud TTS provider is configured in this worker: the call still gets a voice.
-        logger.warning(
-            "voice %r needs a cloud TTS provider, which is not configured; speaking with the "
-            "local voice %s",
-            config.voice_id,
-            installed,
-        )
-    elif config.voice_id != installed:
+    if config.voice_id.startswith(LOCAL_VOICE_PREFIX) and config.voice_id != installed:
         raise PipelineSetupError(
             f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
             "(set PIPER_VOICE to use another Piper voice)"
@@ -119,17 +142,60 @@ def build_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
     return tts.StreamAdapter(tts=piper, sentence_tokenizer=SpeechChunker())
 
 
-def build_pipeline(config: AgentConfig, engines: Engines) -> Pipeline:
-    """Per-call providers for `config`, around the process's loaded engines."""
-    return Pipeline(
-        vad=build_vad(config, engines),
-        stt=build_stt(config, engines),
-        llm=build_openai_compatible_llm(
-            base_url=config.llm_base_url or engines.settings.llm_base_url,
-            model=config.llm_model,
+def build_tts(
+    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+) -> tts.TTS:
+    """The agent's voice: Piper for `local:` voices, else the cloud voice with Piper behind."""
+    local = build_local_tts(config, engines)
+    provider = cloud.tts_provider(config.voice_id)
+    if provider == "local":
+        return local
+    key = _credentials(engines, credentials).key(provider)
+    if not key:
+        installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
+        cloud.missing_key("voice", provider, repr(config.voice_id), f"the voice {installed}")
+        return local
+    primary = cloud.cloud_tts(config, key, engines.settings.cloud)
+    return cloud.fallback_tts(primary, local, engines.settings.cloud)
+
+
+def build_llm(
+    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+) -> llm.LLM:
+    """The embedded model for `llm_model` "local", else an OpenAI-compatible endpoint (the
+    agent's `llm_base_url` or OpenAI) with the embedded model behind it."""
+
+    def client(base_url: str, model: str, api_key: str | None) -> llm.LLM:
+        return build_openai_compatible_llm(
+            base_url=base_url,
+            model=model,
             temperature=config.temperature,
             max_tokens=config.max_completion_tokens,
-            api_key=engines.settings.llm_api_key,
-        ),
-        tts=build_tts(config, engines),
+            api_key=api_key,
+        )
+
+    local = client(engines.settings.llm_base_url, cloud.LOCAL_LLM, engines.settings.llm_api_key)
+    if cloud.llm_provider(config) == "local":
+        if config.llm_base_url:  # an agent's own OpenAI-compatible server, no key needed
+            return client(config.llm_base_url, config.llm_model, None)
+        return local
+    key = _credentials(engines, credentials).openai
+    if not key and not config.llm_base_url:
+        cloud.missing_key("LLM", "openai", repr(config.llm_model), "the embedded model")
+        return local
+    base_url = config.llm_base_url or engines.settings.cloud.openai_base_url
+    primary = client(base_url, config.llm_model, key)
+    return cloud.fallback_llm(primary, local, engines.settings.cloud)
+
+
+def build_pipeline(
+    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+) -> Pipeline:
+    """Per-call providers for `config`, around the process's loaded engines; `credentials` are
+    the agent's provider keys (the deployment's are the fallback)."""
+    return Pipeline(
+        vad=build_vad(config, engines),
+        stt=build_stt(config, engines, credentials),
+        llm=build_llm(config, engines, credentials),
+        tts=build_tts(config, engines, credentials),
     )

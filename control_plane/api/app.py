@@ -13,7 +13,7 @@ from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from .errors import install_error_handlers
 from .ratelimit import RateLimiter
-from .routes import conversations, speech, voice_agents, voices
+from .routes import conversations, integrations, speech, voice_agents, voices
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(speech.router)
     app.include_router(voice_agents.router)
     app.include_router(conversations.router)
+    app.include_router(integrations.router)
     _drop_default_422(app)
     return app
 

@@ -86,7 +86,33 @@ class VoiceAgent(Base):
     first_message: Mapped[str] = mapped_column(Text)
     system_prompt: Mapped[str] = mapped_column(Text)
     llm_model: Mapped[str] = mapped_column(String(200))
+    llm_base_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    stt_provider: Mapped[str] = mapped_column(String(32), default="local")
+    stt_model: Mapped[str | None] = mapped_column(String(100), default=None)
     turn_detection: Mapped[dict[str, Any]] = mapped_column(JSON)
     privacy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderKey(Base):
+    """A company's API key for a cloud provider, encrypted (`security.ProviderKeyVault`).
+
+    `agent_id` None is the company-wide key; an agent's own key (the voice integrations API)
+    takes precedence for that agent's calls.
+    """
+
+    __tablename__ = "provider_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    masked: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..security import display_prefix, generate_api_key, hash_api_key
-from .models import ApiKey, Company, VoiceAgent, utcnow
+from .models import ApiKey, Company, ProviderKey, VoiceAgent, utcnow
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,73 @@ class VoiceAgentRepository:
     async def delete(self, *, agent: VoiceAgent) -> None:
         await self.session.delete(agent)
         await self.session.flush()
+
+
+class ProviderKeyRepository:
+    """Provider API keys of a company (company-wide, or one agent's own); stored encrypted."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _scope(self, company_id: uuid.UUID, provider: str, agent_id: uuid.UUID | None):
+        agent_clause = (
+            ProviderKey.agent_id.is_(None) if agent_id is None else ProviderKey.agent_id == agent_id
+        )
+        return select(ProviderKey).where(
+            ProviderKey.company_id == company_id, ProviderKey.provider == provider, agent_clause
+        )
+
+    async def get(
+        self, *, company_id: uuid.UUID, provider: str, agent_id: uuid.UUID | None = None
+    ) -> ProviderKey | None:
+        return await self.session.scalar(self._scope(company_id, provider, agent_id))
+
+    async def save(
+        self,
+        *,
+        company_id: uuid.UUID,
+        provider: str,
+        ciphertext: str,
+        masked: str,
+        agent_id: uuid.UUID | None = None,
+    ) -> ProviderKey:
+        record = await self.get(company_id=company_id, provider=provider, agent_id=agent_id)
+        now = utcnow()
+        if record is None:
+            record = ProviderKey(
+                company_id=company_id,
+                agent_id=agent_id,
+                provider=provider,
+                created_at=now,
+            )
+            self.session.add(record)
+        record.ciphertext = ciphertext
+        record.masked = masked
+        record.updated_at = now
+        await self.session.flush()
+        return record
+
+    async def delete(
+        self, *, company_id: uuid.UUID, provider: str, agent_id: uuid.UUID | None = None
+    ) -> bool:
+        record = await self.get(company_id=company_id, provider=provider, agent_id=agent_id)
+        if record is None:
+            return False
+        await self.session.delete(record)
+        await self.session.flush()
+        return True
+
+    async def for_agent(self, *, company_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, str]:
+        """Ciphertext per provider for an agent's calls: its own key, else the company's."""
+        result = await self.session.scalars(
+            select(ProviderKey).where(
+                ProviderKey.company_id == company_id,
+                (ProviderKey.agent_id == agent_id) | ProviderKey.agent_id.is_(None),
+            )
+        )
+        chosen: dict[str, ProviderKey] = {}
+        for record in result.all():
+            current = chosen.get(record.provider)
+            if current is None or (current.agent_id is None and record.agent_id is not None):
+                chosen[record.provider] = record
+        return {provider: record.ciphertext for provider, record in chosen.items()}

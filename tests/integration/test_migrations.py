@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from control_plane.store.db import create_engine
 from control_plane.store.migrate import downgrade, is_current, upgrade
+from control_plane.store.models import Base
 from tests.integration.conftest import database_url_for
 
-TABLES = {"companies", "api_keys", "voice_agents"}
+TABLES = {"companies", "api_keys", "voice_agents", "provider_keys"}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -35,5 +38,17 @@ async def check_migrations(url: str) -> None:
         assert not (TABLES & await tables())
         await upgrade(engine)
         assert await tables() >= TABLES
+        assert await schema_drift(engine) == []
     finally:
         await engine.dispose()
+
+
+async def schema_drift(engine) -> list:
+    """Differences between the migrated schema and the models (empty when they agree)."""
+
+    def compare(connection) -> list:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return compare_metadata(context, Base.metadata)
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(compare)

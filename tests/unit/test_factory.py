@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.plugins import openai as lk_openai
@@ -58,7 +59,11 @@ def test_llm_follows_config_and_settings(engines):
         temperature=0.2,
         max_completion_tokens=33,
     )
-    custom = build_pipeline(config, engines).llm
+    # The agent's own endpoint, with the embedded model behind it should it fail.
+    adapter = build_pipeline(config, engines).llm
+    assert isinstance(adapter, lk_llm.FallbackAdapter)
+    custom, local = adapter._llm_instances
+    assert local.model == "local"
     assert str(custom._client.base_url).rstrip("/") == "http://10.0.0.5:8000/v1"
     assert custom.model == "smol"
     assert custom._opts.temperature == 0.2

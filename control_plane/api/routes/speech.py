@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.factory import LOCAL_VOICE_PREFIX
 
 from ...audio import AudioDecodeError, decode_to_mono, encode_pcm, parse_output_format
-from ...schemas import Language, OutputFormatName, Unit, VoiceSpeed
+from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_speech
+from ...schemas import DEFAULT_MODEL_ID, Language, OutputFormatName, Unit, VoiceSpeed
 from ...speech import SpeechEngines, UnknownVoiceError
-from ..deps import CompanyDep, SettingsDep
+from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from .integrations import VaultDep, endpoints, provider_key
 
 router = APIRouter(prefix="/voice-agents", tags=["speech"])
 
@@ -57,7 +59,7 @@ def speech_engines(request: Request) -> SpeechEngines:
                 "audio/x-alaw-basic": {}, "audio/ogg": {},
             },
         },
-        **error_responses(400, 401, 404, 409, 429),
+        **error_responses(400, 401, 404, 409, 429, 502),
     },
 )  # fmt: skip
 async def text_to_speech(
@@ -65,23 +67,31 @@ async def text_to_speech(
     body: TTSRequest,
     request: Request,
     settings: SettingsDep,
-    _company_id: CompanyDep,
+    session: SessionDep,
+    vault: VaultDep,
+    company_id: CompanyDep,
     output_format: Annotated[
         OutputFormatName | None,  # type: ignore[valid-type]
         Query(description="Overrides the body's output_format"),
     ] = None,
 ) -> Response:
     """Speak `text` with the voice. Local voices (`local:...`) synthesise on this server and
-    honour `voice_speed`; ElevenLabs voices need the company's ElevenLabs key."""
+    honour `voice_speed`; ElevenLabs voices use the company's ElevenLabs key and honour
+    `model_id`, `language_code`, stability, similarity, style and speed."""
     if len(body.text) > settings.tts_max_characters:
         raise HTTPException(400, f"text: at most {settings.tts_max_characters} characters")
     fmt = parse_output_format(output_format or body.output_format or "mp3_44100_128")
     if not voiceId.startswith(LOCAL_VOICE_PREFIX):
-        raise HTTPException(
-            409,
-            f"voice {voiceId!r} is an ElevenLabs voice and this company has no ElevenLabs API "
-            "key connected; use a local voice (GET /voice-agents/english lists them)",
-        )
+        key = await provider_key(session, settings, vault, company_id, "elevenlabs")
+        if key is None:
+            raise HTTPException(
+                409,
+                f"voice {voiceId!r} is an ElevenLabs voice and this company has no ElevenLabs "
+                "API key connected (POST /integrations/elevenlabs); or use a local voice "
+                "(GET /voice-agents/english lists them)",
+            )
+        pcm, rate = await _elevenlabs(voiceId, body, key, settings)
+        return Response(content=encode_pcm(pcm, rate, fmt), media_type=fmt.media_type)
     engines = speech_engines(request)
     try:
         pcm, rate = await engines.synthesize(
@@ -95,6 +105,32 @@ async def text_to_speech(
         ) from None
     audio = encode_pcm(pcm, rate, fmt)
     return Response(content=audio, media_type=fmt.media_type)
+
+
+async def _elevenlabs(voice_id: str, body: TTSRequest, key: str, settings) -> tuple:
+    try:
+        return await elevenlabs_speech(
+            endpoints(settings),
+            key,
+            voice_id=voice_id,
+            text=body.text,
+            model_id=body.model_id or DEFAULT_MODEL_ID,
+            language=body.language_code,
+            stability=body.voice_stability if body.voice_stability is not None else 0.5,
+            similarity_boost=(
+                body.voice_similarity_boost if body.voice_similarity_boost is not None else 0.75
+            ),
+            style=body.voice_style or 0.0,
+            speed=(body.voice_speed or 100.0) / 100,
+        )
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except KeyRejectedError as exc:
+        raise HTTPException(
+            400, f"invalid_key: {exc}; reconnect the ElevenLabs integration"
+        ) from None
+    except ProviderUnavailableError as exc:
+        raise HTTPException(502, str(exc)) from None
 
 
 @router.post("/stt", responses=error_responses(400, 401, 413, 429))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from ...providers import KeyRejectedError, ProviderUnavailableError
 from ...voices.catalog import Voice, catalog
-from ..deps import CompanyDep
+from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from .integrations import VaultDep, VoiceCacheDep, endpoints, provider_key
+
+logger = logging.getLogger("control_plane.voices")
 
 router = APIRouter(prefix="/voice-agents", tags=["voices"])
 
@@ -23,15 +28,28 @@ MaxVoices = Annotated[int, Query(ge=1, le=1000, description="Maximum voices to r
 
 def _route(collection: Literal["arabic", "english", "multilingual"], summary: str):  # noqa: ANN202
     async def list_voices(
-        _company_id: CompanyDep,
+        session: SessionDep,
+        settings: SettingsDep,
+        vault: VaultDep,
+        cache: VoiceCacheDep,
+        company_id: CompanyDep,
         gender: Gender = None,
         category: Category = None,
         accent: Accent = None,
         featured_only: FeaturedOnly = False,
         max_voices: MaxVoices = 100,
     ) -> list[Voice]:
+        extra: list[Voice] = []
+        key = await provider_key(session, settings, vault, company_id, "elevenlabs")
+        if key is not None:
+            try:
+                extra = await cache.voices(key, endpoints(settings))
+            except (KeyRejectedError, ProviderUnavailableError) as exc:
+                # The catalog still answers; the company's own voices are missing this time.
+                logger.warning("ElevenLabs voices not listed: %s", exc)
         return catalog(
             collection,
+            extra=extra,
             gender=gender,
             category=category,
             accent=accent,
@@ -50,6 +68,14 @@ def _route(collection: Literal["arabic", "english", "multilingual"], summary: st
     )
 
 
-_route("arabic", "Voices that speak Arabic: installed local voices and curated ElevenLabs ones")
-_route("english", "Voices that speak English: installed local voices and curated ElevenLabs ones")
+_route(
+    "arabic",
+    "Voices that speak Arabic: installed local voices, the company's own ElevenLabs voices "
+    "(with a connected key) and curated ElevenLabs ones",
+)
+_route(
+    "english",
+    "Voices that speak English: installed local voices, the company's own ElevenLabs voices "
+    "(with a connected key) and curated ElevenLabs ones",
+)
 _route("multilingual", "Voices that speak both Arabic and English")
