@@ -23,7 +23,10 @@ it by base URL (``http://127.0.0.1:PORT/v1``):
 Every route checks ``Authorization: Bearer <key>`` against ``state.valid_keys`` (any non-empty
 key when None) and honours the `Fault` set for its route name: an error status answered with
 OpenAI's error JSON (``retry-after`` on 429), latency before the first byte, a delay between
-streamed chunks, and a connection dropped mid-stream without a clean end.
+streamed chunks, and a connection dropped mid-stream without a clean end. Besides the shared
+``/_fake/faults``, ``/_fake/requests`` and ``/_fake/reset``, ``POST /_fake/config`` changes the
+scripted replies, tool triggers (``{phrase: {"name", "arguments"}}``), latencies or fixed
+transcript of a running server.
 
 Run it standalone with ``python -m fake_providers.openai --port 8791``.
 """
@@ -432,13 +435,20 @@ class FakeOpenAI:
             response.headers.setdefault("openai-version", "2020-10-01")
         return response
 
-    def _error(self, status: int, message: str | None = None, **kwargs: Any) -> web.Response:
+    def _error(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> web.Response:
+        """An OpenAI error response (`body`, e.g. a `Fault.body`, replaces the generated JSON)."""
         headers = {"x-request-id": _request_id()}
         if status == 429:
             headers["retry-after"] = f"{self.retry_after_s:g}"
-        return web.json_response(
-            error_body(status, message, **kwargs), status=status, headers=headers
-        )
+        payload = body if body is not None else error_body(status, message, **kwargs)
+        return web.json_response(payload, status=status, headers=headers)
 
     def _bad_request(self, message: str, param: str | None = None, code: str | None = None):
         return self._error(400, message, param=param, code=code)
@@ -466,13 +476,7 @@ class FakeOpenAI:
                 )
                 response: web.StreamResponse = self._error(401, message, code="invalid_api_key")
             elif (status := fault.take_status()) is not None:
-                if fault.body is not None:
-                    headers = {"x-request-id": _request_id()}
-                    if status == 429:
-                        headers["retry-after"] = f"{self.retry_after_s:g}"
-                    response = web.json_response(fault.body, status=status, headers=headers)
-                else:
-                    response = self._error(status)
+                response = self._error(status, body=fault.body)
             else:
                 response = await handler(request, record, fault)
             record.status = response.status
@@ -976,8 +980,8 @@ class FakeOpenAI:
         if not isinstance(body, dict):
             return self._bad_request("The request body must be a JSON object.")
         record.body = body
-        for required in ("model", "input", "voice"):
-            if not body.get(required) and required != "input":
+        for required in ("model", "voice"):
+            if not body.get(required):
                 return self._bad_request(f"you must provide a {required} parameter", param=required)
         text = body.get("input")
         if not isinstance(text, str):

@@ -203,6 +203,14 @@ async def test_sdk_tool_named_in_text_gets_schema_shaped_arguments(client):
     )
     assert resp.choices[0].message.tool_calls is None
     assert resp.choices[0].message.content.startswith("You said: please get weather")
+    # A named tool_choice forces the call even when the text does not mention the tool.
+    resp = await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hello"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    assert resp.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
 async def test_ttft_and_token_pacing_are_applied():
@@ -533,6 +541,18 @@ async def test_control_routes_over_http(fake):
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
         )
     assert resp.choices[0].message.content == "Scripted."
+
+
+async def test_fault_body_replaces_the_error_json(fake, client):
+    custom = {"error": {"message": "quota gone", "type": "insufficient_quota", "code": "x"}}
+    fake.state.faults["chat"] = Fault(status=429, body=custom)
+    for _ in range(2):  # times=None: every request fails
+        with pytest.raises(openai.RateLimitError) as info:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert info.value.body == custom["error"]
+    assert routes(fake) == [("chat", 429), ("chat", 429)]
 
 
 def test_thread_form_serves_sync_clients():
