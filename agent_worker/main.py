@@ -13,15 +13,17 @@ import threading
 from livekit.agents import (
     AgentServer,
     AgentSession,
+    APIConnectOptions,
     CloseEvent,
     JobContext,
     JobExecutorType,
     JobProcess,
     room_io,
 )
+from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from control_plane.security import ProviderKeyVault
-from pipelines.cloud import ProviderCredentials
+from pipelines.cloud import ProviderCredentials, llm_provider
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline
@@ -37,6 +39,8 @@ settings = Settings()
 CALL_STARTED = "call job started"
 CALL_FINISHED = "call job finished"
 """Logged with the room at the start and the very end of each call's job."""
+MIN_ATTEMPT_TIMEOUT = 10.0
+"""Local engines share the session's attempt timeout; a loaded machine must not time them out."""
 agent_directory = AgentDirectory(
     settings.resolved_database_url(),
     ttl=settings.agent_cache_seconds,
@@ -71,6 +75,13 @@ def session_for(
         # The framework's own defaults, as its quickstart runs them: the benchmark peer.
         return AgentSession(vad=parts.vad, stt=parts.stt, llm=parts.llm, tts=parts.tts)
     td = config.turn_detection
+    cloud = engines.settings.cloud
+    # Retries come quickly (a caller is waiting), then the fallback engine takes over.
+    attempt = APIConnectOptions(
+        max_retry=cloud.max_retry,
+        retry_interval=cloud.retry_interval,
+        timeout=max(cloud.timeout, MIN_ATTEMPT_TIMEOUT),
+    )
     return AgentSession(
         vad=parts.vad,
         stt=parts.stt,
@@ -91,6 +102,9 @@ def session_for(
             "preemptive_generation": {"enabled": True},
         },
         user_away_timeout=None,
+        conn_options=SessionConnectOptions(
+            stt_conn_options=attempt, llm_conn_options=attempt, tts_conn_options=attempt
+        ),
     )
 
 
@@ -125,7 +139,14 @@ async def entrypoint(ctx: JobContext) -> None:
 
     session.on("close", on_close)
     await session.start(
-        agent=VoiceAgent(config, warm_llm=settings.worker_profile == "tuned"),
+        # Warming re-reads the conversation on the embedded model; on a paid API it would
+        # bill a request per turn, and prefix caching there needs no help.
+        agent=VoiceAgent(
+            config,
+            warm_llm=settings.worker_profile == "tuned"
+            and llm_provider(config) == "local"
+            and not config.llm_base_url,
+        ),
         room=ctx.room,
         room_options=room_io.RoomOptions(close_on_disconnect=True),
         # No remote control of the session over the room: callers only talk and listen.

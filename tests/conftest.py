@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fake_providers.elevenlabs import FakeElevenLabs
+from fake_providers.openai import FakeOpenAI
 from simulator.stack import ROOT, Stack, StackConfig
 
 TEST_PORTS = {
@@ -21,6 +23,36 @@ TEST_PORTS = {
 }
 TEST_AGENT_NAME = "voice-agent-test"
 
+# Provider keys the fake vendors accept, and the secret that encrypts them in the test stores.
+ELEVENLABS_KEY = "sk_test_eleven_acme_0001"
+ELEVENLABS_OTHER_KEY = "sk_test_eleven_other_0002"
+OPENAI_KEY = "sk-test-openai-acme-0003"
+PROVIDER_KEYS_SECRET = "q1r9y9Xc2n0oH6o4cC2m6m4v2XoZ1mYdY0n8k7L3b1M="
+
+
+@pytest.fixture(scope="session")
+def fake_elevenlabs() -> Iterator[FakeElevenLabs]:
+    """A local server speaking ElevenLabs' wire formats (the real one is unreachable)."""
+    with FakeElevenLabs(valid_keys=[ELEVENLABS_KEY, ELEVENLABS_OTHER_KEY]) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A local server speaking OpenAI's wire formats."""
+    with FakeOpenAI(api_keys=[OPENAI_KEY]) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def provider_env(fake_elevenlabs: FakeElevenLabs, fake_openai: FakeOpenAI) -> dict[str, str]:
+    """Environment pointing a control plane or worker at the fake vendors."""
+    return {
+        "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "PROVIDER_KEYS_SECRET": PROVIDER_KEYS_SECRET,
+    }
+
 
 @pytest.fixture(scope="session")
 def store_url(tmp_path_factory) -> str:
@@ -29,12 +61,12 @@ def store_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack_config(store_url: str) -> StackConfig:
+def stack_config(store_url: str, provider_env: dict[str, str]) -> StackConfig:
     return StackConfig(
         **TEST_PORTS,
         agent_name=TEST_AGENT_NAME,
         log_dir=Path(ROOT / ".cache" / "logs" / "tests"),
-        worker_env={"DATABASE_URL": store_url},
+        worker_env={"DATABASE_URL": store_url, **provider_env},
     )
 
 

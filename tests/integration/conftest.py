@@ -98,7 +98,7 @@ class ApiServer:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api_server(request, tmp_path_factory) -> Iterator[ApiServer]:
+def api_server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
     """The control plane on each backend, with two companies (acme, globex)."""
     backend = request.param
     database_url = database_url_for(backend, tmp_path_factory.mktemp(backend))
@@ -107,7 +107,7 @@ def api_server(request, tmp_path_factory) -> Iterator[ApiServer]:
         port,
         database_url=database_url,
         log_path=LOG_DIR / f"control-plane-{backend}.log",
-        env={"RATE_LIMIT": "100000/minute"},
+        env={"RATE_LIMIT": "100000/minute", **provider_env},
     )
     try:
         server = ApiServer(
@@ -131,3 +131,36 @@ def sqlite_api(api_server: ApiServer) -> ApiServer:
     if api_server.backend != "sqlite":
         pytest.skip("backend-independent")
     return api_server
+
+
+CALLS_API_PORT = 8393
+
+
+@pytest.fixture(scope="module")
+def calls_api(stack, store_url: str, provider_env: dict[str, str]) -> Iterator[str]:
+    """The control plane on the test worker's store (and provider-keys secret), minting
+    tokens for the test livekit-server: calls it starts reach the test worker."""
+    from tests.conftest import TEST_AGENT_NAME
+
+    process = control_plane_process(
+        CALLS_API_PORT,
+        database_url=store_url,
+        log_path=LOG_DIR / "control-plane-calls.log",
+        env={
+            "LIVEKIT_URL": stack.config.livekit_url,
+            "LIVEKIT_API_KEY": stack.key,
+            "LIVEKIT_API_SECRET": stack.secret,
+            "VOICE_AGENT_NAME": TEST_AGENT_NAME,
+            **provider_env,
+        },
+    )
+    try:
+        yield f"http://127.0.0.1:{CALLS_API_PORT}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def calls_tenant(calls_api: str, store_url: str) -> Tenant:
+    created = admin(store_url, "create-company", f"Caller Co {uuid.uuid4().hex[:4]}")
+    return Tenant(created["company_id"], created["key_id"], created["api_key"])

@@ -4,49 +4,19 @@ run by the worker with the stored configuration, refused when inactive or unknow
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from livekit import api, rtc
 
 from simulator.caller import CallScript, join_conversation
-from simulator.stack import Stack, control_plane_process
+from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import TEST_AGENT_NAME
 from tests.helpers import caller_in_room, poll_until, worker_info
-from tests.integration.conftest import LOG_DIR, Tenant, admin
+from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
-
-PORT = 8393
-
-
-@pytest.fixture(scope="module")
-def control_plane(stack: Stack, store_url: str) -> Iterator[str]:
-    """The control plane on the worker's store, minting tokens for the test livekit-server."""
-    process = control_plane_process(
-        PORT,
-        database_url=store_url,
-        log_path=LOG_DIR / "control-plane-calls.log",
-        env={
-            "LIVEKIT_URL": stack.config.livekit_url,
-            "LIVEKIT_API_KEY": stack.key,
-            "LIVEKIT_API_SECRET": stack.secret,
-            "VOICE_AGENT_NAME": TEST_AGENT_NAME,
-        },
-    )
-    try:
-        yield f"http://127.0.0.1:{PORT}"
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def tenant(control_plane: str, store_url: str) -> Tenant:
-    created = admin(store_url, "create-company", "Bakery Inc")
-    return Tenant(created["company_id"], created["key_id"], created["api_key"])
-
 
 def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()}
@@ -66,9 +36,9 @@ async def greeting_heard(client: httpx.AsyncClient, agent_id: str) -> str:
 
 
 async def test_call_runs_the_stored_agent_and_picks_up_changes(
-    idle_stack: Stack, control_plane: str, tenant: Tenant
+    idle_stack: Stack, calls_api: str, calls_tenant: Tenant
 ) -> None:
-    async with httpx.AsyncClient(base_url=control_plane, headers=tenant.headers) as client:
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
         resp = await client.post(
             "/voice-agents",
             json={
@@ -98,10 +68,10 @@ async def test_call_runs_the_stored_agent_and_picks_up_changes(
 
 
 async def test_inactive_or_unknown_agents_are_refused(
-    idle_stack: Stack, control_plane: str, tenant: Tenant
+    idle_stack: Stack, calls_api: str, calls_tenant: Tenant
 ) -> None:
     worker = idle_stack.processes["worker"]
-    async with httpx.AsyncClient(base_url=control_plane, headers=tenant.headers) as client:
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
         agent = (
             await client.post("/voice-agents", json={"name": "Off", "voice_id": "local:x"})
         ).json()

@@ -1,0 +1,150 @@
+"""Calls whose agents use cloud providers (local fake ElevenLabs and OpenAI servers, reached by
+the real plugins), and a call whose providers fail mid-call: the local engines take over and the
+caller still hears an answer."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from fake_providers.common import Fault, RequestRecord
+from fake_providers.elevenlabs import FakeElevenLabs
+from fake_providers.openai import FakeOpenAI
+from simulator.caller import CallReport, CallScript, Utterance, join_conversation
+from simulator.speech import render_speech
+from simulator.stack import Stack
+from simulator.transcribe import HeardTranscriber
+from tests.conftest import ELEVENLABS_KEY, OPENAI_KEY
+from tests.helpers import poll_until, worker_info
+from tests.integration.conftest import Tenant
+
+pytestmark = pytest.mark.integration
+
+VOICE = "EXAVITQu4vr4xnSDxMaL"
+QUESTION = "What time does the bakery open tomorrow?"
+
+
+def words(text: str) -> set[str]:
+    return {w.strip(".,!?;:'\"").lower() for w in text.split()}
+
+
+async def call(client: httpx.AsyncClient, agent_id: str) -> CallReport:
+    resp = await client.post("/conversations", json={"agent_id": agent_id, "user_id": "caller-7"})
+    assert resp.status_code == 201, resp.text
+    details = resp.json()["connection_details"]
+    script = CallScript(
+        turns=[Utterance(render_speech(QUESTION), QUESTION)],
+        greeting_timeout=60,
+        reply_timeout=60,
+    )
+    report = await join_conversation(
+        details["websocket_url"], details["token"], details["room_name"], script
+    )
+    return await HeardTranscriber().fill(report)
+
+
+@pytest.fixture(scope="module")
+async def cloud_agent(calls_api: str, calls_tenant: Tenant) -> str:
+    """An agent on ElevenLabs voice and STT and an OpenAI model, its company's keys connected."""
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        for provider, key in [("elevenlabs", ELEVENLABS_KEY), ("openai", OPENAI_KEY)]:
+            resp = await client.post(f"/integrations/{provider}", json={"api_key": key})
+            assert resp.status_code == 200, resp.text
+        resp = await client.post(
+            "/voice-agents",
+            json={
+                "name": "Cloud bakery",
+                "voice_id": VOICE,
+                "stt_provider": "elevenlabs",
+                "llm_model": "gpt-4o-mini",
+                "active": True,
+                "first_message": "Welcome to the bakery.",
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+
+def served(fake: FakeElevenLabs | FakeOpenAI, route: str) -> list[RequestRecord]:
+    return [r for r in fake.state.requests if r.route == route]
+
+
+async def wait_idle(stack: Stack) -> None:
+    port = stack.config.worker_http_port
+    await poll_until(lambda: worker_info(port).get("active_jobs", 0) == 0, 60, "an idle worker")
+
+
+async def test_a_call_on_cloud_providers(
+    idle_stack: Stack,
+    calls_api: str,
+    calls_tenant: Tenant,
+    cloud_agent: str,
+    fake_elevenlabs: FakeElevenLabs,
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_elevenlabs.state.requests.clear()
+    fake_openai.state.requests.clear()
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        report = await call(client, cloud_agent)
+
+    assert report.greeting is not None, "no greeting heard"
+    assert "bakery" in words(report.greeting.transcript), report.greeting.transcript
+    reply = report.turns[0].reply
+    assert reply is not None, "no reply heard"
+    # The fake model's answer, in the fake ElevenLabs voice.
+    assert "answer" in words(reply.transcript), reply.transcript
+
+    # Each part ran on its cloud provider with the company's key.
+    tts = served(fake_elevenlabs, "tts_ws")
+    assert tts and all(r.api_key == ELEVENLABS_KEY for r in tts)
+    stt = served(fake_elevenlabs, "stt")
+    assert stt and all(r.api_key == ELEVENLABS_KEY for r in stt)
+    chat = served(fake_openai, "chat")
+    assert chat and all(r.api_key == OPENAI_KEY for r in chat)
+    assert any("bakery" in str(r.body).lower() for r in chat), "the question reached the model"
+
+
+async def test_providers_failing_mid_call_fall_back_to_the_local_engines(
+    idle_stack: Stack,
+    calls_api: str,
+    calls_tenant: Tenant,
+    cloud_agent: str,
+    fake_elevenlabs: FakeElevenLabs,
+    fake_openai: FakeOpenAI,
+) -> None:
+    await wait_idle(idle_stack)
+    fake_elevenlabs.state.requests.clear()
+    fake_openai.state.requests.clear()
+    log = fake_elevenlabs.state.log
+
+    def fail_once_the_caller_speaks(route, request, api_key, body=None):
+        # The greeting went out on the cloud voice; from the caller's first words on, the
+        # model answers 500 and the voice's websocket drops before any audio.
+        if route == "stt" and "chat" not in fake_openai.state.faults:
+            fake_openai.state.faults["chat"] = Fault(status=500)
+            fake_elevenlabs.state.faults["tts_ws"] = Fault(drop_after_chunks=0)
+        return log(route, request, api_key, body)
+
+    fake_elevenlabs.state.log = fail_once_the_caller_speaks
+    worker = idle_stack.processes["worker"]
+    try:
+        async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+            report = await call(client, cloud_agent)
+        chat, tts = served(fake_openai, "chat"), served(fake_elevenlabs, "tts_ws")
+    finally:
+        fake_elevenlabs.state.log = log
+        fake_openai.state.faults.clear()
+        fake_elevenlabs.state.faults.clear()
+
+    assert report.greeting is not None and "bakery" in words(report.greeting.transcript)
+    reply = report.turns[0].reply
+    assert reply is not None, "no answer after the providers failed"
+    assert reply.duration > 0.5
+    assert "answer" not in words(reply.transcript), "the failed model cannot have answered"
+
+    # The cloud providers were tried and failed; the switch was reported.
+    assert chat and {r.status for r in chat} == {500}
+    assert any(
+        isinstance(r.body, dict) and r.body.get("dropped_after_chunks") == 0 for r in tts
+    )
+    assert worker.log_contains("error.occurred")
