@@ -23,7 +23,7 @@ from livekit.agents import (
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from control_plane.security import ProviderKeyVault
-from pipelines.cloud import ProviderCredentials, llm_provider
+from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline
@@ -39,8 +39,6 @@ settings = Settings()
 CALL_STARTED = "call job started"
 CALL_FINISHED = "call job finished"
 """Logged with the room at the start and the very end of each call's job."""
-MIN_ATTEMPT_TIMEOUT = 10.0
-"""Local engines share the session's attempt timeout; a loaded machine must not time them out."""
 agent_directory = AgentDirectory(
     settings.resolved_database_url(),
     ttl=settings.agent_cache_seconds,
@@ -76,12 +74,10 @@ def session_for(
         return AgentSession(vad=parts.vad, stt=parts.stt, llm=parts.llm, tts=parts.tts)
     td = config.turn_detection
     cloud = engines.settings.cloud
-    # Retries come quickly (a caller is waiting), then the fallback engine takes over.
-    attempt = APIConnectOptions(
-        max_retry=cloud.max_retry,
-        retry_interval=cloud.retry_interval,
-        timeout=max(cloud.timeout, MIN_ATTEMPT_TIMEOUT),
-    )
+
+    def attempt(part: object) -> APIConnectOptions:
+        return attempt_options(cloud, cloud_first=is_fallback(part))
+
     return AgentSession(
         vad=parts.vad,
         stt=parts.stt,
@@ -103,7 +99,9 @@ def session_for(
         },
         user_away_timeout=None,
         conn_options=SessionConnectOptions(
-            stt_conn_options=attempt, llm_conn_options=attempt, tts_conn_options=attempt
+            stt_conn_options=attempt(parts.stt),
+            llm_conn_options=attempt(parts.llm),
+            tts_conn_options=attempt(parts.tts),
         ),
     )
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
-from livekit.agents import llm, stt, tts
+from livekit.agents import APIConnectOptions, llm, stt, tts
 from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
@@ -141,6 +141,24 @@ def cloud_stt(config: AgentConfig, api_key: str, cloud: CloudSettings) -> stt.ST
         model=config.stt_model or DEFAULT_OPENAI_STT_MODEL,
         use_realtime=False,
     )
+
+
+LOCAL_ATTEMPT_TIMEOUT = 10.0
+"""Timeout of one attempt at a local engine alone: a loaded machine must not time it out."""
+
+
+def attempt_options(cloud: CloudSettings, *, cloud_first: bool) -> APIConnectOptions:
+    """Connect options for one part of a call: quick retries (a caller is waiting), and the
+    provider timeout when a cloud provider is in front of a local engine."""
+    return APIConnectOptions(
+        max_retry=cloud.max_retry,
+        retry_interval=cloud.retry_interval,
+        timeout=cloud.timeout if cloud_first else max(cloud.timeout, LOCAL_ATTEMPT_TIMEOUT),
+    )
+
+
+def is_fallback(part: object) -> bool:
+    return isinstance(part, tts.FallbackAdapter | stt.FallbackAdapter | llm.FallbackAdapter)
 
 
 def fallback_tts(primary: tts.TTS, local: tts.TTS, cloud: CloudSettings) -> tts.TTS:
