@@ -75,7 +75,7 @@ bench: setup
 	$(PY) benchmarks/latency.py
 
 lint: setup
-	$(VENV)/bin/ruff check agent_worker control_plane pipelines simulator benchmarks tests
+	$(VENV)/bin/ruff check agent_worker control_plane fake_providers pipelines simulator benchmarks tests
 
 clean:
 	rm -rf $(VENV) $(CACHE)/logs

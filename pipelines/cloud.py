@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from livekit import rtc
 from livekit.agents import APIConnectOptions, llm, stt, tts
+from livekit.agents.tts.fallback_adapter import (
+    DEFAULT_FALLBACK_API_CONNECT_OPTIONS,
+    FallbackSynthesizeStream,
+)
 from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
@@ -162,7 +167,111 @@ def is_fallback(part: object) -> bool:
 
 
 def fallback_tts(primary: tts.TTS, local: tts.TTS, cloud: CloudSettings) -> tts.TTS:
-    return tts.FallbackAdapter([primary, local], max_retry_per_tts=cloud.max_retry)
+    return ContinuingFallbackTTS([primary, local], max_retry_per_tts=cloud.max_retry)
+
+
+class ContinuingFallbackTTS(tts.FallbackAdapter):
+    """The framework's TTS fallback, except when the cloud voice fails after the caller has
+    heard part of a reply: the framework then drops the rest of it (retrying would repeat what
+    was heard); here the local voice speaks the words that were not heard yet."""
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_FALLBACK_API_CONNECT_OPTIONS
+    ) -> tts.SynthesizeStream:
+        return _ContinuingStream(tts=self, conn_options=conn_options)
+
+
+class _WordCounter:
+    """An `AudioEmitter` stand-in that counts the words whose audio went out."""
+
+    def __init__(self, emitter: tts.AudioEmitter) -> None:
+        self._emitter = emitter
+        self.words: list[str] = []
+
+    def push_timed_transcript(self, delta: Any) -> None:
+        items = delta if isinstance(delta, list) else [delta]
+        self.words.extend(str(item) for item in items)
+        self._emitter.push_timed_transcript(delta)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._emitter, name)
+
+
+class _ContinuingStream(FallbackSynthesizeStream):
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        adapter: ContinuingFallbackTTS = self._fallback_adapter  # type: ignore[assignment]
+        primary, status = adapter._tts_instances[0], adapter._status[0]
+        was_available = status.available
+        counter = _WordCounter(output_emitter)
+        await super()._run(counter)  # type: ignore[arg-type]
+        cut_off = (
+            was_available
+            and not status.available
+            and adapter._active_instance is primary
+            and output_emitter.pushed_duration() > 0
+        )
+        if not cut_off:
+            return
+        # The rest of the reply may still be arriving from the LLM: read it to the end.
+        tokens = list(self._pushed_tokens)
+        async for data in self._input_ch:
+            if isinstance(data, str):
+                tokens.append(data)
+        rest = unheard_text("".join(tokens), counter.words)
+        if not rest.strip():
+            return
+        logger.warning(
+            "%s failed after %.1f s of audio; the next voice speaks the rest of the reply",
+            primary.label,
+            output_emitter.pushed_duration(),
+        )
+        for backup in adapter._tts_instances[1:]:
+            try:
+                await _speak_into(backup, rest, output_emitter, adapter.sample_rate)
+                return
+            except Exception as exc:  # the next one, if any
+                logger.warning("%s could not finish the reply: %s", backup.label, exc)
+
+
+async def _speak_into(
+    voice: tts.TTS, text: str, emitter: tts.AudioEmitter, sample_rate: int
+) -> None:
+    resampler = (
+        rtc.AudioResampler(input_rate=voice.sample_rate, output_rate=sample_rate)
+        if voice.sample_rate != sample_rate
+        else None
+    )
+    stream = voice.stream()
+    stream.push_text(text)
+    stream.end_input()
+    async with stream:
+        async for audio in stream:
+            frames = resampler.push(audio.frame) if resampler else [audio.frame]
+            for frame in frames:
+                emitter.push_frame(frame)
+    if resampler is not None:
+        for frame in resampler.flush():
+            emitter.push_frame(frame)
+
+
+def unheard_text(text: str, heard_words: list[str]) -> str:
+    """`text` after the words already spoken, aligned word by word (ignoring case and
+    punctuation); a spoken word that cannot be aligned is skipped."""
+    words = text.split()
+    bare = [_bare(w) for w in words]
+    position = 0
+    for word in map(_bare, heard_words):
+        if not word:
+            continue
+        try:
+            position = bare.index(word, position) + 1
+        except ValueError:
+            continue
+    return " ".join(words[position:])
+
+
+def _bare(word: str) -> str:
+    return "".join(ch for ch in word.casefold() if ch.isalnum())
 
 
 def fallback_stt(primary: stt.STT, local: stt.STT, cloud: CloudSettings) -> stt.STT:

@@ -152,7 +152,5 @@ async def test_providers_failing_mid_call_fall_back_to_the_local_engines(
 
     # The cloud providers were tried and failed; the switch was reported.
     assert chat and {r.status for r in chat} == {500}
-    assert any(
-        isinstance(r.body, dict) and r.body.get("dropped_after_chunks") == 0 for r in tts
-    )
+    assert any(isinstance(r.body, dict) and r.body.get("dropped_after_chunks") == 0 for r in tts)
     assert worker.log_contains("error.occurred")

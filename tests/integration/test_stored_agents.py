@@ -18,6 +18,7 @@ from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
 
+
 def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()}
 

@@ -16,7 +16,13 @@ from livekit.agents.utils import http_context
 from fake_providers.common import Fault
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
-from pipelines.cloud import CloudSettings, ProviderCredentials, attempt_options, is_fallback
+from pipelines.cloud import (
+    CloudSettings,
+    ProviderCredentials,
+    attempt_options,
+    is_fallback,
+    unheard_text,
+)
 from pipelines.config import AgentConfig
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
 
@@ -166,3 +172,45 @@ async def test_openai_transcription_and_speech_through_the_call_pipeline(http, c
     event = await recognizer.recognize(frame)
     assert event.alternatives[0].text == "two croissants"
     assert [r.api_key for r in oai.state.requests if r.route == "transcriptions"] == [OPENAI_KEY]
+
+
+LONG = "Your order will be ready in ten minutes. Thank you for waiting, and have a lovely day."
+
+
+async def speak_long(tts, cloud: CloudSettings) -> float:
+    samples = 0
+    stream = tts.stream(conn_options=attempt_options(cloud, cloud_first=True))
+    for word in LONG.split(" "):  # as an LLM streams it
+        stream.push_text(word + " ")
+    stream.end_input()
+    async with stream:
+        async for audio in stream:
+            samples += audio.frame.samples_per_channel
+    return samples / tts.sample_rate
+
+
+async def test_a_voice_failing_mid_reply_hands_the_rest_to_the_local_voice(
+    http, cloud_engines, eleven
+):
+    healthy = build_tts(AgentConfig(voice_id=VOICE), cloud_engines, KEYS)
+    full = await speak_long(healthy, cloud_engines.settings.cloud)
+    await healthy.aclose()
+
+    # Two audio messages (0.4 s) reach the caller, then the websocket drops.
+    eleven.state.faults["tts_ws"] = Fault(drop_after_chunks=2)
+    tts = build_tts(AgentConfig(voice_id=VOICE), cloud_engines, KEYS)
+    heard = await speak_long(tts, cloud_engines.settings.cloud)
+    await tts.aclose()
+    assert not tts._status[0].available
+    # The local voice spoke the rest: about as long as the whole reply (another voice and
+    # pace), far more than the 0.4 s the cloud voice managed.
+    assert heard > 0.6 * full, (heard, full)
+
+
+def test_unheard_text_follows_the_spoken_words():
+    text = "Your order will be ready in ten minutes. Thank you!"
+    assert unheard_text(text, ["Your", "order"]) == "will be ready in ten minutes. Thank you!"
+    assert unheard_text(text, ["your ", "ORDER,", "will"]) == "be ready in ten minutes. Thank you!"
+    assert unheard_text(text, []) == text
+    assert unheard_text(text, ["Your", "odor", "will"]) == "be ready in ten minutes. Thank you!"
+    assert unheard_text(text, text.split()) == ""
