@@ -66,6 +66,7 @@ from .common import (
     Transcriber,
     control_routes,
     resample,
+    serve_forever,
     synthesize,
 )
 
@@ -716,6 +717,20 @@ class FakeElevenLabs:
         record.status = status
         return web.json_response(payload, status=status)
 
+    def _model_and_format(
+        self, record: RequestRecord, model: str, output_format: str, *, dialogue: bool
+    ) -> tuple[Any, web.Response | None]:
+        """The requested output format, or the 400 ElevenLabs answers for an unknown model or
+        format."""
+        if model not in (DIALOGUE_MODELS if dialogue else TTS_MODELS):
+            message = f"Model '{model}' does not exist or cannot do this request."
+            return None, self._fail(record, 400, error_body(400, "model_not_found", message))
+        try:
+            return parse_output_format(output_format), None
+        except AudioFormatError as exc:
+            error = error_body(400, "invalid_output_format", str(exc))
+            return None, self._fail(record, 400, error)
+
     def _fail(self, record: RequestRecord, status: int, body: dict | None = None) -> web.Response:
         logger.info("%s %s -> %s", record.method, record.path, status)
         return self._respond(record, status, body or error_body(status))
@@ -949,14 +964,9 @@ class FakeElevenLabs:
             return self._fail(record, 422, _validation_error("inputs" if dialogue else "text"))
         if not all_text.strip():
             return self._fail(record, 400, error_body(400, "empty_text", "Text is empty."))
-        models = DIALOGUE_MODELS if dialogue else TTS_MODELS
-        if model not in models:
-            message = f"Model '{model}' does not exist or cannot do this request."
-            return self._fail(record, 400, error_body(400, "model_not_found", message))
-        try:
-            fmt = parse_output_format(output_format)
-        except AudioFormatError as exc:
-            return self._fail(record, 400, error_body(400, "invalid_output_format", str(exc)))
+        fmt, refused = self._model_and_format(record, model, output_format, dialogue=dialogue)
+        if refused is not None:
+            return refused
         voices = []
         for _, voice_id in pieces:
             voice = self._voice(key, voice_id)
@@ -1047,14 +1057,11 @@ class FakeElevenLabs:
         if key and not self.state.key_ok(key):
             return self._fail(record, 401)
         # without the header, the key comes in the first message (`xi_api_key`)
-        models = DIALOGUE_MODELS if dialect == "dialogue" else TTS_MODELS
-        if model not in models:
-            message = f"Model '{model}' does not exist or cannot do this request."
-            return self._fail(record, 400, error_body(400, "model_not_found", message))
-        try:
-            fmt = parse_output_format(output_format)
-        except AudioFormatError as exc:
-            return self._fail(record, 400, error_body(400, "invalid_output_format", str(exc)))
+        fmt, refused = self._model_and_format(
+            record, model, output_format, dialogue=dialect == "dialogue"
+        )
+        if refused is not None:
+            return refused
         voice = None
         if dialect != "dialogue":
             voice_id = request.match_info["voice_id"]
@@ -1841,16 +1848,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         character_limit=args.character_limit,
     )
 
-    async def serve() -> None:
-        url = await server.start(args.host, args.port)
-        print(f"fake ElevenLabs serving at {url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    serve_forever(server, args.host, args.port, "ElevenLabs")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import io
 import json
 import math
@@ -64,6 +63,7 @@ from fake_providers.common import (
     apply_latency,
     control_routes,
     resample,
+    serve_forever,
     synthesize,
 )
 
@@ -1117,16 +1117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         fixed_transcript=args.fixed_transcript,
     )
 
-    async def serve() -> None:
-        url = await server.start(args.host, args.port)
-        print(f"fake OpenAI listening on {url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    serve_forever(server, args.host, args.port, "OpenAI")
 
 
 if __name__ == "__main__":
