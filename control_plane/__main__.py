@@ -1,4 +1,4 @@
-"""`python -m control_plane serve | migrate | new-secret | create-company | create-key | revoke-key | ...`"""
+"""`python -m control_plane serve | migrate | new-secret | create-company | create-key | ...`"""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,15 +22,29 @@ from pipelines.config import DEFAULT_SYSTEM_PROMPT
 from .audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
 
 OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; no field has a use for it.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+NO_NUL_SCHEMA = {"pattern": "^[^\\x00]*$"}
+"""The same rule in the OpenAPI document (the validator gives the clearer message)."""
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
 """Speech speed percentage (100 = the voice's natural pace)."""
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-ShortText = Annotated[str, Field(max_length=200)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul
+]
+ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
-LongText = Annotated[str, Field(max_length=20000)]
-BaseUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+BaseUrl = Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=500)]
 SttProvider = Literal["local", "elevenlabs", "openai"]
 Provider = Literal["elevenlabs", "openai"]
 
@@ -249,7 +264,8 @@ class ProviderKeyIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    api_key: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^\S+$")]
+    api_key: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[\x21-\x7e]+$")]
+    """Printable ASCII, as every provider's keys are."""
 
 
 class IntegrationStatus(BaseModel):

@@ -18,7 +18,8 @@ PROPERTY_SETTINGS = settings(
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 valid_agent = st.fixed_dictionaries(
     {
-        "name": st.text(min_size=1, max_size=60),
+        # Any text but NUL, which no field accepts (PostgreSQL cannot store it).
+        "name": st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=60),
         "voice_id": st.from_regex(r"[A-Za-z0-9_:.\-]{1,40}", fullmatch=True),
         **{field: unit for field in UNIT_FIELDS},
         "voice_speed": st.floats(min_value=50.0, max_value=200.0, allow_nan=False),
@@ -51,6 +52,10 @@ out_of_range = st.one_of(
     st.tuples(
         st.just("output_format"),
         st.text(max_size=20).filter(lambda s: s not in OUTPUT_FORMATS),
+    ),
+    st.tuples(
+        st.sampled_from(["name", "first_message", "system_prompt", "description"]),
+        st.text(max_size=20).map(lambda s: s + "\x00"),
     ),
 )
 

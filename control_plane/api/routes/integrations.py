@@ -160,7 +160,7 @@ async def _disconnect(
 # --- company-wide ---------------------------------------------------------------------------
 
 
-@router.get("/integrations/{provider}", responses=error_responses(401, 429))
+@router.get("/integrations/{provider}", responses=error_responses(400, 401, 429))
 async def get_company_integration(
     provider: ProviderPath, session: SessionDep, company_id: CompanyDep
 ) -> IntegrationStatus:
@@ -189,7 +189,9 @@ async def test_company_integration(
     return await _test(body, settings, provider)
 
 
-@router.delete("/integrations/{provider}", status_code=204, responses=error_responses(401, 429))
+@router.delete(
+    "/integrations/{provider}", status_code=204, responses=error_responses(400, 401, 429)
+)
 async def disconnect_company_integration(
     provider: ProviderPath, session: SessionDep, company_id: CompanyDep
 ) -> Response:
@@ -266,7 +268,9 @@ class VoiceLibrary(BaseModel):
     total: int
 
 
-@router.get("/v1/agents/{agent_id}/voice/library", responses=error_responses(401, 404, 429, 502))
+@router.get(
+    "/v1/agents/{agent_id}/voice/library", responses=error_responses(400, 401, 404, 429, 502)
+)
 async def agent_voice_library(
     agent_id: str,
     session: SessionDep,
