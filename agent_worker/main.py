@@ -75,8 +75,8 @@ def session_for(
     td = config.turn_detection
     cloud = engines.settings.cloud
 
-    def attempt(part: object) -> APIConnectOptions:
-        return attempt_options(cloud, cloud_first=is_fallback(part))
+    def attempt(part: object, voice: bool = False) -> APIConnectOptions:
+        return attempt_options(cloud, cloud_first=is_fallback(part), voice=voice)
 
     return AgentSession(
         vad=parts.vad,
@@ -101,7 +101,7 @@ def session_for(
         conn_options=SessionConnectOptions(
             stt_conn_options=attempt(parts.stt),
             llm_conn_options=attempt(parts.llm),
-            tts_conn_options=attempt(parts.tts),
+            tts_conn_options=attempt(parts.tts, voice=True),
         ),
     )
 

@@ -37,6 +37,9 @@ class Settings(ServiceSettings):
     agent_cache_seconds: float = 5.0
     """How long a loaded agent is reused; a call started through the API always gets the
     agent's current version."""
+    tts_timeout_seconds: float = 2.0
+    """How long a cloud voice may take to start speaking before it is retried (once), then
+    replaced by the local voice."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
 
@@ -52,6 +55,7 @@ class Settings(ServiceSettings):
                 elevenlabs_base_url=self.elevenlabs_base_url,
                 openai_base_url=self.openai_base_url,
                 timeout=self.provider_timeout_seconds,
+                tts_timeout=self.tts_timeout_seconds,
             ),
             credentials=ProviderCredentials(
                 elevenlabs=_secret(self.elevenlabs_api_key), openai=_secret(self.openai_api_key)

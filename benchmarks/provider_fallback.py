@@ -53,7 +53,7 @@ async def first_audio(engines: Engines, voice_id: str) -> float:
     """Seconds from the reply's text to its first audio frame."""
     keys = ProviderCredentials(elevenlabs=KEY)
     tts = build_tts(AgentConfig(voice_id=voice_id), engines, keys)
-    options = attempt_options(engines.settings.cloud, cloud_first=is_fallback(tts))
+    options = attempt_options(engines.settings.cloud, cloud_first=is_fallback(tts), voice=True)
     stream = tts.stream(conn_options=options)
     start = time.perf_counter()
     stream.push_text(TEXT)
@@ -68,10 +68,12 @@ async def first_audio(engines: Engines, voice_id: str) -> float:
     return first
 
 
-async def run(runs: int, ttfb_ms: float, timeout: float) -> dict[str, list[float]]:
+async def run(
+    runs: int, ttfb_ms: float, tts_timeout: float, retries: int
+) -> dict[str, list[float]]:
     fake = FakeElevenLabs(valid_keys=[KEY], tts_ttfb_ms=ttfb_ms)
     base = await fake.start()
-    cloud = CloudSettings(elevenlabs_base_url=base, timeout=timeout)
+    cloud = CloudSettings(elevenlabs_base_url=base, tts_timeout=tts_timeout, tts_max_retry=retries)
     engines = Engines(EngineSettings(cloud=cloud))
     http_context._new_session_ctx()
     results: dict[str, list[float]] = {}
@@ -95,15 +97,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--ttfb-ms", type=float, default=150.0)
-    parser.add_argument("--timeout", type=float, default=5.0, help="PROVIDER_TIMEOUT_SECONDS")
+    parser.add_argument("--timeout", type=float, default=2.0, help="TTS_TIMEOUT_SECONDS")
+    parser.add_argument("--retries", type=int, default=1, help="retries before the fallback")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks/results/provider_fallback.json"
     )
     args = parser.parse_args()
-    results = asyncio.run(run(args.runs, args.ttfb_ms, args.timeout))
+    results = asyncio.run(run(args.runs, args.ttfb_ms, args.timeout, args.retries))
     peer = statistics.median(results["local voice only (peer)"])
     rows = []
-    print(f"time to first audio, {args.runs} runs each (fake TTFB {args.ttfb_ms:.0f} ms)")
+    print(
+        f"time to first audio, {args.runs} runs each (fake TTFB {args.ttfb_ms:.0f} ms, "
+        f"timeout {args.timeout:.1f} s, {args.retries} retries)"
+    )
     print(f"{'case':32} {'p50 ms':>8} {'max ms':>8} {'/ local':>8}")
     for name, values in results.items():
         p50 = statistics.median(values)
@@ -117,6 +123,7 @@ def main() -> None:
                 "runs": args.runs,
                 "ttfb_ms": args.ttfb_ms,
                 "timeout_s": args.timeout,
+                "retries": args.retries,
                 "rows": rows,
                 "values": results,
             },

@@ -46,9 +46,15 @@ class CloudSettings:
     elevenlabs_base_url: str = "https://api.elevenlabs.io/v1"
     openai_base_url: str = "https://api.openai.com/v1"
     timeout: float = 5.0
+    """One attempt at a cloud STT or LLM."""
     max_retry: int = 2
     """Retries of a retryable failure before the local engine takes over."""
     retry_interval: float = 0.3
+    tts_timeout: float = 2.0
+    tts_max_retry: int = 1
+    """A voice that has not started speaking after `tts_timeout` is retried once, then the
+    local voice speaks: a stalled provider costs the caller ~2 x 2 s, not 3 x 5 s
+    (benchmarks/provider_fallback.py)."""
 
 
 @dataclass(frozen=True)
@@ -152,13 +158,16 @@ LOCAL_ATTEMPT_TIMEOUT = 10.0
 """Timeout of one attempt at a local engine alone: a loaded machine must not time it out."""
 
 
-def attempt_options(cloud: CloudSettings, *, cloud_first: bool) -> APIConnectOptions:
+def attempt_options(
+    cloud: CloudSettings, *, cloud_first: bool, voice: bool = False
+) -> APIConnectOptions:
     """Connect options for one part of a call: quick retries (a caller is waiting), and the
     provider timeout when a cloud provider is in front of a local engine."""
+    timeout = cloud.tts_timeout if voice else cloud.timeout
     return APIConnectOptions(
-        max_retry=cloud.max_retry,
+        max_retry=cloud.tts_max_retry if voice else cloud.max_retry,
         retry_interval=cloud.retry_interval,
-        timeout=cloud.timeout if cloud_first else max(cloud.timeout, LOCAL_ATTEMPT_TIMEOUT),
+        timeout=timeout if cloud_first else max(timeout, LOCAL_ATTEMPT_TIMEOUT),
     )
 
 
@@ -167,7 +176,7 @@ def is_fallback(part: object) -> bool:
 
 
 def fallback_tts(primary: tts.TTS, local: tts.TTS, cloud: CloudSettings) -> tts.TTS:
-    return ContinuingFallbackTTS([primary, local], max_retry_per_tts=cloud.max_retry)
+    return ContinuingFallbackTTS([primary, local], max_retry_per_tts=cloud.tts_max_retry)
 
 
 class ContinuingFallbackTTS(tts.FallbackAdapter):

@@ -65,6 +65,8 @@ def cloud_engines(engines, eleven, oai) -> Engines:
             timeout=2.0,
             max_retry=2,
             retry_interval=0.05,
+            tts_timeout=1.0,
+            tts_max_retry=2,
         ),
     )
     clone.__dict__.update(engines.__dict__, settings=settings)
@@ -78,7 +80,9 @@ def statuses(fake, route: str) -> list[int | None]:
 async def speak(tts, cloud: CloudSettings) -> float:
     """Seconds of audio the TTS streams for TEXT, with a call's connect options."""
     samples = 0
-    stream = tts.stream(conn_options=attempt_options(cloud, cloud_first=is_fallback(tts)))
+    stream = tts.stream(
+        conn_options=attempt_options(cloud, cloud_first=is_fallback(tts), voice=True)
+    )
     stream.push_text(TEXT)
     stream.end_input()
     async with stream:
@@ -179,7 +183,7 @@ LONG = "Your order will be ready in ten minutes. Thank you for waiting, and have
 
 async def speak_long(tts, cloud: CloudSettings) -> float:
     samples = 0
-    stream = tts.stream(conn_options=attempt_options(cloud, cloud_first=True))
+    stream = tts.stream(conn_options=attempt_options(cloud, cloud_first=True, voice=True))
     for word in LONG.split(" "):  # as an LLM streams it
         stream.push_text(word + " ")
     stream.end_input()

@@ -31,6 +31,7 @@ def cloud_engines(engines) -> Engines:
             elevenlabs_base_url="http://127.0.0.1:9/v1",
             openai_base_url="http://127.0.0.1:9/oai/v1",
             max_retry=1,
+            tts_max_retry=1,
         ),
     )
     clone = object.__new__(Engines)
