@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from control_plane.recorder import CallIdentity
 from control_plane.runtime import AgentUnavailableError, CallAgent, load_call_agent
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials
@@ -54,6 +55,8 @@ class ResolvedAgent:
     config: AgentConfig
     credentials: ProviderCredentials = ProviderCredentials()
     """Provider keys of a stored agent; inline configs use the deployment's only."""
+    call: CallIdentity | None = None
+    """The conversation a stored agent's call records into (none for inline configs)."""
 
 
 async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
@@ -75,4 +78,14 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
     language = payload.get("language")
     if isinstance(language, str) and language and language != config.language:
         config = config.model_copy(update={"language": language})
-    return ResolvedAgent(config, agent.credentials)
+    call = None
+    conversation_id = payload.get("conversation_id")
+    if isinstance(conversation_id, str) and 0 < len(conversation_id) <= 64:
+        user_id = payload.get("user_id")
+        call = CallIdentity(
+            conversation_id=conversation_id,
+            company_id=agent.company_id,
+            agent_id=agent.agent_id,
+            user_id=user_id if isinstance(user_id, str) else "",
+        )
+    return ResolvedAgent(config, agent.credentials, call)

@@ -15,13 +15,16 @@ from livekit.agents import (
     AgentSession,
     APIConnectOptions,
     CloseEvent,
+    CloseReason,
     JobContext,
     JobExecutorType,
     JobProcess,
     room_io,
 )
+from livekit.agents.voice import ConversationItemAddedEvent
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
+from control_plane.recorder import ConversationRecorder
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
 from pipelines.config import AgentConfig
@@ -130,9 +133,17 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(publisher.aclose)
     watch_providers(session, publisher, ctx.room.name)
 
+    ending = {"status": "success", "reason": "agent_ended"}
+    if agent.call is not None:
+        recorder = ConversationRecorder(settings.resolved_database_url(), agent.call, ctx.room.name)
+        await recorder.start()
+        session.on("conversation_item_added", lambda ev: record_item(recorder, ev))
+        ctx.add_shutdown_callback(lambda: recorder.finish(**ending))
+
     # The call ends when the caller leaves: close the session, then the job.
     def on_close(ev: CloseEvent) -> None:
         logger.info("call ended: %s", ev.reason.value, extra={"room": ctx.room.name})
+        ending.update(END_REASONS.get(ev.reason, ending))
         ctx.shutdown(reason=f"session closed: {ev.reason.value}")
 
     session.on("close", on_close)
@@ -149,6 +160,30 @@ async def entrypoint(ctx: JobContext) -> None:
         room_options=room_io.RoomOptions(close_on_disconnect=True),
         # No remote control of the session over the room: callers only talk and listen.
         session_host=False,
+    )
+
+
+END_REASONS = {
+    CloseReason.PARTICIPANT_DISCONNECTED: {"status": "success", "reason": "caller_hung_up"},
+    CloseReason.ERROR: {"status": "failed", "reason": "error"},
+}
+"""How a session's end reads in the conversation record (others: the agent ended it)."""
+
+
+def record_item(recorder: ConversationRecorder, ev: ConversationItemAddedEvent) -> None:
+    """Store each final message as it is said; the agent's text is what the caller heard."""
+    item = ev.item
+    if item.type != "message" or item.role not in ("user", "assistant"):
+        return
+    text = item.text_content or ""
+    if not text.strip():
+        return
+    recorder.message(
+        speaker="agent" if item.role == "assistant" else "user",
+        text=text,
+        interrupted=item.interrupted,
+        created_at=item.created_at,
+        metrics={k: v for k, v in (item.metrics or {}).items() if isinstance(v, int | float)},
     )
 
 

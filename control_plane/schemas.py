@@ -38,9 +38,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
 """Speech speed percentage (100 = the voice's natural pace)."""
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
-Name = Annotated[
-    str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul
-]
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
 LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]

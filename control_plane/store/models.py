@@ -116,3 +116,46 @@ class ProviderKey(Base):
     masked: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """One call: who, when, how it ended, and its per-turn latency."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(String(128))
+    room_name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="ongoing", index=True)
+    """`ongoing`, `success` or `failed`."""
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the agent joined the call."""
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    """The worker's last sign of life for this call (the reaper fails silent ones)."""
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConversationMessage(Base):
+    """One final message of a call, stored when it is said."""
+
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    speaker: Mapped[str] = mapped_column(String(16))
+    """`agent` or `user`."""
+    text: Mapped[str] = mapped_column(Text)
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -14,7 +14,14 @@ from control_plane.store.migrate import downgrade, is_current, upgrade
 from control_plane.store.models import Base
 from tests.integration.conftest import database_url_for
 
-TABLES = {"companies", "api_keys", "voice_agents", "provider_keys"}
+TABLES = {
+    "companies",
+    "api_keys",
+    "voice_agents",
+    "provider_keys",
+    "conversations",
+    "conversation_messages",
+}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -1,18 +1,19 @@
-"""`POST /conversations`: start a call with a voice agent."""
+"""`/conversations`: start a call with a voice agent; list, read and delete past calls."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Response
 from livekit import api
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...schemas import Language
-from ...store.models import utcnow
+from ...store.models import Conversation
+from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from .voice_agents import find_agent
@@ -92,11 +93,20 @@ async def start_conversation(
         )
         .to_jwt()
     )
+    record = await ConversationRepository(session).create(
+        id=conversation_id,
+        company_id=company_id,
+        agent_id=agent.id,
+        user_id=body.user_id,
+        room_name=conversation_id,
+        status="ongoing",
+    )
+    await session.commit()
     return ConversationStarted(
         conversation_id=conversation_id,
         agent_id=agent.id,
         status="active",
-        created_at=utcnow(),
+        created_at=record.created_at,
         connection_details=ConnectionDetails(
             websocket_url=settings.livekit_url,
             token=token,
@@ -104,3 +114,140 @@ async def start_conversation(
             participant_identity=body.user_id,
         ),
     )
+
+
+# --- past and ongoing calls ----------------------------------------------------------------
+
+Status = Literal["ongoing", "success", "failed"]
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    agent_id: uuid.UUID | None
+    user_id: str
+    status: str
+    end_reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: float | None
+    """Seconds from the agent joining to the end of the call."""
+
+    @classmethod
+    def of(cls, row: Conversation) -> ConversationSummary:
+        duration = None
+        if row.started_at is not None and row.ended_at is not None:
+            duration = round((row.ended_at - row.started_at).total_seconds(), 3)
+        return cls(
+            id=row.id,
+            agent_id=row.agent_id,
+            user_id=row.user_id,
+            status=row.status,
+            end_reason=row.end_reason,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            duration=duration,
+        )
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummary]
+    total: int
+    page: int
+    limit: int
+
+
+class TranscriptMessage(BaseModel):
+    speaker: str
+    """`agent` or `user`."""
+    text: str
+    """For the agent, what the caller heard (cut where an interruption stopped it)."""
+    interrupted: bool
+    timestamp: float
+    """Seconds since the agent joined the call."""
+    created_at: datetime
+
+
+class ConversationDetails(ConversationSummary):
+    transcript: list[TranscriptMessage]
+    metrics: dict[str, Any]
+    """Per-turn latency (seconds) of each stage, and their p50/p95."""
+
+
+@router.get("", responses=error_responses(400, 401, 429))
+async def list_conversations(
+    session: SessionDep,
+    company_id: CompanyDep,
+    agent_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    date_from: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    date_to: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationList:
+    """The company's calls, newest first."""
+    rows, total = await ConversationRepository(session).list(
+        company_id=company_id,
+        agent_id=agent_id,
+        status=status,
+        date_from=_utc(date_from),
+        date_to=_utc(date_to),
+        offset=(page - 1) * limit,
+        limit=limit,
+    )
+    return ConversationList(
+        conversations=[ConversationSummary.of(r) for r in rows], total=total, page=page, limit=limit
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+async def find_conversation(
+    session: SessionDep, company_id: uuid.UUID, conversation_id: str
+) -> Conversation:
+    row = await ConversationRepository(session).get(
+        company_id=company_id, conversation_id=conversation_id
+    )
+    if row is None:
+        raise HTTPException(404, "Conversation not found")
+    return row
+
+
+@router.get("/{conversation_id}", responses=error_responses(401, 404, 429))
+async def get_conversation(
+    conversation_id: str, session: SessionDep, company_id: CompanyDep
+) -> ConversationDetails:
+    """One call with its transcript (each message stored as it was said) and metrics."""
+    row = await find_conversation(session, company_id, conversation_id)
+    messages = await ConversationRepository(session).messages(conversation_id=row.id)
+    origin = row.started_at or row.created_at
+    return ConversationDetails(
+        **ConversationSummary.of(row).model_dump(),
+        transcript=[
+            TranscriptMessage(
+                speaker=m.speaker,
+                text=m.text,
+                interrupted=m.interrupted,
+                timestamp=round(max(0.0, (m.created_at - origin).total_seconds()), 3),
+                created_at=m.created_at,
+            )
+            for m in messages
+        ],
+        metrics=row.metrics or {},
+    )
+
+
+@router.delete("/{conversation_id}", status_code=204, responses=error_responses(401, 404, 429))
+async def delete_conversation(
+    conversation_id: str, session: SessionDep, company_id: CompanyDep
+) -> Response:
+    """Delete a call's record and transcript."""
+    row = await find_conversation(session, company_id, conversation_id)
+    await ConversationRepository(session).delete(conversation=row)
+    await session.commit()
+    return Response(status_code=204)
