@@ -70,6 +70,11 @@ class Settings(ServiceSettings):
     """Apply database migrations at start-up."""
 
     call_token_ttl_seconds: int = 600
+    """How long a call's token admits the caller; a call not joined by then is failed."""
+    reaper_interval_seconds: float = 15.0
+    reaper_stale_seconds: float = 45.0
+    """An ongoing call without a heartbeat from its worker for this long (the worker beats
+    every 10 s) lost its worker and is marked failed."""
 
     rate_limit: str = "600/minute"
     """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from ..reaper import run_reaper
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
@@ -27,9 +29,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await upgrade(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        reaper = asyncio.create_task(
+            run_reaper(
+                app.state.sessions,
+                interval=settings.reaper_interval_seconds,
+                stale_seconds=settings.reaper_stale_seconds,
+                join_seconds=settings.call_token_ttl_seconds,
+            ),
+            name="conversation-reaper",
+        )
         try:
             yield
         finally:
+            reaper.cancel()
             await engine.dispose()
 
     app = FastAPI(

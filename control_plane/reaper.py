@@ -1,0 +1,64 @@
+"""Closes the records of calls whose worker is gone.
+
+A worker writes a heartbeat into each call's record (`recorder.HEARTBEAT_SECONDS`); a call
+still `ongoing` whose last sign of life is older than `stale_seconds` lost its worker (a crash,
+a kill, a machine gone) and is marked `failed` with the reason `worker_lost`, ended at its last
+heartbeat. A call set up but never joined is failed (`not_joined`) once its token expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from .store.models import Conversation, utcnow
+
+logger = logging.getLogger("control_plane.reaper")
+
+
+async def reap(sessions: async_sessionmaker, *, stale_seconds: float, join_seconds: float) -> int:
+    """Fail abandoned calls; how many were closed."""
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        lost = await session.execute(
+            update(Conversation)
+            .where(
+                and_(
+                    Conversation.status == "ongoing",
+                    Conversation.last_seen_at.is_not(None),
+                    Conversation.last_seen_at < now - timedelta(seconds=stale_seconds),
+                )
+            )
+            .values(status="failed", end_reason="worker_lost", ended_at=Conversation.last_seen_at)
+        )
+        unjoined = await session.execute(
+            update(Conversation)
+            .where(
+                and_(
+                    Conversation.status == "ongoing",
+                    Conversation.started_at.is_(None),
+                    Conversation.created_at < now - timedelta(seconds=join_seconds),
+                )
+            )
+            .values(status="failed", end_reason="not_joined", ended_at=now)
+        )
+    closed = (lost.rowcount or 0) + (unjoined.rowcount or 0)
+    if closed:
+        logger.warning("marked %d abandoned call(s) failed", closed)
+    return closed
+
+
+async def run_reaper(
+    sessions: async_sessionmaker, *, interval: float, stale_seconds: float, join_seconds: float
+) -> None:
+    """Reap every `interval` seconds until cancelled."""
+    while True:
+        try:
+            await reap(sessions, stale_seconds=stale_seconds, join_seconds=join_seconds)
+        except Exception as exc:  # the next round tries again
+            logger.warning("reaper round failed: %s", exc)
+        await asyncio.sleep(interval)
