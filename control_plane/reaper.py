@@ -12,41 +12,57 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from .store.models import Conversation, utcnow
+from .webhooks import enqueue
 
 logger = logging.getLogger("control_plane.reaper")
 
 
 async def reap(sessions: async_sessionmaker, *, stale_seconds: float, join_seconds: float) -> int:
-    """Fail abandoned calls; how many were closed."""
+    """Fail abandoned calls (and tell the company's webhooks); how many were closed."""
     now = utcnow()
+    rules = [
+        (
+            "worker_lost",
+            and_(
+                Conversation.last_seen_at.is_not(None),
+                Conversation.last_seen_at < now - timedelta(seconds=stale_seconds),
+            ),
+        ),
+        (
+            "not_joined",
+            and_(
+                Conversation.started_at.is_(None),
+                Conversation.created_at < now - timedelta(seconds=join_seconds),
+            ),
+        ),
+    ]
+    closed = 0
     async with sessions() as session, session.begin():
-        lost = await session.execute(
-            update(Conversation)
-            .where(
-                and_(
-                    Conversation.status == "ongoing",
-                    Conversation.last_seen_at.is_not(None),
-                    Conversation.last_seen_at < now - timedelta(seconds=stale_seconds),
+        for reason, rule in rules:
+            rows = (
+                await session.scalars(
+                    select(Conversation)
+                    .where(Conversation.status == "ongoing", rule)
+                    .with_for_update(skip_locked=True)
                 )
-            )
-            .values(status="failed", end_reason="worker_lost", ended_at=Conversation.last_seen_at)
-        )
-        unjoined = await session.execute(
-            update(Conversation)
-            .where(
-                and_(
-                    Conversation.status == "ongoing",
-                    Conversation.started_at.is_(None),
-                    Conversation.created_at < now - timedelta(seconds=join_seconds),
-                )
-            )
-            .values(status="failed", end_reason="not_joined", ended_at=now)
-        )
-    closed = (lost.rowcount or 0) + (unjoined.rowcount or 0)
+            ).all()
+            for row in rows:
+                row.status = "failed"
+                row.end_reason = reason
+                row.ended_at = row.last_seen_at if reason == "worker_lost" else now
+                data = {
+                    "conversation_id": row.id,
+                    "agent_id": str(row.agent_id) if row.agent_id else None,
+                    "user_id": row.user_id,
+                    "status": "failed",
+                    "end_reason": reason,
+                }
+                await enqueue(session, row.company_id, "conversation.failed", data)
+            closed += len(rows)
     if closed:
         logger.warning("marked %d abandoned call(s) failed", closed)
     return closed

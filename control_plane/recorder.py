@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from .store.db import create_engine, session_factory
 from .store.models import Conversation, ConversationMessage, utcnow
+from .webhooks import enqueue
 
 logger = logging.getLogger("control_plane.recorder")
 
@@ -127,10 +128,25 @@ class ConversationRecorder:
         row.status = "ongoing"
         row.started_at = now
         row.last_seen_at = now
+        await enqueue(session, self.call.company_id, "conversation.started", self._ids())
 
     async def _message(self, session, **values: Any) -> None:
         session.add(ConversationMessage(conversation_id=self.call.conversation_id, **values))
         await self._beat_now(session)
+        data = {
+            **self._ids(),
+            "speaker": values["speaker"],
+            "text": values["text"],
+            "interrupted": values["interrupted"],
+        }
+        await enqueue(session, self.call.company_id, "message.received", data)
+
+    def _ids(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.call.conversation_id,
+            "agent_id": str(self.call.agent_id),
+            "user_id": self.call.user_id,
+        }
 
     async def _beat(self, session) -> None:
         await self._beat_now(session)
@@ -154,6 +170,13 @@ class ConversationRecorder:
                 metrics=summarize(self._turns),
             )
         )
+        row = await session.get(Conversation, self.call.conversation_id)
+        duration = None
+        if row is not None and row.started_at and row.ended_at:
+            duration = round((row.ended_at - row.started_at).total_seconds(), 3)
+        event = "conversation.ended" if status == "success" else "conversation.failed"
+        data = {**self._ids(), "status": status, "end_reason": reason, "duration": duration}
+        await enqueue(session, self.call.company_id, event, data)
 
 
 def summarize(turns: list[dict[str, float]]) -> dict[str, Any]:

@@ -71,6 +71,13 @@ class Settings(ServiceSettings):
 
     call_token_ttl_seconds: int = 600
     """How long a call's token admits the caller; a call not joined by then is failed."""
+    webhook_dispatcher: bool = True
+    """Deliver webhooks from this process (any number of control planes may)."""
+    webhook_poll_seconds: float = 0.5
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 2.0
+    """First retry after this; doubled each time (2, 4, 8 ... s), at most an hour."""
     reaper_interval_seconds: float = 15.0
     reaper_stale_seconds: float = 45.0
     """An ongoing call without a heartbeat from its worker for this long (the worker beats

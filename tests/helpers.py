@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
 from livekit import api, rtc
 
 from simulator.stack import Stack
@@ -86,3 +90,52 @@ def worker_log_records(stack: Stack, room: str) -> list[dict[str, Any]]:
             if record.get("room") == room:
                 records.append(record)
     return records
+
+
+@dataclass
+class Receiver:
+    """An HTTP endpoint that checks each delivery's signature, failing the first `fail` ones."""
+
+    secret: str = "whsec_test_0123456789abcdef"
+    fail: int = 0
+    seen: list[int] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    port: int = 0
+    runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        payload = json.loads(body)
+        valid = (
+            hmac.compare_digest(expected, request.headers.get("X-Signature", ""))
+            and request.headers.get("X-Timestamp") == str(payload["timestamp"])
+            and abs(time.time() - payload["timestamp"]) < 300
+        )
+        if not valid:
+            self.seen.append(401)
+            return web.Response(status=401)
+        if self.fail > 0:
+            self.fail -= 1
+            self.seen.append(500)
+            return web.Response(status=500)
+        self.seen.append(200)
+        self.events.append(payload)
+        return web.Response(status=200)
+
+    async def start(self, port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def events_of(self, event: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == event]

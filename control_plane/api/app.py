@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from ..reaper import run_reaper
+from ..security import ProviderKeyVault
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
+from ..webhooks import Dispatcher, DispatchSettings
 from .errors import install_error_handlers
 from .ratelimit import RateLimiter
-from .routes import conversations, integrations, speech, voice_agents, voices
+from .routes import conversations, integrations, speech, voice_agents, voices, webhooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,10 +40,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             name="conversation-reaper",
         )
+        tasks = [reaper]
+        if settings.webhook_dispatcher:
+            dispatcher = Dispatcher(
+                app.state.sessions,
+                ProviderKeyVault.from_settings(settings),
+                DispatchSettings(
+                    poll_interval=settings.webhook_poll_seconds,
+                    timeout=settings.webhook_timeout_seconds,
+                    max_attempts=settings.webhook_max_attempts,
+                    retry_base=settings.webhook_retry_base_seconds,
+                ),
+            )
+            tasks.append(asyncio.create_task(dispatcher.run(), name="webhook-dispatcher"))
         try:
             yield
         finally:
-            reaper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()
 
     app = FastAPI(
@@ -62,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voice_agents.router)
     app.include_router(conversations.router)
     app.include_router(integrations.router)
+    app.include_router(webhooks.router)
     _drop_default_422(app)
     return app
 

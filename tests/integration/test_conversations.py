@@ -11,7 +11,7 @@ import pytest
 from simulator.caller import CallScript, Utterance, join_conversation
 from simulator.speech import render_speech
 from simulator.stack import Stack
-from tests.helpers import poll_until
+from tests.helpers import Receiver, poll_until
 from tests.integration.conftest import Tenant, admin
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,30 @@ QUESTION = "What time do you open tomorrow?"
 async def test_a_call_leaves_its_record_and_transcript(
     idle_stack: Stack, calls_api: str, calls_tenant: Tenant, store_url: str
 ) -> None:
+    receiver = Receiver()
+    hook_url = await receiver.start()
+    try:
+        await check_call_record(calls_api, calls_tenant, store_url, receiver, hook_url)
+    finally:
+        await receiver.stop()
+
+
+async def check_call_record(
+    calls_api: str, calls_tenant: Tenant, store_url: str, receiver: Receiver, hook_url: str
+) -> None:
     async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        resp = await client.post(
+            "/webhooks",
+            json={
+                "url": hook_url,
+                "events": [
+                    "conversation.started", "message.received", "conversation.ended",
+                    "conversation.failed",
+                ],
+                "secret": receiver.secret,
+            },
+        )  # fmt: skip
+        assert resp.status_code == 201, resp.text
         agent = (
             await client.post(
                 "/voice-agents",
@@ -79,6 +102,17 @@ async def test_a_call_leaves_its_record_and_transcript(
         # Per-turn latency of the answered turn, with its percentiles.
         assert record["metrics"]["turns"]
         assert "p50" in next(v for k, v in record["metrics"].items() if k != "turns")
+
+        # The company's webhook heard the call as it happened, signed.
+        await poll_until(lambda: receiver.events_of("conversation.ended"), 30, "conversation.ended")
+        ours = [e for e in receiver.events if e["data"]["conversation_id"] == conversation_id]
+        kinds = [e["event"] for e in ours]
+        assert kinds[0] == "conversation.started" and kinds[-1] == "conversation.ended"
+        said = [e["data"]["text"] for e in ours if e["event"] == "message.received"]
+        assert said == [m["text"] for m in transcript]
+        ended = ours[-1]["data"]
+        assert ended["end_reason"] == "caller_hung_up" and ended["duration"] > 1.0
+        assert 401 not in receiver.seen
 
         # Listing and its filters.
         listed = (await client.get("/conversations", params={"agent_id": agent["id"]})).json()

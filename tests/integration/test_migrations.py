@@ -21,6 +21,8 @@ TABLES = {
     "provider_keys",
     "conversations",
     "conversation_messages",
+    "webhooks",
+    "webhook_deliveries",
 }
 
 

@@ -14,6 +14,7 @@ from ...schemas import (
 )
 from ...store.models import VoiceAgent
 from ...store.repositories import VoiceAgentRepository
+from ...webhooks import enqueue
 from ..deps import CompanyDep, SessionDep
 from ..errors import error_responses
 
@@ -49,8 +50,10 @@ async def create_voice_agent(
     agent = await VoiceAgentRepository(session).create(
         company_id=company_id, values=body.model_dump(mode="json")
     )
+    public = VoiceAgentPublic.model_validate(agent)
+    await enqueue(session, company_id, "agent.created", public.model_dump(mode="json"))
     await session.commit()
-    return VoiceAgentPublic.model_validate(agent)
+    return public
 
 
 @router.get("/{id}", responses=error_responses(401, 404, 429))
@@ -70,14 +73,19 @@ async def update_voice_agent(
     except InvalidSettingsError as exc:
         raise HTTPException(400, str(exc)) from None
     agent = await VoiceAgentRepository(session).update(agent=agent, changes=changes)
+    public = VoiceAgentPublic.model_validate(agent)
+    data = {**public.model_dump(mode="json"), "changed": sorted(changes)}
+    await enqueue(session, company_id, "agent.updated", data)
     await session.commit()
-    return VoiceAgentPublic.model_validate(agent)
+    return public
 
 
 @router.delete("/{id}", status_code=204, responses=error_responses(401, 404, 429))
 async def delete_voice_agent(id: str, session: SessionDep, company_id: CompanyDep) -> Response:
     """Delete a voice agent."""
     agent = await find_agent(session, company_id, id)
+    data = {"id": str(agent.id), "name": agent.name}
     await VoiceAgentRepository(session).delete(agent=agent)
+    await enqueue(session, company_id, "agent.deleted", data)
     await session.commit()
     return Response(status_code=204)

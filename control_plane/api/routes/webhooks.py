@@ -1,0 +1,158 @@
+"""`/webhooks`: subscriptions to the company's events, and their deliveries."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+
+from ...store.models import Webhook, WebhookDelivery
+from ...webhooks import EVENTS
+from ..deps import CompanyDep, SessionDep
+from ..errors import error_responses
+from .integrations import VaultDep
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+NOT_FOUND = "Webhook not found"
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    url: Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=2000)]
+    events: Annotated[list[str], Field(min_length=1, max_length=len(EVENTS) + 1)]
+    secret: (
+        Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")] | None
+    ) = None
+    """Signing secret; one is generated (and shown once) when left out."""
+    description: Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")] | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, events: list[str]) -> list[str]:
+        unknown = sorted(set(events) - set(EVENTS) - {"*"})
+        if unknown:
+            raise ValueError(f"unknown event(s) {', '.join(unknown)}; see GET /webhooks/events")
+        return sorted(set(events))
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str | None
+    """The generated secret, shown once (null when you gave your own)."""
+
+
+class EventType(BaseModel):
+    event: str
+    description: str
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event: str
+    status: str
+    retry_count: int
+    next_retry_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    attempts: list[dict[str, Any]]
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
+
+
+def _public(hook: Webhook) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "url": hook.url,
+        "events": hook.events,
+        "description": hook.description,
+        "created_at": hook.created_at,
+    }
+
+
+@router.get("/events", responses=error_responses(401, 429))
+async def list_event_types(_company_id: CompanyDep) -> list[EventType]:
+    """The events a webhook can subscribe to (`*` for all)."""
+    return [EventType(event=e, description=d) for e, d in EVENTS.items()]
+
+
+@router.post("", status_code=201, responses=error_responses(400, 401, 429))
+async def create_webhook(
+    body: WebhookCreate, session: SessionDep, vault: VaultDep, company_id: CompanyDep
+) -> WebhookCreated:
+    """Subscribe `url` to `events`. Deliveries are POSTs signed with the secret."""
+    generated = None if body.secret else "whsec_" + secrets.token_urlsafe(32)
+    hook = Webhook(
+        company_id=company_id,
+        url=body.url,
+        events=body.events,
+        secret_ciphertext=vault.encrypt(body.secret or generated or ""),
+        description=body.description,
+    )
+    session.add(hook)
+    await session.commit()
+    return WebhookCreated(**_public(hook), secret=generated)
+
+
+@router.get("", responses=error_responses(401, 429))
+async def list_webhooks(session: SessionDep, company_id: CompanyDep) -> list[WebhookPublic]:
+    hooks = await session.scalars(
+        select(Webhook).where(Webhook.company_id == company_id).order_by(Webhook.created_at)
+    )
+    return [WebhookPublic(**_public(h)) for h in hooks.all()]
+
+
+async def _find(session: SessionDep, company_id: uuid.UUID, webhook_id: str) -> Webhook:
+    try:
+        parsed = uuid.UUID(webhook_id)
+    except ValueError:
+        raise HTTPException(404, NOT_FOUND) from None
+    hook = await session.scalar(
+        select(Webhook).where(Webhook.id == parsed, Webhook.company_id == company_id)
+    )
+    if hook is None:
+        raise HTTPException(404, NOT_FOUND)
+    return hook
+
+
+@router.delete("/{webhook_id}", status_code=204, responses=error_responses(401, 404, 429))
+async def delete_webhook(webhook_id: str, session: SessionDep, company_id: CompanyDep) -> Response:
+    """Unsubscribe; deliveries not made yet are dropped."""
+    await session.delete(await _find(session, company_id, webhook_id))
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/{webhook_id}/deliveries", responses=error_responses(400, 401, 404, 429))
+async def list_deliveries(
+    webhook_id: str,
+    session: SessionDep,
+    company_id: CompanyDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[Delivery]:
+    """The webhook's latest deliveries, each with its attempts (status code, error,
+    `retry_count`, `next_retry`)."""
+    hook = await _find(session, company_id, webhook_id)
+    rows = await session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == hook.id)
+        .order_by(WebhookDelivery.created_at.desc())
+        .limit(limit)
+    )
+    return [Delivery.model_validate(r) for r in rows.all()]

@@ -1,0 +1,235 @@
+"""Signed webhooks through a durable outbox.
+
+`enqueue` writes one delivery per subscribed webhook in the same transaction as the change it
+reports, so an event exists exactly when its change does. `Dispatcher` delivers them at least
+once: it claims due deliveries for a short lease (a dispatcher that dies mid-delivery loses
+nothing, its claim expires), POSTs them signed, and on failure retries with exponential
+backoff until `max_attempts`. Each attempt is kept on the delivery and readable through the API.
+
+Signature: `X-Signature` is the hex HMAC-SHA256 of the raw body with the webhook's secret.
+The body carries `timestamp` (the attempt's Unix time), also sent as `X-Timestamp`: it is part
+of the signed material, so a receiver can reject old (replayed) deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .security import ProviderKeyVault
+from .store.models import Webhook, WebhookDelivery, utcnow
+
+logger = logging.getLogger("control_plane.webhooks")
+
+EVENTS = {
+    "conversation.started": "A call started: the agent joined the caller",
+    "conversation.ended": "A call ended normally",
+    "conversation.failed": "A call failed (an error, or its worker was lost)",
+    "message.received": "A final message was said in a call (caller or agent)",
+    "agent.created": "A voice agent was created",
+    "agent.updated": "A voice agent was changed",
+    "agent.deleted": "A voice agent was deleted",
+    "tool.executed": "A tool call of an agent succeeded",
+    "tool.failed": "A tool call of an agent failed",
+    "error.occurred": "A provider failed during a call (and the call fell back)",
+}
+
+
+async def enqueue(
+    session: AsyncSession, company_id: uuid.UUID, event: str, data: dict[str, Any]
+) -> int:
+    """Add `event` to the outbox of each of the company's webhooks subscribed to it (commit
+    with the change it reports); how many deliveries were queued."""
+    hooks = (await session.scalars(select(Webhook).where(Webhook.company_id == company_id))).all()
+    payload = {"event": event, "created_at": utcnow().isoformat(), "data": data}
+    queued = 0
+    for hook in hooks:
+        if event in hook.events or "*" in hook.events:
+            session.add(
+                WebhookDelivery(
+                    company_id=company_id,
+                    webhook_id=hook.id,
+                    event=event,
+                    payload=payload,
+                    status="pending",
+                    retry_count=0,
+                    next_retry_at=utcnow(),
+                    attempts=[],
+                )
+            )
+            queued += 1
+    return queued
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str, body: bytes, signature: str, timestamp: str, tolerance: float = 300
+) -> bool:
+    """What a receiver checks: the signature, and that the signed timestamp is recent."""
+    if not hmac.compare_digest(sign(secret, body), signature):
+        return False
+    try:
+        sent = json.loads(body)["timestamp"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return str(sent) == timestamp and abs(time.time() - float(sent)) <= tolerance
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    poll_interval: float = 0.5
+    timeout: float = 5.0
+    """A receiver slower than this counts as failed (and is retried); it never blocks a call."""
+    max_attempts: int = 8
+    retry_base: float = 2.0
+    """Seconds before the first retry; doubled each time, at most `retry_max`."""
+    retry_max: float = 3600.0
+    lease: float = 30.0
+    batch: int = 20
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        vault: ProviderKeyVault,
+        settings: DispatchSettings = DispatchSettings(),
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.settings = settings
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        async with httpx.AsyncClient(timeout=self.settings.timeout) as client:
+            while True:
+                try:
+                    delivered = await self.deliver_due(client)
+                except Exception as exc:  # the next round tries again
+                    logger.warning("webhook round failed: %s", exc)
+                    delivered = 0
+                if not delivered:
+                    await asyncio.sleep(self.settings.poll_interval)
+
+    async def deliver_due(self, client: httpx.AsyncClient) -> int:
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._deliver(client, d, url, s) for d, url, s in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[tuple[uuid.UUID, str, str]]:
+        now = utcnow()
+        async with self.sessions() as session, session.begin():
+            due = (
+                await session.execute(
+                    select(WebhookDelivery.id, Webhook.url, Webhook.secret_ciphertext)
+                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_retry_at <= now,
+                        or_(
+                            WebhookDelivery.locked_until.is_(None),
+                            WebhookDelivery.locked_until < now,
+                        ),
+                    )
+                    .order_by(WebhookDelivery.next_retry_at)
+                    .limit(self.settings.batch)
+                )
+            ).all()
+            claimed = []
+            for delivery_id, url, secret in due:
+                # Another dispatcher may have claimed it since: only take what is still free.
+                result = await session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        and_(
+                            WebhookDelivery.id == delivery_id,
+                            or_(
+                                WebhookDelivery.locked_until.is_(None),
+                                WebhookDelivery.locked_until < now,
+                            ),
+                        )
+                    )
+                    .values(locked_until=now + timedelta(seconds=self.settings.lease))
+                )
+                if result.rowcount:
+                    claimed.append((delivery_id, url, secret))
+        return claimed
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, delivery_id: uuid.UUID, url: str, sealed: str
+    ) -> None:
+        async with self.sessions() as session:
+            delivery = await session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            return
+        timestamp = str(int(time.time()))
+        body = json.dumps({**delivery.payload, "timestamp": int(timestamp)}).encode()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            secret = self.vault.decrypt(sealed)
+            response = await client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Signature": sign(secret, body),
+                    "X-Timestamp": timestamp,
+                    "X-Event": delivery.event,
+                    "X-Delivery-Id": str(delivery.id),
+                },
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except (httpx.HTTPError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        await self._record(delivery, status_code, error)
+
+    async def _record(
+        self, delivery: WebhookDelivery, status_code: int | None, error: str | None
+    ) -> None:
+        now = utcnow()
+        attempt: dict[str, Any] = {
+            "at": now.isoformat(),
+            "status_code": status_code,
+            "error": error,
+            "retry_count": delivery.retry_count,
+        }
+        values: dict[str, Any] = {"last_status_code": status_code, "last_error": error}
+        if error is None:
+            values |= {"status": "delivered", "delivered_at": now, "locked_until": None}
+        else:
+            retries = delivery.retry_count + 1
+            if retries >= self.settings.max_attempts:
+                values |= {"status": "failed", "locked_until": None, "retry_count": retries}
+                attempt["next_retry"] = None
+            else:
+                delay = min(self.settings.retry_max, self.settings.retry_base * 2 ** (retries - 1))
+                next_retry = now + timedelta(seconds=delay)
+                values |= {"retry_count": retries, "next_retry_at": next_retry}
+                values["locked_until"] = None
+                attempt["next_retry"] = next_retry.isoformat()
+        values["attempts"] = [*delivery.attempts, attempt]
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+            )
+        log = logger.info if error is None else logger.warning
+        log("webhook %s %s to %s: %s", delivery.event, delivery.id, "attempt", error or "delivered")
