@@ -131,14 +131,15 @@ async def entrypoint(ctx: JobContext) -> None:
     session.on("metrics_collected", publisher.on_metrics)
     session.on("conversation_item_added", publisher.on_item)
     ctx.add_shutdown_callback(publisher.aclose)
-    watch_providers(session, publisher, ctx.room.name)
 
     ending = {"status": "success", "reason": "agent_ended"}
+    recorder = None
     if agent.call is not None:
         recorder = ConversationRecorder(settings.resolved_database_url(), agent.call, ctx.room.name)
         await recorder.start()
         session.on("conversation_item_added", lambda ev: record_item(recorder, ev))
         ctx.add_shutdown_callback(lambda: recorder.finish(**ending))
+    watch_providers(session, publisher, ctx.room.name, recorder.event if recorder else None)
 
     # The call ends when the caller leaves: close the session, then the job.
     def on_close(ev: CloseEvent) -> None:

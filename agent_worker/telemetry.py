@@ -78,9 +78,20 @@ class MetricsPublisher:
 ERROR_EVENT = "error.occurred"
 
 
-def watch_providers(session: AgentSession, publisher: MetricsPublisher, room: str) -> None:
+def watch_providers(
+    session: AgentSession,
+    publisher: MetricsPublisher,
+    room: str,
+    report: Callable[[str, dict[str, Any]], None] | None = None,
+) -> None:
     """Report provider failures as `error.occurred`: a cloud provider that failed over to the
-    local engine (or recovered), and errors the session itself reports."""
+    local engine (or recovered), and errors the session itself reports. Each goes to the log,
+    the room's metrics topic and `report` (the call's record and webhooks)."""
+
+    def emit(payload: dict[str, Any]) -> None:
+        publisher.publish(payload)
+        if report is not None:
+            report(ERROR_EVENT, {k: v for k, v in payload.items() if k != "type"})
 
     def availability(component: str) -> Callable[[Any], None]:
         def on_change(ev: Any) -> None:
@@ -98,7 +109,7 @@ def watch_providers(session: AgentSession, publisher: MetricsPublisher, room: st
             }
             log = logger.info if ev.available else logger.warning
             log("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
-            publisher.publish(payload)
+            emit(payload)
 
         return on_change
 
@@ -116,6 +127,6 @@ def watch_providers(session: AgentSession, publisher: MetricsPublisher, room: st
             "detail": str(getattr(error, "error", error)),
         }
         logger.warning("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
-        publisher.publish(payload)
+        emit(payload)
 
     session.on("error", on_error)

@@ -85,6 +85,10 @@ class ConversationRecorder:
             )
         )
 
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        """Report another event of the call (e.g. `error.occurred`) to the webhooks."""
+        self._queue.put_nowait(("event", {"name": name, "data": data}))
+
     async def finish(self, *, status: str, reason: str) -> None:
         """Write what is queued, then the end of the call."""
         if self._beat is not None:
@@ -140,6 +144,9 @@ class ConversationRecorder:
             "interrupted": values["interrupted"],
         }
         await enqueue(session, self.call.company_id, "message.received", data)
+
+    async def _event(self, session, *, name: str, data: dict[str, Any]) -> None:
+        await enqueue(session, self.call.company_id, name, {**self._ids(), **data})
 
     def _ids(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from simulator.speech import render_speech
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import ELEVENLABS_KEY, OPENAI_KEY
-from tests.helpers import poll_until, worker_info
+from tests.helpers import Receiver, poll_until, worker_info
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
@@ -134,11 +134,23 @@ async def test_providers_failing_mid_call_fall_back_to_the_local_engines(
 
     fake_elevenlabs.state.log = fail_once_the_caller_speaks
     worker = idle_stack.processes["worker"]
+    receiver = Receiver()
+    hook_url = await receiver.start()
     try:
         async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+            hook = {"url": hook_url, "events": ["error.occurred"], "secret": receiver.secret}
+            resp = await client.post("/webhooks", json=hook)
+            assert resp.status_code == 201, resp.text
             report = await call(client, cloud_agent)
         chat, tts = served(fake_openai, "chat"), served(fake_elevenlabs, "tts_ws")
+
+        def failed_parts() -> set[str]:
+            return {e["data"]["component"] for e in receiver.events_of("error.occurred")}
+
+        # The switches reached the company's webhook, naming the failed parts.
+        await poll_until(lambda: {"llm", "tts"} <= failed_parts(), 30, "error.occurred events")
     finally:
+        await receiver.stop()
         fake_elevenlabs.state.log = log
         fake_openai.state.faults.clear()
         fake_elevenlabs.state.faults.clear()
