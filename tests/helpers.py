@@ -139,3 +139,24 @@ class Receiver:
 
     def events_of(self, event: str) -> list[dict]:
         return [e for e in self.events if e["event"] == event]
+
+
+def words(text: str) -> set[str]:
+    """The lower-case words of a transcript, without punctuation."""
+    return {w.strip(".,!?;:'\"").lower() for w in text.split()}
+
+
+async def call_once(details: dict[str, str], question: str, wait: float = 60):
+    """Join a call started by `POST /conversations`, hear the greeting, ask `question`, hang
+    up; the caller's report."""
+    from simulator.caller import CallScript, Utterance, join_conversation
+    from simulator.speech import render_speech
+
+    script = CallScript(
+        turns=[Utterance(render_speech(question), question)],
+        greeting_timeout=wait,
+        reply_timeout=wait,
+    )
+    return await join_conversation(
+        details["websocket_url"], details["token"], details["room_name"], script
+    )

@@ -10,12 +10,9 @@ from simulator.speech import render_speech
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import TEST_AGENT_NAME
+from tests.helpers import words
 
 pytestmark = pytest.mark.e2e
-
-
-def words(text: str) -> set[str]:
-    return {w.strip(".,!?;:'\"").lower() for w in text.split()}
 
 
 async def test_caller_hears_greeting_and_a_transcribed_reply(idle_stack: Stack) -> None:

@@ -138,23 +138,33 @@ def sqlite_api(api_server: ApiServer) -> ApiServer:
 CALLS_API_PORT = 8393
 
 
-@pytest.fixture(scope="module")
-def calls_api(stack, store_url: str, provider_env: dict[str, str]) -> Iterator[str]:
-    """The control plane on the test worker's store (and provider-keys secret), minting
-    tokens for the test livekit-server: calls it starts reach the test worker."""
-    from tests.conftest import TEST_AGENT_NAME
-
-    process = control_plane_process(
-        CALLS_API_PORT,
+def stack_control_plane(
+    stack, store_url: str, port: int, agent_name: str, log_name: str, env: dict[str, str]
+):
+    """A control plane on the test worker's store, minting tokens for the test livekit-server
+    that dispatch `agent_name`."""
+    return control_plane_process(
+        port,
         database_url=store_url,
-        log_path=LOG_DIR / "control-plane-calls.log",
+        log_path=LOG_DIR / log_name,
         env={
             "LIVEKIT_URL": stack.config.livekit_url,
             "LIVEKIT_API_KEY": stack.key,
             "LIVEKIT_API_SECRET": stack.secret,
-            "VOICE_AGENT_NAME": TEST_AGENT_NAME,
-            **provider_env,
+            "VOICE_AGENT_NAME": agent_name,
+            **env,
         },
+    )
+
+
+@pytest.fixture(scope="module")
+def calls_api(stack, store_url: str, provider_env: dict[str, str]) -> Iterator[str]:
+    """The control plane on the test worker's store (and provider-keys secret): calls it
+    starts reach the test worker."""
+    from tests.conftest import TEST_AGENT_NAME
+
+    process = stack_control_plane(
+        stack, store_url, CALLS_API_PORT, TEST_AGENT_NAME, "control-plane-calls.log", provider_env
     )
     try:
         yield f"http://127.0.0.1:{CALLS_API_PORT}"

@@ -10,12 +10,11 @@ import pytest
 from fake_providers.common import Fault, RequestRecord
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
-from simulator.caller import CallReport, CallScript, Utterance, join_conversation
-from simulator.speech import render_speech
+from simulator.caller import CallReport
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import ELEVENLABS_KEY, OPENAI_KEY
-from tests.helpers import Receiver, poll_until, worker_info
+from tests.helpers import Receiver, call_once, poll_until, words, worker_info
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
@@ -24,22 +23,10 @@ VOICE = "EXAVITQu4vr4xnSDxMaL"
 QUESTION = "What time does the bakery open tomorrow?"
 
 
-def words(text: str) -> set[str]:
-    return {w.strip(".,!?;:'\"").lower() for w in text.split()}
-
-
 async def call(client: httpx.AsyncClient, agent_id: str) -> CallReport:
     resp = await client.post("/conversations", json={"agent_id": agent_id, "user_id": "caller-7"})
     assert resp.status_code == 201, resp.text
-    details = resp.json()["connection_details"]
-    script = CallScript(
-        turns=[Utterance(render_speech(QUESTION), QUESTION)],
-        greeting_timeout=60,
-        reply_timeout=60,
-    )
-    report = await join_conversation(
-        details["websocket_url"], details["token"], details["room_name"], script
-    )
+    report = await call_once(resp.json()["connection_details"], QUESTION)
     return await HeardTranscriber().fill(report)
 
 

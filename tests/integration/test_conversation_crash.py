@@ -14,9 +14,9 @@ import pytest
 
 from simulator.caller import CallScript, Utterance, join_conversation
 from simulator.speech import render_speech
-from simulator.stack import ManagedProcess, Stack, control_plane_process
+from simulator.stack import ManagedProcess, Stack
 from tests.helpers import poll_until
-from tests.integration.conftest import LOG_DIR, Tenant, admin
+from tests.integration.conftest import Tenant, admin, stack_control_plane
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +40,9 @@ def doomed_worker(stack: Stack) -> Iterator[ManagedProcess]:
 @pytest.fixture(scope="module")
 def reaping_api(stack: Stack, store_url: str, provider_env: dict[str, str]) -> Iterator[str]:
     """A control plane dispatching to the doomed worker, reaping calls silent for 8 s."""
-    process = control_plane_process(
-        PORT,
-        database_url=store_url,
-        log_path=LOG_DIR / "control-plane-reaper.log",
-        env={
-            "LIVEKIT_URL": stack.config.livekit_url,
-            "LIVEKIT_API_KEY": stack.key,
-            "LIVEKIT_API_SECRET": stack.secret,
-            "VOICE_AGENT_NAME": AGENT_NAME,
-            "REAPER_INTERVAL_SECONDS": "0.5",
-            "REAPER_STALE_SECONDS": "8",
-            **provider_env,
-        },
+    reaper = {"REAPER_INTERVAL_SECONDS": "0.5", "REAPER_STALE_SECONDS": "8"}
+    process = stack_control_plane(
+        stack, store_url, PORT, AGENT_NAME, "control-plane-reaper.log", {**reaper, **provider_env}
     )
     try:
         yield f"http://127.0.0.1:{PORT}"

@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from simulator.caller import CallScript, Utterance, join_conversation
-from simulator.speech import render_speech
 from simulator.stack import Stack
-from tests.helpers import Receiver, poll_until
+from tests.helpers import Receiver, call_once, poll_until
 from tests.integration.conftest import Tenant, admin
 
 pytestmark = pytest.mark.integration
@@ -70,15 +68,7 @@ async def check_call_record(
         assert record["status"] == "ongoing" and record["transcript"] == []
         assert record["agent_id"] == agent["id"] and record["user_id"] == "caller-42"
 
-        details = started["connection_details"]
-        script = CallScript(
-            turns=[Utterance(render_speech(QUESTION), QUESTION)],
-            greeting_timeout=60,
-            reply_timeout=60,
-        )
-        report = await join_conversation(
-            details["websocket_url"], details["token"], details["room_name"], script
-        )
+        report = await call_once(started["connection_details"], QUESTION)
         assert report.turns[0].reply is not None
 
         async def ended() -> dict | None:

@@ -13,14 +13,10 @@ from simulator.caller import CallScript, join_conversation
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import TEST_AGENT_NAME
-from tests.helpers import caller_in_room, poll_until, worker_info
+from tests.helpers import caller_in_room, poll_until, words, worker_info
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
-
-
-def words(text: str) -> set[str]:
-    return {w.strip(".,!?;:'\"").lower() for w in text.split()}
 
 
 async def greeting_heard(client: httpx.AsyncClient, agent_id: str) -> str:

@@ -100,7 +100,7 @@ async def test_bad_subscriptions_are_400s(sqlite_api: ApiServer):
     async with sqlite_api.client(sqlite_api.acme) as client:
         cases = [
             ({"url": "ftp://x", "events": ["agent.created"]}, "url"),
-            ({"url": "http://x", "events": ["agent.exploded"]}, "agent.exploded"),
+            ({"url": "http://x", "events": ["agent.exploded"]}, "events"),
             ({"url": "http://x", "events": []}, "events"),
             ({"url": "http://x", "events": ["*"], "secret": "short"}, "secret"),
         ]

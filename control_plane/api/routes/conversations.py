@@ -119,6 +119,7 @@ async def start_conversation(
 # --- past and ongoing calls ----------------------------------------------------------------
 
 Status = Literal["ongoing", "success", "failed"]
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 
 
 class ConversationSummary(BaseModel):
@@ -181,8 +182,12 @@ async def list_conversations(
     company_id: CompanyDep,
     agent_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
-    date_from: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    date_to: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    date_from: Annotated[
+        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationList:
@@ -191,8 +196,8 @@ async def list_conversations(
         company_id=company_id,
         agent_id=agent_id,
         status=status,
-        date_from=_utc(date_from),
-        date_to=_utc(date_to),
+        date_from=_instant("date_from", date_from),
+        date_to=_instant("date_to", date_to),
         offset=(page - 1) * limit,
         limit=limit,
     )
@@ -201,10 +206,15 @@ async def list_conversations(
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def _instant(field: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time (UTC when it names no zone)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{field}: not an ISO 8601 date or date-time") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 async def find_conversation(
