@@ -77,19 +77,6 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def verify(
-    secret: str, body: bytes, signature: str, timestamp: str, tolerance: float = 300
-) -> bool:
-    """What a receiver checks: the signature, and that the signed timestamp is recent."""
-    if not hmac.compare_digest(sign(secret, body), signature):
-        return False
-    try:
-        sent = json.loads(body)["timestamp"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    return str(sent) == timestamp and abs(time.time() - float(sent)) <= tolerance
-
-
 @dataclass(frozen=True)
 class DispatchSettings:
     poll_interval: float = 0.5
@@ -232,4 +219,4 @@ class Dispatcher:
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
             )
         log = logger.info if error is None else logger.warning
-        log("webhook %s %s to %s: %s", delivery.event, delivery.id, "attempt", error or "delivered")
+        log("webhook %s (delivery %s): %s", delivery.event, delivery.id, error or "delivered")
