@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
     install_error_handlers(app)
     # Static paths before `/voice-agents/{id}`.
+    app.include_router(conversations.agent_router)
     app.include_router(voices.router)
     app.include_router(speech.router)
     app.include_router(voice_agents.router)

@@ -244,6 +244,24 @@ class ConversationRepository:
         )
         return rows.all(), int(total or 0)
 
+    async def for_agent(
+        self,
+        *,
+        company_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+    ) -> Sequence[Conversation]:
+        """Every call of one agent in a period, oldest first."""
+        query = select(Conversation).where(
+            Conversation.company_id == company_id, Conversation.agent_id == agent_id
+        )
+        if date_from is not None:
+            query = query.where(Conversation.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(Conversation.created_at <= date_to)
+        return (await self.session.scalars(query.order_by(Conversation.created_at))).all()
+
     async def messages(self, *, conversation_id: str) -> Sequence[ConversationMessage]:
         result = await self.session.scalars(
             select(ConversationMessage)

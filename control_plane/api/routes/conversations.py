@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -261,3 +262,98 @@ async def delete_conversation(
     await ConversationRepository(session).delete(conversation=row)
     await session.commit()
     return Response(status_code=204)
+
+
+# --- per-agent analytics ------------------------------------------------------------------
+
+
+class StageLatency(BaseModel):
+    p50: float
+    p95: float
+    samples: int
+
+
+class DayCount(BaseModel):
+    date: str
+    calls: int
+    success: int
+    failed: int
+
+
+class AgentAnalytics(BaseModel):
+    agent_id: uuid.UUID
+    total_calls: int
+    success_rate: float | None
+    """Share of finished calls that succeeded (ongoing calls are not counted)."""
+    average_duration: float | None
+    latency: dict[str, StageLatency]
+    """Per-turn seconds of each stage the worker measured (`e2e_latency` is voice to voice as
+    the framework sees it), over every turn of the period's calls."""
+    timeline: list[DayCount]
+
+
+agent_router = APIRouter(prefix="/voice-agents", tags=["conversations"])
+
+
+@agent_router.get("/{id}/analytics", responses=error_responses(400, 401, 404, 429))
+async def agent_analytics(
+    id: str,
+    session: SessionDep,
+    company_id: CompanyDep,
+    date_from: Annotated[
+        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
+    ] = None,
+) -> AgentAnalytics:
+    """Calls, success rate, average duration, per-turn latency percentiles and a daily
+    timeline of one agent."""
+    agent = await find_agent(session, company_id, id)
+    rows = await ConversationRepository(session).for_agent(
+        company_id=company_id,
+        agent_id=agent.id,
+        date_from=_instant("date_from", date_from),
+        date_to=_instant("date_to", date_to),
+    )
+    return analytics(agent.id, rows)
+
+
+def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalytics:
+    finished = [r for r in rows if r.status != "ongoing"]
+    durations = [
+        (r.ended_at - r.started_at).total_seconds()
+        for r in finished
+        if r.started_at is not None and r.ended_at is not None
+    ]
+    stages: dict[str, list[float]] = {}
+    for row in rows:
+        for turn in (row.metrics or {}).get("turns", []):
+            for stage, value in turn.items():
+                if isinstance(value, int | float):
+                    stages.setdefault(stage, []).append(float(value))
+    days: dict[str, DayCount] = {}
+    for row in rows:
+        day = row.created_at.date().isoformat()
+        count = days.setdefault(day, DayCount(date=day, calls=0, success=0, failed=0))
+        count.calls += 1
+        count.success += row.status == "success"
+        count.failed += row.status == "failed"
+    return AgentAnalytics(
+        agent_id=agent_id,
+        total_calls=len(rows),
+        success_rate=(
+            round(sum(r.status == "success" for r in finished) / len(finished), 4)
+            if finished
+            else None
+        ),
+        average_duration=round(sum(durations) / len(durations), 3) if durations else None,
+        latency={stage: _percentiles(values) for stage, values in sorted(stages.items())},
+        timeline=[days[d] for d in sorted(days)],
+    )
+
+
+def _percentiles(values: list[float]) -> StageLatency:
+    ordered = sorted(values)
+    at = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+    return StageLatency(p50=round(at(0.5), 4), p95=round(at(0.95), 4), samples=len(ordered))
