@@ -51,14 +51,14 @@ class ConversationRecorder:
         self._sessions = session_factory(self._engine)
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self._beat: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._turns: list[dict[str, float]] = []
 
     async def start(self) -> None:
         """Mark the call started (creating its record if the API did not)."""
         await self._write("start", {})
         self._writer = asyncio.create_task(self._drain(), name="conversation-writer")
-        self._beat = asyncio.create_task(self._heartbeat(), name="conversation-heartbeat")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="conversation-heartbeat")
 
     def message(
         self,
@@ -91,8 +91,8 @@ class ConversationRecorder:
 
     async def finish(self, *, status: str, reason: str) -> None:
         """Write what is queued, then the end of the call."""
-        if self._beat is not None:
-            self._beat.cancel()
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         self._queue.put_nowait(None)
         if self._writer is not None:
             await self._writer
@@ -136,7 +136,7 @@ class ConversationRecorder:
 
     async def _message(self, session, **values: Any) -> None:
         session.add(ConversationMessage(conversation_id=self.call.conversation_id, **values))
-        await self._beat_now(session)
+        await self._beat(session)
         data = {
             **self._ids(),
             "speaker": values["speaker"],
@@ -156,9 +156,6 @@ class ConversationRecorder:
         }
 
     async def _beat(self, session) -> None:
-        await self._beat_now(session)
-
-    async def _beat_now(self, session) -> None:
         await session.execute(
             update(Conversation)
             .where(Conversation.id == self.call.conversation_id)

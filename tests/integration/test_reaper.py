@@ -68,3 +68,45 @@ async def check_reaper(url: str) -> None:
         assert await reap(sessions, stale_seconds=45, join_seconds=600) == 0
     finally:
         await engine.dispose()
+
+
+def test_a_quiet_call_keeps_beating(tmp_path):
+    """No message for a while: the worker's heartbeat alone keeps the call's record fresh."""
+    asyncio.run(check_heartbeat(database_url_for("sqlite", tmp_path)))
+
+
+async def check_heartbeat(url: str) -> None:
+    from control_plane.recorder import CallIdentity, ConversationRecorder
+    from tests.helpers import poll_until
+
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    company = uuid.uuid4()
+    async with sessions() as session, session.begin():
+        session.add(Company(id=company, name="Quiet"))
+        await session.flush()
+        # As POST /conversations leaves it (the agent's row is not needed here).
+        session.add(
+            Conversation(
+                id="conv_quiet", company_id=company, user_id="u", room_name="room", metrics={}
+            )
+        )
+    call = CallIdentity("conv_quiet", company, uuid.uuid4(), "u")
+    recorder = ConversationRecorder(url, call, "room", heartbeat=0.1)
+    try:
+        await recorder.start()
+
+        async def seen() -> object:
+            async with sessions() as session:
+                return (await session.get(Conversation, "conv_quiet")).last_seen_at
+
+        first = await seen()
+        await poll_until(lambda: _later(seen, first), 10, "a heartbeat")
+        await recorder.finish(status="success", reason="caller_hung_up")
+    finally:
+        await engine.dispose()
+
+
+async def _later(seen, first) -> bool:
+    return (await seen()) > first
