@@ -189,8 +189,10 @@ def summarize(turns: list[dict[str, float]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"turns": turns}
     for stage in stages:
         values = sorted(t[stage] for t in turns if stage in t)
-        summary[stage] = {
-            "p50": values[len(values) // 2],
-            "p95": values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))],
-        }
+        summary[stage] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
     return summary
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The value at quantile `q` of sorted, non-empty `ordered` (nearest rank)."""
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

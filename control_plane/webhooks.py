@@ -79,11 +79,13 @@ def sign(secret: str, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    poll_interval: float = 0.5
-    timeout: float = 5.0
+    """From `Settings.webhook_*` (documented there)."""
+
+    poll_interval: float
+    timeout: float
     """A receiver slower than this counts as failed (and is retried); it never blocks a call."""
-    max_attempts: int = 8
-    retry_base: float = 2.0
+    max_attempts: int
+    retry_base: float
     """Seconds before the first retry; doubled each time, at most `retry_max`."""
     retry_max: float = 3600.0
     lease: float = 30.0
@@ -95,7 +97,7 @@ class Dispatcher:
         self,
         sessions: async_sessionmaker,
         vault: ProviderKeyVault,
-        settings: DispatchSettings = DispatchSettings(),
+        settings: DispatchSettings,
     ) -> None:
         self.sessions = sessions
         self.vault = vault

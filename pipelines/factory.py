@@ -6,7 +6,6 @@ creates the cheap per-call provider objects around them.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,8 +23,6 @@ from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
 
 LOCAL_VOICE_PREFIX = "local:"
-
-logger = logging.getLogger("pipelines")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from livekit import api
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...recorder import percentile
 from ...schemas import Language
 from ...store.models import Conversation
 from ...store.repositories import ConversationRepository
@@ -355,5 +356,8 @@ def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalyti
 
 def _percentiles(values: list[float]) -> StageLatency:
     ordered = sorted(values)
-    at = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
-    return StageLatency(p50=round(at(0.5), 4), p95=round(at(0.95), 4), samples=len(ordered))
+    return StageLatency(
+        p50=round(percentile(ordered, 0.5), 4),
+        p95=round(percentile(ordered, 0.95), 4),
+        samples=len(ordered),
+    )
