@@ -82,7 +82,8 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
     conversation_id = payload.get("conversation_id")
     if isinstance(conversation_id, str) and 0 < len(conversation_id) <= 64:
         user_id = payload.get("user_id")
-        call = CallIdentity(
+        call = CallIdentity.under(
+            agent.privacy,
             conversation_id=conversation_id,
             company_id=agent.company_id,
             agent_id=agent.agent_id,

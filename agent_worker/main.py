@@ -135,10 +135,25 @@ async def entrypoint(ctx: JobContext) -> None:
     ending = {"status": "success", "reason": "agent_ended"}
     recorder = None
     if agent.call is not None:
-        recorder = ConversationRecorder(settings.resolved_database_url(), agent.call, ctx.room.name)
-        await recorder.start()
+        recorder = ConversationRecorder(
+            settings.resolved_database_url(),
+            agent.call,
+            ctx.room.name,
+            store=settings.recording_store(),
+            recording_format=settings.recording_format,
+        )
+        if not await recorder.start():
+            logger.info("call was ended before the agent joined", extra={"room": ctx.room.name})
+            await ctx.delete_room()
+            ctx.shutdown(reason="conversation already ended")
+            return
         session.on("conversation_item_added", lambda ev: record_item(recorder, ev))
-        ctx.add_shutdown_callback(lambda: recorder.finish(**ending))
+        # Runs after the session closed, so the recording is complete; before the job's
+        # temporary directory is removed.
+        ctx.add_shutdown_callback(
+            lambda: recorder.finish(**ending, recording=ctx.session_directory / RECORDING_FILE)
+        )
+    keep_audio = agent.call is not None and agent.call.keep_audio
     watch_providers(session, publisher, ctx.room.name, recorder.event if recorder else None)
 
     # The call ends when the caller leaves: close the session, then the job.
@@ -161,8 +176,15 @@ async def entrypoint(ctx: JobContext) -> None:
         room_options=room_io.RoomOptions(close_on_disconnect=True),
         # No remote control of the session over the room: callers only talk and listen.
         session_host=False,
+        # The framework's recorder writes the caller (left) and the agent as heard (right) to
+        # the job's directory; nothing is sent to LiveKit Cloud (no traces, logs, transcript).
+        record=RECORD_AUDIO if keep_audio else False,
     )
 
+
+RECORDING_FILE = "audio.ogg"
+"""Where livekit-agents' `RecorderIO` writes a session's audio in the job's directory."""
+RECORD_AUDIO = {"audio": True, "traces": False, "logs": False, "transcript": False}
 
 END_REASONS = {
     CloseReason.PARTICIPANT_DISCONNECTED: {"status": "success", "reason": "caller_hung_up"},

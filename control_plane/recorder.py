@@ -4,6 +4,10 @@ Each final message is stored when it is said, so a worker that dies mid-call los
 the turn in flight; a heartbeat (`last_seen_at`) lets the control plane's reaper fail calls
 whose worker is gone. Writes go through one queue per call, in order, off the audio path:
 a slow database never delays the conversation, and a failing one only costs the record.
+
+The agent's privacy settings decide what is kept: with `zero_retention` no message text and
+no recording (status and metrics only), with `delete_audio` no recording. The recording is
+written to the recording store when the call ends.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
+from .recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from .store.db import create_engine, session_factory
 from .store.models import Conversation, ConversationMessage, utcnow
 from .webhooks import enqueue
@@ -33,6 +39,31 @@ class CallIdentity:
     company_id: uuid.UUID
     agent_id: uuid.UUID
     user_id: str
+    keep_transcript: bool = True
+    """False under the agent's `zero_retention`: messages are not stored, only metrics."""
+    keep_audio: bool = True
+    """False under `zero_retention` or `delete_audio`: no recording is kept."""
+
+    @classmethod
+    def under(
+        cls,
+        privacy: dict[str, Any],
+        *,
+        conversation_id: str,
+        company_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        user_id: str,
+    ) -> CallIdentity:
+        """A call of an agent with these privacy settings (`schemas.PrivacySettings`)."""
+        zero = bool(privacy.get("zero_retention"))
+        return cls(
+            conversation_id=conversation_id,
+            company_id=company_id,
+            agent_id=agent_id,
+            user_id=user_id,
+            keep_transcript=not zero,
+            keep_audio=not (zero or privacy.get("delete_audio")),
+        )
 
 
 class ConversationRecorder:
@@ -42,10 +73,14 @@ class ConversationRecorder:
         call: CallIdentity,
         room_name: str,
         *,
+        store: RecordingStore | None = None,
+        recording_format: RecordingFormat = "ogg",
         heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.call = call
         self.room_name = room_name
+        self.store = store if call.keep_audio else None
+        self.recording_format = recording_format
         self.heartbeat = heartbeat
         self._engine = create_engine(database_url, poolclass=NullPool)
         self._sessions = session_factory(self._engine)
@@ -53,12 +88,18 @@ class ConversationRecorder:
         self._writer: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._turns: list[dict[str, float]] = []
+        self._ended = False
 
-    async def start(self) -> None:
-        """Mark the call started (creating its record if the API did not)."""
+    async def start(self) -> bool:
+        """Mark the call started (creating its record if the API did not); False when the
+        call was already ended through the API, and must not go on."""
         await self._write("start", {})
+        if self._ended:
+            await self._engine.dispose()
+            return False
         self._writer = asyncio.create_task(self._drain(), name="conversation-writer")
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="conversation-heartbeat")
+        return True
 
     def message(
         self,
@@ -89,15 +130,35 @@ class ConversationRecorder:
         """Report another event of the call (e.g. `error.occurred`) to the webhooks."""
         self._queue.put_nowait(("event", {"name": name, "data": data}))
 
-    async def finish(self, *, status: str, reason: str) -> None:
-        """Write what is queued, then the end of the call."""
+    async def finish(self, *, status: str, reason: str, recording: Path | None = None) -> None:
+        """Write what is queued, store the call's recording (Ogg/Opus at `recording`), then
+        the end of the call."""
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
         self._queue.put_nowait(None)
         if self._writer is not None:
             await self._writer
-        await self._write("finish", {"status": status, "reason": reason})
+        key = None
+        if self.store is not None and recording is not None:
+            key = await asyncio.to_thread(self._store_recording, self.store, recording)
+        await self._write("finish", {"status": status, "reason": reason, "recording": key})
         await self._engine.dispose()
+
+    def _store_recording(self, store: RecordingStore, source: Path) -> str | None:
+        try:
+            if not source.is_file() or source.stat().st_size == 0:
+                logger.warning("no recording of %s was made", self.call.conversation_id)
+                return None
+            if self.recording_format == "mp3":
+                target = source.with_suffix(".mp3")
+                to_mp3(source, target)
+                source = target
+            key = recording_key(self.call.conversation_id, self.recording_format)
+            store.put(key, source)
+            return key
+        except Exception as exc:  # the record is still written, without audio
+            logger.warning("recording of %s not stored: %s", self.call.conversation_id, exc)
+            return None
 
     async def _drain(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -118,6 +179,9 @@ class ConversationRecorder:
     async def _start(self, session) -> None:
         now = utcnow()
         row = await session.get(Conversation, self.call.conversation_id)
+        if row is not None and row.end_requested_at is not None:
+            self._ended = True  # ended through the API before the agent joined
+            return
         if row is None:
             row = Conversation(
                 id=self.call.conversation_id,
@@ -135,12 +199,13 @@ class ConversationRecorder:
         await enqueue(session, self.call.company_id, "conversation.started", self._ids())
 
     async def _message(self, session, **values: Any) -> None:
-        session.add(ConversationMessage(conversation_id=self.call.conversation_id, **values))
+        if self.call.keep_transcript:
+            session.add(ConversationMessage(conversation_id=self.call.conversation_id, **values))
         await self._beat(session)
         data = {
             **self._ids(),
             "speaker": values["speaker"],
-            "text": values["text"],
+            "text": values["text"] if self.call.keep_transcript else None,
             "interrupted": values["interrupted"],
         }
         await enqueue(session, self.call.company_id, "message.received", data)
@@ -162,22 +227,22 @@ class ConversationRecorder:
             .values(last_seen_at=utcnow())
         )
 
-    async def _finish(self, session, *, status: str, reason: str) -> None:
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == self.call.conversation_id)
-            .values(
-                status=status,
-                end_reason=reason,
-                ended_at=utcnow(),
-                last_seen_at=utcnow(),
-                metrics=summarize(self._turns),
-            )
-        )
+    async def _finish(self, session, *, status: str, reason: str, recording: str | None) -> None:
         row = await session.get(Conversation, self.call.conversation_id)
+        if row is None:
+            return  # deleted during the call
+        if row.end_requested_at is not None and row.status != "ongoing":
+            return  # ended through the API before the agent joined
+        if row.end_requested_at is not None:
+            status, reason = "success", "ended_by_api"
+        now = utcnow()
+        row.status, row.end_reason = status, reason
+        row.ended_at = row.last_seen_at = now
+        row.metrics = summarize(self._turns)
+        row.recording = recording
         duration = None
-        if row is not None and row.started_at and row.ended_at:
-            duration = round((row.ended_at - row.started_at).total_seconds(), 3)
+        if row.started_at is not None:
+            duration = round((now - row.started_at).total_seconds(), 3)
         event = "conversation.ended" if status == "success" else "conversation.failed"
         data = {**self._ids(), "status": status, "end_reason": reason, "duration": duration}
         await enqueue(session, self.call.company_id, event, data)

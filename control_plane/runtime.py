@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -33,6 +34,8 @@ class CallAgent:
     config: AgentConfig
     credentials: ProviderCredentials = ProviderCredentials()
     """The agent's provider keys (its own, else its company's), decrypted."""
+    privacy: dict[str, Any] = field(default_factory=dict)
+    """What is kept of its calls (`schemas.PrivacySettings`)."""
 
 
 def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConfig:
@@ -104,4 +107,5 @@ async def load_call_agent(
         version=agent.updated_at.isoformat(),
         config=agent_config(agent),
         credentials=credentials,
+        privacy=dict(agent.privacy or {}),
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .recordings import RecordingStore
 
 DEV_API_KEY = "devkey"
 DEV_API_SECRET = "devsecret-0123456789abcdef0123456789abcdef"  # matches livekit.yaml
@@ -33,8 +36,17 @@ class StoreSettings(BaseSettings):
     """Fernet key(s) encrypting provider API keys at rest, comma-separated for rotation (the
     first encrypts). Default: a secret generated into `data_dir/provider-keys.secret`."""
 
+    recordings_url: str = ""
+    """Where call recordings are stored: a directory, `file://` URL or fsspec object-store
+    URL (`s3://bucket/prefix` with `s3fs` installed); default `data_dir/recordings`."""
+    recording_format: Literal["ogg", "mp3"] = "ogg"
+    """Stereo Ogg/Opus (caller left, agent right), or the same transcoded to MP3."""
+
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)
+
+    def recording_store(self) -> RecordingStore:
+        return RecordingStore(self.recordings_url or str(self.data_dir / "recordings"))
 
     def provider_keys_secret_path(self) -> Path:
         return self.data_dir / "provider-keys.secret"
@@ -78,6 +90,10 @@ class Settings(ServiceSettings):
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 2.0
     """First retry after this; doubled each time (2, 4, 8 ... s), at most an hour."""
+    retention_interval_seconds: float = 3600.0
+    """How often calls older than their agent's `privacy.retention_days` are deleted."""
+    webhook_log_days: int = Field(default=30, ge=1)
+    """Finished webhook deliveries (and the payloads they carry) are kept this long."""
     reaper_interval_seconds: float = 15.0
     reaper_stale_seconds: float = 45.0
     """An ongoing call without a heartbeat from its worker for this long (the worker beats

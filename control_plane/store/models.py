@@ -147,6 +147,14 @@ class Conversation(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     """The worker's last sign of life for this call (the reaper fails silent ones)."""
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recording: Mapped[str | None] = mapped_column(String(80), default=None)
+    """Key of the call's recording in the recording store (none when not kept)."""
+    end_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When `POST /conversations/{id}/end` asked for the call to end."""
+    outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The caller's business outcome given when ending it (e.g. `resolved`)."""
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """`{"rating": 1-5, "comments": "..."}` given when ending it."""
 
 
 class ConversationMessage(Base):
