@@ -7,11 +7,13 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .settings import StoreSettings
+from .retention import purge
+from .settings import Settings, StoreSettings
 from .store.db import create_engine, session_factory
 from .store.migrate import upgrade
 from .store.repositories import ApiKeyRepository, CompanyRepository
@@ -86,6 +88,14 @@ async def list_companies(session: AsyncSession, _args: argparse.Namespace) -> li
     ]
 
 
+async def purge_now(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings()
+    purged = await purge(
+        session, settings.recording_store(), webhook_log_days=settings.webhook_log_days
+    )
+    return asdict(purged)
+
+
 def add_admin_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("create-company", help="create a company (and its first API key)")
     p.add_argument("name")
@@ -103,6 +113,10 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     p.set_defaults(action=list_keys)
     p = commands.add_parser("list-companies", help="list companies")
     p.set_defaults(action=list_companies)
+    p = commands.add_parser(
+        "purge", help="delete calls older than their agent's retention_days, now"
+    )
+    p.set_defaults(action=purge_now)
 
 
 def run_admin(args: argparse.Namespace) -> int:

@@ -45,12 +45,22 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
-def provider_env(fake_elevenlabs: FakeElevenLabs, fake_openai: FakeOpenAI) -> dict[str, str]:
-    """Environment pointing a control plane or worker at the fake vendors."""
+def recordings_dir(tmp_path_factory) -> Path:
+    """Where the test worker stores call recordings and the control planes read them."""
+    return tmp_path_factory.mktemp("recordings")
+
+
+@pytest.fixture(scope="session")
+def provider_env(
+    fake_elevenlabs: FakeElevenLabs, fake_openai: FakeOpenAI, recordings_dir: Path
+) -> dict[str, str]:
+    """Environment shared by the test control planes and worker: the fake vendors, the
+    provider-keys secret, the recording store."""
     return {
         "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
         "OPENAI_BASE_URL": fake_openai.base_url,
         "PROVIDER_KEYS_SECRET": PROVIDER_KEYS_SECRET,
+        "RECORDINGS_URL": str(recordings_dir),
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ..reaper import run_reaper
+from ..retention import run_purge
 from ..security import ProviderKeyVault
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
@@ -40,7 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             name="conversation-reaper",
         )
-        tasks = [reaper]
+        purger = asyncio.create_task(
+            run_purge(
+                app.state.sessions,
+                settings.recording_store(),
+                interval=settings.retention_interval_seconds,
+                webhook_log_days=settings.webhook_log_days,
+            ),
+            name="retention-purge",
+        )
+        tasks = [reaper, purger]
         if settings.webhook_dispatcher:
             dispatcher = Dispatcher(
                 app.state.sessions,

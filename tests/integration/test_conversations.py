@@ -3,13 +3,19 @@ stored as it is said, closed with how the call ended; listed, read and deleted p
 
 from __future__ import annotations
 
+import asyncio
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import av
 import httpx
+import numpy as np
 import pytest
+from livekit import rtc
 
 from simulator.stack import Stack
-from tests.helpers import Receiver, call_once, poll_until
+from tests.helpers import Receiver, agent_joined, call_once, poll_until
 from tests.integration.conftest import Tenant, admin
 
 pytestmark = pytest.mark.integration
@@ -18,19 +24,26 @@ GREETING = "Welcome to the bakery. What would you like?"
 QUESTION = "What time do you open tomorrow?"
 
 
-async def test_a_call_leaves_its_record_and_transcript(
-    idle_stack: Stack, calls_api: str, calls_tenant: Tenant, store_url: str
+async def test_a_call_leaves_its_record_transcript_and_recording(
+    idle_stack: Stack, calls_api: str, calls_tenant: Tenant, store_url: str, recordings_dir: Path
 ) -> None:
     receiver = Receiver()
     hook_url = await receiver.start()
     try:
-        await check_call_record(calls_api, calls_tenant, store_url, receiver, hook_url)
+        await check_call_record(
+            calls_api, calls_tenant, store_url, receiver, hook_url, recordings_dir
+        )
     finally:
         await receiver.stop()
 
 
 async def check_call_record(
-    calls_api: str, calls_tenant: Tenant, store_url: str, receiver: Receiver, hook_url: str
+    calls_api: str,
+    calls_tenant: Tenant,
+    store_url: str,
+    receiver: Receiver,
+    hook_url: str,
+    recordings_dir: Path,
 ) -> None:
     async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
         resp = await client.post(
@@ -93,6 +106,19 @@ async def check_call_record(
         assert record["metrics"]["turns"]
         assert "p50" in next(v for k, v in record["metrics"].items() if k != "turns")
 
+        # The recording: stereo Ogg/Opus of the whole call, the agent greeting on the right
+        # channel before the caller speaks on the left.
+        assert record["audio_url"] == f"/conversations/{conversation_id}/audio"
+        resp = await client.get(record["audio_url"])
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"] == "audio/ogg"
+        assert int(resp.headers["content-length"]) == len(resp.content)
+        caller, agent_side, seconds = channel_activity(resp.content)
+        assert abs(seconds - record["duration"]) < 2.5, (seconds, record["duration"])
+        assert sum(agent_side) * WINDOW > 1.5  # greeting and answer
+        assert sum(caller) * WINDOW > 0.5  # the question
+        assert agent_side.index(True) < caller.index(True)
+
         # The company's webhook heard the call as it happened, signed.
         await poll_until(lambda: receiver.events_of("conversation.ended"), 30, "conversation.ended")
         ours = [e for e in receiver.events if e["data"]["conversation_id"] == conversation_id]
@@ -126,6 +152,112 @@ async def check_call_record(
         assert (await client.delete(f"/conversations/{conversation_id}")).status_code == 404
         assert (await client.get("/conversations")).json()["total"] == 0
 
+        assert (await client.get(f"/conversations/{conversation_id}/audio")).status_code == 404
+
     async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        assert recordings_of(recordings_dir, conversation_id)
         assert (await client.delete(f"/conversations/{conversation_id}")).status_code == 204
         assert (await client.get(f"/conversations/{conversation_id}")).status_code == 404
+        assert not recordings_of(recordings_dir, conversation_id)
+
+
+WINDOW = 0.1
+
+
+def recordings_of(directory: Path, conversation_id: str) -> list[Path]:
+    return list(directory.glob(f"{conversation_id}.*"))
+
+
+def channel_activity(ogg: bytes) -> tuple[list[bool], list[bool], float]:
+    """Per 100 ms window, whether the caller (left) and the agent (right) channels carry
+    sound; and the recording's length in seconds."""
+    with av.open(io.BytesIO(ogg)) as container:
+        stream = container.streams.audio[0]
+        assert stream.channels == 2
+        rate = stream.rate
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    size = int(rate * WINDOW)
+    windows = samples[:, : samples.shape[1] // size * size].reshape(2, -1, size)
+    loud = np.sqrt((windows.astype(np.float64) ** 2).mean(axis=2)) > 0.01
+    return loud[0].tolist(), loud[1].tolist(), samples.shape[1] / rate
+
+
+async def test_ending_a_call_through_the_api(
+    idle_stack: Stack, calls_api: str, calls_tenant: Tenant
+) -> None:
+    """`POST /conversations/{id}/end` makes the agent leave a live call; the record keeps
+    the outcome and feedback and says how the call ended."""
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        agent = (
+            await client.post(
+                "/voice-agents",
+                json={
+                    "name": "Ended line",
+                    "voice_id": "local:en_US-joe-medium",
+                    "active": True,
+                    "first_message": GREETING,
+                },
+            )
+        ).json()
+        started = (
+            await client.post("/conversations", json={"agent_id": agent["id"], "user_id": "c-7"})
+        ).json()
+        conversation_id = started["conversation_id"]
+        details = started["connection_details"]
+        bad = await client.post(
+            f"/conversations/{conversation_id}/end", json={"feedback": {"rating": 6}}
+        )
+        assert bad.status_code == 400 and "rating" in bad.json()["detail"]
+
+        room = rtc.Room()
+        left = asyncio.get_running_loop().create_future()
+        room.on("disconnected", lambda reason: left.done() or left.set_result(reason))
+        await room.connect(details["websocket_url"], details["token"])
+        try:
+            agent_participant = await asyncio.wait_for(agent_joined(room), 60)
+            gone = asyncio.get_running_loop().create_future()
+            room.on(
+                "participant_disconnected",
+                lambda p: (
+                    p.identity == agent_participant.identity
+                    and not gone.done()
+                    and gone.set_result(True)
+                ),
+            )
+
+            async def joined() -> bool:
+                body = (await client.get(f"/conversations/{conversation_id}")).json()
+                return body["started_at"] is not None
+
+            await poll_until(joined, 30, "the agent to take the call")
+            resp = await client.post(
+                f"/conversations/{conversation_id}/end",
+                json={"reason": "resolved", "feedback": {"rating": 5, "comments": "Quick."}},
+            )
+            assert resp.status_code == 202, resp.text
+            # The agent leaves and the caller is disconnected.
+            await asyncio.wait_for(asyncio.wait([left, gone], return_when="FIRST_COMPLETED"), 30)
+        finally:
+            await room.disconnect()
+
+        async def closed() -> dict | None:
+            body = (await client.get(f"/conversations/{conversation_id}")).json()
+            return body if body["status"] != "ongoing" else None
+
+        record = await poll_until(closed, 60, "the ended call's record to close")
+        assert (record["status"], record["end_reason"]) == ("success", "ended_by_api")
+        assert record["outcome"] == "resolved"
+        assert record["feedback"] == {"rating": 5, "comments": "Quick."}
+        again = await client.post(f"/conversations/{conversation_id}/end")
+        assert again.status_code == 409
+
+        # A call nobody joined yet ends at once, and its token no longer brings an agent.
+        unjoined = (
+            await client.post("/conversations", json={"agent_id": agent["id"], "user_id": "c-8"})
+        ).json()
+        resp = await client.post(f"/conversations/{unjoined['conversation_id']}/end")
+        assert resp.status_code == 202
+        assert (resp.json()["status"], resp.json()["end_reason"]) == ("success", "ended_by_api")
+        audio = await client.get(f"/conversations/{unjoined['conversation_id']}/audio")
+        assert audio.status_code == 404 and "no recording" in audio.json()["detail"]
+        assert (await client.post("/conversations/conv_nope/end")).status_code == 404

@@ -1,7 +1,9 @@
-"""`/conversations`: start a call with a voice agent; list, read and delete past calls."""
+"""`/conversations`: start a call with a voice agent; list, read, end and delete calls;
+download their recordings."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -9,13 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
 from livekit import api
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import iterate_in_threadpool
 
 from ...recorder import percentile
-from ...schemas import Language
-from ...store.models import Conversation
+from ...recordings import CONTENT_TYPES, format_of
+from ...schemas import NO_NUL_SCHEMA, Language, NoNul
+from ...settings import Settings
+from ...store.models import Conversation, utcnow
 from ...store.repositories import ConversationRepository
+from ...webhooks import enqueue
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from .voice_agents import find_agent
@@ -172,10 +179,36 @@ class TranscriptMessage(BaseModel):
     created_at: datetime
 
 
+Comments = Annotated[str, Field(max_length=2000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+Outcome = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comments: Comments | None = None
+
+
+class ConversationEnd(BaseModel):
+    """`POST /conversations/{id}/end`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: Outcome | None = None
+    """The outcome in your terms (e.g. `resolved`), stored as the conversation's `outcome`."""
+    feedback: Feedback | None = None
+
+
 class ConversationDetails(ConversationSummary):
     transcript: list[TranscriptMessage]
     metrics: dict[str, Any]
     """Per-turn latency (seconds) of each stage, and their p50/p95."""
+    audio_url: str | None
+    """Path of the call's recording (`GET /conversations/{id}/audio`); null when none is
+    kept (the agent's privacy settings) or the call is not over."""
+    outcome: str | None
+    feedback: Feedback | None
 
 
 @router.get("", responses=error_responses(400, 401, 429))
@@ -251,17 +284,117 @@ async def get_conversation(
             for m in messages
         ],
         metrics=row.metrics or {},
+        audio_url=f"/conversations/{row.id}/audio" if row.recording else None,
+        outcome=row.outcome,
+        feedback=Feedback(**row.feedback) if row.feedback else None,
     )
+
+
+@router.get(
+    "/{conversation_id}/audio",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {t: {} for t in CONTENT_TYPES.values()},
+            "description": "The call's recording: stereo, caller left, agent right.",
+        },
+        **error_responses(401, 404, 429),
+    },
+)
+async def get_conversation_audio(
+    conversation_id: str, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
+) -> StreamingResponse:
+    """Download a call's recording (Ogg/Opus or MP3, as the deployment records)."""
+    row = await find_conversation(session, company_id, conversation_id)
+    if row.recording is None:
+        why = "the call is not over" if row.status == "ongoing" else "none was kept"
+        raise HTTPException(404, f"This conversation has no recording: {why}")
+    store = settings.recording_store()
+    try:
+        size = await asyncio.to_thread(store.size, row.recording)
+        chunks = await asyncio.to_thread(store.chunks, row.recording)
+    except FileNotFoundError:
+        raise HTTPException(404, "This conversation's recording is missing from storage") from None
+    fmt = format_of(row.recording)
+    return StreamingResponse(
+        iterate_in_threadpool(chunks),
+        media_type=CONTENT_TYPES[fmt],
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{row.id}.{fmt}"',
+        },
+    )
+
+
+@router.post(
+    "/{conversation_id}/end",
+    status_code=202,
+    responses=error_responses(400, 401, 404, 409, 429, 502),
+)
+async def end_conversation(
+    conversation_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    company_id: CompanyDep,
+    body: ConversationEnd | None = None,
+) -> ConversationSummary:
+    """End an ongoing call: the agent leaves and the caller is disconnected. The record
+    closes as `success` / `ended_by_api` once the agent has left (a `conversation.ended`
+    webhook tells when); a call nobody joined yet closes at once."""
+    body = body or ConversationEnd()
+    row = await find_conversation(session, company_id, conversation_id)
+    if row.status != "ongoing" or row.end_requested_at is not None:
+        raise HTTPException(409, f"Conversation is not ongoing (status {row.status})")
+    row.end_requested_at = utcnow()
+    row.outcome = body.reason
+    row.feedback = body.feedback.model_dump(exclude_none=True) if body.feedback else None
+    if row.started_at is None:
+        row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
+        await enqueue(
+            session,
+            company_id,
+            "conversation.ended",
+            {
+                "conversation_id": row.id,
+                "agent_id": str(row.agent_id) if row.agent_id else None,
+                "user_id": row.user_id,
+                "status": row.status,
+                "end_reason": row.end_reason,
+                "duration": None,
+            },
+        )
+    await session.commit()
+    await _close_room(settings, row.room_name)
+    return ConversationSummary.of(row)
+
+
+async def _close_room(settings: Settings, room_name: str) -> None:
+    """Delete the call's room: every participant, the agent included, is disconnected."""
+    try:
+        async with api.LiveKitAPI(
+            settings.livekit_url,
+            settings.livekit_api_key,
+            settings.livekit_api_secret.get_secret_value(),
+        ) as lkapi:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+    except api.ServerError as exc:
+        if exc.code != api.ServerErrorCode.NOT_FOUND:
+            raise HTTPException(502, f"LiveKit could not close the room: {exc.message}") from None
+    except Exception as exc:
+        raise HTTPException(502, f"LiveKit is unreachable: {type(exc).__name__}") from None
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=error_responses(401, 404, 429))
 async def delete_conversation(
-    conversation_id: str, session: SessionDep, company_id: CompanyDep
+    conversation_id: str, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
 ) -> Response:
-    """Delete a call's record and transcript."""
+    """Delete a call's record, transcript and recording."""
     row = await find_conversation(session, company_id, conversation_id)
+    recording = row.recording
     await ConversationRepository(session).delete(conversation=row)
     await session.commit()
+    if recording is not None:
+        await asyncio.to_thread(settings.recording_store().delete, recording)
     return Response(status_code=204)
 
 
