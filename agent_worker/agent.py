@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterable, AsyncIterator
 
-from livekit.agents import Agent, llm
+from livekit import rtc
+from livekit.agents import Agent, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from pipelines.config import AgentConfig
+
+from .backchannel import is_backchannel
 
 logger = logging.getLogger("agent_worker.agent")
 
@@ -27,11 +31,21 @@ class VoiceAgent(Agent):
         self.config = config
         self._warm_llm_enabled = warm_llm
         self._warmup: asyncio.Task[None] | None = None
+        self._protection: asyncio.Task[None] | None = None
 
     async def on_enter(self) -> None:
         greeting = None
         if self.config.first_message:
-            greeting = self.session.say(self.config.first_message, add_to_chat_ctx=True)
+            td = self.config.turn_detection
+            protect = td.allow_interruptions and td.greeting_protection > 0
+            greeting = self.session.say(
+                self.config.first_message, allow_interruptions=not protect, add_to_chat_ctx=True
+            )
+            if protect:
+                self._protection = asyncio.create_task(
+                    self._protect_greeting(greeting, td.greeting_protection),
+                    name="greeting-protection",
+                )
         if not self._warm_llm_enabled:
             return
         # The first warm-up waits for the greeting to finish playing: on a small machine it
@@ -39,7 +53,52 @@ class VoiceAgent(Agent):
         self._start_warmup(greeting)
         self.session.on("agent_state_changed", self._on_agent_state)
 
+    async def stt_node(
+        self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings
+    ) -> AsyncIterator[stt.SpeechEvent]:
+        """Transcripts, minus backchannels said while the agent speaks: "mm-hmm" or a cough
+        over the agent leaves its reply going (it resumes after the pause the sound caused)."""
+        async for ev in Agent.default.stt_node(self, audio, model_settings):
+            if (
+                ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+                and ev.alternatives
+                and self._speaking()
+                and is_backchannel(ev.alternatives[0].text, self.config.language)
+            ):
+                logger.info("ignoring a backchannel over the agent: %r", ev.alternatives[0].text)
+                continue
+            yield ev
+
+    def _speaking(self) -> bool:
+        speech = self.session.current_speech
+        return speech is not None and not speech.done()
+
+    async def _protect_greeting(self, greeting: SpeechHandle, seconds: float) -> None:
+        """Nothing interrupts the first `seconds` of the greeting's audio (a line's pickup
+        noise would otherwise cut it); after that the caller can."""
+        speaking = asyncio.get_running_loop().create_future()
+
+        def on_state(ev: AgentStateChangedEvent) -> None:
+            if ev.new_state == "speaking" and not speaking.done():
+                speaking.set_result(None)
+
+        self.session.on("agent_state_changed", on_state)
+        try:
+            await asyncio.wait(
+                [speaking, asyncio.ensure_future(greeting.wait_for_playout())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if greeting.done():
+                return
+            await asyncio.sleep(seconds)  # the protection itself is a span of playout time
+            if not greeting.done():
+                greeting.allow_interruptions = True
+        finally:
+            self.session.off("agent_state_changed", on_state)
+
     async def on_exit(self) -> None:
+        if self._protection and not self._protection.done():
+            self._protection.cancel()
         self.session.off("agent_state_changed", self._on_agent_state)
         if self._warmup and not self._warmup.done():
             self._warmup.cancel()

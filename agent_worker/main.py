@@ -33,6 +33,7 @@ from pipelines.factory import Engines, build_pipeline
 
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
+from .rules import CallRules, line
 from .settings import Settings
 from .telemetry import MetricsPublisher, watch_providers
 
@@ -96,6 +97,9 @@ def session_for(
                 "enabled": td.allow_interruptions,
                 "mode": "vad",
                 "min_duration": td.min_interruption_duration,
+                # A short sound that stopped the agent but brought no words: carry on.
+                "resume_false_interruption": True,
+                "false_interruption_timeout": td.false_interruption_timeout,
             },
             # Start the LLM on the transcript while endpointing is still deciding.
             "preemptive_generation": {"enabled": True},
@@ -133,6 +137,7 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(publisher.aclose)
 
     ending = {"status": "success", "reason": "agent_ended"}
+    decided: list[str] = []  # the agent's own reason, once it chose to end the call
     recorder = None
     if agent.call is not None:
         recorder = ConversationRecorder(
@@ -159,10 +164,27 @@ async def entrypoint(ctx: JobContext) -> None:
     # The call ends when the caller leaves: close the session, then the job.
     def on_close(ev: CloseEvent) -> None:
         logger.info("call ended: %s", ev.reason.value, extra={"room": ctx.room.name})
-        ending.update(END_REASONS.get(ev.reason, ending))
+        if not decided:
+            ending.update(END_REASONS.get(ev.reason, ending))
         ctx.shutdown(reason=f"session closed: {ev.reason.value}")
 
+    async def end_call(reason: str) -> None:
+        """Say the farewell, then hang up: the room closes for everyone."""
+        decided.append(reason)
+        ending.update(status="success", reason=reason)
+        logger.info("agent ends the call: %s", reason, extra={"room": ctx.room.name})
+        try:
+            session.interrupt(force=True)
+            farewell = session.say(line(config, "farewell"), allow_interruptions=False)
+            await farewell.wait_for_playout()
+            await ctx.delete_room()
+        except Exception as exc:  # the caller may be gone already; the call ends regardless
+            logger.info("farewell cut short: %s", exc, extra={"room": ctx.room.name})
+        ctx.shutdown(reason=f"agent ended the call: {reason}")
+
     session.on("close", on_close)
+    rules = CallRules(session, config, end_call)
+    ctx.add_shutdown_callback(rules.aclose)
     await session.start(
         # Warming re-reads the conversation on the embedded model; on a paid API it would
         # bill a request per turn, and prefix caching there needs no help.
@@ -180,6 +202,7 @@ async def entrypoint(ctx: JobContext) -> None:
         # the job's directory; nothing is sent to LiveKit Cloud (no traces, logs, transcript).
         record=RECORD_AUDIO if keep_audio else False,
     )
+    rules.start()
 
 
 RECORDING_FILE = "audio.ogg"

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from pipelines.cloud import ProviderCredentials
-from pipelines.config import AgentConfig
+from pipelines.config import AgentConfig, TurnDetection
 
 from .security import ProviderKeyVault
 from .store.db import create_engine, session_factory
@@ -57,6 +57,10 @@ def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConf
         llm_base_url=agent.llm_base_url,
         stt_provider=agent.stt_provider,
         stt_model=agent.stt_model,
+        turn_detection=TurnDetection(**(agent.turn_detection or {})),
+        farewell=(agent.custom_responses or {}).get("farewell"),
+        reprompt=(agent.custom_responses or {}).get("reprompt"),
+        max_duration=agent.max_duration_seconds,
     )
 
 

@@ -17,11 +17,12 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from pipelines.config import DEFAULT_SYSTEM_PROMPT
+from pipelines.config import DEFAULT_MAX_DURATION, DEFAULT_SYSTEM_PROMPT, TurnDetection
 
 from .audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
 
 OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
+_TD = TurnDetection()
 
 
 def _no_nul(value: str) -> str:
@@ -63,6 +64,19 @@ class TurnDetectionSettings(BaseModel):
     end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
     """Seconds of caller silence after which the agent says goodbye and ends the call (no
     reprompt when this is shorter than `timeout`)."""
+    min_silence_duration: float = Field(default=_TD.min_silence_duration, ge=0.05, le=5.0)
+    """The hold: seconds of silence that end the caller's speech (a shorter pause inside a
+    sentence does not end the turn)."""
+    min_endpointing_delay: float = Field(default=_TD.min_endpointing_delay, ge=0.0, le=5.0)
+    """Extra seconds waited after the hold before the agent answers."""
+    max_endpointing_delay: float = Field(default=_TD.max_endpointing_delay, ge=0.0, le=30.0)
+    allow_interruptions: bool = True
+    """Whether the caller can cut the agent off by speaking."""
+    min_interruption_duration: float = Field(default=_TD.min_interruption_duration, ge=0.0, le=5.0)
+    """Seconds of caller speech that stop the agent: shorter sounds (a cough, "mm-hmm") do
+    not, and the agent resumes after a false interruption."""
+    greeting_protection: float = Field(default=_TD.greeting_protection, ge=0.0, le=30.0)
+    """Seconds at the start of the greeting that nothing interrupts (line noise on pickup)."""
 
 
 class PrivacySettings(BaseModel):
@@ -84,6 +98,8 @@ def _whole_number(value: object) -> object:
 
 
 Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(_whole_number)]
+MaxDuration = Annotated[float, Field(ge=10.0, le=86400.0)]
+"""Seconds a call may last before the agent says its farewell and ends it."""
 
 
 class _Patch(BaseModel):
@@ -107,6 +123,31 @@ class TurnDetectionPatch(_Patch):
     mode: Literal["silence"] | SkipJsonSchema[None] = None
     timeout: Annotated[float, Field(gt=0.0, le=600.0)] | SkipJsonSchema[None] = None
     end_call_on_silence: Annotated[float, Field(gt=0.0, le=3600.0)] | SkipJsonSchema[None] = None
+    min_silence_duration: Annotated[float, Field(ge=0.05, le=5.0)] | SkipJsonSchema[None] = None
+    min_endpointing_delay: Annotated[float, Field(ge=0.0, le=5.0)] | SkipJsonSchema[None] = None
+    max_endpointing_delay: Annotated[float, Field(ge=0.0, le=30.0)] | SkipJsonSchema[None] = None
+    allow_interruptions: bool | SkipJsonSchema[None] = None
+    min_interruption_duration: Annotated[float, Field(ge=0.0, le=5.0)] | SkipJsonSchema[None] = None
+    greeting_protection: Annotated[float, Field(ge=0.0, le=30.0)] | SkipJsonSchema[None] = None
+
+
+class CustomResponses(BaseModel):
+    """Fixed lines the agent says; null: a default line in the agent's language."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    farewell: LongText | None = None
+    """Said before the agent ends the call (silence, maximum duration)."""
+    reprompt: LongText | None = None
+    """Said after `turn_detection.timeout` seconds of caller silence (e.g. "Are you still
+    there?")."""
+
+
+class CustomResponsesPatch(_Patch):
+    NULLABLE = ("farewell", "reprompt")
+
+    farewell: LongText | None = None
+    reprompt: LongText | None = None
 
 
 class PrivacyPatch(_Patch):
@@ -156,6 +197,8 @@ class VoiceAgentCreate(VoiceAgentFields):
     stt_provider: SttProvider = "local"
     turn_detection: TurnDetectionSettings = TurnDetectionSettings()
     privacy: PrivacySettings = PrivacySettings()
+    custom_responses: CustomResponses = CustomResponses()
+    max_duration_seconds: MaxDuration = DEFAULT_MAX_DURATION
 
 
 class VoiceAgentUpdate(VoiceAgentFields):
@@ -178,12 +221,14 @@ class VoiceAgentUpdate(VoiceAgentFields):
     stt_provider: SttProvider | SkipJsonSchema[None] = None
     turn_detection: TurnDetectionPatch | SkipJsonSchema[None] = None
     privacy: PrivacyPatch | SkipJsonSchema[None] = None
+    custom_responses: CustomResponsesPatch | SkipJsonSchema[None] = None
+    max_duration_seconds: MaxDuration | SkipJsonSchema[None] = None
 
     NOT_NULL: ClassVar[tuple[str, ...]] = (
         "name", "voice_id", "language", "model_id", "active", "temperature", "voice_speed",
         "voice_stability", "voice_similarity_boost", "voice_style", "output_format",
         "first_message", "system_prompt", "llm_model", "stt_provider", "turn_detection",
-        "privacy",
+        "privacy", "custom_responses", "max_duration_seconds",
     )  # fmt: skip
 
     @model_validator(mode="after")
@@ -193,17 +238,22 @@ class VoiceAgentUpdate(VoiceAgentFields):
                 raise ValueError(f"{field} cannot be null")
         return self
 
-    def changes(self, *, turn_detection: dict, privacy: dict) -> dict[str, object]:
+    def changes(self, stored: dict[str, dict]) -> dict[str, object]:
         """The fields the request set, as column values; nested settings are merged with the
-        stored ones (`turn_detection`, `privacy`) and checked as a whole."""
+        `stored` ones (`turn_detection`, `privacy`, `custom_responses`) and checked whole."""
         changes = self.model_dump(mode="json", exclude_unset=True)
-        if "turn_detection" in changes:
-            merged = {**turn_detection, **changes["turn_detection"]}
-            changes["turn_detection"] = _checked(TurnDetectionSettings, "turn_detection", merged)
-        if "privacy" in changes:
-            merged = {**privacy, **changes["privacy"]}
-            changes["privacy"] = _checked(PrivacySettings, "privacy", merged)
+        for field, model in NESTED_SETTINGS.items():
+            if field in changes:
+                merged = {**(stored.get(field) or {}), **changes[field]}
+                changes[field] = _checked(model, field, merged)
         return changes
+
+
+NESTED_SETTINGS: dict[str, type[BaseModel]] = {
+    "turn_detection": TurnDetectionSettings,
+    "privacy": PrivacySettings,
+    "custom_responses": CustomResponses,
+}
 
 
 class InvalidSettingsError(ValueError):
@@ -247,6 +297,8 @@ class VoiceAgentPublic(BaseModel):
     stt_model: str | None
     turn_detection: TurnDetectionSettings
     privacy: PrivacySettings
+    custom_responses: CustomResponses
+    max_duration_seconds: float
     created_at: datetime
     updated_at: datetime
 

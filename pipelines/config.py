@@ -18,6 +18,9 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+DEFAULT_MAX_DURATION = 1800.0
+
+
 class TurnDetection(BaseModel):
     """Turn-taking settings: VAD hold and endpointing, silence rules."""
 
@@ -37,6 +40,16 @@ class TurnDetection(BaseModel):
     max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
     allow_interruptions: bool = True
     min_interruption_duration: float = Field(default=0.5, ge=0.0, le=5.0)
+    """Seconds of caller speech over the agent that stop it; shorter sounds are ignored."""
+    false_interruption_timeout: float = Field(default=1.0, ge=0.1, le=10.0)
+    """An interruption followed by this much silence without words was false: the agent
+    resumes where it stopped."""
+    greeting_protection: float = Field(default=1.0, ge=0.0, le=30.0)
+    """Seconds at the start of the greeting that nothing interrupts."""
+    timeout: float = Field(default=7.0, gt=0.0, le=600.0)
+    """Seconds of caller silence after the agent's turn before the agent reprompts."""
+    end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
+    """Seconds of caller silence after which the agent says its farewell and ends the call."""
 
     @field_validator("vad_frame_ms")
     @classmethod
@@ -74,6 +87,12 @@ class AgentConfig(BaseModel):
     stt_model: str | None = None
     """Cloud STT model; None is the provider's default."""
     turn_detection: TurnDetection = TurnDetection()
+    farewell: str | None = None
+    """Said before the agent ends the call; None: a default line in `language`."""
+    reprompt: str | None = None
+    """Said after `turn_detection.timeout` of caller silence; None: a default line."""
+    max_duration: float = Field(default=DEFAULT_MAX_DURATION, ge=1.0, le=86400.0)
+    """Seconds a call may last before the agent says its farewell and ends it."""
 
     @classmethod
     def from_metadata(cls, metadata: str | None) -> AgentConfig:

@@ -29,6 +29,8 @@ from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
 logger = logging.getLogger("simulator.caller")
 
 AGENT_LEVEL_DBFS = -45.0
+STOP_QUIET = 0.5
+"""Quiet that counts as the agent having stopped (longer than its pauses between words)."""
 """A received 10 ms frame louder than this is agent speech."""
 
 
@@ -46,12 +48,25 @@ class LiveKitEndpoint:
 
 
 @dataclass
+class Interjection:
+    """Something the caller says over the agent's reply: a barge-in, a backchannel, a cough."""
+
+    audio: np.ndarray
+    """int16 mono at CALLER_RATE."""
+    after: float = 1.5
+    """Seconds into the agent's reply (as the caller hears it) at which it starts."""
+    text: str = ""
+
+
+@dataclass
 class Utterance:
     """What the caller says in one turn."""
 
     audio: np.ndarray
     """int16 mono at CALLER_RATE."""
     text: str = ""
+    interjection: Interjection | None = None
+    """Said over the agent's reply to this utterance."""
 
     def speech_bounds(self) -> tuple[float, float]:
         """Start and end of speech within the audio, in seconds."""
@@ -83,6 +98,17 @@ class TurnResult:
     speech_end_at: float
     reply: AgentSpeech | None
     agent_metrics: dict[str, float] = field(default_factory=dict)
+    interjected_at: float | None = None
+    """When the interjection's sound started, in the audio the caller sent."""
+    agent_stopped_at: float | None = None
+    """When the agent's audio first went quiet (for `STOP_QUIET` s) after the interjection."""
+
+    @property
+    def barge_in_stop(self) -> float | None:
+        """Caller starts speaking over the agent -> the agent's audio stops, as heard."""
+        if self.interjected_at is None or self.agent_stopped_at is None:
+            return None
+        return self.agent_stopped_at - self.interjected_at
 
     @property
     def reply_heard(self) -> bool:
@@ -253,6 +279,28 @@ class AgentListener:
         audio = np.concatenate(self._chunks[start_idx : end_idx + 1])
         return AgentSpeech(started_at, self._times[end_idx] + FRAME_MS / 1000, audio)
 
+    async def speech_start(self, *, after: float, within: float) -> float | None:
+        """When the first audible agent audio after `after` arrived (None: none in time)."""
+        idx = await self._wait_for(lambda: self._first_loud_after(after), time.monotonic() + within)
+        return self._times[idx] if idx is not None else None
+
+    async def quiet_from(self, *, after: float, quiet: float, within: float) -> float | None:
+        """Arrival of the first frame after `after` that starts `quiet` s without agent
+        sound: where its audio stopped (None: it kept talking for `within` s)."""
+        need = max(1, round(quiet * 1000 / FRAME_MS))
+
+        def probe() -> float | None:
+            run = 0
+            for i in range(len(self._times)):
+                if self._times[i] <= after:
+                    continue
+                run = 0 if self._loud[i] else run + 1
+                if run >= need:
+                    return self._times[i - need + 1]
+            return None
+
+        return await self._wait_for(probe, time.monotonic() + within, poll=0.05)
+
     def _first_loud_after(self, t: float) -> int | None:
         for i in range(len(self._times) - 1, -1, -1):
             if self._times[i] <= t:
@@ -420,7 +468,34 @@ async def _take_turn(
     sent_at = await mic.say(utt.audio)
     last_frame = min(int(speech_end * 1000 / FRAME_MS), len(sent_at) - 1)
     speech_end_at = sent_at[last_frame]
-    reply = await listener.next_speech(
-        after=speech_end_at, start_timeout=script.reply_timeout, end_silence=script.end_silence
+    if utt.interjection is None:
+        reply = await listener.next_speech(
+            after=speech_end_at, start_timeout=script.reply_timeout, end_silence=script.end_silence
+        )
+        return TurnResult(said=utt.text, speech_end_at=speech_end_at, reply=reply)
+    # Speak over the reply, then see when (and whether) the agent's audio stops.
+    replying = asyncio.create_task(
+        listener.next_speech(
+            after=speech_end_at, start_timeout=script.reply_timeout, end_silence=script.end_silence
+        )
     )
-    return TurnResult(said=utt.text, speech_end_at=speech_end_at, reply=reply)
+    interjected_at = stopped_at = None
+    started = await listener.speech_start(after=speech_end_at, within=script.reply_timeout)
+    if started is not None:
+        inter = utt.interjection
+        await asyncio.sleep(max(0.0, started + inter.after - time.monotonic()))
+        inter_sent = await mic.say(inter.audio)
+        onset = speech_segments(inter.audio, CALLER_RATE)
+        first = int(onset[0].start * 1000 / FRAME_MS) if onset else 0
+        interjected_at = inter_sent[min(first, len(inter_sent) - 1)]
+        stopped_at = await listener.quiet_from(
+            after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
+        )
+    reply = await replying
+    return TurnResult(
+        said=utt.text,
+        speech_end_at=speech_end_at,
+        reply=reply,
+        interjected_at=interjected_at,
+        agent_stopped_at=stopped_at,
+    )

@@ -6,7 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, String, Text, TypeDecorator, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -96,6 +107,12 @@ class VoiceAgent(Base):
     stt_model: Mapped[str | None] = mapped_column(String(100), default=None)
     turn_detection: Mapped[dict[str, Any]] = mapped_column(JSON)
     privacy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    custom_responses: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    max_duration_seconds: Mapped[float] = mapped_column(
+        Float, default=1800.0, server_default=text("1800")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -69,7 +69,13 @@ async def update_voice_agent(
     """Change the fields given; the others keep their values. Applies to the next call."""
     agent = await find_agent(session, company_id, id)
     try:
-        changes = body.changes(turn_detection=agent.turn_detection, privacy=agent.privacy)
+        changes = body.changes(
+            {
+                "turn_detection": agent.turn_detection,
+                "privacy": agent.privacy,
+                "custom_responses": agent.custom_responses,
+            }
+        )
     except InvalidSettingsError as exc:
         raise HTTPException(400, str(exc)) from None
     agent = await VoiceAgentRepository(session).update(agent=agent, changes=changes)
