@@ -324,7 +324,14 @@ class Stack:
             worker_env["VOICE_AGENT_NAME"] = agent_name
         proc = ManagedProcess(
             name,
-            [sys.executable, "-m", "agent_worker", "start", "--log-level", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "agent_worker",
+                "start",
+                "--log-level",
+                os.environ.get("WORKER_LOG_LEVEL", "INFO"),
+            ],
             c.log_dir / f"{name}-{c.livekit_port}.log",
             worker_env,
         )
