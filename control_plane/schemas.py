@@ -64,6 +64,9 @@ class TurnDetectionSettings(BaseModel):
     end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
     """Seconds of caller silence after which the agent says goodbye and ends the call (no
     reprompt when this is shorter than `timeout`)."""
+    vad: Literal["webrtc", "silero"] = _TD.vad
+    """Voice activity detector: `webrtc` (lightest) or `silero` (fewer turns cut at a pause,
+    ~7x the CPU); see benchmarks/RESULTS.md."""
     min_silence_duration: float = Field(default=_TD.min_silence_duration, ge=0.05, le=5.0)
     """The hold: seconds of silence that end the caller's speech (a shorter pause inside a
     sentence does not end the turn)."""
@@ -123,6 +126,7 @@ class TurnDetectionPatch(_Patch):
     mode: Literal["silence"] | SkipJsonSchema[None] = None
     timeout: Annotated[float, Field(gt=0.0, le=600.0)] | SkipJsonSchema[None] = None
     end_call_on_silence: Annotated[float, Field(gt=0.0, le=3600.0)] | SkipJsonSchema[None] = None
+    vad: Literal["webrtc", "silero"] | SkipJsonSchema[None] = None
     min_silence_duration: Annotated[float, Field(ge=0.05, le=5.0)] | SkipJsonSchema[None] = None
     min_endpointing_delay: Annotated[float, Field(ge=0.0, le=5.0)] | SkipJsonSchema[None] = None
     max_endpointing_delay: Annotated[float, Field(ge=0.0, le=30.0)] | SkipJsonSchema[None] = None

@@ -26,6 +26,9 @@ class TurnDetection(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    vad: Literal["webrtc", "silero"] = "webrtc"
+    """The turn VAD: WebRTC (3 ms of CPU per second of audio) or Silero (20 ms, fewer turns
+    cut at a pause; benchmarks/RESULTS.md)."""
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     vad_frame_ms: int = Field(default=20)
     min_speech_duration: float = Field(default=0.1, ge=0.0, le=2.0)

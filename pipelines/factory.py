@@ -6,6 +6,8 @@ creates the cheap per-call provider objects around them.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -53,12 +55,21 @@ class Engines:
         )
         self.piper = PiperVoiceHandle(settings.piper_voice)
         self.silero: vad.VAD | None = None
+        self._silero_base: vad.VAD | None = None
+        self._silero_lock = threading.Lock()
         if stock:
-            from livekit.plugins import silero
-
-            self.silero = silero.VAD.load()
+            self.silero = self.silero_base()
         self.whisper.warm_up()
         self.piper.warm_up()
+
+    def silero_base(self) -> vad.VAD:
+        """Silero with its default options, loaded on first use (the packaged ONNX model)."""
+        from livekit.plugins import silero
+
+        with self._silero_lock:
+            if self._silero_base is None:
+                self._silero_base = silero.VAD.load()
+            return self._silero_base
 
 
 @dataclass
@@ -76,8 +87,20 @@ def build_vad(
 ) -> vad.VAD:
     """The turn VAD (hold = `min_silence_duration`), or another hold with `silence`."""
     if engines is not None and engines.silero is not None:
-        return engines.silero
+        return engines.silero  # the stock profile: the framework's defaults
     td = config.turn_detection
+    if td.vad == "silero" and silence is None and engines is not None:
+        from livekit.plugins import silero
+
+        base = engines.silero_base()
+        # One ONNX session per process; each call's VAD gets the agent's hold.
+        return silero.VAD(
+            session=base._onnx_session,  # type: ignore[attr-defined]
+            opts=dataclasses.replace(
+                base._opts,  # type: ignore[attr-defined]
+                min_silence_duration=td.min_silence_duration,
+            ),
+        )
     return WebRTCVAD(
         WebRTCVADOptions(
             aggressiveness=td.vad_aggressiveness,

@@ -80,6 +80,8 @@ class _Segmenter:
         self.voiced_run = 0.0
         self.unvoiced_run = 0.0
         self.speech_duration = 0.0
+        self.voiced_duration = 0.0
+        """Voiced time of the current speech: what interruption thresholds compare to."""
         self.silence_duration = 0.0
 
     def step(self, voiced: bool) -> vad.VADEventType | None:
@@ -90,10 +92,12 @@ class _Segmenter:
         if voiced:
             self.voiced_run += self.frame_s
             self.unvoiced_run = 0.0
-            if not self.speaking and self.voiced_run >= self.opts.min_speech_duration - 1e-9:
+            if self.speaking:
+                self.voiced_duration += self.frame_s
+            elif self.voiced_run >= self.opts.min_speech_duration - 1e-9:
                 self.speaking = True
                 self.silence_duration = 0.0
-                self.speech_duration = self.voiced_run
+                self.speech_duration = self.voiced_duration = self.voiced_run
                 return vad.VADEventType.START_OF_SPEECH
         else:
             self.unvoiced_run += self.frame_s
@@ -149,7 +153,10 @@ class WebRTCVADStream(vad.VADStream):
                 type=vad.VADEventType.INFERENCE_DONE,
                 samples_index=index,
                 timestamp=timestamp,
-                speech_duration=seg.speech_duration,
+                # livekit-agents interrupts the agent once this reaches the minimum
+                # interruption duration: voiced time only, so a short sound plus the hold's
+                # silence does not add up to an interruption.
+                speech_duration=seg.voiced_duration if seg.speaking else 0.0,
                 silence_duration=seg.silence_duration,
                 probability=1.0 if voiced else 0.0,
                 inference_duration=duration,
