@@ -3,7 +3,8 @@
 The first audio of a reply can only start once its first piece is complete, so pieces end at
 sentence punctuation and also at clause punctuation (comma, semicolon, colon) once the clause
 has a few words: "The capital of France is Paris, a city famous for ..." starts speaking after
-"Paris," instead of after the whole sentence. Arabic punctuation (؟ ، ؛) counts too.
+"Paris," instead of after the whole sentence. Arabic punctuation (؟ ، ؛) counts too; the period
+of an abbreviation or initial ("Dr. Smith", "e.g.", "J. Smith") does not end a sentence.
 Streaming reuses livekit-agents' `BufferedSentenceStream`.
 """
 
@@ -16,6 +17,12 @@ from livekit.agents import tokenize
 from livekit.agents.tokenize import token_stream
 
 _SENTENCE_END = re.compile(r"[.!?؟…]+[\"')\]]*(?=\s)")
+_ABBREVIATION = re.compile(
+    r"(?:^|(?<=\s))(?:mr|mrs|ms|dr|prof|st|sr|jr|vs|etc|approx|no|e\.g|i\.e|a\.m|p\.m"
+    r"|[A-Za-z])\.$",
+    re.IGNORECASE,
+)
+"""Words whose period is not a sentence end ("Dr. Smith", "e.g. bread", "J. Smith")."""
 _CLAUSE_END = re.compile(r"[,;:،؛]+(?=\s)")
 
 
@@ -24,7 +31,11 @@ def split_chunks(text: str, *, min_clause_words: int = 4) -> list[tuple[str, int
     pieces: list[tuple[str, int, int]] = []
     start = 0
     boundaries = sorted(
-        [(m.end(), "sentence") for m in _SENTENCE_END.finditer(text)]
+        [
+            (m.end(), "sentence")
+            for m in _SENTENCE_END.finditer(text)
+            if not _ABBREVIATION.search(text[max(0, m.end() - 12) : m.end()])
+        ]
         + [(m.end(), "clause") for m in _CLAUSE_END.finditer(text)]
     )
     for end, kind in boundaries:

@@ -52,3 +52,24 @@ async def test_stream_emits_the_first_clause_before_the_reply_is_complete():
 @pytest.mark.parametrize("text", ["", "   "])
 def test_empty_text(text):
     assert pieces(text) == []
+
+
+def test_abbreviations_and_initials_do_not_end_sentences():
+    assert pieces("Dr. Smith will see you at 3 p.m. tomorrow. Bring your card.") == [
+        "Dr. Smith will see you at 3 p.m. tomorrow.",
+        "Bring your card.",
+    ]
+    assert pieces("Ask for J. Smith, e.g. at the desk. Thanks!") == [
+        "Ask for J. Smith,",
+        "e.g. at the desk.",
+        "Thanks!",
+    ]
+
+
+def test_arabic_sentences_with_latin_full_stops():
+    assert pieces("أهلاً بك. نفتح الساعة السابعة، ونغلق في المساء؛ هل تريد الحجز؟ شكراً!") == [
+        "أهلاً بك.",
+        "نفتح الساعة السابعة، ونغلق في المساء؛",
+        "هل تريد الحجز؟",
+        "شكراً!",
+    ]
