@@ -38,6 +38,17 @@ SEED_RESPONSE_FIELDS = {
     "output_format", "company_id", "created_at", "updated_at",
 }  # fmt: skip
 
+TURN_DEFAULTS = {
+    "vad": "webrtc",
+    "min_silence_duration": 0.3,
+    "min_endpointing_delay": 0.05,
+    "max_endpointing_delay": 3.0,
+    "allow_interruptions": True,
+    "min_interruption_duration": 0.5,
+    "greeting_protection": 1.0,
+}
+"""Turn-taking settings beyond the seed's, with their measured defaults."""
+
 
 def parse_time(value: str) -> datetime:
     assert value.endswith("Z"), f"timestamps are UTC with a Z suffix: {value}"
@@ -103,7 +114,10 @@ async def test_create_applies_the_documented_defaults(api_server: ApiServer):
         "mode": "silence",
         "timeout": 7.0,
         "end_call_on_silence": 60.0,
+        **TURN_DEFAULTS,
     }
+    assert agent["custom_responses"] == {"farewell": None, "reprompt": None}
+    assert agent["max_duration_seconds"] == 1800
     assert agent["privacy"] == {
         "retention_days": None,
         "zero_retention": False,
@@ -171,8 +185,16 @@ async def test_update_is_partial_and_validated(api_server: ApiServer):
         resp = await client.put(url, json={"turn_detection": {"timeout": 12}})
         assert resp.status_code == 200, resp.text
         assert resp.json()["turn_detection"] == {
-            "mode": "silence", "timeout": 12.0, "end_call_on_silence": 60.0,
+            "mode": "silence", "timeout": 12.0, "end_call_on_silence": 60.0, **TURN_DEFAULTS,
         }  # fmt: skip
+        resp = await client.put(url, json={"custom_responses": {"farewell": "Bye now."}})
+        assert resp.json()["custom_responses"] == {"farewell": "Bye now.", "reprompt": None}
+        resp = await client.put(url, json={"custom_responses": {"reprompt": "Hello?"}})
+        assert resp.json()["custom_responses"] == {"farewell": "Bye now.", "reprompt": "Hello?"}
+        resp = await client.put(url, json={"max_duration_seconds": 5})
+        assert resp.status_code == 400 and "max_duration_seconds" in resp.json()["detail"]
+        resp = await client.put(url, json={"turn_detection": {"vad": "other"}})
+        assert resp.status_code == 400 and "vad" in resp.json()["detail"]
         resp = await client.put(url, json={"privacy": {"delete_audio": True}})
         assert resp.json()["privacy"]["delete_audio"] is True
         assert resp.json()["turn_detection"]["timeout"] == 12.0
