@@ -1,7 +1,10 @@
 """Turn-taking decisions of the VADs, offline: where they end a caller's turn, what their hold
-costs before the agent may answer, and which short sounds would interrupt the agent.
+costs before the agent may answer, and which short sounds would interrupt the agent; and in a
+real room, how fast a barge-in stops the agent and what a backchannel does to its reply.
 
     .venv/bin/python benchmarks/turn_taking.py [--corpus DIR] [--holds 0.2,0.3,...] [--quick]
+    .venv/bin/python benchmarks/turn_taking.py --in-room [--vads webrtc,silero] [--holds 0.3,0.6]
+        [--min-interruptions 0.2,0.5] [--trials 6] [--turns-per-call 6]
 
 Each VAD (our WebRTC VAD at aggressiveness 0-3, Silero with its package defaults) runs at each
 hold (`min_silence_duration`) over the corpus of `turn_corpus.py` (generated on first use): the
@@ -19,15 +22,37 @@ analysed / 16 kHz, the corpus rate, so no resampler shifts it), never wall clock
   agent at each `min_interruption_duration` under the livekit-agents rule (see
   `would_interrupt`), and the duration the rule would need to keep false ones within target.
 - CPU: process time (all threads) per second of audio.
+
+`--in-room` starts livekit-server and our worker on their own ports (`ROOM_PORTS`, clear of the
+test suite and `make run`) and a fake OpenAI server that answers every question with the same
+paragraph (about 20 s of the local Piper voice) and anything said over it with one short line.
+For each agent configuration (turn VAD x hold x `min_interruption_duration`, sent inline in the
+dispatch metadata), a simulated caller asks a question per turn and, `--after` seconds into the
+reply as it hears it, says a clean corpus clip over it: a `plain` sentence (barge-in) or a
+`backchannel` clip (word, cough or click; the same clips for every configuration). Clips are
+cut to their sound, so the interjection's onset is the ground-truth speech start. Times are
+the caller's: frame send times and agent audio arrival times, as in `simulator.caller`.
+
+- stop: interjection onset -> the first 0.5 s without agent sound (`STOP_QUIET`); a barge-in
+  the agent does not stop for within `--stop-timeout` is missed.
+- each interjection's outcome: not stopped; paused then resumed (the agent's audio came back
+  and no request reached the model: a hiccup); or the reply lost (the agent stopped and did not
+  resume, or answered what it heard: a false interruption for a backchannel, the wanted
+  outcome for a barge-in). "answered" counts model requests made after the onset, with the
+  caller's words as transcribed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import sys
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +63,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from livekit import rtc  # noqa: E402
+from livekit import api, rtc  # noqa: E402
 from livekit.agents import vad  # noqa: E402
 from livekit.plugins import silero  # noqa: E402
 
 from benchmarks.turn_corpus import DEFAULT_OUT, RATE, ensure_corpus  # noqa: E402
-from pipelines.config import TurnDetection  # noqa: E402
+from fake_providers.openai import FakeOpenAI  # noqa: E402
+from pipelines.config import AgentConfig, TurnDetection  # noqa: E402
 from pipelines.vad import WebRTCVAD, WebRTCVADOptions  # noqa: E402
-from simulator.audio import read_wav  # noqa: E402
+from simulator.audio import CALLER_RATE, read_wav, resample, speech_segments  # noqa: E402
+from simulator.caller import STOP_QUIET, AgentListener, Microphone  # noqa: E402
+from simulator.speech import render_speech  # noqa: E402
+from simulator.stack import Stack, StackConfig  # noqa: E402
 
 FRAME_MS = 10
 HOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
@@ -69,6 +98,7 @@ class Clip:
     noise: str | None
     gap_ms: int | None
     regions: list[list[float]]
+    text: str
     samples: np.ndarray = field(repr=False)
 
     @property
@@ -158,6 +188,7 @@ def load_clips(corpus: Path, manifest: dict[str, Any], quick: bool) -> list[Clip
                 noise=entry["noise"],
                 gap_ms=entry["gap_ms"],
                 regions=entry["regions"],
+                text=entry["text"],
                 samples=read_wav(corpus / entry["file"], RATE),
             )
         )
@@ -245,19 +276,6 @@ def turn_end_delay(clip: Clip, run: Trace) -> float | None:
         return None
     closing = [t for t in run.ends if t > opened[-1]]
     return closing[0] - clip.speech_end if closing else None
-
-
-async def in_room_barge_in_stop_latency(
-    detector: Detector, hold: float, min_interruption: float
-) -> dict[str, float] | None:
-    """Extension point: caller barge-in -> the agent's audio stops, measured in a real room.
-
-    Needs livekit-server, the worker and the simulated caller, so the offline run returns
-    None and the report leaves the figure out. An implementation plays the `plain` clips over
-    the agent's speech and returns {"p50": s, "p95": s, "n": clips}; the offline
-    `interruption_delay` (the VAD's share of it) is its lower bound.
-    """
-    return None
 
 
 def rate(flags: Iterable[bool]) -> float | None:
@@ -378,13 +396,7 @@ async def run(
             instance = detector.build(hold)
             runs = {c.id: await trace(instance, c.samples) for c in clips}
             spent += sum(r.cpu_s for r in runs.values())
-            row = {"vad": detector.name, "hold_s": hold, **evaluate(clips, runs, thresholds)}
-            room = {
-                f"{t:g}": await in_room_barge_in_stop_latency(detector, hold, t) for t in thresholds
-            }
-            if any(v is not None for v in room.values()):
-                row["barge_in_stop_latency_s"] = room
-            rows.append(row)
+            rows.append({"vad": detector.name, "hold_s": hold, **evaluate(clips, runs, thresholds)})
             elapsed = time.perf_counter() - started
             print(f"  {detector.name} hold {hold:g} s: {elapsed:.1f} s", file=sys.stderr)
         total = audio_s * len(holds)
@@ -617,6 +629,530 @@ def report(
     return "\n".join(out)
 
 
+# --- In a room: livekit-server, our worker and a simulated caller ------------------------------
+
+ROOM_PORTS = {
+    "livekit_port": 9080,
+    "livekit_udp_port": 9082,
+    "llm_port": 9188,
+    "worker_http_port": 9181,
+}
+"""Clear of the test suite (7980/8188/8181) and `make run` (7880/8088/8081)."""
+ROOM_AGENT = "turn-taking-bench"
+ROOM_VADS = ("webrtc", "silero")
+ROOM_HOLDS = (0.3, 0.6)
+ROOM_MIN_INTERRUPTIONS = (0.2, 0.5)
+ROOM_TRIALS = 6
+TURNS_PER_CALL = 6
+INTERJECT_AFTER = 2.5
+"""Seconds into the agent's reply, as the caller hears it, at which the interjection starts."""
+STOP_TIMEOUT = 3.0
+"""A stop later than this after the onset is no stop (the reply runs ~17 s past the onset)."""
+ONSET_LEAD = 0.05
+"""Seconds of the clip kept before its sound."""
+SETTLE_QUIET = 1.5
+"""Agent quiet before each question: the previous turn is over."""
+RESUME_MARGIN = 2.5
+"""Quiet that ends a turn, beyond `false_interruption_timeout`: longer than any pause before a
+resumed reply."""
+REPLY_TIMEOUT = 30.0
+OPENAI_KEY = "sk-bench-turn-taking-0001"
+LLM_MODEL = "gpt-4o-mini"
+QUESTIONS = (
+    "When does the bakery open on Sundays?",
+    "Can you tell me about your opening hours?",
+    "Hello, when are you open this week?",
+    "What time do you bake your fresh bread?",
+)
+LONG_REPLY = (
+    "Our bakery opens at seven in the morning from Monday to Friday, and at eight on Saturdays. "
+    "On Sundays we open at nine and close early, at two in the afternoon. "
+    "Fresh bread comes out of the oven every morning at half past seven, "
+    "and we bake cakes to order, which you can collect from ten o'clock on the day you choose. "
+    "For a birthday cake, please order it at least two days ahead."
+)
+SHORT_REPLY = "Sure, go ahead."
+
+
+@dataclass(frozen=True, eq=False)
+class Spoken:
+    """A corpus clip as the caller says it over the agent: cut to its sound, at CALLER_RATE."""
+
+    clip: Clip
+    audio: np.ndarray = field(repr=False)
+    onset: float
+    """Seconds into `audio` at which the sound starts."""
+
+    @classmethod
+    def of(cls, clip: Clip) -> Spoken:
+        start = max(0, round((clip.speech_start - ONSET_LEAD) * RATE))
+        end = min(len(clip.samples), round((clip.speech_end + 0.2) * RATE))
+        audio = resample(clip.samples[start:end], RATE, CALLER_RATE)
+        return cls(clip, audio, clip.speech_start - start / RATE)
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """One turn: a question, then `spoken` over the agent's reply."""
+
+    kind: str
+    """Either `barge_in` (a plain sentence) or `backchannel`."""
+    spoken: Spoken
+    question: str
+    question_audio: np.ndarray = field(repr=False)
+
+
+class ScriptedModel:
+    """The fake LLM's replies: `LONG_REPLY` to a question, `SHORT_REPLY` to anything asked once
+    an interjection began (the agent answering what it heard), with the words it was given."""
+
+    def __init__(self) -> None:
+        self.interjected_at: float | None = None
+        self.requests: list[tuple[float, str]] = []
+
+    def __call__(self, messages: list[dict[str, Any]]) -> str:
+        if self.interjected_at is None:
+            return LONG_REPLY
+        self.requests.append((time.monotonic(), last_user_text(messages)))
+        return SHORT_REPLY
+
+    def answered_since(self, t: float) -> list[str]:
+        return [text for at, text in self.requests if at >= t]
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            return " ".join(p.get("text", "") for p in content if isinstance(p, dict)).strip()
+        return str(content or "").strip()
+    return ""
+
+
+def interleave(groups: list[list[Clip]], n: int, rng: np.random.Generator) -> list[Clip]:
+    """`n` clips taken from each group in turn, each group shuffled (and cycled when short)."""
+    cycles = [
+        itertools.cycle([group[i] for i in rng.permutation(len(group))])
+        for group in groups
+        if group
+    ]
+    return [next(cycles[i % len(cycles)]) for i in range(n)]
+
+
+def plan_trials(clips: list[Clip], trials: int, seed: int) -> list[Trial]:
+    """Barge-ins and backchannels, alternating, from the clean clips (espeak-ng and Piper
+    sentences in turn; words and sounds in turn)."""
+    rng = np.random.default_rng(seed)
+    clean = [c for c in clips if c.snr_db is None]
+    plain = [c for c in clean if c.category == "plain"]
+    back = [c for c in clean if c.category == "backchannel"]
+    barge = interleave(
+        [[c for c in plain if c.engine == e] for e in ("espeak", "piper")], trials, rng
+    )
+    nods = interleave(
+        [[c for c in back if c.kind == "word"], [c for c in back if c.kind != "word"]], trials, rng
+    )
+    questions = {q: render_speech(q) for q in QUESTIONS}
+    plan = []
+    for i, clip in enumerate(c for pair in zip(barge, nods, strict=True) for c in pair):
+        question = QUESTIONS[i % len(QUESTIONS)]
+        kind = "barge_in" if clip.category == "plain" else "backchannel"
+        plan.append(Trial(kind, Spoken.of(clip), question, questions[question]))
+    return plan
+
+
+def agent_audio(listener: AgentListener) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival time and audibility of each 10 ms frame of agent audio received so far."""
+    n = min(len(listener._times), len(listener._loud))
+    return np.array(listener._times[:n]), np.array(listener._loud[:n], dtype=bool)
+
+
+def classify(
+    times: np.ndarray,
+    loud: np.ndarray,
+    onset: float,
+    stopped_at: float | None,
+    ended_at: float,
+    answered: bool,
+    stop_timeout: float,
+) -> dict[str, Any]:
+    """What the interjection did to the reply: "not_stopped", "resumed" or "lost"."""
+    if not loud[(times > onset - STOP_QUIET) & (times <= onset)].any():
+        return {"outcome": "invalid", "why": "the agent was not speaking at the onset"}
+    quiet_after = None if stopped_at is None else stopped_at - onset
+    stop = quiet_after if quiet_after is not None and quiet_after <= stop_timeout else None
+    out: dict[str, Any] = {"stop_s": stop, "quiet_after_s": quiet_after, "pause_s": None}
+    if stop is None:
+        return {**out, "outcome": "lost" if answered else "not_stopped"}
+    assert stopped_at is not None
+    back = times[loud & (times >= stopped_at + STOP_QUIET) & (times < ended_at)]
+    if len(back) and not answered:
+        return {**out, "outcome": "resumed", "pause_s": float(back[0]) - stopped_at}
+    return {**out, "outcome": "lost"}
+
+
+async def room_turn(
+    mic: Microphone,
+    listener: AgentListener,
+    model: ScriptedModel,
+    trial: Trial,
+    *,
+    after: float,
+    stop_timeout: float,
+    resume_window: float,
+) -> dict[str, Any]:
+    """Ask, wait `after` s into the reply, say the clip over it, and watch the reply."""
+    clip = trial.spoken.clip
+    record: dict[str, Any] = {
+        "kind": trial.kind,
+        "clip": clip.id,
+        "sound": clip.kind,
+        "text": clip.text,
+        "question": trial.question,
+    }
+    await listener.quiet_from(after=time.monotonic(), quiet=SETTLE_QUIET, within=60)
+    model.interjected_at = None
+    speech_end = speech_segments(trial.question_audio, CALLER_RATE)[-1].end
+    sent = await mic.say(trial.question_audio)
+    asked_at = sent[min(int(speech_end * 1000 / FRAME_MS), len(sent) - 1)]
+    started = await listener.speech_start(after=asked_at, within=REPLY_TIMEOUT)
+    if started is None:
+        return {**record, "outcome": "invalid", "why": "no reply to the question"}
+    await asyncio.sleep(max(0.0, started + after - time.monotonic()))
+    model.interjected_at = time.monotonic()
+    sent = await mic.say(trial.spoken.audio)
+    onset = sent[min(int(trial.spoken.onset * 1000 / FRAME_MS), len(sent) - 1)]
+    stopped = await listener.quiet_from(after=onset, quiet=STOP_QUIET, within=REPLY_TIMEOUT)
+    ended = await listener.quiet_from(after=stopped or onset, quiet=resume_window, within=90)
+    times, loud = agent_audio(listener)
+    answered = model.answered_since(model.interjected_at)
+    outcome = classify(
+        times, loud, onset, stopped, ended or time.monotonic(), bool(answered), stop_timeout
+    )
+    return {**record, "reply_after_s": started - asked_at, **outcome, "answered": answered}
+
+
+async def room_call(
+    stack: Stack,
+    agent: AgentConfig,
+    trials: list[Trial],
+    model: ScriptedModel,
+    *,
+    after: float,
+    stop_timeout: float,
+) -> list[dict[str, Any]]:
+    """One call: the agent is dispatched with `agent` inline, greets, then each trial is a turn."""
+    endpoint = stack.endpoint
+    room_name = f"turns-{uuid.uuid4().hex[:10]}"
+    token = (
+        api.AccessToken(endpoint.api_key, endpoint.api_secret)
+        .with_identity(f"caller-{uuid.uuid4().hex[:6]}")
+        .with_grants(api.VideoGrants(room_join=True, room=room_name))
+        .to_jwt()
+    )
+    resume_window = agent.turn_detection.false_interruption_timeout + RESUME_MARGIN
+    async with api.LiveKitAPI(endpoint.http_url, endpoint.api_key, endpoint.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=30))
+        room = rtc.Room()
+        listener = AgentListener()
+        listener.attach(room)
+        mic = Microphone(room)
+        try:
+            await room.connect(endpoint.url, token, rtc.RoomOptions(auto_subscribe=True))
+            await mic.start()
+            dispatched = time.monotonic()
+            await lkapi.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=stack.config.agent_name,
+                    room=room_name,
+                    metadata=agent.to_metadata(),
+                )
+            )
+            greeting = await listener.next_speech(after=dispatched, start_timeout=60, end_silence=1)
+            if greeting is None:
+                return [
+                    {
+                        "kind": t.kind,
+                        "clip": t.spoken.clip.id,
+                        "outcome": "invalid",
+                        "why": "no greeting",
+                    }
+                    for t in trials
+                ]
+            records = []
+            for trial in trials:
+                record = await room_turn(
+                    mic,
+                    listener,
+                    model,
+                    trial,
+                    after=after,
+                    stop_timeout=stop_timeout,
+                    resume_window=resume_window,
+                )
+                print(f"    {describe(record)}", file=sys.stderr, flush=True)
+                records.append(record)
+            return records
+        finally:
+            await mic.aclose()
+            await listener.aclose()
+            await room.disconnect()
+            with contextlib.suppress(api.TwirpError):
+                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One line per trial for the progress log."""
+    line = f"{record['kind']:<11} {record['clip']:<40} {record['outcome']}"
+    if record.get("why"):
+        line += f" ({record['why']})"
+    if record.get("quiet_after_s") is not None:
+        line += f", quiet after {ms(record['quiet_after_s'])} ms"
+    if record.get("pause_s") is not None:
+        line += f", back after {ms(record['pause_s'])} ms"
+    if record.get("answered"):
+        line += f", answered {record['answered']}"
+    return line
+
+
+async def worker_idle(port: int, within: float = 60.0) -> None:
+    """Wait until the worker runs no call (a finished call's job lingers a few seconds)."""
+
+    def active() -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=5) as resp:
+                # protobuf JSON leaves out a count of 0
+                return int(json.loads(resp.read()).get("active_jobs", 0))
+        except (OSError, ValueError):
+            return None
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(active) == 0:
+            return
+        await asyncio.sleep(0.5)
+
+
+def room_agent(base_url: str, vad_name: str, hold: float, min_interruption: float) -> AgentConfig:
+    """The agent under test: the local voice and STT, the fake model, the turn settings."""
+    return AgentConfig(
+        name="Turn-taking benchmark",
+        first_message="Hello.",
+        llm_model=LLM_MODEL,
+        llm_base_url=base_url,
+        max_completion_tokens=400,
+        voice_id="local:en_US-joe-medium",
+        turn_detection=TurnDetection(
+            vad=vad_name,
+            min_silence_duration=hold,
+            min_interruption_duration=min_interruption,
+            timeout=60,
+            end_call_on_silence=600,
+        ),
+    )
+
+
+def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Barge-in stop latency and misses; what the backchannels did to the reply."""
+    valid = [r for r in records if r["outcome"] != "invalid"]
+    barge = [r for r in valid if r["kind"] == "barge_in"]
+    back = [r for r in valid if r["kind"] == "backchannel"]
+    words = [r for r in back if r["sound"] == "word"]
+    sounds = [r for r in back if r["sound"] != "word"]
+
+    def share(selected: list[dict[str, Any]], outcome: str) -> float | None:
+        return rate(r["outcome"] == outcome for r in selected)
+
+    return {
+        "barge_in": {
+            "stop_s": quantiles([r["stop_s"] for r in barge if r["stop_s"] is not None]),
+            "missed": sum(r["stop_s"] is None for r in barge),
+            "resumed": sum(r["outcome"] == "resumed" for r in barge),
+            "answered": sum(bool(r["answered"]) for r in barge),
+            "n": len(barge),
+        },
+        "backchannel": {
+            "false_interruption": share(back, "lost"),
+            "hiccup": share(back, "resumed"),
+            "not_stopped": share(back, "not_stopped"),
+            "false_interruption_words": share(words, "lost"),
+            "false_interruption_sounds": share(sounds, "lost"),
+            "hiccup_words": share(words, "resumed"),
+            "hiccup_sounds": share(sounds, "resumed"),
+            "pause_s": quantiles([r["pause_s"] for r in back if r["pause_s"] is not None]),
+            "answered": sum(bool(r["answered"]) for r in back),
+            "n": len(back),
+        },
+        "invalid": len(records) - len(valid),
+    }
+
+
+async def room_run(
+    stack: Stack,
+    base_url: str,
+    model: ScriptedModel,
+    settings: list[tuple[str, float, float]],
+    trials: list[Trial],
+    *,
+    turns_per_call: int,
+    after: float,
+    stop_timeout: float,
+) -> list[dict[str, Any]]:
+    """Every configuration over the same trials, `turns_per_call` turns per call."""
+    rows = []
+    for vad_name, hold, minimum in settings:
+        started = time.perf_counter()
+        agent = room_agent(base_url, vad_name, hold, minimum)
+        print(f"  {vad_name} hold {hold:g} s, min interruption {minimum:g} s", file=sys.stderr)
+        records: list[dict[str, Any]] = []
+        for i in range(0, len(trials), turns_per_call):
+            await worker_idle(stack.config.worker_http_port)
+            batch = trials[i : i + turns_per_call]
+            records += await room_call(
+                stack, agent, batch, model, after=after, stop_timeout=stop_timeout
+            )
+        elapsed = time.perf_counter() - started
+        print(f"  ... {elapsed:.0f} s", file=sys.stderr)
+        rows.append(
+            {
+                "vad": vad_name,
+                "hold_s": hold,
+                "min_interruption_s": minimum,
+                "false_interruption_timeout_s": agent.turn_detection.false_interruption_timeout,
+                **summarize_room(records),
+                "elapsed_s": elapsed,
+                "trials": records,
+            }
+        )
+    return rows
+
+
+def room_report(rows: list[dict[str, Any]]) -> str:
+    """The markdown table of the in-room run."""
+
+    def split(b: dict[str, Any], key: str) -> str:
+        return f"{pct(b[key])} ({pct(b[f'{key}_words'])} / {pct(b[f'{key}_sounds'])})"
+
+    lines = []
+    for r in rows:
+        barge, back = r["barge_in"], r["backchannel"]
+        lines.append(
+            [
+                r["vad"],
+                f"{r['hold_s']:g}",
+                f"{r['min_interruption_s']:g}",
+                ms(barge["stop_s"]["p50"]),
+                ms(barge["stop_s"]["p95"]),
+                f"{barge['missed']}",
+                f"{barge['resumed']}",
+                split(back, "false_interruption"),
+                split(back, "hiccup"),
+                pct(back["not_stopped"]),
+                f"{barge['n']} / {back['n']}"
+                + (f" ({r['invalid']} invalid)" if r["invalid"] else ""),
+            ]
+        )
+    return "\n".join(
+        [
+            "### In a room: barge-in stop latency; backchannels over the reply "
+            "(in brackets: words / coughs and clicks)",
+            "",
+            table(
+                [
+                    "VAD",
+                    "hold s",
+                    "min interruption s",
+                    "stop p50 ms",
+                    "stop p95 ms",
+                    "barge-ins missed",
+                    "barge-ins resumed",
+                    "false interruption",
+                    "hiccup",
+                    "not stopped",
+                    "n barge-in / backchannel",
+                ],
+                lines,
+            ),
+        ]
+    )
+
+
+def main_room(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """`--in-room`: every configuration through livekit-server and the worker."""
+    names = args.vads.split(",") if args.vads else list(ROOM_VADS)
+    if unknown := [n for n in names if n not in ROOM_VADS]:
+        parser.error(
+            f"unknown in-room VAD {', '.join(unknown)}; choose from {', '.join(ROOM_VADS)}"
+        )
+    holds = args.holds or ROOM_HOLDS
+    minimums = args.min_interruptions or ROOM_MIN_INTERRUPTIONS
+    settings = [(n, h, m) for n in names for h in holds for m in minimums]
+    out = args.out or ROOT / "benchmarks/results/turn_taking_room.json"
+
+    started = time.perf_counter()
+    manifest = ensure_corpus(args.corpus)
+    trials = plan_trials(load_clips(args.corpus, manifest, True), args.trials, args.seed)
+    model = ScriptedModel()
+    config = StackConfig(
+        **ROOM_PORTS,
+        agent_name=ROOM_AGENT,
+        log_dir=ROOT / ".cache/logs/bench-turn-taking",
+        worker_env={"OPENAI_API_KEY": OPENAI_KEY},
+    )
+    # The fake answers every call; the embedded LLM (only the model's fallback) stays off.
+    with (
+        FakeOpenAI(api_keys=[OPENAI_KEY], replies=model) as fake,
+        Stack(config, llm=False) as stack,
+    ):
+        assert fake.base_url is not None
+        rows = asyncio.run(
+            room_run(
+                stack,
+                fake.base_url,
+                model,
+                settings,
+                trials,
+                turns_per_call=args.turns_per_call,
+                after=args.after,
+                stop_timeout=args.stop_timeout,
+            )
+        )
+    elapsed = time.perf_counter() - started
+
+    print(
+        f"{len(settings)} configurations x ({args.trials} barge-ins + {args.trials} "
+        f"backchannels), {args.turns_per_call} turns per call, interjections {args.after:g} s "
+        f"into a {len(LONG_REPLY.split())}-word reply, {elapsed:.0f} s"
+    )
+    print()
+    print(room_report(rows))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "turn_taking_room",
+                "corpus": {"dir": str(args.corpus), "version": manifest["version"]},
+                "clips": {
+                    kind: [t.spoken.clip.id for t in trials if t.kind == kind]
+                    for kind in ("barge_in", "backchannel")
+                },
+                "trials_per_kind": args.trials,
+                "turns_per_call": args.turns_per_call,
+                "interject_after_s": args.after,
+                "stop_quiet_s": STOP_QUIET,
+                "stop_timeout_s": args.stop_timeout,
+                "llm_model": LLM_MODEL,
+                "reply": LONG_REPLY,
+                "elapsed_s": elapsed,
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
+
+
 def parse_floats(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(",") if x.strip())
 
@@ -624,19 +1160,58 @@ def parse_floats(text: str) -> tuple[float, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--holds", type=parse_floats, help="min_silence_duration values, s")
     parser.add_argument(
-        "--min-interruptions", type=parse_floats, default=MIN_INTERRUPTIONS, help="seconds"
+        "--holds",
+        type=parse_floats,
+        help=f"min_silence_duration values, s (default {HOLDS}; in a room {ROOM_HOLDS})",
     )
-    parser.add_argument("--vads", help="comma-separated subset of " + ", ".join(detectors()))
+    parser.add_argument(
+        "--min-interruptions",
+        type=parse_floats,
+        help=f"seconds (default {MIN_INTERRUPTIONS}; in a room {ROOM_MIN_INTERRUPTIONS})",
+    )
+    parser.add_argument(
+        "--vads",
+        help=f"comma-separated subset of {', '.join(detectors())} (in a room: "
+        f"{', '.join(ROOM_VADS)})",
+    )
     parser.add_argument(
         "--quick", action="store_true", help=f"holds {QUICK_HOLDS}, clean and 10 dB clips only"
     )
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks/results/turn_taking_vad.json"
+        "--out",
+        type=Path,
+        help="JSON results (default benchmarks/results/turn_taking_vad.json, in a room "
+        "turn_taking_room.json)",
     )
+    room = parser.add_argument_group("in a room")
+    room.add_argument(
+        "--in-room",
+        action="store_true",
+        help="measure through livekit-server and the worker instead of offline",
+    )
+    room.add_argument(
+        "--trials",
+        type=int,
+        default=ROOM_TRIALS,
+        help="barge-ins, and as many backchannels, per configuration",
+    )
+    room.add_argument("--turns-per-call", type=int, default=TURNS_PER_CALL)
+    room.add_argument("--after", type=float, default=INTERJECT_AFTER, help="seconds into the reply")
+    room.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=STOP_TIMEOUT,
+        help="seconds after which a barge-in the agent did not stop for is missed",
+    )
+    room.add_argument("--seed", type=int, default=0, help="which corpus clips are said")
     args = parser.parse_args()
+    if args.in_room:
+        main_room(args, parser)
+        return
     holds = args.holds or (QUICK_HOLDS if args.quick else HOLDS)
+    thresholds = args.min_interruptions or MIN_INTERRUPTIONS
+    out = args.out or ROOT / "benchmarks/results/turn_taking_vad.json"
     available = detectors()
     names = args.vads.split(",") if args.vads else list(available)
     if unknown := [n for n in names if n not in available]:
@@ -646,9 +1221,9 @@ def main() -> None:
     started = time.perf_counter()
     manifest = ensure_corpus(args.corpus)
     clips = load_clips(args.corpus, manifest, args.quick)
-    rows, cpu = asyncio.run(run(clips, chosen, holds, args.min_interruptions))
+    rows, cpu = asyncio.run(run(clips, chosen, holds, thresholds))
     elapsed = time.perf_counter() - started
-    verdict = targets(rows, args.min_interruptions)
+    verdict = targets(rows, thresholds)
 
     counts: dict[str, int] = {}
     for c in clips:
@@ -660,9 +1235,9 @@ def main() -> None:
         f"{audio_s:.0f} s of audio, {len(chosen)} VADs x {len(holds)} holds, {elapsed:.0f} s"
     )
     print()
-    print(report(rows, cpu, verdict, args.min_interruptions))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
+    print(report(rows, cpu, verdict, thresholds))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "benchmark": "turn_taking_vad",
@@ -676,7 +1251,7 @@ def main() -> None:
                 "frame_ms": FRAME_MS,
                 "vads": {d.name: d.description for d in chosen},
                 "holds_s": list(holds),
-                "min_interruptions_s": list(args.min_interruptions),
+                "min_interruptions_s": list(thresholds),
                 "elapsed_s": elapsed,
                 "rows": rows,
                 "cpu": cpu,

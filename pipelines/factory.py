@@ -14,6 +14,10 @@ from typing import Literal
 
 from livekit.agents import llm, stt, tts, vad
 
+# Imported here, on the main thread at start-up: livekit plugins refuse to register from the
+# call threads where pipelines are built.
+from livekit.plugins import silero
+
 from . import cloud
 from .cloud import CloudSettings, ProviderCredentials
 from .config import AgentConfig
@@ -64,8 +68,6 @@ class Engines:
 
     def silero_base(self) -> vad.VAD:
         """Silero with its default options, loaded on first use (the packaged ONNX model)."""
-        from livekit.plugins import silero
-
         with self._silero_lock:
             if self._silero_base is None:
                 self._silero_base = silero.VAD.load()
@@ -90,8 +92,6 @@ def build_vad(
         return engines.silero  # the stock profile: the framework's defaults
     td = config.turn_detection
     if td.vad == "silero" and silence is None and engines is not None:
-        from livekit.plugins import silero
-
         base = engines.silero_base()
         # One ONNX session per process; each call's VAD gets the agent's hold.
         return silero.VAD(

@@ -116,3 +116,21 @@ def test_stock_profile_vad_is_the_shared_silero():
     silero = object()
     stock = SimpleNamespace(silero=silero)
     assert build_vad(AgentConfig(), stock) is silero  # type: ignore[arg-type]
+
+
+def test_silero_turn_vad_per_agent_built_on_a_call_thread(engines):
+    """Calls run as threads: an agent choosing Silero gets it there, with its own hold, on
+    the process's one model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from livekit.plugins import silero
+
+    config = AgentConfig(turn_detection=TurnDetection(vad="silero", min_silence_duration=0.6))
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(build_vad, config, engines).result()
+        second = pool.submit(build_vad, config, engines).result()
+    assert isinstance(first, silero.VAD) and first is not second
+    assert first._opts.min_silence_duration == 0.6
+    assert first._onnx_session is second._onnx_session
+    # The STT's segmenter stays on WebRTC with its own short silence.
+    assert isinstance(build_vad(config, engines, silence=0.15), WebRTCVAD)
