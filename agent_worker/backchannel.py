@@ -23,6 +23,9 @@ BACKCHANNELS: dict[str, frozenset[str]] = {
     "es": frozenset({"mhm", "sí", "si", "vale", "claro", "ajá", "aja", "ok", "okay", "ya"}),
     "fr": frozenset({"mhm", "hm", "oui", "ouais", "d'accord", "ok", "okay", "ah", "voilà"}),
 }  # fmt: skip
+FILLERS = frozenset({"and", "the", "a", "so", "then", "but", "well", "er", "erm", "like"})
+"""What speech recognition makes of a murmur or a cough ("and the", "so"): no barge-in
+consists of these alone."""
 MAX_WORDS = 3
 _NOISE = re.compile(r"[\(\[\*][^\)\]\*]*[\)\]\*]")
 """Sound annotations STT models write for non-speech: `(coughs)`, `[laughter]`, `*cough*`."""
@@ -36,5 +39,7 @@ def is_backchannel(text: str, language: str = "en") -> bool:
         return True
     if len(words) > MAX_WORDS:
         return False
-    known = BACKCHANNELS.get(language.split("-")[0].lower(), frozenset()) | BACKCHANNELS["en"]
+    known = (
+        BACKCHANNELS.get(language.split("-")[0].lower(), frozenset()) | BACKCHANNELS["en"] | FILLERS
+    )
     return all(w.strip("-'") in known for w in words)

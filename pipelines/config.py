@@ -26,14 +26,14 @@ class TurnDetection(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    vad: Literal["webrtc", "silero"] = "webrtc"
-    """The turn VAD: WebRTC (3 ms of CPU per second of audio) or Silero (20 ms, fewer turns
-    cut at a pause; benchmarks/RESULTS.md)."""
+    vad: Literal["webrtc", "silero"] = "silero"
+    """The turn VAD: Silero (20 ms of CPU per second of audio; 1% of turns cut at a pause
+    with a 0.6 s hold, coughs ignored) or WebRTC (3 ms; 7% at 0.6 s). benchmarks/RESULTS.md"""
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     vad_frame_ms: int = Field(default=20)
     min_speech_duration: float = Field(default=0.1, ge=0.0, le=2.0)
     """Seconds of voiced audio before speech is declared started."""
-    min_silence_duration: float = Field(default=0.3, ge=0.05, le=5.0)
+    min_silence_duration: float = Field(default=0.6, ge=0.05, le=5.0)
     """Seconds of silence (the hold) before speech is declared ended."""
     stt_silence_duration: float = Field(default=0.15, ge=0.05, le=5.0)
     """Silence that closes an STT segment. Shorter than the hold, so the transcript of the
@@ -42,7 +42,7 @@ class TurnDetection(BaseModel):
     """Extra seconds the session waits after the VAD's end of speech before answering."""
     max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
     allow_interruptions: bool = True
-    min_interruption_duration: float = Field(default=0.5, ge=0.0, le=5.0)
+    min_interruption_duration: float = Field(default=0.2, ge=0.0, le=5.0)
     """Seconds of caller speech over the agent that stop it; shorter sounds are ignored."""
     false_interruption_timeout: float = Field(default=1.0, ge=0.1, le=10.0)
     """An interruption followed by this much silence without words was false: the agent

@@ -39,12 +39,12 @@ SEED_RESPONSE_FIELDS = {
 }  # fmt: skip
 
 TURN_DEFAULTS = {
-    "vad": "webrtc",
-    "min_silence_duration": 0.3,
+    "vad": "silero",
+    "min_silence_duration": 0.6,
     "min_endpointing_delay": 0.05,
     "max_endpointing_delay": 3.0,
     "allow_interruptions": True,
-    "min_interruption_duration": 0.5,
+    "min_interruption_duration": 0.2,
     "greeting_protection": 1.0,
 }
 """Turn-taking settings beyond the seed's, with their measured defaults."""

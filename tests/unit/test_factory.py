@@ -6,6 +6,7 @@ from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.plugins import openai as lk_openai
+from livekit.plugins import silero
 
 from pipelines.config import AgentConfig, TurnDetection
 from pipelines.factory import (
@@ -25,7 +26,9 @@ from pipelines.vad import WebRTCVAD
 def test_default_pipeline_parts(engines):
     pipeline = build_pipeline(AgentConfig(), engines)
     assert isinstance(pipeline, Pipeline)
-    assert isinstance(pipeline.vad, WebRTCVAD)
+    # Turns end by Silero with a 0.6 s hold (benchmarks/RESULTS.md).
+    assert isinstance(pipeline.vad, silero.VAD)
+    assert pipeline.vad._opts.min_silence_duration == 0.6
     # Whisper behind livekit's StreamAdapter, segmented by its own shorter-hold VAD.
     assert isinstance(pipeline.stt, lk_stt.StreamAdapter)
     whisper = pipeline.stt.wrapped_stt
@@ -33,7 +36,6 @@ def test_default_pipeline_parts(engines):
     segmenter = pipeline.stt._vad
     assert isinstance(segmenter, WebRTCVAD)
     assert segmenter.options.min_silence_duration == 0.15
-    assert pipeline.vad.options.min_silence_duration == 0.3
     assert isinstance(pipeline.llm, lk_openai.LLM)
     # Piper behind livekit's StreamAdapter, cutting text with our clause-aware chunker.
     assert isinstance(pipeline.tts, lk_tts.StreamAdapter)
@@ -88,7 +90,7 @@ def test_vad_options_reflect_turn_detection():
 
     default = build_vad(AgentConfig()).options
     assert (default.aggressiveness, default.frame_ms) == (2, 20)
-    assert (default.min_speech_duration, default.min_silence_duration) == (0.1, 0.3)
+    assert (default.min_speech_duration, default.min_silence_duration) == (0.1, 0.6)
 
 
 def test_cloud_voice_without_provider_speaks_with_the_local_voice(engines, caplog):
@@ -106,7 +108,7 @@ def test_tuned_profile_is_the_default(engines):
     assert EngineSettings().profile == "tuned"
     assert engines.silero is None
     assert engines.whisper.short_window is True
-    td = TurnDetection(min_silence_duration=0.9)
+    td = TurnDetection(vad="webrtc", min_silence_duration=0.9)
     detector = build_vad(AgentConfig(turn_detection=td), engines)
     assert isinstance(detector, WebRTCVAD)
     assert detector.options.min_silence_duration == 0.9
@@ -122,8 +124,6 @@ def test_silero_turn_vad_per_agent_built_on_a_call_thread(engines):
     """Calls run as threads: an agent choosing Silero gets it there, with its own hold, on
     the process's one model."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from livekit.plugins import silero
 
     config = AgentConfig(turn_detection=TurnDetection(vad="silero", min_silence_duration=0.6))
     with ThreadPoolExecutor(1) as pool:
