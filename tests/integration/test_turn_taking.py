@@ -182,7 +182,7 @@ async def test_backchannel_over_a_reply_does_not_stop_it(
     script = CallScript(
         turns=[Utterance(render_speech("When do you open?"), "open", interjection=nod)],
         reply_timeout=60,
-        end_silence=3.0,  # a paused reply resumes within this
+        end_silence=5.0,  # a paused reply resumes within this (sound + hold + 1 s)
     )
     report = await join_conversation(
         details["websocket_url"], details["token"], details["room_name"], script
