@@ -83,17 +83,16 @@ class VoiceAgent(Agent):
                 speaking.set_result(None)
 
         self.session.on("agent_state_changed", on_state)
+        played = asyncio.ensure_future(greeting.wait_for_playout())
         try:
-            await asyncio.wait(
-                [speaking, asyncio.ensure_future(greeting.wait_for_playout())],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait([speaking, played], return_when=asyncio.FIRST_COMPLETED)
             if greeting.done():
                 return
             await asyncio.sleep(seconds)  # the protection itself is a span of playout time
             if not greeting.done():
                 greeting.allow_interruptions = True
         finally:
+            played.cancel()
             self.session.off("agent_state_changed", on_state)
 
     async def on_exit(self) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from .store.models import Conversation, utcnow
-from .webhooks import enqueue
+from .webhooks import enqueue_closed
 
 logger = logging.getLogger("control_plane.reaper")
 
@@ -54,14 +54,7 @@ async def reap(sessions: async_sessionmaker, *, stale_seconds: float, join_secon
                 row.status = "failed"
                 row.end_reason = reason
                 row.ended_at = row.last_seen_at if reason == "worker_lost" else now
-                data = {
-                    "conversation_id": row.id,
-                    "agent_id": str(row.agent_id) if row.agent_id else None,
-                    "user_id": row.user_id,
-                    "status": "failed",
-                    "end_reason": reason,
-                }
-                await enqueue(session, row.company_id, "conversation.failed", data)
+                await enqueue_closed(session, row)
             closed += len(rows)
     if closed:
         logger.warning("marked %d abandoned call(s) failed", closed)

@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 from .recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from .store.db import create_engine, session_factory
 from .store.models import Conversation, ConversationMessage, utcnow
-from .webhooks import enqueue
+from .webhooks import enqueue, enqueue_closed
 
 logger = logging.getLogger("control_plane.recorder")
 
@@ -235,17 +235,11 @@ class ConversationRecorder:
             return  # ended through the API before the agent joined
         if row.end_requested_at is not None:
             status, reason = "success", "ended_by_api"
-        now = utcnow()
         row.status, row.end_reason = status, reason
-        row.ended_at = row.last_seen_at = now
+        row.ended_at = row.last_seen_at = utcnow()
         row.metrics = summarize(self._turns)
         row.recording = recording
-        duration = None
-        if row.started_at is not None:
-            duration = round((now - row.started_at).total_seconds(), 3)
-        event = "conversation.ended" if status == "success" else "conversation.failed"
-        data = {**self._ids(), "status": status, "end_reason": reason, "duration": duration}
-        await enqueue(session, self.call.company_id, event, data)
+        await enqueue_closed(session, row)
 
 
 def summarize(turns: list[dict[str, float]]) -> dict[str, Any]:

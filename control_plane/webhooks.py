@@ -29,7 +29,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .security import ProviderKeyVault
-from .store.models import Webhook, WebhookDelivery, utcnow
+from .store.models import Conversation, Webhook, WebhookDelivery, utcnow
 
 logger = logging.getLogger("control_plane.webhooks")
 
@@ -45,6 +45,21 @@ EVENTS = {
     "tool.failed": "A tool call of an agent failed",
     "error.occurred": "A provider failed during a call (and the call fell back)",
 }
+
+
+async def enqueue_closed(session: AsyncSession, row: Conversation) -> int:
+    """`conversation.ended` (a successful call) or `conversation.failed` for a call that has
+    just been closed."""
+    event = "conversation.ended" if row.status == "success" else "conversation.failed"
+    data = {
+        "conversation_id": row.id,
+        "agent_id": str(row.agent_id) if row.agent_id else None,
+        "user_id": row.user_id,
+        "status": row.status,
+        "end_reason": row.end_reason,
+        "duration": row.duration,
+    }
+    return await enqueue(session, row.company_id, event, data)
 
 
 async def enqueue(

@@ -10,6 +10,7 @@ frame after it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -291,9 +292,7 @@ class AgentListener:
 
         def probe() -> float | None:
             run = 0
-            for i in range(len(self._times)):
-                if self._times[i] <= after:
-                    continue
+            for i in range(bisect.bisect_right(self._times, after), len(self._times)):
                 run = 0 if self._loud[i] else run + 1
                 if run >= need:
                     return self._times[i - need + 1]

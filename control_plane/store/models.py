@@ -173,6 +173,13 @@ class Conversation(Base):
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """`{"rating": 1-5, "comments": "..."}` given when ending it."""
 
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the agent joining to the end of the call (None until both)."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds(), 3)
+
 
 class ConversationMessage(Base):
     """One final message of a call, stored when it is said."""

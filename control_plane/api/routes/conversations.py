@@ -22,7 +22,7 @@ from ...schemas import NO_NUL_SCHEMA, Language, NoNul
 from ...settings import Settings
 from ...store.models import Conversation, utcnow
 from ...store.repositories import ConversationRepository
-from ...webhooks import enqueue
+from ...webhooks import enqueue_closed
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from .voice_agents import find_agent
@@ -129,6 +129,7 @@ async def start_conversation(
 
 Status = Literal["ongoing", "success", "failed"]
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+DateQuery = Annotated[str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")]
 
 
 class ConversationSummary(BaseModel):
@@ -145,9 +146,6 @@ class ConversationSummary(BaseModel):
 
     @classmethod
     def of(cls, row: Conversation) -> ConversationSummary:
-        duration = None
-        if row.started_at is not None and row.ended_at is not None:
-            duration = round((row.ended_at - row.started_at).total_seconds(), 3)
         return cls(
             id=row.id,
             agent_id=row.agent_id,
@@ -157,7 +155,7 @@ class ConversationSummary(BaseModel):
             created_at=row.created_at,
             started_at=row.started_at,
             ended_at=row.ended_at,
-            duration=duration,
+            duration=row.duration,
         )
 
 
@@ -217,12 +215,8 @@ async def list_conversations(
     company_id: CompanyDep,
     agent_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
-    date_from: Annotated[
-        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
-    ] = None,
-    date_to: Annotated[
-        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
-    ] = None,
+    date_from: DateQuery = None,
+    date_to: DateQuery = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationList:
@@ -350,19 +344,7 @@ async def end_conversation(
     row.feedback = body.feedback.model_dump(exclude_none=True) if body.feedback else None
     if row.started_at is None:
         row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
-        await enqueue(
-            session,
-            company_id,
-            "conversation.ended",
-            {
-                "conversation_id": row.id,
-                "agent_id": str(row.agent_id) if row.agent_id else None,
-                "user_id": row.user_id,
-                "status": row.status,
-                "end_reason": row.end_reason,
-                "duration": None,
-            },
-        )
+        await enqueue_closed(session, row)
     await session.commit()
     await _close_room(settings, row.room_name)
     return ConversationSummary.of(row)
@@ -434,12 +416,8 @@ async def agent_analytics(
     id: str,
     session: SessionDep,
     company_id: CompanyDep,
-    date_from: Annotated[
-        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
-    ] = None,
-    date_to: Annotated[
-        str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")
-    ] = None,
+    date_from: DateQuery = None,
+    date_to: DateQuery = None,
 ) -> AgentAnalytics:
     """Calls, success rate, average duration, per-turn latency percentiles and a daily
     timeline of one agent."""
@@ -455,11 +433,7 @@ async def agent_analytics(
 
 def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalytics:
     finished = [r for r in rows if r.status != "ongoing"]
-    durations = [
-        (r.ended_at - r.started_at).total_seconds()
-        for r in finished
-        if r.started_at is not None and r.ended_at is not None
-    ]
+    durations = [r.duration for r in finished if r.duration is not None]
     stages: dict[str, list[float]] = {}
     for row in rows:
         for turn in (row.metrics or {}).get("turns", []):
