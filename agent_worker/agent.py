@@ -11,6 +11,7 @@ from livekit.agents import Agent, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from pipelines.config import AgentConfig
+from pipelines.transcript_gate import gate_of
 
 from .backchannel import is_backchannel
 
@@ -57,8 +58,17 @@ class VoiceAgent(Agent):
         self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings
     ) -> AsyncIterator[stt.SpeechEvent]:
         """Transcripts, minus backchannels said while the agent speaks: "mm-hmm" or a cough
-        over the agent leaves its reply going (it resumes after the pause the sound caused)."""
+        over the agent leaves its reply going (it resumes after the pause the sound caused).
+
+        Each segment's start and transcript also mark the session's transcript gate, which
+        holds the end of the turn while a segment is still being recognised."""
+        gate = gate_of(self.session.vad)
         async for ev in Agent.default.stt_node(self, audio, model_settings):
+            if gate is not None:
+                if ev.type == stt.SpeechEventType.START_OF_SPEECH:
+                    gate.opened()
+                elif ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                    gate.resolved()
             if (
                 ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
                 and ev.alternatives

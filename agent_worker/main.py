@@ -33,6 +33,7 @@ from pipelines.factory import Engines, build_pipeline
 
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
+from .playout import stop_on_pause
 from .rules import CallRules, line
 from .settings import Settings
 from .telemetry import MetricsPublisher, watch_providers
@@ -202,6 +203,8 @@ async def entrypoint(ctx: JobContext) -> None:
         # the job's directory; nothing is sent to LiveKit Cloud (no traces, logs, transcript).
         record=RECORD_AUDIO if keep_audio else False,
     )
+    if settings.worker_profile != "stock":  # the stock peer keeps the framework's output
+        stop_on_pause(session.output.audio)
     rules.start()
 
 

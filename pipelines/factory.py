@@ -24,6 +24,7 @@ from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
+from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
@@ -111,35 +112,42 @@ def build_vad(
     )
 
 
-def build_local_stt(config: AgentConfig, engines: Engines) -> stt.STT:
+def build_local_stt(
+    config: AgentConfig, engines: Engines, gate: TranscriptGate | None = None
+) -> stt.STT:
     whisper = WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language))
     if engines.settings.profile == "stock":
         return whisper  # the framework pairs it with the session VAD
-    return _segmented(whisper, config)
+    return _segmented(whisper, config, gate)
 
 
-def _segmented(recognizer: stt.STT, config: AgentConfig) -> stt.STT:
+def _segmented(recognizer: stt.STT, config: AgentConfig, gate: TranscriptGate | None) -> stt.STT:
     if recognizer.capabilities.streaming:
         return recognizer
     # A batch recogniser is not streaming: livekit's StreamAdapter recognises each segment its
     # VAD cuts. That VAD closes segments after a shorter silence than the turn VAD, so
     # recognition runs during the hold instead of after it.
+    if gate is not None:
+        recognizer = ReportingSTT(recognizer, on_empty=gate.resolved)
     segmenter = build_vad(config, silence=config.turn_detection.stt_silence_duration)
     return stt.StreamAdapter(stt=recognizer, vad=segmenter)
 
 
 def build_stt(
-    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+    config: AgentConfig,
+    engines: Engines,
+    credentials: ProviderCredentials | None = None,
+    gate: TranscriptGate | None = None,
 ) -> stt.STT:
     """The agent's STT: local Whisper, or a cloud provider with Whisper as its fallback."""
-    local = build_local_stt(config, engines)
+    local = build_local_stt(config, engines, gate)
     if config.stt_provider == "local":
         return local
     key = _credentials(engines, credentials).key(config.stt_provider)
     if not key:
         cloud.missing_key("STT", config.stt_provider, "speech-to-text", "local Whisper")
         return local
-    primary = _segmented(cloud.cloud_stt(config, key, engines.settings.cloud), config)
+    primary = _segmented(cloud.cloud_stt(config, key, engines.settings.cloud), config, gate)
     return cloud.fallback_stt(primary, local, engines.settings.cloud)
 
 
@@ -213,9 +221,15 @@ def build_pipeline(
 ) -> Pipeline:
     """Per-call providers for `config`, around the process's loaded engines; `credentials` are
     the agent's provider keys (the deployment's are the fallback)."""
+    turn_vad = build_vad(config, engines)
+    gate = None
+    if engines.settings.profile != "stock":
+        # the turn ends once the words before its silence are transcribed
+        gate = TranscriptGate()
+        turn_vad = GatedVAD(turn_vad, gate)
     return Pipeline(
-        vad=build_vad(config, engines),
-        stt=build_stt(config, engines, credentials),
+        vad=turn_vad,
+        stt=build_stt(config, engines, credentials, gate),
         llm=build_llm(config, engines, credentials),
         tts=build_tts(config, engines, credentials),
     )

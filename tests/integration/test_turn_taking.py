@@ -124,16 +124,14 @@ async def silent_caller(details: dict[str, str]) -> AsyncIterator[tuple[AgentLis
         await room.disconnect()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: on 2 cores the words after the pause are sometimes transcribed "
-    "after the turn was committed (the preemptive LLM request competes with Whisper) and are "
-    "answered as a turn of their own; the turn must wait for a segment still being recognised",
-)
 async def test_pause_inside_a_sentence_does_not_end_the_turn(
     idle_stack: Stack, client: httpx.AsyncClient
 ) -> None:
-    """A 0.35 s pause with a 0.6 s hold: one turn, one answer."""
+    """A 0.35 s pause with a 0.6 s hold: one turn with all its words, one answer.
+
+    On 2 cores the words after the pause can still be in recognition when the hold ends; the
+    turn waits for them (`pipelines.transcript_gate`) instead of answering half a sentence
+    and then the rest as a turn of its own."""
     agent = await new_agent(client, turn_detection={"min_silence_duration": 0.6})
     conversation_id, details = await start_call(client, agent)
     audio = with_pause("I would like to order a cake", "for my sister", 0.35)
@@ -148,8 +146,12 @@ async def test_pause_inside_a_sentence_does_not_end_the_turn(
     record = await closed_record(client, conversation_id)
     agents = [m for m in record["transcript"] if m["speaker"] == "agent"]
     assert len(agents) == 2, record["transcript"]  # the greeting and one answer
-    heard = " ".join(m["text"].lower() for m in record["transcript"] if m["speaker"] == "user")
-    assert "cake" in heard, heard
+    users = [m["text"].lower() for m in record["transcript"] if m["speaker"] == "user"]
+    assert len(users) == 1, record["transcript"]  # one turn
+    words = users[0].replace(",", " ").replace(".", " ").split()
+    assert "cake" in words, users
+    # the words after the pause are in it ("for my sister"), not a turn of their own
+    assert "sister" in words or len(words) >= 9, users
 
 
 async def test_caller_interrupts_a_long_reply(

@@ -18,6 +18,7 @@ from pipelines.factory import (
     build_vad,
 )
 from pipelines.stt import WhisperSTT
+from pipelines.transcript_gate import GatedVAD, ReportingSTT
 from pipelines.tts import PiperTTS
 from pipelines.tts.chunking import SpeechChunker
 from pipelines.vad import WebRTCVAD
@@ -26,12 +27,18 @@ from pipelines.vad import WebRTCVAD
 def test_default_pipeline_parts(engines):
     pipeline = build_pipeline(AgentConfig(), engines)
     assert isinstance(pipeline, Pipeline)
-    # Turns end by Silero with a 0.6 s hold (benchmarks/RESULTS.md).
-    assert isinstance(pipeline.vad, silero.VAD)
-    assert pipeline.vad._opts.min_silence_duration == 0.6
+    # Turns end by Silero with a 0.6 s hold (benchmarks/RESULTS.md), once the words before
+    # the hold are transcribed: the turn VAD and the recogniser share a transcript gate.
+    assert isinstance(pipeline.vad, GatedVAD)
+    turn_vad = pipeline.vad.inner
+    assert isinstance(turn_vad, silero.VAD)
+    assert turn_vad._opts.min_silence_duration == 0.6
     # Whisper behind livekit's StreamAdapter, segmented by its own shorter-hold VAD.
     assert isinstance(pipeline.stt, lk_stt.StreamAdapter)
-    whisper = pipeline.stt.wrapped_stt
+    reporting = pipeline.stt.wrapped_stt
+    assert isinstance(reporting, ReportingSTT)
+    assert reporting._on_empty == pipeline.vad.gate.resolved
+    whisper = reporting.inner
     assert isinstance(whisper, WhisperSTT)
     segmenter = pipeline.stt._vad
     assert isinstance(segmenter, WebRTCVAD)
@@ -74,7 +81,7 @@ def test_llm_follows_config_and_settings(engines):
 
 def test_stt_and_tts_follow_config(engines):
     pipeline = build_pipeline(AgentConfig(language="en-GB", voice_speed=150), engines)
-    assert pipeline.stt.wrapped_stt._opts.language == "en-GB"
+    assert pipeline.stt.wrapped_stt.inner._opts.language == "en-GB"
     assert pipeline.tts._wrapped_tts._opts.voice_speed == 150
 
 

@@ -1,0 +1,170 @@
+"""Hold the end of the caller's turn until the words before it are transcribed.
+
+A batch recogniser (Whisper, or a cloud STT without streaming) transcribes each segment its
+segmenter cuts. The turn VAD's hold is longer than the segmenter's, so recognition usually
+finishes inside the hold; but on a loaded machine (or a slow provider) the last segment's
+transcript can arrive after the turn VAD has ended the turn. livekit-agents then commits the
+turn without those words and treats them as a new turn: the caller gets two answers, the
+first to half a sentence.
+
+`TranscriptGate` counts segments whose transcript is not in yet; `GatedVAD` wraps the turn
+VAD and delays its end-of-speech event until the gate is settled (at most `max_wait`), with
+the event's silence extended by the wait, so the turn's timing still dates the caller's last
+word. The STT side marks the gate: a segment opens at the STT's start of speech, and resolves
+with its final transcript or with an empty recognition (`ReportingSTT`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+from livekit import rtc
+from livekit.agents import stt, utils, vad
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+
+logger = logging.getLogger("pipelines.transcript_gate")
+
+MAX_WAIT = 2.0
+"""Seconds the end of a turn may wait for a transcript; a lost result (a provider failure
+mid-segment) then stops holding turns."""
+
+
+class TranscriptGate:
+    """Segments of the caller's speech still waiting for their transcript."""
+
+    def __init__(self, max_wait: float = MAX_WAIT) -> None:
+        self.max_wait = max_wait
+        self._pending = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def opened(self) -> None:
+        """The STT started a segment of speech."""
+        self._pending += 1
+        self._settled.clear()
+
+    def resolved(self) -> None:
+        """A segment's transcript arrived (or it had none)."""
+        self._pending = max(0, self._pending - 1)
+        if not self._pending:
+            self._settled.set()
+
+    async def settled(self) -> float:
+        """Wait until no segment is pending (at most `max_wait`); the seconds waited."""
+        if self._settled.is_set():
+            return 0.0
+        start = time.monotonic()
+        try:
+            await asyncio.wait_for(self._settled.wait(), self.max_wait)
+        except TimeoutError:
+            logger.warning(
+                "no transcript for %d segment(s) after %.1f s; ending the turn without it",
+                self._pending,
+                self.max_wait,
+            )
+            self._pending = 0
+            self._settled.set()
+        return time.monotonic() - start
+
+
+def gate_of(turn_vad: vad.VAD | None) -> TranscriptGate | None:
+    """The gate of a session's turn VAD, when it has one."""
+    return turn_vad.gate if isinstance(turn_vad, GatedVAD) else None
+
+
+class GatedVAD(vad.VAD):
+    """`inner`, with its end-of-speech events held until `gate` is settled."""
+
+    def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
+        super().__init__(capabilities=inner.capabilities)
+        self.inner = inner
+        self.gate = gate
+        self._label = inner._label
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+    def stream(self) -> vad.VADStream:
+        return _GatedVADStream(self)
+
+
+class _GatedVADStream(vad.VADStream):
+    def __init__(self, owner: GatedVAD) -> None:
+        self._owner = owner
+        self._inner = owner.inner.stream()
+        super().__init__(owner)
+
+    async def _main_task(self) -> None:
+        async def forward_input() -> None:
+            async for item in self._input_ch:
+                if isinstance(item, rtc.AudioFrame):
+                    self._inner.push_frame(item)
+                else:
+                    self._inner.flush()
+            self._inner.end_input()
+
+        feeder = asyncio.create_task(forward_input(), name="gated-vad-input")
+        try:
+            async for ev in self._inner:
+                if ev.type == vad.VADEventType.END_OF_SPEECH:
+                    waited = await self._owner.gate.settled()
+                    if waited:
+                        # the caller's last word is as long ago as it was, plus the wait
+                        ev = dataclasses.replace(ev, silence_duration=ev.silence_duration + waited)
+                self._event_ch.send_nowait(ev)
+        finally:
+            await utils.aio.cancel_and_wait(feeder)
+            await self._inner.aclose()
+
+
+class ReportingSTT(stt.STT):
+    """A batch recogniser that reports empty results (a segment that was a cough or noise):
+    livekit's StreamAdapter emits nothing for them, so the gate would wait for a transcript
+    that never comes."""
+
+    def __init__(self, inner: stt.STT, on_empty: Callable[[], None]) -> None:
+        super().__init__(capabilities=inner.capabilities)
+        self.inner = inner
+        self._on_empty = on_empty
+        self._label = inner.label
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.SpeechEvent:
+        ev = await self.inner._recognize_impl(buffer, language=language, conn_options=conn_options)
+        if not (ev.alternatives and ev.alternatives[0].text):
+            self._on_empty()
+        return ev
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

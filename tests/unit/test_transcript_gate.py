@@ -1,0 +1,113 @@
+"""The turn's end waits for the transcript of the words before it (`pipelines.transcript_gate`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+from livekit.agents import vad
+
+from pipelines.stt import WhisperSTT
+from pipelines.transcript_gate import GatedVAD, ReportingSTT, TranscriptGate, gate_of
+from pipelines.vad import WebRTCVAD, WebRTCVADOptions
+
+START = vad.VADEventType.START_OF_SPEECH
+END = vad.VADEventType.END_OF_SPEECH
+HOLD = 0.3
+
+
+async def test_gate_is_settled_until_a_segment_opens_and_after_it_resolves():
+    gate = TranscriptGate(max_wait=5.0)
+    assert await gate.settled() == 0.0
+
+    gate.opened()
+    gate.opened()
+    waiting = asyncio.create_task(gate.settled())
+    gate.resolved()
+    assert gate.pending == 1
+    done, _ = await asyncio.wait({waiting}, timeout=0.1)
+    assert not done, "one of two segments is still being recognised"
+    gate.resolved()
+    assert await waiting >= 0.0
+    assert gate.pending == 0
+
+    gate.resolved()  # a stray result never makes the count negative
+    assert gate.pending == 0
+    assert await gate.settled() == 0.0
+
+
+async def test_gate_stops_waiting_for_a_lost_transcript():
+    gate = TranscriptGate(max_wait=0.1)
+    gate.opened()
+    waited = await gate.settled()
+    assert 0.1 <= waited < 1.0
+    assert gate.pending == 0, "a lost result must not hold the next turns"
+    assert await gate.settled() == 0.0
+
+
+async def collect(stream: vad.VADStream, seen: list[tuple[float, vad.VADEvent]]) -> None:
+    async for ev in stream:
+        if ev.type is not vad.VADEventType.INFERENCE_DONE:
+            seen.append((time.monotonic(), ev))
+
+
+def gated_stream(gate: TranscriptGate, signal, audio_tools) -> vad.VADStream:
+    inner = WebRTCVAD(WebRTCVADOptions(min_silence_duration=HOLD))
+    gated = GatedVAD(inner, gate)
+    assert gate_of(gated) is gate and gate_of(inner) is None
+    assert gated.capabilities == inner.capabilities and gated.model == inner.model
+    stream = gated.stream()
+    for i in range(0, len(signal.samples), signal.rate // 100):
+        stream.push_frame(audio_tools.to_frame(signal.samples[i : i + signal.rate // 100], 16000))
+    stream.end_input()
+    return stream
+
+
+async def test_end_of_speech_waits_for_the_pending_transcript(signal, audio_tools):
+    sig = signal(rate=16000, trail=1.0)
+    gate = TranscriptGate(max_wait=10.0)
+    gate.opened()  # the STT's segment of this speech is still being recognised
+    seen: list[tuple[float, vad.VADEvent]] = []
+    stream = gated_stream(gate, sig, audio_tools)
+    consumer = asyncio.create_task(collect(stream, seen))
+
+    # The VAD analyses the pushed audio in milliseconds; its END is held by the gate.
+    release = asyncio.get_running_loop().call_later(0.4, gate.resolved)
+    released_at = time.monotonic() + 0.4
+    await consumer
+    release.cancel()
+    await stream.aclose()
+
+    assert [ev.type for _, ev in seen] == [START, END]
+    ended_at, end = seen[1]
+    assert ended_at >= released_at - 0.01, "END reached the session before the transcript"
+    # its silence counts the wait, so the turn still dates the caller's last word
+    assert end.silence_duration >= HOLD + 0.3
+
+
+async def test_end_of_speech_passes_at_once_when_nothing_is_pending(signal, audio_tools):
+    sig = signal(rate=16000, trail=1.0)
+    seen: list[tuple[float, vad.VADEvent]] = []
+    stream = gated_stream(TranscriptGate(max_wait=10.0), sig, audio_tools)
+    started = time.monotonic()
+    await collect(stream, seen)
+    await stream.aclose()
+    assert [ev.type for _, ev in seen] == [START, END]
+    assert seen[1][0] - started < 5.0
+    assert seen[1][1].silence_duration < HOLD + 0.1
+
+
+async def test_reporting_stt_reports_empty_recognitions_only(whisper_handle, audio_tools, signal):
+    empties: list[int] = []
+    recognizer = ReportingSTT(WhisperSTT(whisper_handle), on_empty=lambda: empties.append(1))
+    assert recognizer.label == WhisperSTT(whisper_handle).label
+
+    silent = await recognizer.recognize(audio_tools.to_frame(np.zeros(16000, np.int16), 16000))
+    assert silent.alternatives[0].text == ""
+    assert empties == [1]
+
+    sig = signal(rate=16000)
+    spoken = await recognizer.recognize(audio_tools.to_frame(sig.samples, 16000))
+    assert spoken.alternatives[0].text
+    assert empties == [1]
