@@ -95,12 +95,12 @@ class PrivacySettings(BaseModel):
     """Keep no recording."""
 
 
-def _whole_number(value: object) -> object:
+def whole_number(value: object) -> object:
     """JSON has one number type: `30.0` is a valid integer, `30.5` and `"30"` are not."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(_whole_number)]
+Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
 MaxDuration = Annotated[float, Field(ge=10.0, le=86400.0)]
 """Seconds a call may last before the agent says its farewell and ends it."""
 

@@ -204,10 +204,11 @@ async def test_ending_a_call_through_the_api(
         ).json()
         conversation_id = started["conversation_id"]
         details = started["connection_details"]
-        bad = await client.post(
-            f"/conversations/{conversation_id}/end", json={"feedback": {"rating": 6}}
-        )
-        assert bad.status_code == 400 and "rating" in bad.json()["detail"]
+        for rating in (6, 4.5, "5"):
+            bad = await client.post(
+                f"/conversations/{conversation_id}/end", json={"feedback": {"rating": rating}}
+            )
+            assert bad.status_code == 400 and "rating" in bad.json()["detail"], rating
 
         room = rtc.Room()
         left = asyncio.get_running_loop().create_future()
@@ -232,7 +233,8 @@ async def test_ending_a_call_through_the_api(
             await poll_until(joined, 30, "the agent to take the call")
             resp = await client.post(
                 f"/conversations/{conversation_id}/end",
-                json={"reason": "resolved", "feedback": {"rating": 5, "comments": "Quick."}},
+                # JSON has one number type: 5.0 is the integer 5
+                json={"reason": "resolved", "feedback": {"rating": 5.0, "comments": "Quick."}},
             )
             assert resp.status_code == 202, resp.text
             # The agent leaves and the caller is disconnected.

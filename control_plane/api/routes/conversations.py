@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 from livekit import api
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from ...recorder import percentile
 from ...recordings import CONTENT_TYPES, format_of
-from ...schemas import NO_NUL_SCHEMA, Language, NoNul
+from ...schemas import NO_NUL_SCHEMA, Language, NoNul, whole_number
 from ...settings import Settings
 from ...store.models import Conversation, utcnow
 from ...store.repositories import ConversationRepository
@@ -181,10 +181,13 @@ Comments = Annotated[str, Field(max_length=2000, json_schema_extra=NO_NUL_SCHEMA
 Outcome = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 
 
+Rating = Annotated[int, Field(ge=1, le=5), BeforeValidator(whole_number)]
+
+
 class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    rating: int | None = Field(default=None, ge=1, le=5)
+    rating: Rating | None = None
     comments: Comments | None = None
 
 
