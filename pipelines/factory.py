@@ -147,8 +147,10 @@ def build_stt(
     if not key:
         cloud.missing_key("STT", config.stt_provider, "speech-to-text", "local Whisper")
         return local
-    primary = _segmented(cloud.cloud_stt(config, key, engines.settings.cloud), config, gate)
-    return cloud.fallback_stt(primary, local, engines.settings.cloud)
+    remote = cloud.cloud_stt(config, key, engines.settings.cloud)
+    if engines.settings.profile == "stock":
+        return remote  # as the framework's quickstart: no fallback, segmented by the session VAD
+    return cloud.fallback_stt(_segmented(remote, config, gate), local, engines.settings.cloud)
 
 
 def _credentials(engines: Engines, credentials: ProviderCredentials | None) -> ProviderCredentials:
@@ -184,6 +186,8 @@ def build_tts(
         cloud.missing_key("voice", provider, repr(config.voice_id), f"the voice {installed}")
         return local
     primary = cloud.cloud_tts(config, key, engines.settings.cloud)
+    if engines.settings.profile == "stock":
+        return primary
     return cloud.fallback_tts(primary, local, engines.settings.cloud)
 
 
@@ -213,6 +217,8 @@ def build_llm(
         return local
     base_url = config.llm_base_url or engines.settings.cloud.openai_base_url
     primary = client(base_url, config.llm_model, key)
+    if engines.settings.profile == "stock":
+        return primary
     return cloud.fallback_llm(primary, local, engines.settings.cloud)
 
 
