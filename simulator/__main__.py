@@ -1,8 +1,9 @@
-"""`python -m simulator {demo,call,console}`.
+"""`python -m simulator {demo,call,console,load}`.
 
 demo     start the local stack, place one call, print it, keep the stack up until Ctrl-C
 call     place one call against a running stack (LIVEKIT_URL / keys from the environment)
 console  talk to the agent with your microphone and speaker (livekit-agents console mode)
+load     many concurrent simulated calls on a stack of its own: latency, CPU, memory, capacity
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 
 from pipelines.errors import PipelineSetupError
 
+from . import load
 from .caller import CallScript, LiveKitEndpoint, Utterance, place_call
 from .report import format_call
 from .speech import SpeechRenderError, render_speech
@@ -124,6 +126,14 @@ def main() -> None:
     call.add_argument("--json", action="store_true", help="print the report as JSON")
     call.set_defaults(fn=cmd_call)
     sub.add_parser("console", help="talk to the agent locally").set_defaults(fn=cmd_console)
+    loader = sub.add_parser(
+        "load",
+        help="concurrent simulated calls: latency, CPU, memory, capacity",
+        description=load.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load.add_arguments(loader)
+    loader.set_defaults(fn=load.cmd_load)
     args = parser.parse_args()
     try:
         args.fn(args)

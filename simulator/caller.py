@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ class Interjection:
     after: float = 1.5
     """Seconds into the agent's reply (as the caller hears it) at which it starts."""
     text: str = ""
+    expect_answer: bool = False
+    """A barge-in the agent answers: the turn ends after that answer, so the next turn is
+    not said over it."""
 
 
 @dataclass
@@ -103,6 +106,8 @@ class TurnResult:
     """When the interjection's sound started, in the audio the caller sent."""
     agent_stopped_at: float | None = None
     """When the agent's audio first went quiet (for `STOP_QUIET` s) after the interjection."""
+    answer: AgentSpeech | None = None
+    """The agent's answer to an interjection that `expect_answer`s."""
 
     @property
     def barge_in_stop(self) -> float | None:
@@ -129,6 +134,8 @@ class CallReport:
     agent_join_time: float | None
     greeting: AgentSpeech | None
     turns: list[TurnResult]
+    agent_left_at: float | None = None
+    """When the agent left the room while the caller was still on the call."""
 
     @property
     def greeting_heard(self) -> bool:
@@ -378,7 +385,7 @@ class MetricsInbox:
 class CallScript:
     """What the caller does: wait for the greeting, then say each utterance in turn."""
 
-    turns: list[Utterance]
+    turns: Iterable[Utterance]
     agent_name: str = "voice-agent"
     metadata: str = ""
     greeting_timeout: float = 30.0
@@ -386,6 +393,9 @@ class CallScript:
     end_silence: float = 1.2
     """Quiet after agent audio that ends its turn (covers gaps between its sentences)."""
     expect_greeting: bool = True
+    on_turn: Callable[[TurnResult], None] | None = None
+    """Called as each turn completes (a load test's live progress); `turns` may then be any
+    iterable, e.g. one that ends when the test stops."""
 
 
 async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallReport:
@@ -432,6 +442,13 @@ async def _converse(
     listener, inbox = AgentListener(), MetricsInbox()
     listener.attach(room)
     inbox.attach(room)
+    left: list[float] = []
+
+    def on_leave(who: rtc.RemoteParticipant) -> None:
+        if who.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            left.append(time.monotonic())
+
+    room.on("participant_disconnected", on_leave)
     mic = Microphone(room)
     t0 = time.monotonic()
     await room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
@@ -448,7 +465,11 @@ async def _converse(
                 start_timeout=script.greeting_timeout,
                 end_silence=script.end_silence,
             )
-        turns = [await _take_turn(mic, listener, utt, script) for utt in script.turns]
+        turns: list[TurnResult] = []
+        for utt in script.turns:
+            turns.append(await _take_turn(mic, listener, utt, script))
+            if script.on_turn is not None:
+                script.on_turn(turns[-1])
     finally:
         await mic.aclose()
         await listener.aclose()
@@ -457,7 +478,7 @@ async def _converse(
     for i, turn in enumerate(turns):
         turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])
     agent_join = listener.joined_at - dispatched_at if listener.joined_at else None
-    return CallReport(room_name, join_time, agent_join, greeting, turns)
+    return CallReport(room_name, join_time, agent_join, greeting, turns, left[0] if left else None)
 
 
 async def _take_turn(
@@ -491,10 +512,16 @@ async def _take_turn(
             after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
         )
     reply = await replying
+    answer = None
+    if started is not None and utt.interjection.expect_answer:
+        answer = await listener.next_speech(
+            after=inter_sent[-1], start_timeout=script.reply_timeout, end_silence=script.end_silence
+        )
     return TurnResult(
         said=utt.text,
         speech_end_at=speech_end_at,
         reply=reply,
         interjected_at=interjected_at,
         agent_stopped_at=stopped_at,
+        answer=answer,
     )

@@ -1,0 +1,559 @@
+"""Load tests: many simulated callers at once, each in its own room with its own agent.
+
+    python -m simulator load --calls 8 --turns 6                # fixed load
+    python -m simulator load --capacity --start 4 --step 4      # raise N until callers notice
+    python -m simulator load --soak --calls 8 --duration 1800   # memory over a long run
+
+The command starts its own stack on private ports (livekit-server, the worker and, with
+`--providers network`, the fake OpenAI and ElevenLabs servers as separate processes with the
+configured latencies; with `--providers local`, the embedded LLM server), then runs the
+callers. Each caller dispatches an agent into a new room (the agent's config is inline in the
+dispatch), waits for the greeting and speaks its turns: questions in espeak-ng's voice (or
+`--wav-dir` files), every `--barge-in-every`-th one followed by a barge-in over the reply.
+
+Everything is measured at the caller, as in `simulator.caller`: voice-to-voice per turn
+(caller's last word sent -> agent audio received), barge-in stop, missed replies (no agent
+audio within `--reply-timeout`), join times and dropped calls (the agent never answered, left
+early, or the call failed). CPU and RSS of each process tree are sampled throughout. Ctrl-C
+stops the callers after their current turn and still writes the report (JSON, markdown, PNGs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pipelines.config import AgentConfig, TurnDetection
+
+from .audio import read_wav
+from .caller import CallScript, Interjection, LiveKitEndpoint, TurnResult, Utterance, place_call
+from .load_report import capacity, format_progress, summarize_steps, write_report
+from .procstats import ProcessSampler
+from .speech import render_speech
+from .stack import ROOT, ManagedProcess, Stack, StackConfig, StackError
+
+LOAD_PORTS = {
+    "livekit_port": 9380,
+    "livekit_udp_port": 9382,
+    "llm_port": 9388,
+    "worker_http_port": 9381,
+}
+"""Clear of `make run` (78xx/80xx), the test suite and the other benchmarks."""
+FAKE_PORTS = {"fake-openai": 9391, "fake-elevenlabs": 9392}
+LOAD_AGENT = "load-agent"
+PROVIDER_KEY = "sk-load-test-0001"
+ELEVENLABS_VOICE = "EXAVITQu4vr4xnSDxMaL"
+
+QUESTIONS = [
+    "Hi, I would like to book a table for two tonight.",
+    "Do you have anything around seven o'clock?",
+    "Can we sit by the window, please?",
+    "Is there parking near the restaurant?",
+    "Great. Please send me a confirmation by text message.",
+]
+BARGE_IN = "Sorry, wait, can you make it three people instead?"
+REPLY = (
+    "Of course. I have a table for you at seven tonight, by the window. "
+    "You will get a confirmation message in a minute, and there is free parking next door. "
+    "Is there anything else I can help you with today?"
+)
+"""What the fake LLM answers every time: about 10 s of speech, long enough to barge in."""
+TRANSCRIPT = "I would like to book a table for two tonight."
+
+
+@dataclass
+class Providers:
+    """Where STT, LLM and TTS come from, and the latencies the fakes add."""
+
+    kind: Literal["network", "local"] = "network"
+    stt_ms: float = 150.0
+    ttft_ms: float = 300.0
+    token_ms: float = 10.0
+    ttfb_ms: float = 150.0
+
+    @property
+    def latency_ms(self) -> float:
+        """What the providers alone add to a turn (STT final, LLM first token, TTS first
+        audio); 0 for the local engines, whose cost is the runtime's to measure."""
+        return self.stt_ms + self.ttft_ms + self.ttfb_ms if self.kind == "network" else 0.0
+
+
+@dataclass
+class LoadPlan:
+    mode: Literal["fixed", "capacity", "soak"] = "fixed"
+    calls: int = 4
+    turns: int | None = 6
+    """Turns per call; None: until `duration` (or the step) ends."""
+    duration: float | None = None
+    ramp: float = 0.5
+    """Seconds between two callers' starts."""
+    barge_in_every: int = 4
+    barge_in_after: float = 1.5
+    reply_timeout: float = 15.0
+    greeting_timeout: float = 30.0
+    # capacity search
+    start: int = 4
+    step: int = 4
+    max_calls: int = 64
+    step_seconds: float = 60.0
+    settle_seconds: float = 10.0
+    budget_ms: float | None = None
+    # what the agents run
+    providers: Providers = field(default_factory=Providers)
+    vad: Literal["webrtc", "silero"] = "webrtc"
+    hold: float = 0.6
+    profile: Literal["tuned", "stock"] = "tuned"
+    executor: Literal["thread", "process"] = "thread"
+    wav_dir: Path | None = None
+
+    def agent(self) -> AgentConfig:
+        td = TurnDetection(vad=self.vad, min_silence_duration=self.hold)
+        if self.providers.kind == "local":
+            return AgentConfig(turn_detection=td)
+        return AgentConfig(
+            turn_detection=td,
+            stt_provider="openai",
+            llm_model="gpt-4o-mini",
+            voice_id=ELEVENLABS_VOICE,
+        )
+
+    def hold_ms(self) -> float:
+        """The configured wait before the agent may answer: VAD hold plus endpointing delay."""
+        td = self.agent().turn_detection
+        return 1000 * (td.min_silence_duration + td.min_endpointing_delay)
+
+    def default_budget_ms(self) -> float:
+        """The target: p95 voice-to-voice within 100 ms of hold + provider latencies."""
+        return self.hold_ms() + self.providers.latency_ms + 100.0
+
+
+class LoadRun:
+    """The callers, what they measured, and when to stop."""
+
+    def __init__(self, plan: LoadPlan, endpoint: LiveKitEndpoint, utterances: list[Utterance]):
+        self.plan = plan
+        self.endpoint = endpoint
+        self.utterances = utterances
+        self.barge_in = Interjection(
+            render_speech(BARGE_IN), after=plan.barge_in_after, text=BARGE_IN, expect_answer=True
+        )
+        self.metadata = plan.agent().to_metadata()
+        self.t0 = time.monotonic()
+        self.calls: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
+        self.up = 0
+        self.target = 0
+        self.stopping = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def dropped(self) -> int:
+        return sum(1 for c in self.calls if c["dropped"])
+
+    def feed(self, index: int, until: Callable[[], bool]) -> Iterator[Utterance]:
+        """The caller's turns: questions in turn, some with a barge-in over the reply."""
+        n = 0
+        every = self.plan.barge_in_every
+        while not until() and (self.plan.turns is None or n < self.plan.turns):
+            utt = self.utterances[(index + n) % len(self.utterances)]
+            if every and n % every == every - 1:
+                utt = Utterance(utt.audio, utt.text, interjection=self.barge_in)
+            yield utt
+            n += 1
+
+    def record(self, call: dict[str, Any], result: TurnResult) -> None:
+        call["turns_done"] += 1
+        self.turns.append(
+            {
+                "call": call["call"],
+                "turn": call["turns_done"],
+                "t": result.speech_end_at - self.t0,
+                "concurrent": self.up,
+                "voice_to_voice": result.voice_to_voice,
+                "barge_in": result.interjected_at is not None,
+                "barge_in_stop": result.barge_in_stop,
+                "missed": result.reply is None,
+            }
+        )
+
+    async def caller(self, index: int, until: Callable[[], bool]) -> None:
+        call: dict[str, Any] = {
+            "call": index,
+            "room": None,
+            "join_time": None,
+            "agent_join_time": None,
+            "dropped": False,
+            "error": None,
+            "turns_done": 0,
+            "started_at": self.now(),
+            "ended_at": None,
+        }
+        self.calls.append(call)
+        self.up += 1
+        script = CallScript(
+            turns=self.feed(index, lambda: until() or self.stopping.is_set()),
+            agent_name=LOAD_AGENT,
+            metadata=self.metadata,
+            greeting_timeout=self.plan.greeting_timeout,
+            reply_timeout=self.plan.reply_timeout,
+            on_turn=lambda result: self.record(call, result),
+        )
+        try:
+            report = await place_call(self.endpoint, script)
+            call.update(
+                room=report.room,
+                join_time=report.join_time,
+                agent_join_time=report.agent_join_time,
+            )
+            if not report.greeting_heard:
+                call.update(dropped=True, error="the agent never answered")
+            elif report.agent_left_at is not None:
+                call.update(dropped=True, error="the agent left during the call")
+        except asyncio.CancelledError:
+            call.update(error="stopped")
+            raise
+        except Exception as exc:  # one failed call is a result, not the end of the test
+            call.update(dropped=True, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.up -= 1
+            call["ended_at"] = self.now()
+
+    def spawn(self, index: int, until: Callable[[], bool]) -> None:
+        task = asyncio.create_task(self.caller(index, until), name=f"caller-{index}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def ramp_to(self, n: int, until: Callable[[], bool]) -> None:
+        """Start callers, `ramp` seconds apart, until `n` are up."""
+        self.target = n
+        while len(self.calls) < n and not self.stopping.is_set():
+            self.spawn(len(self.calls), until)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.plan.ramp)
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def drain(self, grace: float) -> None:
+        """Let callers finish their current turn; cancel what is left after `grace`."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def progress(self, out: Any = sys.stdout) -> None:
+        while True:
+            line = format_progress(self.now(), self.up, self.target, self.turns, self.dropped())
+            print(f"\r{line}", end="", file=out, flush=True)
+            await asyncio.sleep(1.0)
+
+
+async def run_fixed(run: LoadRun) -> list[dict[str, float]]:
+    plan = run.plan
+    deadline = None if plan.duration is None else run.t0 + plan.duration
+
+    def over() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    await run.ramp_to(plan.calls, over)
+    ramped = run.now()
+    waiting = asyncio.gather(*run.tasks)
+    stop = asyncio.ensure_future(run.stopping.wait())
+    await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    await run.drain(plan.reply_timeout + 10)
+    return [{"concurrent": plan.calls, "since": ramped, "until": run.now()}]
+
+
+async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
+    """Add callers step by step; each step is measured after it settles, and the search stops
+    at the first step over budget, with dropped calls, or at `max_calls`."""
+    plan = run.plan
+    budget = plan.budget_ms or plan.default_budget_ms()
+    steps: list[dict[str, float]] = []
+    n = plan.start
+    while n <= plan.max_calls and not run.stopping.is_set():
+        await run.ramp_to(n, lambda: False)
+        await run.wait(plan.settle_seconds)
+        since = run.now()
+        await run.wait(plan.step_seconds)
+        steps.append({"concurrent": n, "since": since, "until": run.now()})
+        report = report_dict(run, steps, None)
+        measured = summarize_steps(report)
+        verdict = capacity(report, measured)["steps"][-1]
+        p95 = measured[-1].get("voice_to_voice_p95_ms")
+        p95_text = "-" if p95 is None else f"{p95:.0f}"
+        print(
+            f"\n  step {n} calls: p95 {p95_text} ms (budget {budget:.0f} ms): "
+            + ("passed" if verdict["passed"] else "; ".join(verdict["why"])),
+            flush=True,
+        )
+        if not verdict["passed"]:
+            break
+        n += plan.step
+    run.stopping.set()
+    await run.drain(plan.reply_timeout + 10)
+    return steps
+
+
+def report_dict(
+    run: LoadRun, steps: list[dict[str, float]], sampler: ProcessSampler | None
+) -> dict[str, Any]:
+    plan = run.plan
+    config = asdict(plan)
+    config["wav_dir"] = str(plan.wav_dir) if plan.wav_dir else None
+    config.update(
+        cpu_count=os.cpu_count(),
+        worker_process="worker",
+        hold_ms=plan.hold_ms(),
+        provider_latency_ms=plan.providers.latency_ms,
+        command=" ".join(sys.argv),
+    )
+    return {
+        "mode": plan.mode,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": config,
+        "budget_ms": plan.budget_ms or plan.default_budget_ms(),
+        "calls": run.calls,
+        "turns": run.turns,
+        "steps": steps,
+        "processes": sampler.samples() if sampler else {},
+        "marks": sampler.marks if sampler else [],
+    }
+
+
+def load_utterances(wav_dir: Path | None) -> list[Utterance]:
+    if wav_dir is None:
+        return [Utterance(render_speech(q), q) for q in QUESTIONS]
+    files = sorted(wav_dir.glob("*.wav"))
+    if not files:
+        raise StackError(f"no .wav files in {wav_dir}")
+    return [Utterance(read_wav(f), f.stem) for f in files]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_fakes(
+    stack: Stack, providers: Providers, log_dir: Path, ports: dict[str, int]
+) -> dict[str, str]:
+    """The fake OpenAI (STT, LLM) and ElevenLabs (TTS) servers, each its own process; the
+    worker environment that points at them."""
+    py = sys.executable
+    openai_port, elevenlabs_port = ports["fake-openai"], ports["fake-elevenlabs"]
+    fakes = {
+        "fake-openai": (
+            openai_port,
+            [py, "-m", "fake_providers.openai", "--port", str(openai_port)]
+            + ["--ttft-ms", str(providers.ttft_ms), "--token-ms", str(providers.token_ms)]
+            + ["--stt-ms", str(providers.stt_ms), "--fixed-transcript", TRANSCRIPT]
+            + ["--reply", REPLY, "--api-key", PROVIDER_KEY],
+        ),
+        "fake-elevenlabs": (
+            elevenlabs_port,
+            [py, "-m", "fake_providers.elevenlabs", "--port", str(elevenlabs_port)]
+            + ["--tts-ttfb-ms", str(providers.ttfb_ms), "--valid-key", PROVIDER_KEY],
+        ),
+    }
+    for name, (port, cmd) in fakes.items():
+        if _port_open(port):
+            raise StackError(f"port {port} for the {name} server is in use")
+        proc = ManagedProcess(name, cmd, log_dir / f"{name}.log", dict(os.environ))
+        proc.start()
+        stack.processes[name] = proc
+        proc.wait_until(lambda p=port: _port_open(p), 60, f"the {name} server did not start")
+    return {
+        "OPENAI_API_KEY": PROVIDER_KEY,
+        "ELEVENLABS_API_KEY": PROVIDER_KEY,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{openai_port}/v1",
+        "ELEVENLABS_BASE_URL": f"http://127.0.0.1:{elevenlabs_port}/v1",
+    }
+
+
+def worker_env(plan: LoadPlan) -> dict[str, str]:
+    return {
+        # the worker accepts every call of the test; its own limit is what is being measured
+        "WORKER_MAX_CALLS": str(max(plan.calls, plan.max_calls) + 8),
+        "WORKER_EXECUTOR": plan.executor,
+        "WORKER_PROFILE": plan.profile,
+    }
+
+
+async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]:
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        run.stopping.set()
+        print("\nstopping after the current turns (Ctrl-C again to cancel them) ...", flush=True)
+        if presses > 1:
+            for task in list(run.tasks):
+                task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGTERM, interrupt)
+    progress = asyncio.create_task(run.progress())
+    try:
+        if run.plan.mode == "capacity":
+            steps = await run_capacity(run)
+        else:
+            steps = await run_fixed(run)
+    finally:
+        progress.cancel()
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+    sampler.mark("end")
+    print(flush=True)
+    return steps
+
+
+def run_load(
+    plan: LoadPlan,
+    out_dir: Path,
+    ports: dict[str, int] | None = None,
+    fake_ports: dict[str, int] | None = None,
+) -> dict[str, Path]:
+    """Start the stack, run the plan, write the report; the paths written."""
+    ports = ports or LOAD_PORTS
+    log_dir = ROOT / ".cache/logs/load"
+    local = plan.providers.kind == "local"
+    env = worker_env(plan)
+    config = StackConfig(**ports, agent_name=LOAD_AGENT, log_dir=log_dir, worker_env=env)
+    stack = Stack(config, llm=local, worker=False)
+    utterances = load_utterances(plan.wav_dir)
+    with stack:
+        if not local:
+            env.update(start_fakes(stack, plan.providers, log_dir, fake_ports or FAKE_PORTS))
+        worker = stack.start_worker(env=env)
+        roots = {name: p.proc.pid for name, p in stack.processes.items() if p.proc}
+        roots["simulator"] = os.getpid()
+        print(f"stack up (logs in {log_dir}); {describe(plan)}", flush=True)
+        assert worker.proc is not None
+        with ProcessSampler(roots, interval=1.0) as sampler:
+            run = LoadRun(plan, stack.endpoint, utterances)
+            steps: list[dict[str, float]] = []
+            try:
+                steps = asyncio.run(drive(run, sampler))
+            finally:
+                report = report_dict(run, steps, sampler)
+                paths = write_report(report, out_dir)
+    return paths
+
+
+def describe(plan: LoadPlan) -> str:
+    p = plan.providers
+    providers = (
+        f"network providers (fake STT {p.stt_ms:g} ms, LLM TTFT {p.ttft_ms:g} ms, "
+        f"TTS TTFB {p.ttfb_ms:g} ms)"
+        if p.kind == "network"
+        else "the embedded engines"
+    )
+    if plan.mode == "capacity":
+        what = f"capacity search from {plan.start} calls, +{plan.step} per step"
+    elif plan.duration is not None:
+        what = f"{plan.calls} calls for {plan.duration:g} s"
+    else:
+        what = f"{plan.calls} calls of {plan.turns} turns"
+    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s, {plan.profile} profile"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--capacity", action="store_true", help="raise N until callers notice")
+    mode.add_argument("--soak", action="store_true", help="hold --calls for --duration seconds")
+    parser.add_argument("--calls", type=int, default=4, help="concurrent calls (fixed, soak)")
+    parser.add_argument("--turns", type=int, default=6, help="turns per call (0: until the end)")
+    parser.add_argument("--duration", type=float, help="seconds (instead of a number of turns)")
+    parser.add_argument("--ramp", type=float, default=0.5, help="seconds between call starts")
+    parser.add_argument("--barge-in-every", type=int, default=4, help="0: no barge-ins")
+    parser.add_argument("--reply-timeout", type=float, default=15.0)
+    parser.add_argument("--start", type=int, default=4, help="capacity: first step's calls")
+    parser.add_argument("--step", type=int, default=4, help="capacity: calls added per step")
+    parser.add_argument("--max-calls", type=int, default=64, help="capacity: last step")
+    parser.add_argument("--step-seconds", type=float, default=60.0)
+    parser.add_argument("--settle-seconds", type=float, default=10.0)
+    parser.add_argument("--budget-ms", type=float, help="default: hold + providers + 100 ms")
+    parser.add_argument("--providers", choices=["network", "local"], default="network")
+    parser.add_argument("--stt-ms", type=float, default=150.0)
+    parser.add_argument("--ttft-ms", type=float, default=300.0)
+    parser.add_argument("--token-ms", type=float, default=10.0)
+    parser.add_argument("--ttfb-ms", type=float, default=150.0)
+    parser.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc")
+    parser.add_argument("--hold", type=float, default=0.6, help="VAD hold, seconds")
+    parser.add_argument("--profile", choices=["tuned", "stock"], default="tuned")
+    parser.add_argument("--executor", choices=["thread", "process"], default="thread")
+    parser.add_argument("--wav-dir", type=Path, help="caller utterances as .wav files")
+    parser.add_argument("--out", type=Path, help="report directory (default .cache/load/<time>)")
+
+
+def plan_from(args: argparse.Namespace) -> LoadPlan:
+    mode: Literal["fixed", "capacity", "soak"] = (
+        "capacity" if args.capacity else "soak" if args.soak else "fixed"
+    )
+    # a number of turns per call, unless the run is bounded by time (or by the search)
+    turns = None if args.duration is not None or mode != "fixed" else args.turns or None
+    if mode == "soak" and args.duration is None:
+        raise StackError("--soak needs --duration (seconds)")
+    return LoadPlan(
+        mode=mode,
+        calls=args.calls,
+        turns=turns,
+        duration=args.duration,
+        ramp=args.ramp,
+        barge_in_every=args.barge_in_every,
+        reply_timeout=args.reply_timeout,
+        start=args.start,
+        step=args.step,
+        max_calls=args.max_calls,
+        step_seconds=args.step_seconds,
+        settle_seconds=args.settle_seconds,
+        budget_ms=args.budget_ms,
+        providers=Providers(
+            kind=args.providers,
+            stt_ms=args.stt_ms,
+            ttft_ms=args.ttft_ms,
+            token_ms=args.token_ms,
+            ttfb_ms=args.ttfb_ms,
+        ),
+        vad=args.vad,
+        hold=args.hold,
+        profile=args.profile,
+        executor=args.executor,
+        wav_dir=args.wav_dir,
+    )
+
+
+def cmd_load(args: argparse.Namespace) -> None:
+    plan = plan_from(args)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = args.out or ROOT / ".cache/load" / f"{plan.mode}-{stamp}"
+    paths = run_load(plan, out)
+    summary = paths.get("summary.md") or next(iter(paths.values()), None)
+    if summary is not None and Path(summary).suffix == ".md":
+        print(Path(summary).read_text())
+    print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
+
+
+__all__ = ["LoadPlan", "LoadRun", "Providers", "add_arguments", "cmd_load", "run_load"]

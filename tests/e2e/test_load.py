@@ -1,0 +1,48 @@
+"""The load tester through a real livekit-server and worker: concurrent callers, each turn
+measured at the caller, barge-ins timed, processes sampled, the report written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.load import LoadPlan, Providers, run_load
+
+pytestmark = pytest.mark.e2e
+
+PORTS = {"livekit_port": 9480, "livekit_udp_port": 9482, "llm_port": 9488, "worker_http_port": 9481}
+FAKE_PORTS = {"fake-openai": 9491, "fake-elevenlabs": 9492}
+
+
+def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
+    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50)
+    plan = LoadPlan(calls=3, turns=3, barge_in_every=3, ramp=0.2, providers=providers)
+    paths = run_load(plan, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
+
+    report = json.loads(paths["report.json"].read_text())
+    calls = report["calls"]
+    assert len(calls) == 3
+    assert not [c for c in calls if c["dropped"]], calls
+    assert all(c["turns_done"] == 3 and c["join_time"] is not None for c in calls), calls
+
+    turns = report["turns"]
+    assert len(turns) == 9
+    assert not [t for t in turns if t["missed"]], turns
+    # The agent cannot answer before its hold (0.6 s + 0.05 s endpointing) and the fake
+    # providers' latencies (0.2 s) have passed, nor (on an idle machine) much later.
+    floor = plan.hold_ms() / 1000 + providers.latency_ms / 1000
+    for t in turns:
+        assert floor - 0.05 < t["voice_to_voice"] < 5.0, t
+    barge_ins = [t for t in turns if t["barge_in"]]
+    assert len(barge_ins) == 3  # the third turn of each call
+    assert all(0 < t["barge_in_stop"] < 1.5 for t in barge_ins), barge_ins
+    assert max(t["concurrent"] for t in turns) >= 2  # the calls overlapped
+
+    worker = report["processes"]["worker"]
+    assert worker and max(s["rss_bytes"] for s in worker) > 100 * 2**20
+    summary = report["summary"]
+    assert summary  # latency, per-step and capacity figures computed from the run
+    markdown = paths["summary.md"].read_text()
+    assert "| 3 |" in markdown  # the step of 3 concurrent calls
+    assert paths["latency_cdf.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
