@@ -196,7 +196,7 @@ async def entrypoint(ctx: JobContext) -> None:
             and not config.llm_base_url,
         ),
         room=ctx.room,
-        room_options=room_options(settings.worker_profile),
+        room_options=room_options(settings.worker_profile, settings.input_frame_ms),
         # No remote control of the session over the room: callers only talk and listen.
         session_host=False,
         # The framework's recorder writes the caller (left) and the agent as heard (right) to
@@ -208,16 +208,16 @@ async def entrypoint(ctx: JobContext) -> None:
     rules.start()
 
 
-def room_options(profile: str) -> room_io.RoomOptions:
+def room_options(profile: str, frame_ms: int = 20) -> room_io.RoomOptions:
     """How the session hears the caller. The framework hands its VADs 50 ms frames at 24 kHz;
-    ours get 20 ms frames at 16 kHz, the rate the VADs and Whisper work at: the caller's
-    speech is seen up to 30 ms sooner (a barge-in stops the agent sooner), and no call resamples
-    its input in Python (the SDK does it while decoding)."""
+    ours get `frame_ms` (20 ms) frames at 16 kHz, the rate the VADs and Whisper work at: the
+    caller's speech is seen up to 30 ms sooner (a barge-in stops the agent sooner), and no call
+    resamples its input in Python (the SDK does it while decoding)."""
     if profile == "stock":
         return room_io.RoomOptions(close_on_disconnect=True)
     return room_io.RoomOptions(
         close_on_disconnect=True,
-        audio_input=room_io.AudioInputOptions(sample_rate=16000, frame_size_ms=20),
+        audio_input=room_io.AudioInputOptions(sample_rate=16000, frame_size_ms=frame_ms),
     )
 
 

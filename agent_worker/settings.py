@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from control_plane.settings import ServiceSettings
@@ -42,6 +42,10 @@ class Settings(ServiceSettings):
     replaced by the local voice."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
+    input_frame_ms: int = Field(default=20, ge=10, le=100)
+    """Size of the caller's audio frames the session handles: 20 ms stops the agent ~35 ms
+    sooner on a barge-in than livekit-agents' 50 ms, and costs ~10% more worker CPU per call
+    (benchmarks/RESULTS.md)."""
 
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(

@@ -116,6 +116,7 @@ class LoadPlan:
     hold: float = 0.6
     profile: Literal["tuned", "stock"] = "tuned"
     executor: Literal["thread", "process"] = "thread"
+    input_frame_ms: int = 20
     wav_dir: Path | None = None
 
     def agent(self) -> AgentConfig:
@@ -396,6 +397,7 @@ def worker_env(plan: LoadPlan) -> dict[str, str]:
         "WORKER_MAX_CALLS": str(max(plan.calls, plan.max_calls) + 8),
         "WORKER_EXECUTOR": plan.executor,
         "WORKER_PROFILE": plan.profile,
+        "INPUT_FRAME_MS": str(plan.input_frame_ms),
     }
 
 
@@ -504,6 +506,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hold", type=float, default=0.6, help="VAD hold, seconds")
     parser.add_argument("--profile", choices=["tuned", "stock"], default="tuned")
     parser.add_argument("--executor", choices=["thread", "process"], default="thread")
+    parser.add_argument("--input-frame-ms", type=int, default=20, help="the worker's frames")
     parser.add_argument("--wav-dir", type=Path, help="caller utterances as .wav files")
     parser.add_argument("--out", type=Path, help="report directory (default .cache/load/<time>)")
 
@@ -541,6 +544,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         hold=args.hold,
         profile=args.profile,
         executor=args.executor,
+        input_frame_ms=args.input_frame_ms,
         wav_dir=args.wav_dir,
     )
 
