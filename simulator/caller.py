@@ -216,10 +216,14 @@ class Microphone:
         await self._source.aclose()
 
 
+_NO_AUDIO = np.zeros(0, np.int16)
+
+
 class AgentListener:
     """Records the agent's audio track with arrival times and finds its speech."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_audio: bool = True) -> None:
+        self._keep_audio = keep_audio
         self._times: list[float] = []
         self._loud: list[bool] = []
         self._chunks: list[np.ndarray] = []
@@ -253,7 +257,7 @@ class AgentListener:
                 async with self._changed:
                     self._times.append(time.monotonic())
                     self._loud.append(loud)
-                    self._chunks.append(samples)
+                    self._chunks.append(samples if self._keep_audio else _NO_AUDIO)
                     if loud:
                         self._last_loud = len(self._loud) - 1
                     self._changed.notify_all()
@@ -393,6 +397,8 @@ class CallScript:
     end_silence: float = 1.2
     """Quiet after agent audio that ends its turn (covers gaps between its sentences)."""
     expect_greeting: bool = True
+    keep_audio: bool = True
+    """Keep the agent's audio (for transcripts); a long load test only needs its timing."""
     on_turn: Callable[[TurnResult], None] | None = None
     """Called as each turn completes (a load test's live progress); `turns` may then be any
     iterable, e.g. one that ends when the test stops."""
@@ -439,7 +445,7 @@ async def _converse(
     dispatch: Callable[[], Awaitable[None]] | None,
 ) -> CallReport:
     room = rtc.Room()
-    listener, inbox = AgentListener(), MetricsInbox()
+    listener, inbox = AgentListener(script.keep_audio), MetricsInbox()
     listener.attach(room)
     inbox.attach(room)
     left: list[float] = []

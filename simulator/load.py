@@ -211,6 +211,7 @@ class LoadRun:
             metadata=self.metadata,
             greeting_timeout=self.plan.greeting_timeout,
             reply_timeout=self.plan.reply_timeout,
+            keep_audio=False,  # timing only: a soak must not grow with the audio heard
             on_turn=lambda result: self.record(call, result),
         )
         try:
