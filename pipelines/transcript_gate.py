@@ -85,14 +85,10 @@ def gate_of(turn_vad: vad.VAD | None) -> TranscriptGate | None:
     return turn_vad.gate if isinstance(turn_vad, GatedVAD) else None
 
 
-class GatedVAD(vad.VAD):
-    """`inner`, with its end-of-speech events held until `gate` is settled."""
+class _NamedAfterInner:
+    """A wrapper that reports the model and provider of the one it wraps."""
 
-    def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
-        super().__init__(capabilities=inner.capabilities)
-        self.inner = inner
-        self.gate = gate
-        self._label = inner._label
+    inner: vad.VAD | stt.STT
 
     @property
     def model(self) -> str:
@@ -101,6 +97,16 @@ class GatedVAD(vad.VAD):
     @property
     def provider(self) -> str:
         return self.inner.provider
+
+
+class GatedVAD(_NamedAfterInner, vad.VAD):
+    """`inner`, with its end-of-speech events held until `gate` is settled."""
+
+    def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
+        super().__init__(capabilities=inner.capabilities)
+        self.inner = inner
+        self.gate = gate
+        self._label = inner._label
 
     def stream(self) -> vad.VADStream:
         return _GatedVADStream(self)
@@ -135,7 +141,7 @@ class _GatedVADStream(vad.VADStream):
             await self._inner.aclose()
 
 
-class ReportingSTT(stt.STT):
+class ReportingSTT(_NamedAfterInner, stt.STT):
     """A batch recogniser that reports empty results (a segment that was a cough or noise):
     livekit's StreamAdapter emits nothing for them, so the gate would wait for a transcript
     that never comes."""
@@ -145,14 +151,6 @@ class ReportingSTT(stt.STT):
         self.inner = inner
         self._on_empty = on_empty
         self._label = inner.label
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def _recognize_impl(
         self,
