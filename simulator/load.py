@@ -152,6 +152,7 @@ class LoadRun:
         )
         self.metadata = plan.agent().to_metadata()
         self.t0 = time.monotonic()
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.calls: list[dict[str, Any]] = []
         self.turns: list[dict[str, Any]] = []
         self.up = 0
@@ -330,7 +331,7 @@ def report_dict(
     )
     return {
         "mode": plan.mode,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": run.started_at,
         "config": config,
         "budget_ms": plan.budget_ms or plan.default_budget_ms(),
         "calls": run.calls,
