@@ -232,12 +232,7 @@ def build_pipeline(
     if engines.settings.profile != "stock":
         # the turn ends once the words before its silence are transcribed
         gate = TranscriptGate()
-        silero_opts = getattr(turn_vad, "_opts", None) if isinstance(turn_vad, silero.VAD) else None
-        turn_vad = GatedVAD(
-            turn_vad,
-            gate,
-            voiced_above=silero_opts.deactivation_threshold if silero_opts else None,
-        )
+        turn_vad = GatedVAD(turn_vad, gate)
     return Pipeline(
         vad=turn_vad,
         stt=build_stt(config, engines, credentials, gate),

@@ -100,22 +100,12 @@ class _NamedAfterInner:
 
 
 class GatedVAD(_NamedAfterInner, vad.VAD):
-    """`inner`, with its end-of-speech events held until `gate` is settled.
+    """`inner`, with its end-of-speech events held until `gate` is settled."""
 
-    With `voiced_above` (a probability), the speech time of its inference events counts only
-    the windows above it. Silero counts every window after the start of speech, the hold's
-    silence too, so a 50 ms sound followed by silence would reach any minimum interruption
-    (livekit-agents compares that figure with `min_interruption_duration`); our WebRTC VAD
-    already counts voiced frames only.
-    """
-
-    def __init__(
-        self, inner: vad.VAD, gate: TranscriptGate, *, voiced_above: float | None = None
-    ) -> None:
+    def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
         super().__init__(capabilities=inner.capabilities)
         self.inner = inner
         self.gate = gate
-        self.voiced_above = voiced_above
         self._label = inner._label
 
     def stream(self) -> vad.VADStream:
@@ -138,18 +128,8 @@ class _GatedVADStream(vad.VADStream):
             self._inner.end_input()
 
         feeder = asyncio.create_task(forward_input(), name="gated-vad-input")
-        voiced_above = self._owner.voiced_above
-        voiced = counted = 0.0  # voiced speech time, and the inner VAD's speech time, so far
         try:
             async for ev in self._inner:
-                if voiced_above is not None:
-                    if ev.type == vad.VADEventType.START_OF_SPEECH:
-                        voiced = counted = ev.speech_duration
-                    elif ev.type == vad.VADEventType.INFERENCE_DONE and ev.speaking:
-                        if ev.probability > voiced_above:
-                            voiced += max(0.0, ev.speech_duration - counted)
-                        counted = ev.speech_duration
-                        ev = dataclasses.replace(ev, speech_duration=voiced)
                 if ev.type == vad.VADEventType.END_OF_SPEECH:
                     waited = await self._owner.gate.settled()
                     if waited:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 import numpy as np
 from livekit.agents import vad
-from livekit.plugins import silero
 
 from pipelines.stt import WhisperSTT
 from pipelines.transcript_gate import GatedVAD, ReportingSTT, TranscriptGate, gate_of
@@ -113,42 +111,3 @@ async def test_reporting_stt_reports_empty_recognitions_only(whisper_handle, aud
     spoken = await recognizer.recognize(audio_tools.to_frame(sig.samples, 16000))
     assert spoken.alternatives[0].text
     assert empties == [1]
-
-
-async def silero_inference(turn_vad: vad.VAD, sig, audio_tools) -> list[vad.VADEvent]:
-    stream = turn_vad.stream()
-    step = sig.rate // 100
-    for i in range(0, len(sig.samples), step):
-        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + step], sig.rate))
-    stream.end_input()
-    events = [ev async for ev in stream if ev.type is vad.VADEventType.INFERENCE_DONE]
-    await stream.aclose()
-    return [ev for ev in events if ev.speaking]
-
-
-async def test_silero_speech_time_counts_voiced_windows_only(engines, signal, audio_tools):
-    """Silero keeps adding time through the hold's silence; the wrapper does not, so the
-    minimum interruption measures the caller's sound, not the silence after it."""
-    base = engines.silero_base()
-    silero_vad = silero.VAD(
-        session=base._onnx_session,
-        opts=dataclasses.replace(base._opts, min_silence_duration=0.6),
-    )
-    sig = signal(rate=16000, trail=1.0)
-    raw = await silero_inference(silero_vad, sig, audio_tools)
-    gated = GatedVAD(
-        silero_vad, TranscriptGate(), voiced_above=silero_vad._opts.deactivation_threshold
-    )
-    voiced = await silero_inference(gated, sig, audio_tools)
-
-    assert raw and len(voiced) == len(raw)
-    # raw: the speech plus (nearly) the whole 0.6 s hold
-    assert raw[-1].speech_duration >= sig.speech_duration + 0.4, raw[-1].speech_duration
-    # voiced: about the speech alone
-    assert abs(voiced[-1].speech_duration - sig.speech_duration) <= 0.2, (
-        voiced[-1].speech_duration,
-        sig.speech_duration,
-    )
-    # and never more than the raw figure at the same window
-    pairs = zip(voiced, raw, strict=True)
-    assert all(v.speech_duration <= r.speech_duration + 1e-9 for v, r in pairs)
