@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.caller import CallReport, CallScript, Utterance, place_call  # noqa: E402
+from simulator.procstats import percentile  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 from simulator.stack import Stack, StackConfig  # noqa: E402
 
@@ -48,15 +49,6 @@ STAGES = [
     "agent_e2e_latency",
 ]
 PEERS = {"ours": "bench-ours", "stock": "bench-stock"}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def summarize(reports: list[CallReport]) -> dict[str, Any]:

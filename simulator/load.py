@@ -556,9 +556,8 @@ def cmd_load(args: argparse.Namespace) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = args.out or ROOT / ".cache/load" / f"{plan.mode}-{stamp}"
     paths = run_load(plan, out)
-    summary = paths.get("summary.md") or next(iter(paths.values()), None)
-    if summary is not None and Path(summary).suffix == ".md":
-        print(Path(summary).read_text())
+    if "summary.md" in paths:
+        print(paths["summary.md"].read_text())
     print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
 
 
