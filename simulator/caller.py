@@ -164,11 +164,12 @@ class CallReport:
 class Microphone:
     """Publishes a continuous 48 kHz mono track: queued utterances, silence otherwise."""
 
-    def __init__(self, room: rtc.Room) -> None:
+    def __init__(self, room: rtc.Room, frame_ms: int = FRAME_MS) -> None:
         self._room = room
-        # A short queue keeps "handed to WebRTC" within ~20 ms of "sent".
-        self._source = rtc.AudioSource(CALLER_RATE, 1, queue_size_ms=20)
-        self._step = CALLER_RATE * FRAME_MS // 1000
+        self.frame_ms = frame_ms
+        # A short queue keeps "handed to WebRTC" within a frame or two of "sent".
+        self._source = rtc.AudioSource(CALLER_RATE, 1, queue_size_ms=max(20, 2 * frame_ms))
+        self._step = CALLER_RATE * frame_ms // 1000
         self._pending: asyncio.Queue[tuple[np.ndarray, asyncio.Future[list[float]]]] = (
             asyncio.Queue()
         )
@@ -181,7 +182,7 @@ class Microphone:
         self._task = asyncio.create_task(self._pump(), name="caller-mic")
 
     async def say(self, audio: np.ndarray) -> list[float]:
-        """Play `audio`; returns the send time (monotonic) of each of its 10 ms frames."""
+        """Play `audio`; returns the send time (monotonic) of each of its frames."""
         done: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
         await self._pending.put((audio, done))
         return await done
@@ -222,8 +223,9 @@ _NO_AUDIO = np.zeros(0, np.int16)
 class AgentListener:
     """Records the agent's audio track with arrival times and finds its speech."""
 
-    def __init__(self, keep_audio: bool = True) -> None:
+    def __init__(self, keep_audio: bool = True, frame_ms: int = FRAME_MS) -> None:
         self._keep_audio = keep_audio
+        self._frame_ms = frame_ms
         self._times: list[float] = []
         self._loud: list[bool] = []
         self._chunks: list[np.ndarray] = []
@@ -248,7 +250,7 @@ class AgentListener:
 
     async def _record(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream.from_track(
-            track=track, sample_rate=CALLER_RATE, num_channels=1, frame_size_ms=FRAME_MS
+            track=track, sample_rate=CALLER_RATE, num_channels=1, frame_size_ms=self._frame_ms
         )
         try:
             async for ev in stream:
@@ -289,7 +291,7 @@ class AgentListener:
         if end_idx is None:
             end_idx = self._last_loud_from(start_idx)
         audio = np.concatenate(self._chunks[start_idx : end_idx + 1])
-        return AgentSpeech(started_at, self._times[end_idx] + FRAME_MS / 1000, audio)
+        return AgentSpeech(started_at, self._times[end_idx] + self._frame_ms / 1000, audio)
 
     async def speech_start(self, *, after: float, within: float) -> float | None:
         """When the first audible agent audio after `after` arrived (None: none in time)."""
@@ -299,7 +301,7 @@ class AgentListener:
     async def quiet_from(self, *, after: float, quiet: float, within: float) -> float | None:
         """Arrival of the first frame after `after` that starts `quiet` s without agent
         sound: where its audio stopped (None: it kept talking for `within` s)."""
-        need = max(1, round(quiet * 1000 / FRAME_MS))
+        need = max(1, round(quiet * 1000 / self._frame_ms))
 
         def probe() -> float | None:
             run = 0
@@ -402,6 +404,12 @@ class CallScript:
     on_turn: Callable[[TurnResult], None] | None = None
     """Called as each turn completes (a load test's live progress); `turns` may then be any
     iterable, e.g. one that ends when the test stops."""
+    frame_ms: int = FRAME_MS
+    """The caller's audio frames both ways: 10 ms times everything to 10 ms; a load test with
+    many callers in one process sends and hears 20 ms frames, half the work per second."""
+    summon: Callable[[str], Awaitable[None]] | None = None
+    """Brings an agent that is not a livekit-agents worker into the named room (a peer
+    runtime's own API); None: LiveKit's agent dispatch of `agent_name`."""
 
 
 async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallReport:
@@ -418,6 +426,8 @@ async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallRepor
         await lkapi.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=30))
 
         async def dispatch() -> None:
+            if script.summon is not None:
+                return await script.summon(room_name)
             await lkapi.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(
                     agent_name=script.agent_name, room=room_name, metadata=script.metadata
@@ -445,7 +455,7 @@ async def _converse(
     dispatch: Callable[[], Awaitable[None]] | None,
 ) -> CallReport:
     room = rtc.Room()
-    listener, inbox = AgentListener(script.keep_audio), MetricsInbox()
+    listener, inbox = AgentListener(script.keep_audio, script.frame_ms), MetricsInbox()
     listener.attach(room)
     inbox.attach(room)
     left: list[float] = []
@@ -455,7 +465,7 @@ async def _converse(
             left.append(time.monotonic())
 
     room.on("participant_disconnected", on_leave)
-    mic = Microphone(room)
+    mic = Microphone(room, script.frame_ms)
     t0 = time.monotonic()
     await room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
     join_time = time.monotonic() - t0
@@ -492,7 +502,7 @@ async def _take_turn(
 ) -> TurnResult:
     _, speech_end = utt.speech_bounds()
     sent_at = await mic.say(utt.audio)
-    last_frame = min(int(speech_end * 1000 / FRAME_MS), len(sent_at) - 1)
+    last_frame = min(int(speech_end * 1000 / mic.frame_ms), len(sent_at) - 1)
     speech_end_at = sent_at[last_frame]
     if utt.interjection is None:
         reply = await listener.next_speech(
@@ -512,7 +522,7 @@ async def _take_turn(
         await asyncio.sleep(max(0.0, started + inter.after - time.monotonic()))
         inter_sent = await mic.say(inter.audio)
         onset = speech_segments(inter.audio, CALLER_RATE)
-        first = int(onset[0].start * 1000 / FRAME_MS) if onset else 0
+        first = int(onset[0].start * 1000 / mic.frame_ms) if onset else 0
         interjected_at = inter_sent[min(first, len(inter_sent) - 1)]
         stopped_at = await listener.quiet_from(
             after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout

@@ -29,8 +29,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +39,13 @@ from pipelines.config import AgentConfig, TurnDetection
 
 from .audio import read_wav
 from .caller import CallScript, Interjection, LiveKitEndpoint, TurnResult, Utterance, place_call
-from .load_report import capacity, format_progress, summarize_steps, write_report
+from .load_report import (
+    capacity,
+    format_progress,
+    summarize_steps,
+    write_comparison,
+    write_report,
+)
 from .procstats import ProcessSampler
 from .speech import render_speech
 from .stack import ROOT, ManagedProcess, Stack, StackConfig, StackError
@@ -55,6 +61,13 @@ FAKE_PORTS = {"fake-openai": 9391, "fake-elevenlabs": 9392}
 LOAD_AGENT = "load-agent"
 PROVIDER_KEY = "sk-load-test-0001"
 ELEVENLABS_VOICE = "EXAVITQu4vr4xnSDxMaL"
+
+Runtime = Literal["ours", "livekit-agents", "pipecat"]
+RUNTIMES: tuple[Runtime, ...] = ("ours", "livekit-agents", "pipecat")
+PEERS = ROOT / "benchmarks/peers"
+STOCK_HOLD_S = 0.55
+"""Stock livekit-agents' turn wait: Silero's `min_silence_duration` (0.55 s); the session's
+default endpointing delay (0.5 s) runs from the last speech, inside that silence."""
 
 QUESTIONS = [
     "Hi, I would like to book a table for two tonight.",
@@ -117,7 +130,12 @@ class LoadPlan:
     profile: Literal["tuned", "stock"] = "tuned"
     executor: Literal["thread", "process"] = "thread"
     input_frame_ms: int = 20
+    caller_frame_ms: int = 20
+    """The simulated callers' frames, both ways (their share of the machine's CPU)."""
     wav_dir: Path | None = None
+    runtime: Runtime = "ours"
+    """Whose agents answer: this runtime's worker, or a peer (stock livekit-agents as its
+    quickstart configures it, or Pipecat), with the same providers; peers need network ones."""
 
     def agent(self) -> AgentConfig:
         td = TurnDetection(vad=self.vad, min_silence_duration=self.hold)
@@ -131,9 +149,17 @@ class LoadPlan:
         )
 
     def hold_ms(self) -> float:
-        """The configured wait before the agent may answer: VAD hold plus endpointing delay."""
+        """The configured wait before the agent may answer after the caller's last word.
+
+        livekit-agents counts the endpointing delay from the last speech, so it overlaps the
+        VAD's silence hold: the wait is the longer of the two.
+        """
+        if self.runtime == "livekit-agents":
+            return 1000 * STOCK_HOLD_S
+        if self.runtime == "pipecat":
+            return 1000 * PIPECAT_HOLD_S
         td = self.agent().turn_detection
-        return 1000 * (td.min_silence_duration + td.min_endpointing_delay)
+        return 1000 * max(td.min_silence_duration, td.min_endpointing_delay)
 
     def default_budget_ms(self) -> float:
         """The target: p95 voice-to-voice within 100 ms of hold + provider latencies."""
@@ -159,6 +185,8 @@ class LoadRun:
         self.target = 0
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.summon: Callable[[str], Awaitable[None]] | None = None
+        """How a peer without LiveKit agent dispatch is brought into a caller's room."""
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -214,6 +242,8 @@ class LoadRun:
             reply_timeout=self.plan.reply_timeout,
             keep_audio=False,  # timing only: a soak must not grow with the audio heard
             on_turn=lambda result: self.record(call, result),
+            summon=self.summon,
+            frame_ms=self.plan.caller_frame_ms,
         )
         try:
             report = await place_call(self.endpoint, script)
@@ -393,6 +423,35 @@ def start_fakes(
     }
 
 
+def start_agents(
+    stack: Stack, plan: LoadPlan, env: dict[str, str]
+) -> tuple[ManagedProcess, Callable[[str], Awaitable[None]] | None]:
+    """Start whatever answers the calls of `plan.runtime`, as the process named "worker";
+    with how to bring it into a room when LiveKit's agent dispatch does not."""
+    if plan.runtime == "ours":
+        return stack.start_worker(env=env), None
+    if plan.runtime == "livekit-agents":
+        peer = {
+            **env,
+            "LIVEKIT_AGENT_NAME": LOAD_AGENT,
+            "ELEVEN_API_KEY": env["ELEVENLABS_API_KEY"],
+            "ELEVENLABS_VOICE_ID": ELEVENLABS_VOICE,
+        }
+        argv = [sys.executable, str(PEERS / "livekit_quickstart.py"), "start"]
+        return stack.start_worker(env=peer, argv=argv), None
+    return start_pipecat(stack, env)
+
+
+PIPECAT_HOLD_S = 0.8
+"""Pipecat's turn wait as it ships: Silero VADParams.stop_secs."""
+
+
+def start_pipecat(
+    stack: Stack, env: dict[str, str]
+) -> tuple[ManagedProcess, Callable[[str], Awaitable[None]]]:
+    raise StackError("the Pipecat peer is not available yet")
+
+
 def worker_env(plan: LoadPlan) -> dict[str, str]:
     return {
         # the worker accepts every call of the test; its own limit is what is being measured
@@ -450,13 +509,14 @@ def run_load(
     with stack:
         if not local:
             env.update(start_fakes(stack, plan.providers, log_dir, fake_ports or FAKE_PORTS))
-        worker = stack.start_worker(env=env)
+        worker, summon = start_agents(stack, plan, env)
         roots = {name: p.proc.pid for name, p in stack.processes.items() if p.proc}
         roots["simulator"] = os.getpid()
         print(f"stack up (logs in {log_dir}); {describe(plan)}", flush=True)
         assert worker.proc is not None
         with ProcessSampler(roots, interval=1.0) as sampler:
             run = LoadRun(plan, stack.endpoint, utterances)
+            run.summon = summon
             steps: list[dict[str, float]] = []
             try:
                 steps = asyncio.run(drive(run, sampler))
@@ -480,6 +540,8 @@ def describe(plan: LoadPlan) -> str:
         what = f"{plan.calls} calls for {plan.duration:g} s"
     else:
         what = f"{plan.calls} calls of {plan.turns} turns"
+    if plan.runtime != "ours":
+        return f"{what}, {providers}, {plan.runtime} as it ships (hold {plan.hold_ms():.0f} ms)"
     return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s, {plan.profile} profile"
 
 
@@ -509,7 +571,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["tuned", "stock"], default="tuned")
     parser.add_argument("--executor", choices=["thread", "process"], default="thread")
     parser.add_argument("--input-frame-ms", type=int, default=20, help="the worker's frames")
+    parser.add_argument(
+        "--caller-frame-ms", type=int, choices=[10, 20], default=20, help="the callers' frames"
+    )
     parser.add_argument("--wav-dir", type=Path, help="caller utterances as .wav files")
+    parser.add_argument(
+        "--runtime", choices=RUNTIMES, default="ours", help="whose agents answer the calls"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        choices=RUNTIMES,
+        metavar="RUNTIME",
+        help="run the same plan for each runtime in turn, then report ratios against the first",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default .cache/load/<time>)")
 
 
@@ -521,6 +596,9 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
     turns = None if args.duration is not None or mode != "fixed" else args.turns or None
     if mode == "soak" and args.duration is None:
         raise StackError("--soak needs --duration (seconds)")
+    peers = {args.runtime, *(args.compare or [])} - {"ours"}
+    if peers and args.providers != "network":
+        raise StackError(f"{', '.join(sorted(peers))} run with network providers only")
     return LoadPlan(
         mode=mode,
         calls=args.calls,
@@ -547,18 +625,44 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         profile=args.profile,
         executor=args.executor,
         input_frame_ms=args.input_frame_ms,
+        caller_frame_ms=args.caller_frame_ms,
         wav_dir=args.wav_dir,
+        runtime=args.runtime,
     )
+
+
+def run_compare(plan: LoadPlan, runtimes: list[Runtime], out_dir: Path) -> dict[str, Path]:
+    """The same plan for each runtime in turn, each on a fresh stack; then the side-by-side
+    figures and the ratios against the first runtime (compare.json, compare.md)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for runtime in runtimes:
+        print(f"\n=== {runtime} ===", flush=True)
+        paths = run_load(replace(plan, runtime=runtime), out_dir / runtime)
+        runs[runtime] = json.loads(paths["report.json"].read_text())
+    return write_comparison(runs, out_dir, plan_line=describe(replace(plan, runtime="ours")))
 
 
 def cmd_load(args: argparse.Namespace) -> None:
     plan = plan_from(args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    out = args.out or ROOT / ".cache/load" / f"{plan.mode}-{stamp}"
-    paths = run_load(plan, out)
-    if "summary.md" in paths:
-        print(paths["summary.md"].read_text())
+    kind = "compare" if args.compare else plan.mode
+    out = args.out or ROOT / ".cache/load" / f"{kind}-{stamp}"
+    if args.compare:
+        paths = run_compare(plan, list(dict.fromkeys(args.compare)), out)
+        print(paths["compare.md"].read_text())
+    else:
+        paths = run_load(plan, out)
+        if "summary.md" in paths:
+            print(paths["summary.md"].read_text())
     print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
 
 
-__all__ = ["LoadPlan", "LoadRun", "Providers", "add_arguments", "cmd_load", "run_load"]
+__all__ = [
+    "LoadPlan",
+    "LoadRun",
+    "Providers",
+    "add_arguments",
+    "cmd_load",
+    "run_compare",
+    "run_load",
+]

@@ -311,8 +311,10 @@ class Stack:
         agent_name: str | None = None,
         http_port: int | None = None,
         env: dict[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> ManagedProcess:
-        """Start a worker process (more than one may run, each under its own agent name)."""
+        """Start a worker process (more than one may run, each under its own agent name);
+        `argv` runs another livekit-agents worker (a peer) in its place."""
         c = self.config
         port = c.worker_http_port if http_port is None else http_port
         if port:
@@ -322,16 +324,10 @@ class Stack:
         worker_env["WORKER_HTTP_PORT"] = str(port)
         if agent_name:
             worker_env["VOICE_AGENT_NAME"] = agent_name
+        log_level = ["--log-level", os.environ.get("WORKER_LOG_LEVEL", "INFO")]
         proc = ManagedProcess(
             name,
-            [
-                sys.executable,
-                "-m",
-                "agent_worker",
-                "start",
-                "--log-level",
-                os.environ.get("WORKER_LOG_LEVEL", "INFO"),
-            ],
+            (argv or [sys.executable, "-m", "agent_worker", "start"]) + log_level,
             c.log_dir / f"{name}-{c.livekit_port}.log",
             worker_env,
         )

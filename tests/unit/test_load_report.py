@@ -12,11 +12,13 @@ import pytest
 
 from simulator.load_report import (
     capacity,
+    compare_runs,
     format_progress,
     percentile,
     rss_per_call,
     summarize_steps,
     summarize_turns,
+    write_comparison,
     write_report,
 )
 
@@ -298,3 +300,41 @@ def test_format_progress() -> None:
     assert format_progress(0.5, 0, 8, [], 2) == (
         "   0.5 s  calls up 0/8  turns 0  v2v p50 - ms p95 - ms  missed 0  dropped 2"
     )
+
+
+def _with_config(run: dict[str, Any], hold_ms: float) -> dict[str, Any]:
+    run["config"] = {**run["config"], "hold_ms": hold_ms, "provider_latency_ms": 600.0}
+    return run
+
+
+def test_comparison_figures_and_ratios(tmp_path: Path) -> None:
+    # ours: 2 and 4 calls pass (0.9-0.95 s), 6 fails; the peer: 2 passes, 4 fails (1.5 s)
+    ours = _with_config(
+        make_run([(2, [0.9] * 20), (4, [0.95] * 20), (6, [1.5] * 20)], worker_mb=(300, 10)),
+        hold_ms=250,
+    )
+    peer = _with_config(
+        make_run([(2, [0.95] * 20), (4, [1.5] * 20)], worker_mb=(500, 100)), hold_ms=550
+    )
+    comparison = compare_runs({"ours": ours, "peer": peer})
+    mine, theirs = comparison["figures"]["ours"], comparison["figures"]["peer"]
+    assert (mine["max_concurrent"], theirs["max_concurrent"]) == (4, 2)
+    # CPU and RSS are read at the busiest passing step: 10 % per call in both made-up runs
+    assert (mine["at_calls"], theirs["at_calls"]) == (4, 2)
+    assert mine["worker_cpu_per_call"] == pytest.approx(10.0)
+    assert theirs["worker_rss_mb"] == pytest.approx(700.0)
+    assert mine["rss_per_call_mb"] == pytest.approx(10.0)
+    # overhead: p50 minus hold minus providers
+    assert mine["overhead_p50_ms"] == pytest.approx(mine["voice_to_voice_p50_ms"] - 850.0)
+    ratios = comparison["ratios"]["peer"]
+    assert comparison["baseline"] == "ours"
+    assert ratios["max_concurrent"] == pytest.approx(2.0)
+    assert ratios["rss_per_call_mb"] == pytest.approx(0.1)
+    assert ratios["barge_in_stop_p50_ms"] is None  # neither measured one
+
+    paths = write_comparison({"ours": ours, "peer": peer}, tmp_path, "2 to 6 calls")
+    assert json.loads(paths["compare.json"].read_text())["ratios"]["peer"]["max_concurrent"] == 2
+    text = paths["compare.md"].read_text()
+    assert "| capacity, calls | 4 | 2 |" in text
+    assert "| capacity, calls | 2.00 |" in text
+    assert "barge-in stop p50" not in text.split("Ratios")[1]  # rows without a ratio are left out

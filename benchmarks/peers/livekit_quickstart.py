@@ -1,0 +1,61 @@
+"""Stock livekit-agents, configured as its voice AI quickstart does: the load-test peer.
+
+Silero VAD loaded once per job process, the framework's default turn handling (VAD endpointing,
+default delays and interruption rules), the default process pool and load threshold, OpenAI STT
+and LLM, ElevenLabs TTS. Only what cannot run here is changed:
+
+- the providers' URLs and keys come from the environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
+  `ELEVENLABS_BASE_URL`, `ELEVEN_API_KEY`), so the fake vendor servers stand in for the clouds;
+- no `MultilingualModel` turn detector and no noise cancellation: the first downloads its
+  weights from a model hub, the second runs on LiveKit Cloud only;
+- the greeting is a fixed line said through TTS (`session.say`), as our runtime's
+  `first_message` is, rather than an LLM-generated one.
+
+Run: `python benchmarks/peers/livekit_quickstart.py start` with `LIVEKIT_URL`,
+`LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_AGENT_NAME` (the dispatch name) set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.plugins import elevenlabs, openai, silero
+
+GREETING = "Hello, how can I help you today?"
+VOICE_ID = os.environ.get("ELEVENLABS_VOICE_ID", "EXAVITQu4vr4xnSDxMaL")
+
+ELEVENLABS_URL = (
+    {"base_url": os.environ["ELEVENLABS_BASE_URL"]} if os.environ.get("ELEVENLABS_BASE_URL") else {}
+)
+
+# The health endpoint's port is the only server option set (the default, 8081, may be taken).
+server = AgentServer(port=int(os.environ.get("WORKER_HTTP_PORT", "8081")))
+
+
+def prewarm(proc: JobProcess) -> None:
+    proc.userdata["vad"] = silero.VAD.load()
+
+
+server.setup_fnc = prewarm
+
+
+class Assistant(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="You are a helpful voice AI assistant.")
+
+
+@server.rtc_session()  # the dispatch name comes from LIVEKIT_AGENT_NAME
+async def entrypoint(ctx: JobContext) -> None:
+    session = AgentSession(
+        stt=openai.STT(),
+        llm=openai.LLM(model="gpt-4o-mini"),
+        tts=elevenlabs.TTS(voice_id=VOICE_ID, **ELEVENLABS_URL),
+        vad=ctx.proc.userdata["vad"],
+    )
+    await session.start(room=ctx.room, agent=Assistant())
+    session.say(GREETING)
+
+
+if __name__ == "__main__":
+    cli.run_app(server)
