@@ -1097,6 +1097,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--reply", action="append", default=None, help="scripted reply (repeat)")
     parser.add_argument(
+        "--always-reply", default=None, metavar="TEXT", help="answer every completion with TEXT"
+    )
+    parser.add_argument(
         "--tool-trigger",
         nargs=3,
         action="append",
@@ -1108,7 +1111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     server = FakeOpenAI(
         api_keys=args.api_key,
-        replies=args.reply,
+        replies=(lambda _messages: args.always_reply) if args.always_reply else args.reply,
         tool_triggers=dict(_parse_trigger(t) for t in args.tool_trigger),
         ttft_ms=args.ttft_ms,
         token_ms=args.token_ms,

@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,6 +35,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+import aiohttp
 
 from pipelines.config import AgentConfig, TurnDetection
 
@@ -48,7 +51,15 @@ from .load_report import (
 )
 from .procstats import ProcessSampler
 from .speech import render_speech
-from .stack import ROOT, ManagedProcess, Stack, StackConfig, StackError
+from .stack import (
+    ROOT,
+    ManagedProcess,
+    Stack,
+    StackConfig,
+    StackError,
+    ensure_port_free,
+    http_ok,
+)
 
 LOAD_PORTS = {
     "livekit_port": 9380,
@@ -95,6 +106,8 @@ class Providers:
     ttft_ms: float = 300.0
     token_ms: float = 10.0
     ttfb_ms: float = 150.0
+    reply: str = REPLY
+    """What the fake LLM answers every turn."""
 
     @property
     def latency_ms(self) -> float:
@@ -400,7 +413,7 @@ def start_fakes(
             [py, "-m", "fake_providers.openai", "--port", str(openai_port)]
             + ["--ttft-ms", str(providers.ttft_ms), "--token-ms", str(providers.token_ms)]
             + ["--stt-ms", str(providers.stt_ms), "--fixed-transcript", TRANSCRIPT]
-            + ["--reply", REPLY, "--api-key", PROVIDER_KEY],
+            + ["--always-reply", providers.reply, "--api-key", PROVIDER_KEY],
         ),
         "fake-elevenlabs": (
             elevenlabs_port,
@@ -442,14 +455,45 @@ def start_agents(
     return start_pipecat(stack, env)
 
 
-PIPECAT_HOLD_S = 0.8
-"""Pipecat's turn wait as it ships: Silero VADParams.stop_secs."""
+PIPECAT_HOLD_S = 0.2
+"""Pipecat's turn wait as it ships: Silero's `stop_secs` (0.2 s), after which its smart-turn
+model judges the turn (its inference time on top; 3 s more when it judges the speech
+unfinished)."""
+PIPECAT = PEERS / "pipecat"
+PIPECAT_PYTHON = ROOT / ".cache/peers/pipecat-venv/bin/python"
 
 
 def start_pipecat(
-    stack: Stack, env: dict[str, str]
+    stack: Stack, env: dict[str, str], port: int | None = None, log_level: str = "INFO"
 ) -> tuple[ManagedProcess, Callable[[str], Awaitable[None]]]:
-    raise StackError("the Pipecat peer is not available yet")
+    """The Pipecat peer (installed into its own venv on first use) as the process "worker",
+    and how to summon one of its bots into a room (`POST /calls`)."""
+    subprocess.run([str(PIPECAT / "setup.sh")], check=True)
+    port = port or stack.config.worker_http_port
+    ensure_port_free(port, "the Pipecat peer", "WORKER_HTTP_PORT")
+    cmd = [str(PIPECAT_PYTHON), str(PIPECAT / "agent.py"), "--port", str(port)]
+    cmd += ["--livekit-url", stack.config.livekit_url]
+    cmd += ["--api-key", stack.key, "--api-secret", stack.secret]
+    cmd += ["--openai-base-url", env["OPENAI_BASE_URL"]]
+    cmd += ["--elevenlabs-base-url", env["ELEVENLABS_BASE_URL"]]
+    cmd += ["--provider-key", env["OPENAI_API_KEY"], "--voice-id", ELEVENLABS_VOICE]
+    cmd += ["--log-level", log_level]
+    log = stack.config.log_dir / f"pipecat-{stack.config.livekit_port}.log"
+    peer = ManagedProcess("worker", cmd, log, dict(os.environ))
+    peer.start()
+    stack.processes["worker"] = peer
+    url = f"http://127.0.0.1:{port}"
+    peer.wait_until(lambda: http_ok(f"{url}/health"), 120, "the Pipecat peer did not start")
+
+    async def summon(room: str) -> None:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{url}/calls", json={"room": room}) as resp,
+        ):
+            if resp.status != 202:
+                raise StackError(f"the Pipecat peer answered {resp.status}: {await resp.text()}")
+
+    return peer, summon
 
 
 def worker_env(plan: LoadPlan) -> dict[str, str]:
@@ -631,13 +675,19 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
     )
 
 
-def run_compare(plan: LoadPlan, runtimes: list[Runtime], out_dir: Path) -> dict[str, Path]:
+def run_compare(
+    plan: LoadPlan,
+    runtimes: list[Runtime],
+    out_dir: Path,
+    ports: dict[str, int] | None = None,
+    fake_ports: dict[str, int] | None = None,
+) -> dict[str, Path]:
     """The same plan for each runtime in turn, each on a fresh stack; then the side-by-side
     figures and the ratios against the first runtime (compare.json, compare.md)."""
     runs: dict[str, dict[str, Any]] = {}
     for runtime in runtimes:
         print(f"\n=== {runtime} ===", flush=True)
-        paths = run_load(replace(plan, runtime=runtime), out_dir / runtime)
+        paths = run_load(replace(plan, runtime=runtime), out_dir / runtime, ports, fake_ports)
         runs[runtime] = json.loads(paths["report.json"].read_text())
     return write_comparison(runs, out_dir, plan_line=describe(replace(plan, runtime="ours")))
 

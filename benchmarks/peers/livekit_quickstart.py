@@ -6,8 +6,10 @@ and LLM, ElevenLabs TTS. Only what cannot run here is changed:
 
 - the providers' URLs and keys come from the environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
   `ELEVENLABS_BASE_URL`, `ELEVEN_API_KEY`), so the fake vendor servers stand in for the clouds;
-- no `MultilingualModel` turn detector and no noise cancellation: the first downloads its
-  weights from a model hub, the second runs on LiveKit Cloud only;
+- no noise cancellation, which runs on LiveKit Cloud only. The session's default turn detector
+  (`inference.TurnDetector`) is kept: it cannot reach LiveKit's inference gateway here and
+  falls back to its bundled local model, as it does anywhere offline. When that model finds a
+  turn unfinished, the session waits up to its 3 s maximum endpointing delay;
 - the greeting is a fixed line said through TTS (`session.say`), as our runtime's
   `first_message` is, rather than an LLM-generated one.
 

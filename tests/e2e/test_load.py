@@ -7,16 +7,18 @@ import json
 
 import pytest
 
-from simulator.load import LoadPlan, Providers, run_load
+from simulator.load import LoadPlan, Providers, run_compare, run_load
 
 pytestmark = pytest.mark.e2e
 
 PORTS = {"livekit_port": 9480, "livekit_udp_port": 9482, "llm_port": 9488, "worker_http_port": 9481}
 FAKE_PORTS = {"fake-openai": 9491, "fake-elevenlabs": 9492}
+REPLY = "Of course, a table for three at seven tonight, by the window. Anything else?"
+"""About 4 s of speech: long enough to barge in 1.5 s into it, short enough for a quick test."""
 
 
 def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
-    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50)
+    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50, reply=REPLY)
     plan = LoadPlan(calls=3, turns=3, barge_in_every=3, ramp=0.2, providers=providers)
     paths = run_load(plan, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
 
@@ -46,3 +48,33 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
     markdown = paths["summary.md"].read_text()
     assert "| 3 |" in markdown  # the step of 3 concurrent calls
     assert paths["latency_cdf.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_peers_answer_the_same_calls_and_are_compared(tmp_path) -> None:
+    """Stock livekit-agents and Pipecat take the same scripted calls as our runtime, on the
+    same fake providers, and the comparison puts their figures side by side with ratios."""
+    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50, reply=REPLY)
+    plan = LoadPlan(calls=1, turns=3, barge_in_every=3, providers=providers)
+    runtimes = ["ours", "livekit-agents", "pipecat"]
+    paths = run_compare(plan, runtimes, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
+
+    for runtime in runtimes:
+        report = json.loads((tmp_path / runtime / "report.json").read_text())
+        assert report["config"]["runtime"] == runtime
+        (call,) = report["calls"]
+        assert not call["dropped"] and call["turns_done"] == 3, (runtime, call)
+        turns = report["turns"]
+        assert not [t for t in turns if t["missed"]], (runtime, turns)
+        # no runtime answers before its own hold and the providers' latencies have passed
+        floor = (report["config"]["hold_ms"] + providers.latency_ms) / 1000
+        assert all(floor - 0.05 < t["voice_to_voice"] < 8.0 for t in turns), (runtime, turns)
+        (barge_in,) = [t for t in turns if t["barge_in"]]
+        assert 0 < barge_in["barge_in_stop"] < 2.0, (runtime, barge_in)
+
+    comparison = json.loads(paths["compare.json"].read_text())
+    assert comparison["baseline"] == "ours"
+    assert set(comparison["ratios"]) == {"livekit-agents", "pipecat"}
+    for peer, ratios in comparison["ratios"].items():
+        assert ratios["voice_to_voice_p50_ms"] > 0, peer
+        assert ratios["worker_cpu_per_call"] > 0, peer
+    assert "| v2v p50 ms |" in paths["compare.md"].read_text()

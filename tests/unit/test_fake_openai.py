@@ -569,7 +569,15 @@ def test_thread_form_serves_sync_clients():
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_cli_serves_on_the_given_port():
+@pytest.mark.parametrize(
+    ("flag", "answers"),
+    [
+        # a scripted reply is used once, then the default one
+        ("--reply", ["From the CLI.", "You said: hi. Here is my answer."]),
+        ("--always-reply", ["From the CLI.", "From the CLI."]),
+    ],
+)
+async def test_cli_serves_on_the_given_port(flag: str, answers: list[str]):
     root = ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = await asyncio.create_subprocess_exec(
@@ -578,7 +586,7 @@ async def test_cli_serves_on_the_given_port():
         "fake_providers.openai",
         "--port",
         "0",
-        "--reply",
+        flag,
         "From the CLI.",
         cwd=root,
         env=env,
@@ -588,11 +596,14 @@ async def test_cli_serves_on_the_given_port():
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         url = line.strip().rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        got = []
         async with openai.AsyncOpenAI(base_url=url, api_key="k") as c:
-            resp = await c.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
-            )
-        assert resp.choices[0].message.content == "From the CLI."
+            for _ in answers:
+                resp = await c.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+                got.append(resp.choices[0].message.content)
+        assert got == answers
     finally:
         proc.terminate()
         await proc.wait()
