@@ -15,7 +15,7 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run call test test-unit console bench lint clean
+.PHONY: setup peers run call test test-unit console bench lint clean
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
 
@@ -52,6 +52,13 @@ $(LIVEKIT_BIN):
 	GOBIN=$(abspath $(CACHE)/gobin) go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_VER)
 	mv $(CACHE)/gobin/server $@
 
+# The load tester's peers: Pipecat pins its own livekit SDK, so it gets a venv of its own.
+PIPECAT_VENV  := $(CACHE)/peers/pipecat-venv
+peers: $(PIPECAT_VENV)/.requirements.sha256
+
+$(PIPECAT_VENV)/.requirements.sha256: benchmarks/peers/pipecat/requirements.txt | $(VENV)/bin/python
+	benchmarks/peers/pipecat/setup.sh
+
 run: setup
 	$(PY) -m simulator demo
 
@@ -63,7 +70,7 @@ console: setup
 
 # The suite runs the store tests on SQLite and on a private PostgreSQL server (scripts/postgres.sh
 # installs the Debian package if needed, starts the server, and stops it afterwards).
-test: setup
+test: setup peers
 	@scripts/postgres.sh start
 	@TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PY) -m pytest -q -rs; rc=$$?; \
 	  scripts/postgres.sh stop; exit $$rc
