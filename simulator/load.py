@@ -136,6 +136,11 @@ class LoadPlan:
     step_seconds: float = 60.0
     settle_seconds: float = 10.0
     budget_ms: float | None = None
+    baseline_budget: bool = False
+    """Budget each step against the first one: its p95 plus `margin_ms` (a runtime whose own
+    hold and providers already miss the absolute budget still gets a capacity: the calls it
+    holds before its callers notice a change)."""
+    margin_ms: float = 100.0
     # what the agents run
     providers: Providers = field(default_factory=Providers)
     vad: Literal["webrtc", "silero"] = "webrtc"
@@ -174,9 +179,14 @@ class LoadPlan:
         td = self.agent().turn_detection
         return 1000 * max(td.min_silence_duration, td.min_endpointing_delay)
 
-    def default_budget_ms(self) -> float:
-        """The target: p95 voice-to-voice within 100 ms of hold + provider latencies."""
-        return self.hold_ms() + self.providers.latency_ms + 100.0
+    def default_budget_ms(self) -> float | None:
+        """The target: p95 voice-to-voice within 100 ms of hold + provider latencies (None
+        until the first step is measured, with `baseline_budget`)."""
+        if self.budget_ms is not None:
+            return self.budget_ms
+        if self.baseline_budget:
+            return None
+        return self.hold_ms() + self.providers.latency_ms + self.margin_ms
 
 
 class LoadRun:
@@ -198,6 +208,9 @@ class LoadRun:
         self.target = 0
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.budget_ms = plan.default_budget_ms()
+        self.interrupted = False
+        """Stopped with Ctrl-C (or SIGTERM): a comparison goes no further."""
         self.summon: Callable[[str], Awaitable[None]] | None = None
         """How a peer without LiveKit agent dispatch is brought into a caller's room."""
 
@@ -332,7 +345,7 @@ async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
     """Add callers step by step; each step is measured after it settles, and the search stops
     at the first step over budget, with dropped calls, or at `max_calls`."""
     plan = run.plan
-    budget = plan.budget_ms or plan.default_budget_ms()
+    run.budget_ms = plan.default_budget_ms()
     steps: list[dict[str, float]] = []
     n = plan.start
     while n <= plan.max_calls and not run.stopping.is_set():
@@ -343,11 +356,15 @@ async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
         steps.append({"concurrent": n, "since": since, "until": run.now()})
         report = report_dict(run, steps, None)
         measured = summarize_steps(report)
-        verdict = capacity(report, measured)["steps"][-1]
         p95 = measured[-1].get("voice_to_voice_p95_ms")
+        if run.budget_ms is None and p95 is not None:  # the first step sets the baseline
+            run.budget_ms = p95 + plan.margin_ms
+            report["budget_ms"] = run.budget_ms
+        verdict = capacity(report, measured)["steps"][-1]
         p95_text = "-" if p95 is None else f"{p95:.0f}"
+        budget_text = "-" if run.budget_ms is None else f"{run.budget_ms:.0f}"
         print(
-            f"\n  step {n} calls: p95 {p95_text} ms (budget {budget:.0f} ms): "
+            f"\n  step {n} calls: p95 {p95_text} ms (budget {budget_text} ms): "
             + ("passed" if verdict["passed"] else "; ".join(verdict["why"])),
             flush=True,
         )
@@ -376,7 +393,8 @@ def report_dict(
         "mode": plan.mode,
         "started_at": run.started_at,
         "config": config,
-        "budget_ms": plan.budget_ms or plan.default_budget_ms(),
+        "budget_ms": run.budget_ms,
+        "interrupted": run.interrupted,
         "calls": run.calls,
         "turns": run.turns,
         "steps": steps,
@@ -513,6 +531,7 @@ async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]
     def interrupt() -> None:
         nonlocal presses
         presses += 1
+        run.interrupted = True
         run.stopping.set()
         print("\nstopping after the current turns (Ctrl-C again to cancel them) ...", flush=True)
         if presses > 1:
@@ -531,6 +550,7 @@ async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]
         progress.cancel()
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _terminate)  # the stack must still be stopped
     sampler.mark("end")
     print(flush=True)
     return steps
@@ -605,6 +625,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-seconds", type=float, default=60.0)
     parser.add_argument("--settle-seconds", type=float, default=10.0)
     parser.add_argument("--budget-ms", type=float, help="default: hold + providers + 100 ms")
+    parser.add_argument(
+        "--baseline-budget",
+        action="store_true",
+        help="budget: the first step's p95 + 100 ms (the default with --compare)",
+    )
     parser.add_argument("--providers", choices=["network", "local"], default="network")
     parser.add_argument("--stt-ms", type=float, default=150.0)
     parser.add_argument("--ttft-ms", type=float, default=300.0)
@@ -657,6 +682,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         step_seconds=args.step_seconds,
         settle_seconds=args.settle_seconds,
         budget_ms=args.budget_ms,
+        baseline_budget=args.baseline_budget or bool(args.compare),
         providers=Providers(
             kind=args.providers,
             stt_ms=args.stt_ms,
@@ -689,10 +715,18 @@ def run_compare(
         print(f"\n=== {runtime} ===", flush=True)
         paths = run_load(replace(plan, runtime=runtime), out_dir / runtime, ports, fake_ports)
         runs[runtime] = json.loads(paths["report.json"].read_text())
+        if runs[runtime]["interrupted"]:
+            print(f"stopped during {runtime}: the comparison goes no further", flush=True)
+            break
     return write_comparison(runs, out_dir, plan_line=describe(replace(plan, runtime="ours")))
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds through `with stack`, which stops what it started
+
+
 def cmd_load(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _terminate)  # while the callers run, `drive` handles it
     plan = plan_from(args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     kind = "compare" if args.compare else plan.mode
