@@ -90,10 +90,9 @@ QUESTIONS = [
 BARGE_IN = "Sorry, wait, can you make it three people instead?"
 REPLY = (
     "Of course. I have a table for you at seven tonight, by the window. "
-    "You will get a confirmation message in a minute, and there is free parking next door. "
     "Is there anything else I can help you with today?"
 )
-"""What the fake LLM answers every time: about 10 s of speech, long enough to barge in."""
+"""What the fake LLM answers every time: about 6 s of speech, long enough to barge in."""
 TRANSCRIPT = "I would like to book a table for two tonight."
 
 
@@ -122,6 +121,9 @@ class LoadPlan:
     calls: int = 4
     turns: int | None = 6
     """Turns per call; None: until `duration` (or the step) ends."""
+    call_turns: int | None = None
+    """Hang up after this many turns and dial again, until the run ends (a soak that tells
+    growth across calls from growth within one)."""
     duration: float | None = None
     ramp: float = 0.5
     """Seconds between two callers' starts."""
@@ -208,6 +210,8 @@ class LoadRun:
         self.target = 0
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.lines = 0
+        """Callers started (each places one call, or one after another with `call_turns`)."""
         self.budget_ms = plan.default_budget_ms()
         self.interrupted = False
         """Stopped with Ctrl-C (or SIGTERM): a comparison goes no further."""
@@ -224,7 +228,8 @@ class LoadRun:
         """The caller's turns: questions in turn, some with a barge-in over the reply."""
         n = 0
         every = self.plan.barge_in_every
-        while not until() and (self.plan.turns is None or n < self.plan.turns):
+        limit = self.plan.call_turns or self.plan.turns
+        while not until() and (limit is None or n < limit):
             utt = self.utterances[(index + n) % len(self.utterances)]
             if every and n % every == every - 1:
                 utt = Utterance(utt.audio, utt.text, interjection=self.barge_in)
@@ -245,6 +250,15 @@ class LoadRun:
                 "missed": result.reply is None,
             }
         )
+
+    async def line(self, until: Callable[[], bool]) -> None:
+        """One caller's line: one call, or with `call_turns`, calls of that many turns, each
+        hung up and replaced by the next until the run ends."""
+        self.lines += 1
+        while True:
+            await self.caller(len(self.calls), until)
+            if self.plan.call_turns is None or until() or self.stopping.is_set():
+                return
 
     async def caller(self, index: int, until: Callable[[], bool]) -> None:
         call: dict[str, Any] = {
@@ -291,16 +305,16 @@ class LoadRun:
             self.up -= 1
             call["ended_at"] = self.now()
 
-    def spawn(self, index: int, until: Callable[[], bool]) -> None:
-        task = asyncio.create_task(self.caller(index, until), name=f"caller-{index}")
+    def spawn(self, until: Callable[[], bool]) -> None:
+        task = asyncio.create_task(self.line(until), name=f"line-{self.lines}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def ramp_to(self, n: int, until: Callable[[], bool]) -> None:
         """Start callers, `ramp` seconds apart, until `n` are up."""
         self.target = n
-        while len(self.calls) < n and not self.stopping.is_set():
-            self.spawn(len(self.calls), until)
+        while self.lines < n and not self.stopping.is_set():
+            self.spawn(until)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.plan.ramp)
 
@@ -616,6 +630,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=4, help="concurrent calls (fixed, soak)")
     parser.add_argument("--turns", type=int, default=6, help="turns per call (0: until the end)")
     parser.add_argument("--duration", type=float, help="seconds (instead of a number of turns)")
+    parser.add_argument(
+        "--redial-after",
+        type=int,
+        metavar="TURNS",
+        help="with --duration: each caller hangs up after TURNS turns and calls again",
+    )
     parser.add_argument("--ramp", type=float, default=0.5, help="seconds between call starts")
     parser.add_argument("--barge-in-every", type=int, default=4, help="0: no barge-ins")
     parser.add_argument("--reply-timeout", type=float, default=15.0)
@@ -665,6 +685,8 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
     turns = None if args.duration is not None or mode != "fixed" else args.turns or None
     if mode == "soak" and args.duration is None:
         raise StackError("--soak needs --duration (seconds)")
+    if args.redial_after and args.duration is None:
+        raise StackError("--redial-after needs --duration (seconds)")
     peers = {args.runtime, *(args.compare or [])} - {"ours"}
     if peers and args.providers != "network":
         raise StackError(f"{', '.join(sorted(peers))} run with network providers only")
@@ -672,6 +694,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         mode=mode,
         calls=args.calls,
         turns=turns,
+        call_turns=args.redial_after,
         duration=args.duration,
         ramp=args.ramp,
         barge_in_every=args.barge_in_every,

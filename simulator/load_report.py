@@ -8,6 +8,7 @@ seconds; latencies in summaries are in milliseconds, CPU in percent of one core 
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .procstats import MACHINE, in_window, percentile, slope, summarize_samples
+from .procstats import MACHINE, MB, in_window, percentile, slope, summarize_samples
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ __all__ = [
     "format_comparison",
     "format_progress",
     "percentile",
+    "rss_growth_per_call",
     "rss_per_call",
     "summarize_run",
     "summarize_steps",
@@ -221,6 +223,27 @@ def rss_per_call(run: Run, steps: Sequence[Mapping[str, Any]] | None = None) -> 
     return slope([float(x) for x, _ in points], [y for _, y in points])
 
 
+def rss_growth_per_call(run: Run) -> float | None:
+    """MB the worker tree keeps per call that has ended: the slope of its RSS, sampled when
+    each call ends, against the number of calls ended so far (a soak that redials).
+
+    None with fewer than 3 ended calls or no samples.
+    """
+    samples = (run.get("processes") or {}).get(worker_process(run)) or []
+    ends = sorted(e for c in run.get("calls") or [] if (e := c.get("ended_at")) is not None)
+    if len(ends) < 3 or not samples:
+        return None
+    times = [s["t"] for s in samples]
+    points = []
+    for n, end in enumerate(ends, 1):
+        i = bisect.bisect_right(times, end) - 1
+        if i >= 0:
+            points.append((float(n), samples[i]["rss_bytes"] / MB))
+    if len(points) < 3:
+        return None
+    return slope([x for x, _ in points], [y for _, y in points])
+
+
 def summarize_run(run: Run) -> dict[str, Any]:
     """Everything `report.json` carries under "summary"."""
     steps = summarize_steps(run)
@@ -229,6 +252,7 @@ def summarize_run(run: Run) -> dict[str, Any]:
         "steps": steps,
         "capacity": capacity(run, steps),
         "rss_per_call_mb": rss_per_call(run, steps),
+        "rss_growth_per_ended_call_mb": rss_growth_per_call(run),
         "processes": summarize_samples(run.get("processes") or {}),
     }
 
@@ -330,6 +354,10 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
     per_call = summary["rss_per_call_mb"]
     if per_call is not None:
         lines += [f"{worker} RSS per additional concurrent call: {per_call:.1f} MB.", ""]
+    kept = summary["rss_growth_per_ended_call_mb"]
+    if kept is not None:
+        ended = sum(1 for c in run.get("calls") or [] if c.get("ended_at") is not None)
+        lines += [f"{worker} RSS kept per ended call: {kept:.2f} MB ({ended} calls ended).", ""]
     procs = {k: v for k, v in summary["processes"].items() if v["samples"]}
     if procs:
         lines += [

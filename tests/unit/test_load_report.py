@@ -13,9 +13,12 @@ import pytest
 from simulator.load_report import (
     capacity,
     compare_runs,
+    format_markdown,
     format_progress,
     percentile,
+    rss_growth_per_call,
     rss_per_call,
+    summarize_run,
     summarize_steps,
     summarize_turns,
     write_comparison,
@@ -338,3 +341,18 @@ def test_comparison_figures_and_ratios(tmp_path: Path) -> None:
     assert "| capacity, calls | 4 | 2 |" in text
     assert "| capacity, calls | 2.00 |" in text
     assert "barge-in stop p50" not in text.split("Ratios")[1]  # rows without a ratio are left out
+
+
+def test_rss_kept_per_ended_call() -> None:
+    # a redialling soak: one call ends every 10 s and the worker keeps 2 MB of each
+    run = make_run([(2, [0.9] * 4)] * 6, worker_mb=(300, 0))
+    worker = run["processes"]["worker"]
+    for s in worker:
+        s["rss_bytes"] = (300 + 2 * (s["t"] // 10)) * MIB
+    run["calls"] = [{"call": i, "ended_at": 10.0 * (i + 1), "dropped": False} for i in range(5)]
+    assert rss_growth_per_call(run) == pytest.approx(2.0)
+    assert "RSS kept per ended call: 2.00 MB (5 calls ended)" in format_markdown(
+        run, summarize_run(run), {}
+    )
+    run["calls"] = run["calls"][:2]  # too few calls to tell
+    assert rss_growth_per_call(run) is None
