@@ -408,6 +408,9 @@ def report_dict(
         "started_at": run.started_at,
         "config": config,
         "budget_ms": run.budget_ms,
+        "baseline_margin_ms": (
+            plan.margin_ms if plan.baseline_budget and plan.budget_ms is None else None
+        ),
         "interrupted": run.interrupted,
         "calls": run.calls,
         "turns": run.turns,

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_MISSED_RATE",
+    "budget_of",
     "capacity",
     "compare_runs",
     "format_comparison",
@@ -163,18 +164,33 @@ def cpu_count(run: Run) -> int:
     return int((run.get("config") or {}).get("cpu_count") or os.cpu_count() or 1)
 
 
+def budget_of(run: Run, steps: Sequence[Mapping[str, Any]] | None = None) -> float | None:
+    """The p95 voice-to-voice budget: `run["budget_ms"]`, or with `run["baseline_margin_ms"]`
+    the least-loaded measured step's p95 plus that margin (None before one is measured)."""
+    margin = run.get("baseline_margin_ms")
+    if margin is None:
+        return run.get("budget_ms")
+    if steps is None:
+        steps = summarize_steps(run)
+    measured = [s for s in steps if s["voice_to_voice_p95_ms"] is not None]
+    if not measured:
+        return None
+    first = min(measured, key=lambda s: s["concurrent"] or 0)
+    return first["voice_to_voice_p95_ms"] + margin
+
+
 def capacity(run: Run, steps: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The capacity verdict: how many concurrent calls meet the budget.
 
-    A step passes when its p95 voice-to-voice is within `run["budget_ms"]` (not checked when
-    that is None), no call dropped or failed to join, and at most 1% of its turns were missed.
+    A step passes when its p95 voice-to-voice is within the budget (`budget_of`; not checked
+    when that is None), no call dropped or failed to join, and at most 1% of its turns were missed.
     `max_concurrent` is the largest passing level below every failing level, so a lucky pass
     above a failure does not count; `first_failure` is the lowest failing level and its reason.
     `steps` takes an already computed `summarize_steps(run)`.
     """
-    budget = run.get("budget_ms")
     if steps is None:
         steps = summarize_steps(run)
+    budget = budget_of(run, steps)
     verdicts = []
     for step in sorted(steps, key=lambda s: s["concurrent"] if s["concurrent"] is not None else 0):
         reasons = _step_failures(step, budget)
@@ -417,7 +433,7 @@ def plot_latency_cdf(run: Run, path: Path) -> bool:
     ax = fig.add_subplot()
     for label, values in groups:
         ax.ecdf(values, label=label)
-    budget = run.get("budget_ms")
+    budget = budget_of(run)
     if budget is not None:
         ax.axvline(budget, color="red", linestyle="--", label=f"budget {budget:.0f} ms")
     ax.axhline(0.95, color="grey", linewidth=0.5)
@@ -451,7 +467,7 @@ def plot_capacity(run: Run, steps: Sequence[Mapping[str, Any]], path: Path) -> b
     ax = fig.add_subplot()
     ax.plot(x, [s["voice_to_voice_p50_ms"] for s in rows], marker="o", label="p50 voice-to-voice")
     ax.plot(x, [s["voice_to_voice_p95_ms"] for s in rows], marker="o", label="p95 voice-to-voice")
-    budget = run.get("budget_ms")
+    budget = budget_of(run, steps)
     if budget is not None:
         ax.axhline(budget, color="red", linestyle="--", label=f"budget {budget:.0f} ms")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -595,9 +611,11 @@ COMPARED = (
 def runtime_figures(run: Run) -> dict[str, Any]:
     """One runtime's headline figures from its run.
 
-    Latency over all its turns; `overhead_p50_ms` is the voice-to-voice p50 minus the
-    runtime's configured hold and the providers' latencies. CPU per call and RSS come from the
-    busiest step that met the budget (capacity runs), else from the last step.
+    Latency over all its turns, or in a capacity run over its least-loaded step
+    (`latency_at_calls`), so that runtimes are compared at the same load; `overhead_p50_ms` is
+    the voice-to-voice p50 minus the runtime's configured hold and the providers' latencies.
+    CPU per call and RSS come from the busiest step that met the budget (capacity runs), else
+    from the last step.
     """
     summary = summarize_run(run)
     config = run.get("config") or {}
@@ -605,6 +623,10 @@ def runtime_figures(run: Run) -> dict[str, Any]:
     passed = {v["concurrent"] for v in cap["steps"] if v["passed"]}
     chosen = [s for s in steps if s["concurrent"] in passed] or steps
     step = max(chosen, key=lambda s: s["concurrent"] or 0) if chosen else None
+    latency_at = None
+    if run.get("mode") == "capacity" and steps:
+        light = min(steps, key=lambda s: s["concurrent"] or 0)
+        turns, latency_at = light, light["concurrent"]
     p50 = turns["voice_to_voice_p50_ms"]
     hold, providers = config.get("hold_ms"), config.get("provider_latency_ms")
     cpu = step["worker_cpu"] if step else None
@@ -612,7 +634,7 @@ def runtime_figures(run: Run) -> dict[str, Any]:
     return {
         "hold_ms": hold,
         "provider_latency_ms": providers,
-        "budget_ms": run.get("budget_ms"),
+        "budget_ms": cap["budget_ms"],
         "max_concurrent": cap["max_concurrent"] if run.get("mode") == "capacity" else None,
         "voice_to_voice_p50_ms": p50,
         "voice_to_voice_p95_ms": turns["voice_to_voice_p95_ms"],
@@ -621,6 +643,7 @@ def runtime_figures(run: Run) -> dict[str, Any]:
         ),
         "barge_in_stop_p50_ms": turns["barge_in_stop_p50_ms"],
         "barge_in_stop_p95_ms": turns["barge_in_stop_p95_ms"],
+        "latency_at_calls": latency_at,
         "at_calls": calls,
         "worker_cpu_per_call": None if cpu is None or not calls else cpu / calls,
         "worker_rss_mb": step["worker_rss_mb"] if step else None,
@@ -658,9 +681,8 @@ def format_comparison(comparison: Mapping[str, Any], plan_line: str = "") -> str
     lines += ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for key, label, _ in (("hold_ms", "configured hold ms", ""), *COMPARED):
         lines.append(f"| {label} | " + " | ".join(_num(figures[n][key]) for n in names) + " |")
-    lines.append(
-        "| at calls (CPU, RSS) | " + " | ".join(_num(figures[n]["at_calls"]) for n in names) + " |"
-    )
+    for key, label in (("latency_at_calls", "latency at calls"), ("at_calls", "CPU, RSS at calls")):
+        lines.append(f"| {label} | " + " | ".join(_num(figures[n][key]) for n in names) + " |")
     lines.append("")
     if ratios:
         lines += [

@@ -356,3 +356,11 @@ def test_rss_kept_per_ended_call() -> None:
     )
     run["calls"] = run["calls"][:2]  # too few calls to tell
     assert rss_growth_per_call(run) is None
+
+
+def test_baseline_budget_is_the_first_steps_p95_plus_the_margin() -> None:
+    run = make_run([(2, [1.4] * 20), (4, [1.45] * 20), (6, [1.6] * 20)], budget_ms=None)
+    run["baseline_margin_ms"] = 100.0
+    cap = capacity(run)
+    assert cap["budget_ms"] == pytest.approx(1500.0)
+    assert cap["max_concurrent"] == 4 and cap["first_failure"]["concurrent"] == 6
