@@ -36,6 +36,7 @@ from .agents import AgentDirectory, resolve_agent
 from .playout import stop_on_pause
 from .rules import CallRules, line
 from .settings import Settings
+from .speaking_rate import vectorize_speaking_rate
 from .telemetry import MetricsPublisher, watch_providers
 
 logger = logging.getLogger("agent_worker")
@@ -205,6 +206,7 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     if settings.worker_profile != "stock":  # the stock peer keeps the framework's output
         stop_on_pause(session.output.audio)
+        vectorize_speaking_rate(session.output.audio)
     rules.start()
 
 

@@ -78,3 +78,30 @@ def test_peers_answer_the_same_calls_and_are_compared(tmp_path) -> None:
         assert ratios["voice_to_voice_p50_ms"] > 0, peer
         assert ratios["worker_cpu_per_call"] > 0, peer
     assert "| v2v p50 ms |" in paths["compare.md"].read_text()
+
+
+def test_redialling_soak_replaces_each_call(tmp_path) -> None:
+    """With `call_turns`, a caller hangs up after that many turns and dials again until the
+    run's duration is over; the report counts every call and what the worker kept of each."""
+    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50, reply=REPLY)
+    plan = LoadPlan(
+        mode="soak",
+        calls=1,
+        turns=None,
+        call_turns=1,
+        duration=35.0,
+        barge_in_every=0,
+        providers=providers,
+    )
+    paths = run_load(plan, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
+
+    report = json.loads(paths["report.json"].read_text())
+    calls = report["calls"]
+    assert len(calls) >= 3, calls  # ~10 s a call: greeting, one turn, hang up
+    assert not [c for c in calls if c["dropped"]], calls
+    assert all(c["turns_done"] == 1 for c in calls[:-1]), calls
+    assert len({c["room"] for c in calls}) == len(calls)  # a new room each time
+    # the calls followed one another on the one line
+    ends = [c["ended_at"] for c in calls]
+    assert all(calls[i + 1]["started_at"] >= ends[i] for i in range(len(calls) - 1))
+    assert report["summary"]["rss_growth_per_ended_call_mb"] is not None
