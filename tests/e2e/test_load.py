@@ -31,7 +31,7 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
     turns = report["turns"]
     assert len(turns) == 9
     assert not [t for t in turns if t["missed"]], turns
-    # The agent cannot answer before its hold (0.6 s + 0.05 s endpointing) and the fake
+    # The agent cannot answer before its hold (0.6 s; the endpointing delay runs inside it) and the fake
     # providers' latencies (0.2 s) have passed, nor (on an idle machine) much later.
     floor = plan.hold_ms() / 1000 + providers.latency_ms / 1000
     for t in turns:
