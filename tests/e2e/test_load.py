@@ -31,8 +31,8 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
     turns = report["turns"]
     assert len(turns) == 9
     assert not [t for t in turns if t["missed"]], turns
-    # The agent cannot answer before its hold (0.6 s; the endpointing delay runs inside it) and the fake
-    # providers' latencies (0.2 s) have passed, nor (on an idle machine) much later.
+    # The agent cannot answer before its hold (0.6 s; the endpointing delay runs inside it)
+    # and the fake providers' latencies (0.2 s) have passed, nor (on an idle machine) much later.
     floor = plan.hold_ms() / 1000 + providers.latency_ms / 1000
     for t in turns:
         assert floor - 0.05 < t["voice_to_voice"] < 5.0, t
