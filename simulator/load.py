@@ -181,12 +181,18 @@ class LoadPlan:
         td = self.agent().turn_detection
         return 1000 * max(td.min_silence_duration, td.min_endpointing_delay)
 
+    @property
+    def budget_from_baseline(self) -> bool:
+        """Whether the budget comes from the first step: asked for, or the embedded engines,
+        whose own latency has no configured figure to add to the hold."""
+        return self.budget_ms is None and (self.baseline_budget or self.providers.kind == "local")
+
     def default_budget_ms(self) -> float | None:
         """The target: p95 voice-to-voice within 100 ms of hold + provider latencies (None
-        until the first step is measured, with `baseline_budget`)."""
+        until the first step is measured, when `budget_from_baseline`)."""
         if self.budget_ms is not None:
             return self.budget_ms
-        if self.baseline_budget:
+        if self.budget_from_baseline:
             return None
         return self.hold_ms() + self.providers.latency_ms + self.margin_ms
 
@@ -408,9 +414,7 @@ def report_dict(
         "started_at": run.started_at,
         "config": config,
         "budget_ms": run.budget_ms,
-        "baseline_margin_ms": (
-            plan.margin_ms if plan.baseline_budget and plan.budget_ms is None else None
-        ),
+        "baseline_margin_ms": plan.margin_ms if plan.budget_from_baseline else None,
         "interrupted": run.interrupted,
         "calls": run.calls,
         "turns": run.turns,
@@ -647,11 +651,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-calls", type=int, default=64, help="capacity: last step")
     parser.add_argument("--step-seconds", type=float, default=60.0)
     parser.add_argument("--settle-seconds", type=float, default=10.0)
-    parser.add_argument("--budget-ms", type=float, help="default: hold + providers + 100 ms")
+    parser.add_argument(
+        "--budget-ms", type=float, help="p95 budget (default: hold + providers + 100 ms)"
+    )
     parser.add_argument(
         "--baseline-budget",
         action="store_true",
-        help="budget: the first step's p95 + 100 ms (the default with --compare)",
+        help="budget: the first step's p95 + 100 ms (the default with --compare and with "
+        "--providers local)",
     )
     parser.add_argument("--providers", choices=["network", "local"], default="network")
     parser.add_argument("--stt-ms", type=float, default=150.0)
