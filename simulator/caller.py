@@ -438,7 +438,25 @@ async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallRepor
             return await _converse(endpoint.url, token, room_name, script, dispatch)
         finally:
             with contextlib.suppress(api.TwirpError):
-                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+                await _close_room_after_agent(lkapi, room_name)
+
+
+AGENT_LEAVE_TIMEOUT = 5.0
+"""How long a hung-up caller's room is left for the agent to leave on its own."""
+
+
+async def _close_room_after_agent(lkapi: api.LiveKitAPI, room_name: str) -> None:
+    """A caller hangs up by leaving, and the agent then leaves by itself; the room is deleted
+    once it is empty (or after `AGENT_LEAVE_TIMEOUT`). Deleting it at once would end the call
+    server-side for the agent, and livekit's SDK then keeps the agent's published track, with
+    its capture thread, for the life of the process (livekit/rust-sdks#1443)."""
+    deadline = time.monotonic() + AGENT_LEAVE_TIMEOUT
+    request = api.ListParticipantsRequest(room=room_name)
+    while time.monotonic() < deadline:
+        if not (await lkapi.room.list_participants(request)).participants:
+            break
+        await asyncio.sleep(0.2)
+    await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
 
 
 async def join_conversation(url: str, token: str, room_name: str, script: CallScript) -> CallReport:
