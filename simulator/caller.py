@@ -313,6 +313,12 @@ class AgentListener:
 
         return await self._wait_for(probe, time.monotonic() + within, poll=0.05)
 
+    def audible_between(self, start: float, end: float) -> bool:
+        """Whether any agent audio frame that arrived in (start, end] was audible."""
+        lo = bisect.bisect_right(self._times, start)
+        hi = bisect.bisect_right(self._times, end)
+        return any(self._loud[lo:hi])
+
     def _first_loud_after(self, t: float) -> int | None:
         for i in range(len(self._times) - 1, -1, -1):
             if self._times[i] <= t:
@@ -545,6 +551,8 @@ async def _take_turn(
         stopped_at = await listener.quiet_from(
             after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
         )
+        if not listener.audible_between(interjected_at - STOP_QUIET, interjected_at):
+            stopped_at = None  # the agent was silent (between sentences): there was no stop
     reply = await replying
     answer = None
     if started is not None and utt.interjection.expect_answer:
