@@ -179,7 +179,12 @@ async def entrypoint(ctx: JobContext) -> None:
             session.interrupt(force=True)
             farewell = session.say(line(config, "farewell"), allow_interruptions=False)
             await farewell.wait_for_playout()
-            await ctx.delete_room()
+            # Leave first, then close the room for the caller: a room deleted while the agent
+            # is in it ends server-side, and livekit's SDK then keeps the agent's published
+            # track and its capture thread for the life of the worker (rust-sdks#1443).
+            room_name = ctx.room.name
+            await ctx.room.disconnect()
+            await ctx.delete_room(room_name)
         except Exception as exc:  # the caller may be gone already; the call ends regardless
             logger.info("farewell cut short: %s", exc, extra={"room": ctx.room.name})
         ctx.shutdown(reason=f"agent ended the call: {reason}")

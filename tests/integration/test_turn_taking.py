@@ -7,10 +7,12 @@ then hears the farewell and the agent hangs up; so does a call that reaches its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -237,9 +239,21 @@ async def test_silent_caller_is_reprompted_then_the_agent_hangs_up(
     assert said == [GREETING, "Are you still with me?", "Goodbye for now."], said
 
 
+def capture_threads(pid: int) -> int:
+    """libwebrtc's capture threads in a process: one for each local audio track it holds."""
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended while listed
+            count += (task / "comm").read_text().strip() == "AudioSourceCapt"
+    return count
+
+
 async def test_call_reaching_its_maximum_length_ends_with_a_farewell(
     idle_stack: Stack, client: httpx.AsyncClient
 ) -> None:
+    worker = idle_stack.processes["worker"].proc
+    assert worker is not None
+    tracks_before = capture_threads(worker.pid)
     agent = await new_agent(client, max_duration_seconds=10)
     conversation_id, details = await start_call(client, agent)
     async with silent_caller(details) as (listener, hung_up):
@@ -254,3 +268,8 @@ async def test_call_reaching_its_maximum_length_ends_with_a_farewell(
     assert (record["status"], record["end_reason"]) == ("success", "max_duration")
     assert record["transcript"][-1]["text"] == "Thank you for calling. Goodbye!"
     assert 9.0 < record["duration"] < 16.0
+    # The agent left before closing the room, so the worker let go of its published track
+    # (a room deleted under the agent leaves it held for good: livekit/rust-sdks#1443).
+    await poll_until(
+        lambda: capture_threads(worker.pid) <= tracks_before, 15, "the agent's track released"
+    )
