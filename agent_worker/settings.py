@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     piper_voice: str | None = None
     """Piper `.onnx` voice (its `.onnx.json` beside it); default: the packaged en_US-joe-medium."""
     stt_threads: int = 2
+    tts_nice: int = Field(default=0, ge=0, le=19)
+    """Nice value added to the local voice's synthesis threads (Linux), so that synthesising
+    a reply ahead of playout yields the CPU to the calls' audio and VAD."""
     worker_profile: Literal["tuned", "stock"] = "tuned"
     """`stock`: livekit-agents' default turn handling and engine settings, for comparison."""
 
@@ -52,6 +55,7 @@ class Settings(ServiceSettings):
             whisper_model=self.whisper_model,
             piper_voice=self.piper_voice,
             stt_threads=self.stt_threads,
+            tts_nice=self.tts_nice,
             llm_base_url=self.llm_base_url,
             llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
             profile=self.worker_profile,

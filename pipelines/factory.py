@@ -39,6 +39,8 @@ class EngineSettings:
     whisper_model: str | Path | None = None
     piper_voice: str | Path | None = None
     stt_threads: int = 2
+    tts_nice: int = 0
+    """How much lower the local voice's synthesis threads run than the call's audio path."""
     llm_base_url: str = "http://127.0.0.1:8088/v1"
     llm_api_key: str | None = None
     cloud: CloudSettings = field(default_factory=CloudSettings)
@@ -58,7 +60,7 @@ class Engines:
         self.whisper = WhisperModelHandle(
             settings.whisper_model, cpu_threads=settings.stt_threads, short_window=not stock
         )
-        self.piper = PiperVoiceHandle(settings.piper_voice)
+        self.piper = PiperVoiceHandle(settings.piper_voice, nice=settings.tts_nice)
         self.silero: vad.VAD | None = None
         self._silero_base: vad.VAD | None = None
         self._silero_lock = threading.Lock()

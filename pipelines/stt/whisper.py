@@ -144,17 +144,31 @@ class WhisperModelHandle:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         if result.no_speech_prob > self.NO_SPEECH_THRESHOLD:
             return ""
-        text = str(tokenizer.decode(tokens)).strip()
-        if len(tokens) >= budget:
-            # The usual runaway repeats the last sentence ("Hello? Hello? Hello? ..."): keep
-            # one copy. Anything else is untrustworthy.
-            collapsed = collapse_repeated_sentences(text)
-            if len(collapsed) > 0.7 * len(text):
-                return None
-            text = collapsed
-        if compression_ratio(text) > self.MAX_COMPRESSION_RATIO:
+        return judge_short_decode(
+            str(tokenizer.decode(tokens)).strip(),
+            ran_out=len(tokens) >= budget,
+            max_compression_ratio=self.MAX_COMPRESSION_RATIO,
+        )
+
+
+def judge_short_decode(text: str, *, ran_out: bool, max_compression_ratio: float) -> str | None:
+    """The short window's text, or None to decode again with the full window.
+
+    A decode that ran into its token budget is the usual runaway, repeating the last sentence
+    ("Hello? Hello? Hello? ..."): one copy is kept; anything else is untrustworthy. A decode
+    that repeated a sentence and stopped by itself is the same loop caught early (one
+    sentence said once came back twice), or a caller who did repeat it: the full window decides.
+    """
+    collapsed = collapse_repeated_sentences(text)
+    if ran_out:
+        if len(collapsed) > 0.7 * len(text):
             return None
-        return text
+        text = collapsed
+    elif collapsed != text:
+        return None
+    if compression_ratio(text) > max_compression_ratio:
+        return None
+    return text
 
 
 _SENTENCES = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")

@@ -3,22 +3,41 @@
 Piper synthesises a whole text at once, so the provider is non-streaming; the session wraps it in
 livekit's `tts.StreamAdapter`, which splits the LLM's token stream into sentences and synthesises
 them one after the other. Within one text, Piper yields audio per sentence and each chunk is
-pushed as soon as it exists. Synthesis runs in a worker thread.
+pushed as soon as it exists. Synthesis runs in a thread of its own, optionally at a lower
+scheduling priority (`nice`) so that synthesising the rest of a reply ahead of playout does not
+delay the call's audio path (the VAD that hears a barge-in) on a busy machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, tts
 
 from ..models import piper_voice_path
+
+logger = logging.getLogger(__name__)
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by `nice` (Linux: per thread, and inherited by the
+    threads it starts, such as onnxruntime's pool when the model is loaded here)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError as exc:  # not permitted, or not per-thread on this platform
+        logger.warning("could not lower the speech synthesis priority: %s", exc)
 
 
 def speed_to_length_scale(voice_speed: float) -> float:
@@ -39,11 +58,17 @@ class PiperTTSOptions:
 class PiperVoiceHandle:
     """A loaded Piper voice, shared by every session of a process."""
 
-    def __init__(self, voice_path: str | Path | None = None) -> None:
+    def __init__(self, voice_path: str | Path | None = None, nice: int = 0) -> None:
         from piper import PiperVoice
 
         self.path = piper_voice_path(voice_path)
-        self.voice = PiperVoice.load(str(self.path))
+        self.nice = nice
+        # One thread synthesises for every call of the process (the voice is not thread-safe);
+        # the model is loaded on it so that onnxruntime's pool threads share its priority.
+        self.executor = ThreadPoolExecutor(
+            1, thread_name_prefix="piper", initializer=lower_thread_priority, initargs=(nice,)
+        )
+        self.voice = self.executor.submit(PiperVoice.load, str(self.path)).result()
         self.sample_rate: int = self.voice.config.sample_rate
         self.lock = threading.Lock()
 
@@ -117,6 +142,6 @@ class PiperChunkedStream(tts.ChunkedStream):
             with handle.lock:
                 return next(chunks, None)
 
-        while (pcm := await loop.run_in_executor(None, next_chunk)) is not None:
+        while (pcm := await loop.run_in_executor(handle.executor, next_chunk)) is not None:
             output_emitter.push(pcm)
         output_emitter.flush()

@@ -258,3 +258,32 @@ def test_a_looping_short_decode_is_salvaged_without_the_full_path(
     assert audio_tools.word_recall(text, heard) >= 0.9, heard
     assert len(audio_tools.words(heard)) <= len(audio_tools.words(text)) + 1, heard
     assert path_spy == ["short"]
+
+
+@pytest.mark.parametrize(
+    ("text", "ran_out", "expected"),
+    [
+        # looped into the token budget: one copy kept
+        ("Hello? Hello? Hello? Hel", True, "Hello?"),
+        # a budget spent on anything else: decoded again with the full window
+        ("I would like to book a table for tonight at seven please", True, None),
+        # a sentence that came back twice before the decode stopped: the full window decides
+        (
+            "My flight was delayed and I missed the connection. "
+            "My flight was delayed and I missed the connection.",
+            False,
+            None,
+        ),
+        (
+            "My flight was delayed and I missed the connection.",
+            False,
+            "My flight was delayed and I missed the connection.",
+        ),
+        ("Yes. No. Yes.", False, "Yes. No. Yes."),
+    ],
+)
+def test_judge_short_decode(text, ran_out, expected):
+    from pipelines.stt.whisper import WhisperModelHandle, judge_short_decode
+
+    ratio = WhisperModelHandle.MAX_COMPRESSION_RATIO
+    assert judge_short_decode(text, ran_out=ran_out, max_compression_ratio=ratio) == expected

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 from livekit.agents import tts
@@ -110,3 +114,30 @@ async def test_round_trip_through_whisper(piper_handle, whisper_handle, audio_to
     )
     assert {"weather", "tomorrow", "morning"} <= set(audio_tools.words(heard)), heard
     assert audio_tools.word_recall(SENTENCE, heard) >= 0.8, heard
+
+
+def thread_nice_values() -> dict[int, int]:
+    """Nice value of each thread of this process (field 19 of /proc/self/task/<tid>/stat)."""
+    values = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        values[int(task.name)] = int(fields[16])
+    return values
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread nice is Linux's")
+async def test_synthesis_threads_run_at_the_lower_priority_asked_for():
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = set(thread_nice_values())
+    handle = PiperVoiceHandle(nice=5)
+    try:
+        events = await synthesize(handle, "Hello there.")
+        assert samples_of(events).size > 0
+        synth_tid = handle.executor.submit(threading.get_native_id).result()
+        started = {tid: n for tid, n in thread_nice_values().items() if tid not in before}
+        assert started[synth_tid] == own + 5
+        # onnxruntime's pool threads are started while the model loads on that thread
+        assert sum(n == own + 5 for n in started.values()) >= 1 + ((os.cpu_count() or 1) > 1)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+    finally:
+        handle.executor.shutdown()
