@@ -548,11 +548,11 @@ async def _take_turn(
         onset = speech_segments(inter.audio, CALLER_RATE)
         first = int(onset[0].start * 1000 / mic.frame_ms) if onset else 0
         interjected_at = inter_sent[min(first, len(inter_sent) - 1)]
-        stopped_at = await listener.quiet_from(
-            after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
-        )
-        if not listener.audible_between(interjected_at - STOP_QUIET, interjected_at):
-            stopped_at = None  # the agent was silent (between sentences): there was no stop
+        # An agent silent at the onset (between sentences) had nothing to stop.
+        if listener.audible_between(interjected_at - STOP_QUIET, interjected_at):
+            stopped_at = await listener.quiet_from(
+                after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
+            )
     reply = await replying
     answer = None
     if started is not None and utt.interjection.expect_answer:

@@ -62,7 +62,6 @@ class PiperVoiceHandle:
         from piper import PiperVoice
 
         self.path = piper_voice_path(voice_path)
-        self.nice = nice
         # One thread synthesises for every call of the process (the voice is not thread-safe);
         # the model is loaded on it so that onnxruntime's pool threads share its priority.
         self.executor = ThreadPoolExecutor(
