@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from livekit import rtc
 from livekit.agents import (
     AgentServer,
     AgentSession,
@@ -151,7 +152,7 @@ async def entrypoint(ctx: JobContext) -> None:
         )
         if not await recorder.start():
             logger.info("call was ended before the agent joined", extra={"room": ctx.room.name})
-            await ctx.delete_room()
+            await leave_and_close_room(ctx)
             ctx.shutdown(reason="conversation already ended")
             return
         session.on("conversation_item_added", lambda ev: record_item(recorder, ev))
@@ -179,16 +180,24 @@ async def entrypoint(ctx: JobContext) -> None:
             session.interrupt(force=True)
             farewell = session.say(line(config, "farewell"), allow_interruptions=False)
             await farewell.wait_for_playout()
-            # Leave first, then close the room for the caller: a room deleted while the agent
-            # is in it ends server-side, and livekit's SDK then keeps the agent's published
-            # track and its capture thread for the life of the worker (rust-sdks#1443).
-            room_name = ctx.room.name
-            await ctx.room.disconnect()
-            await ctx.delete_room(room_name)
+            await leave_and_close_room(ctx)
         except Exception as exc:  # the caller may be gone already; the call ends regardless
             logger.info("farewell cut short: %s", exc, extra={"room": ctx.room.name})
         ctx.shutdown(reason=f"agent ended the call: {reason}")
 
+    # `POST /conversations/{id}/end` removes the caller (rather than deleting the room under
+    # the agent, see `leave_and_close_room`); the framework closes the session only for the
+    # caller leaving or the room being deleted, so a removal ends the call here.
+    def on_participant_disconnected(participant: rtc.RemoteParticipant) -> None:
+        if (
+            participant.disconnect_reason == rtc.DisconnectReason.PARTICIPANT_REMOVED
+            and participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        ):
+            logger.info("caller removed from the room", extra={"room": ctx.room.name})
+            ending.update(END_REASONS[CloseReason.PARTICIPANT_DISCONNECTED])
+            session.shutdown(drain=False)
+
+    ctx.room.on("participant_disconnected", on_participant_disconnected)
     session.on("close", on_close)
     rules = CallRules(session, config, end_call)
     ctx.add_shutdown_callback(rules.aclose)
@@ -213,6 +222,16 @@ async def entrypoint(ctx: JobContext) -> None:
         stop_on_pause(session.output.audio)
         vectorize_speaking_rate(session.output.audio)
     rules.start()
+
+
+async def leave_and_close_room(ctx: JobContext) -> None:
+    """Hang up for everyone: leave, then delete the room. In that order because a room
+    deleted while the agent is in it ends server-side, and livekit's SDK then keeps the
+    agent's published track and its capture thread for the life of the worker
+    (livekit/rust-sdks#1443); a room the agent left itself lets them go."""
+    room_name = ctx.room.name
+    await ctx.room.disconnect()
+    await ctx.delete_room(room_name)
 
 
 def room_options(profile: str, frame_ms: int = 20) -> room_io.RoomOptions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -160,3 +162,12 @@ async def call_once(details: dict[str, str], question: str, wait: float = 60):
     return await join_conversation(
         details["websocket_url"], details["token"], details["room_name"], script
     )
+
+
+def capture_threads(pid: int) -> int:
+    """libwebrtc's capture threads in a process: one for each local audio track it holds."""
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended while listed
+            count += (task / "comm").read_text().strip() == "AudioSourceCapt"
+    return count

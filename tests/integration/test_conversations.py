@@ -12,10 +12,10 @@ import av
 import httpx
 import numpy as np
 import pytest
-from livekit import rtc
+from livekit import api, rtc
 
 from simulator.stack import Stack
-from tests.helpers import Receiver, agent_joined, call_once, poll_until
+from tests.helpers import Receiver, agent_joined, call_once, capture_threads, poll_until
 from tests.integration.conftest import Tenant, admin
 
 pytestmark = pytest.mark.integration
@@ -185,8 +185,11 @@ def channel_activity(ogg: bytes) -> tuple[list[bool], list[bool], float]:
 async def test_ending_a_call_through_the_api(
     idle_stack: Stack, calls_api: str, calls_tenant: Tenant
 ) -> None:
-    """`POST /conversations/{id}/end` makes the agent leave a live call; the record keeps
-    the outcome and feedback and says how the call ended."""
+    """`POST /conversations/{id}/end` disconnects the caller of a live call and the agent
+    leaves; the record keeps the outcome and feedback and says how the call ended."""
+    worker = idle_stack.processes["worker"].proc
+    assert worker is not None
+    tracks_before = capture_threads(worker.pid)
     async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
         agent = (
             await client.post(
@@ -214,6 +217,7 @@ async def test_ending_a_call_through_the_api(
         left = asyncio.get_running_loop().create_future()
         room.on("disconnected", lambda reason: left.done() or left.set_result(reason))
         await room.connect(details["websocket_url"], details["token"])
+        room_name = room.name
         try:
             agent_participant = await asyncio.wait_for(agent_joined(room), 60)
             gone = asyncio.get_running_loop().create_future()
@@ -237,10 +241,25 @@ async def test_ending_a_call_through_the_api(
                 json={"reason": "resolved", "feedback": {"rating": 5.0, "comments": "Quick."}},
             )
             assert resp.status_code == 202, resp.text
-            # The agent leaves and the caller is disconnected.
+            # The caller is disconnected and the agent leaves.
             await asyncio.wait_for(asyncio.wait([left, gone], return_when="FIRST_COMPLETED"), 30)
         finally:
             await room.disconnect()
+        assert left.done() and left.result() == rtc.DisconnectReason.PARTICIPANT_REMOVED
+        # The agent left before the room closed, so the worker let go of its published track
+        # (a room deleted under the agent leaves it held for good: livekit/rust-sdks#1443),
+        # and the room is closed: nobody can join it again.
+        await poll_until(
+            lambda: capture_threads(worker.pid) <= tracks_before, 15, "the agent's track released"
+        )
+        ep = idle_stack.endpoint
+        async with api.LiveKitAPI(ep.http_url, ep.api_key, ep.api_secret) as lkapi:
+
+            async def room_closed() -> bool:
+                rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
+                return not rooms.rooms
+
+            await poll_until(room_closed, 20, "the ended call's room to close")
 
         async def closed() -> dict | None:
             body = (await client.get(f"/conversations/{conversation_id}")).json()

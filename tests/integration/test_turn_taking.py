@@ -7,12 +7,10 @@ then hears the farewell and the agent hangs up; so does a call that reaches its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +31,7 @@ from simulator.caller import (
 from simulator.speech import render_speech
 from simulator.stack import Stack
 from tests.conftest import OPENAI_KEY
-from tests.helpers import poll_until
+from tests.helpers import capture_threads, poll_until
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
@@ -237,15 +235,6 @@ async def test_silent_caller_is_reprompted_then_the_agent_hangs_up(
     assert (record["status"], record["end_reason"]) == ("success", "silence_timeout")
     said = [m["text"] for m in record["transcript"]]
     assert said == [GREETING, "Are you still with me?", "Goodbye for now."], said
-
-
-def capture_threads(pid: int) -> int:
-    """libwebrtc's capture threads in a process: one for each local audio track it holds."""
-    count = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):  # a thread that ended while listed
-            count += (task / "comm").read_text().strip() == "AudioSourceCapt"
-    return count
 
 
 async def test_call_reaching_its_maximum_length_ends_with_a_farewell(

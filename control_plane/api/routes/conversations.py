@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 from livekit import api
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -26,6 +27,8 @@ from ...webhooks import enqueue_closed
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from .voice_agents import find_agent
+
+logger = logging.getLogger("control_plane.conversations")
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -333,9 +336,10 @@ async def end_conversation(
     session: SessionDep,
     settings: SettingsDep,
     company_id: CompanyDep,
+    background: BackgroundTasks,
     body: ConversationEnd | None = None,
 ) -> ConversationSummary:
-    """End an ongoing call: the agent leaves and the caller is disconnected. The record
+    """End an ongoing call: the caller is disconnected and the agent leaves. The record
     closes as `success` / `ended_by_api` once the agent has left (a `conversation.ended`
     webhook tells when); a call nobody joined yet closes at once."""
     body = body or ConversationEnd()
@@ -349,24 +353,83 @@ async def end_conversation(
         row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
         await enqueue_closed(session, row)
     await session.commit()
-    await _close_room(settings, row.room_name)
+    agent_in_room = await _hang_up(settings, row.room_name)
+    background.add_task(_close_room, settings, row.room_name, agent_in_room)
     return ConversationSummary.of(row)
 
 
-async def _close_room(settings: Settings, room_name: str) -> None:
-    """Delete the call's room: every participant, the agent included, is disconnected."""
+AGENT_LEAVE_TIMEOUT = 10.0
+"""Seconds an ended call's room waits for the agent to leave before it is deleted anyway."""
+
+
+def _livekit(settings: Settings) -> api.LiveKitAPI:
+    return api.LiveKitAPI(
+        settings.livekit_url,
+        settings.livekit_api_key,
+        settings.livekit_api_secret.get_secret_value(),
+    )
+
+
+async def _participants(lkapi: api.LiveKitAPI, room_name: str) -> list[api.ParticipantInfo]:
+    """Who is in the room; nobody when the room is gone."""
     try:
-        async with api.LiveKitAPI(
-            settings.livekit_url,
-            settings.livekit_api_key,
-            settings.livekit_api_secret.get_secret_value(),
-        ) as lkapi:
-            await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+        listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room_name))
     except api.ServerError as exc:
-        if exc.code != api.ServerErrorCode.NOT_FOUND:
-            raise HTTPException(502, f"LiveKit could not close the room: {exc.message}") from None
+        if exc.code == api.ServerErrorCode.NOT_FOUND:
+            return []
+        raise
+    return list(listed.participants)
+
+
+def _is_agent(participant: api.ParticipantInfo) -> bool:
+    return participant.kind == api.ParticipantInfo.Kind.AGENT
+
+
+async def _hang_up(settings: Settings, room_name: str) -> bool:
+    """Disconnect the call's callers; the agent then leaves by itself. Returns whether an
+    agent is still in the room (the room is deleted once it has left: `_close_room`).
+
+    The room is not deleted under the agent: a room that ends server-side for a participant
+    makes livekit's SDK keep that participant's published tracks for good
+    (livekit/rust-sdks#1443), so every call ended that way would cost the worker memory."""
+    try:
+        async with _livekit(settings) as lkapi:
+            people = await _participants(lkapi, room_name)
+            for person in people:
+                if _is_agent(person):
+                    continue
+                try:
+                    await lkapi.room.remove_participant(
+                        api.RoomParticipantIdentity(room=room_name, identity=person.identity)
+                    )
+                except api.ServerError as exc:
+                    if exc.code != api.ServerErrorCode.NOT_FOUND:  # gone meanwhile
+                        raise
+    except api.ServerError as exc:
+        raise HTTPException(502, f"LiveKit could not end the call: {exc.message}") from None
     except Exception as exc:
         raise HTTPException(502, f"LiveKit is unreachable: {type(exc).__name__}") from None
+    return any(_is_agent(person) for person in people)
+
+
+async def _close_room(settings: Settings, room_name: str, wait_for_agent: bool) -> None:
+    """Delete an ended call's room once its agent has left (or after `AGENT_LEAVE_TIMEOUT`),
+    so nobody can join it again. Runs after the response; failures are only logged."""
+    try:
+        async with _livekit(settings) as lkapi:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + AGENT_LEAVE_TIMEOUT
+            while wait_for_agent and loop.time() < deadline:
+                if not any(_is_agent(p) for p in await _participants(lkapi, room_name)):
+                    break
+                await asyncio.sleep(0.25)
+            try:
+                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+            except api.ServerError as exc:
+                if exc.code != api.ServerErrorCode.NOT_FOUND:
+                    raise
+    except Exception as exc:
+        logger.warning("could not close the room %s: %s", room_name, exc)
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=error_responses(401, 404, 429))
