@@ -25,6 +25,7 @@ from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
 from .config import AgentConfig
+from .http import openai_client
 
 logger = logging.getLogger("pipelines.cloud")
 
@@ -120,8 +121,7 @@ def openai_tts(config: AgentConfig, api_key: str, cloud: CloudSettings) -> tts.T
     if model.startswith("eleven"):
         model = DEFAULT_OPENAI_TTS_MODEL
     return lk_openai.TTS(
-        api_key=api_key,
-        base_url=cloud.openai_base_url,
+        client=openai_client(api_key=api_key, base_url=cloud.openai_base_url),
         model=model,
         voice=config.voice_id.removeprefix(OPENAI_VOICE_PREFIX),
         speed=min(4.0, max(0.25, config.voice_speed / 100)),
@@ -146,8 +146,7 @@ def cloud_stt(config: AgentConfig, api_key: str, cloud: CloudSettings) -> stt.ST
             tag_audio_events=False,
         )
     return lk_openai.STT(
-        api_key=api_key,
-        base_url=cloud.openai_base_url,
+        client=openai_client(api_key=api_key, base_url=cloud.openai_base_url),
         language=language,
         model=config.stt_model or DEFAULT_OPENAI_STT_MODEL,
         use_realtime=False,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from livekit.plugins import openai as lk_openai
 
+from ..http import openai_client
+
 LOCAL_API_KEY = "local-no-key"
 
 
@@ -22,11 +24,9 @@ def build_openai_compatible_llm(
     """An LLM client for `base_url`; the key may be empty for local servers."""
     return lk_openai.LLM(
         model=model,
-        base_url=base_url,
-        api_key=api_key or LOCAL_API_KEY,
+        # No SDK retries (the framework's APIConnectOptions retry), on the shared TLS context.
+        client=openai_client(api_key=api_key or LOCAL_API_KEY, base_url=base_url),
         temperature=temperature,
         # `max_tokens` is understood by every OpenAI-compatible server, including llama.cpp.
         extra_body={"max_tokens": max_tokens},
-        # One place retries: the framework's APIConnectOptions, not the SDK.
-        max_retries=0,
     )

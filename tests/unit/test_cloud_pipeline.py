@@ -15,6 +15,7 @@ from livekit.plugins import openai as lk_openai
 from pipelines.cloud import CloudSettings, ProviderCredentials, tts_provider
 from pipelines.config import AgentConfig
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
+from pipelines.http import tls_context
 from pipelines.stt import WhisperSTT
 from pipelines.tts import PiperTTS
 
@@ -124,6 +125,21 @@ def test_openai_model_uses_openai_with_the_embedded_model_behind(cloud_engines):
     assert str(primary._client.base_url).rstrip("/") == "http://127.0.0.1:9/oai/v1"
     assert primary._client.api_key == "sk-openai-secret-9876"
     assert local.model == "local"
+
+
+def test_calls_share_one_tls_context(cloud_engines):
+    """Every OpenAI-protocol client of every call uses the process's TLS context: a context of
+    its own per client cost ~40 ms and ~1 MB (the CA bundle loaded again), 2-3 times a call."""
+    clients = []
+    for _ in range(2):  # two calls
+        llm = build_llm(AgentConfig(llm_model="gpt-4o-mini"), cloud_engines, KEYS)
+        stt = build_stt(AgentConfig(stt_provider="openai"), cloud_engines, KEYS)
+        tts = build_tts(AgentConfig(voice_id="openai:nova"), cloud_engines, KEYS)
+        clients += [instance._client for instance in llm._llm_instances]  # cloud and embedded
+        clients.append(stt._stt_instances[0].wrapped_stt._client)
+        clients.append(tts._tts_instances[0]._client)
+    contexts = {id(c._client._transport._pool._ssl_context) for c in clients}
+    assert len(clients) == 8 and contexts == {id(tls_context())}
 
 
 def test_deployment_keys_fill_in_for_missing_company_keys(cloud_engines):
