@@ -7,8 +7,10 @@ speaker). The worker uses explicit dispatch: jobs arrive only for rooms that dis
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
+import time
 
 from livekit import rtc
 from livekit.agents import (
@@ -63,7 +65,29 @@ def shared_engines() -> Engines:
     with _engines_lock:
         if _engines is None:
             _engines = Engines(settings.engine_settings())
+            if settings.worker_profile != "stock":
+                freeze_startup_objects()
         return _engines
+
+
+def freeze_startup_objects() -> None:
+    """Move what the process holds once its models are loaded (~280,000 objects: modules,
+    engines) to the collector's permanent generation. A full collection then looks only at
+    what was made since: ~25 ms at a call's end instead of ~200 ms (every thread of the
+    worker waits for it), so each ended call's garbage can be collected at once
+    (`collect_call_garbage`), and Python's own full collections stop costing that much."""
+    gc.collect()
+    gc.freeze()
+
+
+async def collect_call_garbage() -> None:
+    """Free the garbage of calls that have ended. A call's objects end in reference cycles
+    (the framework's session, streams and provider clients) that hold native memory: audio
+    buffers, handles into livekit's SDK. Left to Python's occasional full collection, they
+    piled up for minutes and the memory came back fragmented."""
+    started = time.perf_counter()
+    freed = gc.collect()
+    logger.debug("collected %d objects in %.1f ms", freed, (time.perf_counter() - started) * 1000)
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -134,6 +158,8 @@ async def entrypoint(ctx: JobContext) -> None:
         logger.info(CALL_FINISHED, extra={"room": ctx.room.name, "reason": reason})
 
     ctx.add_shutdown_callback(finished)
+    if settings.worker_profile != "stock":
+        ctx.add_shutdown_callback(collect_call_garbage)
     publisher = MetricsPublisher(ctx.room)
     session.on("metrics_collected", publisher.on_metrics)
     session.on("conversation_item_added", publisher.on_item)
