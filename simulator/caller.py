@@ -24,6 +24,7 @@ import numpy as np
 from livekit import api, rtc
 
 from agent_worker.telemetry import METRICS_TOPIC
+from control_plane.rooms import close_room_after_agent
 
 from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
 
@@ -444,25 +445,12 @@ async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallRepor
             return await _converse(endpoint.url, token, room_name, script, dispatch)
         finally:
             with contextlib.suppress(api.TwirpError):
-                await _close_room_after_agent(lkapi, room_name)
+                await close_room_after_agent(lkapi, room_name, AGENT_LEAVE_TIMEOUT)
 
 
 AGENT_LEAVE_TIMEOUT = 5.0
-"""How long a hung-up caller's room is left for the agent to leave on its own."""
-
-
-async def _close_room_after_agent(lkapi: api.LiveKitAPI, room_name: str) -> None:
-    """A caller hangs up by leaving, and the agent then leaves by itself; the room is deleted
-    once it is empty (or after `AGENT_LEAVE_TIMEOUT`). Deleting it at once would end the call
-    server-side for the agent, and livekit's SDK then keeps the agent's published track, with
-    its capture thread, for the life of the process (livekit/rust-sdks#1443)."""
-    deadline = time.monotonic() + AGENT_LEAVE_TIMEOUT
-    request = api.ListParticipantsRequest(room=room_name)
-    while time.monotonic() < deadline:
-        if not (await lkapi.room.list_participants(request)).participants:
-            break
-        await asyncio.sleep(0.2)
-    await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+"""How long a hung-up caller's room is left for the agent to leave on its own: a caller
+hangs up by leaving, and the room is deleted once the agent has left too (`control_plane.rooms`)."""
 
 
 async def join_conversation(url: str, token: str, room_name: str, script: CallScript) -> CallReport:

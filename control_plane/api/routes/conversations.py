@@ -19,6 +19,7 @@ from starlette.concurrency import iterate_in_threadpool
 
 from ...recorder import percentile
 from ...recordings import CONTENT_TYPES, format_of
+from ...rooms import close_room_after_agent, is_agent, participants
 from ...schemas import NO_NUL_SCHEMA, Language, NoNul, whole_number
 from ...settings import Settings
 from ...store.models import Conversation, utcnow
@@ -353,8 +354,8 @@ async def end_conversation(
         row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
         await enqueue_closed(session, row)
     await session.commit()
-    agent_in_room = await _hang_up(settings, row.room_name)
-    background.add_task(_close_room, settings, row.room_name, agent_in_room)
+    await _hang_up(settings, row.room_name)
+    background.add_task(_close_room, settings, row.room_name)
     return ConversationSummary.of(row)
 
 
@@ -370,33 +371,13 @@ def _livekit(settings: Settings) -> api.LiveKitAPI:
     )
 
 
-async def _participants(lkapi: api.LiveKitAPI, room_name: str) -> list[api.ParticipantInfo]:
-    """Who is in the room; nobody when the room is gone."""
-    try:
-        listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room_name))
-    except api.ServerError as exc:
-        if exc.code == api.ServerErrorCode.NOT_FOUND:
-            return []
-        raise
-    return list(listed.participants)
-
-
-def _is_agent(participant: api.ParticipantInfo) -> bool:
-    return participant.kind == api.ParticipantInfo.Kind.AGENT
-
-
-async def _hang_up(settings: Settings, room_name: str) -> bool:
-    """Disconnect the call's callers; the agent then leaves by itself. Returns whether an
-    agent is still in the room (the room is deleted once it has left: `_close_room`).
-
-    The room is not deleted under the agent: a room that ends server-side for a participant
-    makes livekit's SDK keep that participant's published tracks for good
-    (livekit/rust-sdks#1443), so every call ended that way would cost the worker memory."""
+async def _hang_up(settings: Settings, room_name: str) -> None:
+    """Disconnect the call's callers; the agent then leaves by itself and `_close_room`
+    deletes the room (`control_plane.rooms`: not under the agent)."""
     try:
         async with _livekit(settings) as lkapi:
-            people = await _participants(lkapi, room_name)
-            for person in people:
-                if _is_agent(person):
+            for person in await participants(lkapi, room_name):
+                if is_agent(person):
                     continue
                 try:
                     await lkapi.room.remove_participant(
@@ -409,25 +390,14 @@ async def _hang_up(settings: Settings, room_name: str) -> bool:
         raise HTTPException(502, f"LiveKit could not end the call: {exc.message}") from None
     except Exception as exc:
         raise HTTPException(502, f"LiveKit is unreachable: {type(exc).__name__}") from None
-    return any(_is_agent(person) for person in people)
 
 
-async def _close_room(settings: Settings, room_name: str, wait_for_agent: bool) -> None:
-    """Delete an ended call's room once its agent has left (or after `AGENT_LEAVE_TIMEOUT`),
-    so nobody can join it again. Runs after the response; failures are only logged."""
+async def _close_room(settings: Settings, room_name: str) -> None:
+    """Delete an ended call's room once its agent has left, so nobody can join it again.
+    Runs after the response; failures are only logged."""
     try:
         async with _livekit(settings) as lkapi:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + AGENT_LEAVE_TIMEOUT
-            while wait_for_agent and loop.time() < deadline:
-                if not any(_is_agent(p) for p in await _participants(lkapi, room_name)):
-                    break
-                await asyncio.sleep(0.25)
-            try:
-                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
-            except api.ServerError as exc:
-                if exc.code != api.ServerErrorCode.NOT_FOUND:
-                    raise
+            await close_room_after_agent(lkapi, room_name, AGENT_LEAVE_TIMEOUT)
     except Exception as exc:
         logger.warning("could not close the room %s: %s", room_name, exc)
 
