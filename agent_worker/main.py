@@ -34,6 +34,7 @@ from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline
 
+from . import ffi_routing
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
 from .playout import stop_on_pause
@@ -90,8 +91,15 @@ async def collect_call_garbage() -> None:
     logger.debug("collected %d objects in %.1f ms", freed, (time.perf_counter() - started) * 1000)
 
 
+def route_events(s: Settings) -> None:
+    """Route livekit's audio events to their call (not for the stock peer profile)."""
+    if s.worker_profile != "stock" and s.event_routing:
+        ffi_routing.install()
+
+
 def prewarm(proc: JobProcess) -> None:
     """Give each job the loaded models (loading them if this process has none yet)."""
+    route_events(settings)
     proc.userdata["engines"] = shared_engines()
 
 
@@ -317,6 +325,7 @@ def create_server(s: Settings = settings) -> AgentServer:
     executor = JobExecutorType.THREAD if s.worker_executor == "thread" else JobExecutorType.PROCESS
     if s.worker_profile == "stock":
         executor = JobExecutorType.PROCESS  # livekit-agents' default on Linux
+    route_events(s)
     if executor is JobExecutorType.THREAD:
         shared_engines()  # before registering: the first call must not wait for loading
     server = AgentServer(

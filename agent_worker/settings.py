@@ -50,6 +50,10 @@ class Settings(ServiceSettings):
     sooner on a barge-in than livekit-agents' 50 ms, and costs ~10% more worker CPU per call
     (benchmarks/RESULTS.md)."""
 
+    event_routing: bool = True
+    """Hand livekit's audio events straight to the call they belong to (`ffi_routing`);
+    false: the SDK's own delivery, which offers each event to every call in the process."""
+
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(
             whisper_model=self.whisper_model,

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from agent_worker import ffi_routing
 from pipelines.config import AgentConfig, TurnDetection
 
 from .audio import read_wav
@@ -152,6 +153,9 @@ class LoadPlan:
     input_frame_ms: int = 20
     caller_frame_ms: int = 20
     """The simulated callers' frames, both ways (their share of the machine's CPU)."""
+    event_routing: bool = True
+    """livekit's audio events handed straight to their call, in the callers' process and
+    our worker (`agent_worker.ffi_routing`); False: the SDK's delivery to every subscriber."""
     wav_dir: Path | None = None
     runtime: Runtime = "ours"
     """Whose agents answer: this runtime's worker, or a peer (stock livekit-agents as its
@@ -298,6 +302,11 @@ class LoadRun:
                 join_time=report.join_time,
                 agent_join_time=report.agent_join_time,
             )
+            # The agent's own breakdown of each turn (its metrics, received on the data
+            # channel), known once the call is over.
+            mine = [t for t in self.turns if t["call"] == index]
+            for entry, result in zip(mine, report.turns, strict=False):
+                entry["agent_metrics"] = result.agent_metrics
             if not report.greeting_heard:
                 call.update(dropped=True, error="the agent never answered")
             elif report.agent_left_at is not None:
@@ -542,6 +551,7 @@ def worker_env(plan: LoadPlan) -> dict[str, str]:
         "WORKER_EXECUTOR": plan.executor,
         "WORKER_PROFILE": plan.profile,
         "INPUT_FRAME_MS": str(plan.input_frame_ms),
+        "EVENT_ROUTING": str(plan.event_routing).lower(),
     }
 
 
@@ -599,6 +609,8 @@ def run_load(
         roots["simulator"] = os.getpid()
         print(f"stack up (logs in {log_dir}); {describe(plan)}", flush=True)
         assert worker.proc is not None
+        if plan.event_routing:
+            ffi_routing.install()
         with ProcessSampler(roots, interval=1.0) as sampler:
             run = LoadRun(plan, stack.endpoint, utterances)
             run.summon = summon
@@ -673,6 +685,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--caller-frame-ms", type=int, choices=[10, 20], default=20, help="the callers' frames"
     )
+    parser.add_argument(
+        "--sdk-event-fanout",
+        action="store_true",
+        help="leave livekit's event delivery as the SDK has it (each event to every call)",
+    )
     parser.add_argument("--wav-dir", type=Path, help="caller utterances as .wav files")
     parser.add_argument(
         "--runtime", choices=RUNTIMES, default="ours", help="whose agents answer the calls"
@@ -729,6 +746,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         executor=args.executor,
         input_frame_ms=args.input_frame_ms,
         caller_frame_ms=args.caller_frame_ms,
+        event_routing=not args.sdk_event_fanout,
         wav_dir=args.wav_dir,
         runtime=args.runtime,
     )

@@ -1,0 +1,159 @@
+"""Hand each of livekit's audio events to the one place waiting for it.
+
+livekit's Python SDK receives every native event on one callback and offers it to every
+subscriber in the process (`FfiQueue.put`): every `AudioStream` is offered every call's audio
+frames, and every pending `AudioSource.capture_frame` (one per frame being sent) and every
+`Room` is offered everything else, each through `loop.call_soon_threadsafe` (a pipe write and
+a wake-up) when its filter cannot reject the event. A process holding N calls therefore does
+work in N^2 per second of audio; with calls as threads, each delivery also wakes another
+thread. `install()` routes the two events that make up nearly all the traffic to their one
+recipient:
+
+- an audio stream's frames go to the stream with that handle;
+- a frame capture's completion goes to the capture waiting for that request id.
+
+Every other event, and the frames of a stream created but not yet registered, take the SDK's
+own path. Installed in the worker and the load tester before any room is joined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from typing import Any
+
+from livekit.rtc import AudioSource, AudioStream
+from livekit.rtc._ffi_client import FfiClient, FfiQueue
+from livekit.rtc._proto import ffi_pb2 as proto_ffi
+
+EARLY_CALLBACKS_MAX = 4096
+"""Completions that arrived before their waiter registered are kept until claimed (the
+native side can answer before the requesting thread reads the response); a bound in case a
+waiter never comes (its task cancelled between the request and the wait)."""
+
+
+class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
+    """`FfiQueue` with direct routes for audio stream frames and frame captures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._streams: dict[int, tuple[Any, asyncio.AbstractEventLoop]] = {}
+        self._captures: dict[int, tuple[asyncio.Future[Any], asyncio.AbstractEventLoop]] = {}
+        self._early: dict[int, proto_ffi.FfiEvent] = {}
+        self._routes_lock = threading.Lock()
+
+    def put(self, item: proto_ffi.FfiEvent) -> None:
+        which = item.WhichOneof("message")
+        if which == "audio_stream_event":
+            route = self._streams.get(item.audio_stream_event.stream_handle)
+            if route is not None:
+                queue, loop = route
+                _deliver(loop, queue.put_nowait, item)
+                return
+        elif which == "capture_audio_frame":
+            async_id = item.capture_audio_frame.async_id
+            with self._routes_lock:
+                waiter = self._captures.pop(async_id, None)
+                if waiter is None:
+                    if len(self._early) >= EARLY_CALLBACKS_MAX:
+                        self._early.pop(next(iter(self._early)))
+                    self._early[async_id] = item
+                    return
+            future, loop = waiter
+            _deliver(loop, _resolve, future, item)
+            return
+        super().put(item)
+
+    def route_stream(self, handle: int, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the frames of stream `handle` only to `queue` (the stream's own)."""
+        self._streams[handle] = (queue, loop)
+
+    def unsubscribe(self, queue: Any) -> None:
+        for handle, (routed, _) in list(self._streams.items()):
+            if routed is queue:
+                del self._streams[handle]
+        super().unsubscribe(queue)
+
+    def capture_done(self, async_id: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+        """A future for the completion event of capture request `async_id`."""
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._routes_lock:
+            early = self._early.pop(async_id, None)
+            if early is None:
+                self._captures[async_id] = (future, loop)
+                return future
+        future.set_result(early)
+        return future
+
+    def forget_capture(self, async_id: int) -> None:
+        with self._routes_lock:
+            self._captures.pop(async_id, None)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
+    # A closed loop raises: the call that owned it has ended, nobody is waiting.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _resolve(future: asyncio.Future[Any], item: Any) -> None:
+    if not future.done():
+        future.set_result(item)
+
+
+def _routed() -> RoutedFfiQueue:
+    queue = FfiClient.instance.queue
+    assert isinstance(queue, RoutedFfiQueue), "install() first"
+    return queue
+
+
+_stock_stream_init = AudioStream.__init__
+
+
+def _stream_init(self: AudioStream, *args: Any, **kwargs: Any) -> None:
+    _stock_stream_init(self, *args, **kwargs)
+    _routed().route_stream(self._ffi_handle.handle, self._ffi_queue, self._loop)
+
+
+async def _capture_frame(self: AudioSource, frame: Any) -> None:
+    """`AudioSource.capture_frame` (livekit 1.1.21), waiting on its own completion only."""
+    if frame.samples_per_channel == 0 or self._ffi_handle.disposed:
+        return
+    now = time.monotonic()
+    elapsed = 0.0 if self._last_capture == 0.0 else now - self._last_capture
+    self._q_size += frame.samples_per_channel / self.sample_rate - elapsed
+    self._last_capture = now
+    if self._join_handle:
+        self._join_handle.cancel()
+    if self._join_fut is None:
+        self._join_fut = self._loop.create_future()
+    self._join_handle = self._loop.call_later(self._q_size, self._release_waiter)
+
+    req = proto_ffi.FfiRequest()
+    req.capture_audio_frame.source_handle = self._ffi_handle.handle
+    req.capture_audio_frame.buffer.CopyFrom(frame._proto_info())
+    routes = _routed()
+    resp = FfiClient.instance.request(req)
+    async_id = resp.capture_audio_frame.async_id
+    try:
+        cb = await routes.capture_done(async_id, self._loop)
+    finally:
+        routes.forget_capture(async_id)
+    if cb.capture_audio_frame.error:
+        raise Exception(cb.capture_audio_frame.error)
+
+
+def install() -> None:
+    """Route audio events directly, from now on, in this process (idempotent)."""
+    client = FfiClient.instance
+    if isinstance(client.queue, RoutedFfiQueue):
+        return
+    routed = RoutedFfiQueue()
+    stock = client.queue
+    with stock._lock:
+        routed._subscribers = list(stock._subscribers)
+        client._queue = routed
+    AudioStream.__init__ = _stream_init  # type: ignore[method-assign]
+    AudioSource.capture_frame = _capture_frame  # type: ignore[method-assign]
