@@ -11,6 +11,7 @@ benchmarks/RESULTS.md). The same figure comes out of one strided `rfft` over all
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -37,10 +38,17 @@ def spectral_flux(audio: np.ndarray, sample_rate: int) -> float:
     frames = np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop]
     if len(frames) < 2:
         return 0.0
-    window = np.hanning(frame_length)
-    scale = 1.0 / np.sqrt(np.sum(window**2))
+    window, scale = _window(frame_length)
     magnitudes = np.abs(np.fft.rfft(frames * window, axis=1)) * scale
     return float(np.mean(np.sum(np.abs(np.diff(magnitudes, axis=0)), axis=1)))
+
+
+@functools.cache
+def _window(frame_length: int) -> tuple[np.ndarray, float]:
+    """The Hann window of a frame and its energy scale (one frame length per call)."""
+    window = np.hanning(frame_length)
+    window.flags.writeable = False
+    return window, float(1.0 / np.sqrt(np.sum(window**2)))
 
 
 class VectorizedSpeakingRateStream(SpeakingRateStream):

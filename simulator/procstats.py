@@ -118,22 +118,50 @@ class _Tree:
         self.procs: dict[int, psutil.Process] = {}
         self.alive = True
 
-    def members(self, nested: Mapping[int, set[int]] | None = None) -> list[psutil.Process]:
-        """The root and its current descendants, with cached objects reused where still valid;
-        a descendant that is another sampled root (`nested`: root pid -> its tree's pids) is
-        left out with its own tree, which is counted under its own name."""
-        current = [self.root, *self.root.children(recursive=True)]
+    def members(
+        self, kids: Mapping[int, list[int]], nested: Mapping[int, set[int]] | None = None
+    ) -> list[psutil.Process]:
+        """The root and its current descendants (`kids`: the machine's parent pid -> child
+        pids, read once per sample), with cached objects reused while their identity holds; a
+        descendant that is another sampled root (`nested`: root pid -> its tree's pids) is left
+        out with its own tree, which is counted under its own name."""
+        current = descendants(self.root.pid, kids)
         skip: set[int] = set()
         for pid, pids in (nested or {}).items():
-            if pid != self.root.pid and pid in {p.pid for p in current}:
+            if pid != self.root.pid and pid in current:
                 skip |= pids
-        members = []
-        for proc in current:
-            if proc.pid in skip:
+        members = [self.root]
+        for pid in current[1:]:
+            if pid in skip:
                 continue
-            cached = self.procs.get(proc.pid)
-            members.append(cached if cached is not None and cached == proc else proc)
+            cached = self.procs.get(pid)
+            try:
+                members.append(
+                    cached if cached is not None and cached.is_running() else psutil.Process(pid)
+                )
+            except psutil.Error:
+                continue
         return members
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over the machine's processes."""
+    kids: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info.get("ppid")
+        if ppid is not None:
+            kids.setdefault(ppid, []).append(proc.pid)
+    return kids
+
+
+def descendants(root: int, kids: Mapping[int, list[int]]) -> list[int]:
+    """`root` and every process below it, root first."""
+    out, todo = [root], [root]
+    while todo:
+        for child in kids.get(todo.pop(), ()):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 class ProcessSampler:
@@ -251,10 +279,11 @@ class ProcessSampler:
                 previous = now
                 t = round(now - self._t0, 3)
                 taken: dict[str, dict[str, Any]] = {MACHINE: self._machine(t)}
-                nested = self._tree_pids(trees)
+                kids = children_by_parent()
+                nested = self._tree_pids(trees, kids)
                 for name, tree in trees.items():
                     if tree.alive:
-                        sample = self._measure(tree, dt, nested)
+                        sample = self._measure(tree, dt, kids, nested)
                         if sample is not None:
                             taken[name] = {"t": t, **sample}
                 with self._lock:
@@ -274,23 +303,22 @@ class ProcessSampler:
         }
 
     @staticmethod
-    def _tree_pids(trees: Mapping[str, _Tree]) -> dict[int, set[int]]:
+    def _tree_pids(
+        trees: Mapping[str, _Tree], kids: Mapping[int, list[int]]
+    ) -> dict[int, set[int]]:
         """Each live root's pid -> the pids of its tree, so an ancestor root can leave it out."""
-        out: dict[int, set[int]] = {}
-        for tree in trees.values():
-            if not tree.alive:
-                continue
-            try:
-                out[tree.root.pid] = {tree.root.pid} | {
-                    p.pid for p in tree.root.children(recursive=True)
-                }
-            except psutil.Error:
-                continue
-        return out
+        return {
+            tree.root.pid: set(descendants(tree.root.pid, kids))
+            for tree in trees.values()
+            if tree.alive
+        }
 
     @staticmethod
     def _measure(
-        tree: _Tree, dt: float | None, nested: Mapping[int, set[int]] | None = None
+        tree: _Tree,
+        dt: float | None,
+        kids: Mapping[int, list[int]] | None = None,
+        nested: Mapping[int, set[int]] | None = None,
     ) -> dict[str, Any] | None:
         """One sample of a tree; None (and the tree retired) once its root has exited.
 
@@ -301,7 +329,7 @@ class ProcessSampler:
         try:
             if tree.root.status() == psutil.STATUS_ZOMBIE:
                 raise psutil.NoSuchProcess(tree.root.pid)
-            members = tree.members(nested)
+            members = tree.members(children_by_parent() if kids is None else kids, nested)
         except psutil.Error:
             tree.alive = False
             tree.procs.clear()
