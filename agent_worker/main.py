@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 
@@ -89,6 +90,24 @@ async def collect_call_garbage() -> None:
     started = time.perf_counter()
     freed = gc.collect()
     logger.debug("collected %d objects in %.1f ms", freed, (time.perf_counter() - started) * 1000)
+
+
+LOOP_MONITOR_ENV = "LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"
+
+
+def quiet_loop_monitor(s: Settings) -> None:
+    """Turn off livekit-agents' event-loop monitor (not for the stock peer profile), unless
+    `LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS` asks for it.
+
+    Its watchdog thread samples a stalled loop's stack with `sys._current_frames()`, which
+    holds the interpreter's thread-list lock while it allocates; a garbage collection there
+    runs the monitor's own `gc.callbacks` hook, whose Python code can hand the GIL to another
+    thread. If that thread is one of livekit's native threads finishing an event callback, it
+    needs the thread-list lock to drop its thread state: each waits for the other, and the
+    whole worker hangs with every call in it (seen under load, 2 of 3 runs at 8 calls). Its
+    heartbeat also wakes every call's loop 50 times a second."""
+    if s.worker_profile != "stock":
+        os.environ.setdefault(LOOP_MONITOR_ENV, "0")
 
 
 def route_events(s: Settings) -> None:
@@ -326,6 +345,7 @@ def create_server(s: Settings = settings) -> AgentServer:
     if s.worker_profile == "stock":
         executor = JobExecutorType.PROCESS  # livekit-agents' default on Linux
     route_events(s)
+    quiet_loop_monitor(s)
     if executor is JobExecutorType.THREAD:
         shared_engines()  # before registering: the first call must not wait for loading
     server = AgentServer(
