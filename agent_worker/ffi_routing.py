@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+import logging
 import time
 from typing import Any
 
 from livekit.rtc import AudioSource, AudioStream
+from livekit.rtc import __version__ as rtc_version
 from livekit.rtc._ffi_client import FfiClient, FfiQueue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
+logger = logging.getLogger("agent_worker.ffi_routing")
+
+SDK_VERSION = "1.1.21"
+"""The livekit release whose `capture_frame` and subscriptions this module follows."""
 EARLY_CALLBACKS_MAX = 4096
 """Completions that arrived before their waiter registered are kept until claimed (the
 native side can answer before the requesting thread reads the response); a bound in case a
@@ -35,14 +40,17 @@ waiter never comes (its task cancelled between the request and the wait)."""
 
 
 class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
-    """`FfiQueue` with direct routes for audio stream frames and frame captures."""
+    """`FfiQueue` with direct routes for audio stream frames and frame captures.
+
+    No lock of its own: `put` runs on livekit's native threads, and a Python lock taken there
+    (or by a finalizer during a garbage collection) is one more way to deadlock against the
+    interpreter's own locks. Each route is one dict operation, atomic under the GIL."""
 
     def __init__(self) -> None:
         super().__init__()
         self._streams: dict[int, tuple[Any, asyncio.AbstractEventLoop]] = {}
-        self._captures: dict[int, tuple[asyncio.Future[Any], asyncio.AbstractEventLoop]] = {}
-        self._early: dict[int, proto_ffi.FfiEvent] = {}
-        self._routes_lock = threading.Lock()
+        self._captures: dict[int, Any] = {}
+        """async id -> its waiter (future, loop), or its completion if that came first."""
 
     def put(self, item: proto_ffi.FfiEvent) -> None:
         which = item.WhichOneof("message")
@@ -54,14 +62,12 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
                 return
         elif which == "capture_audio_frame":
             async_id = item.capture_audio_frame.async_id
-            with self._routes_lock:
-                waiter = self._captures.pop(async_id, None)
-                if waiter is None:
-                    if len(self._early) >= EARLY_CALLBACKS_MAX:
-                        self._early.pop(next(iter(self._early)))
-                    self._early[async_id] = item
-                    return
-            future, loop = waiter
+            slot = self._captures.setdefault(async_id, item)
+            if slot is item:  # before its waiter: kept for it
+                self._trim()
+                return
+            self._captures.pop(async_id, None)
+            future, loop = slot
             _deliver(loop, _resolve, future, item)
             return
         super().put(item)
@@ -73,23 +79,29 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
     def unsubscribe(self, queue: Any) -> None:
         for handle, (routed, _) in list(self._streams.items()):
             if routed is queue:
-                del self._streams[handle]
+                self._streams.pop(handle, None)
         super().unsubscribe(queue)
 
     def capture_done(self, async_id: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
         """A future for the completion event of capture request `async_id`."""
         future: asyncio.Future[Any] = loop.create_future()
-        with self._routes_lock:
-            early = self._early.pop(async_id, None)
-            if early is None:
-                self._captures[async_id] = (future, loop)
-                return future
-        future.set_result(early)
+        waiter = (future, loop)
+        slot = self._captures.setdefault(async_id, waiter)
+        if slot is not waiter:  # the completion came first
+            self._captures.pop(async_id, None)
+            future.set_result(slot)
         return future
 
     def forget_capture(self, async_id: int) -> None:
-        with self._routes_lock:
-            self._captures.pop(async_id, None)
+        self._captures.pop(async_id, None)
+
+    def _trim(self) -> None:
+        excess = len(self._captures) - EARLY_CALLBACKS_MAX
+        if excess <= 0:
+            return
+        for async_id in list(self._captures)[:excess]:
+            if isinstance(self._captures.get(async_id), proto_ffi.FfiEvent):
+                self._captures.pop(async_id, None)
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
@@ -118,7 +130,7 @@ def _stream_init(self: AudioStream, *args: Any, **kwargs: Any) -> None:
 
 
 async def _capture_frame(self: AudioSource, frame: Any) -> None:
-    """`AudioSource.capture_frame` (livekit 1.1.21), waiting on its own completion only."""
+    """`AudioSource.capture_frame` of `SDK_VERSION`, waiting on its own completion only."""
     if frame.samples_per_channel == 0 or self._ffi_handle.disposed:
         return
     now = time.monotonic()
@@ -145,11 +157,16 @@ async def _capture_frame(self: AudioSource, frame: Any) -> None:
         raise Exception(cb.capture_audio_frame.error)
 
 
-def install() -> None:
-    """Route audio events directly, from now on, in this process (idempotent)."""
+def install() -> bool:
+    """Route audio events directly, from now on, in this process (idempotent); False, with a
+    warning, on a livekit SDK other than the one this module follows (it replaces
+    `AudioSource.capture_frame` and wraps `AudioStream.__init__`)."""
+    if rtc_version != SDK_VERSION:
+        logger.warning("livekit %s, not %s: audio events not routed", rtc_version, SDK_VERSION)
+        return False
     client = FfiClient.instance
     if isinstance(client.queue, RoutedFfiQueue):
-        return
+        return True
     routed = RoutedFfiQueue()
     stock = client.queue
     with stock._lock:
@@ -157,3 +174,4 @@ def install() -> None:
         client._queue = routed
     AudioStream.__init__ = _stream_init  # type: ignore[method-assign]
     AudioSource.capture_frame = _capture_frame  # type: ignore[method-assign]
+    return True

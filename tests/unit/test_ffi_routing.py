@@ -103,12 +103,12 @@ async def test_a_capture_completion_before_its_waiter_is_kept_for_it() -> None:
     threading.Thread(target=queue.put, args=(capture_done_event(8),)).start()
     late = await asyncio.wait_for(waiting, 1)
     assert late.capture_audio_frame.async_id == 8
-    assert queue._captures == {} and queue._early == {}
+    assert queue._captures == {}
 
 
 def test_unclaimed_completions_are_bounded() -> None:
     queue = ffi_routing.RoutedFfiQueue()
     for async_id in range(ffi_routing.EARLY_CALLBACKS_MAX + 10):
         queue.put(capture_done_event(async_id))
-    assert len(queue._early) == ffi_routing.EARLY_CALLBACKS_MAX
-    assert 0 not in queue._early  # the oldest went first
+    assert len(queue._captures) == ffi_routing.EARLY_CALLBACKS_MAX
+    assert 0 not in queue._captures  # the oldest went first
