@@ -33,7 +33,7 @@ from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
-from pipelines.factory import Engines, build_pipeline
+from pipelines.factory import Engines, build_pipeline, interruption_min_duration
 
 from . import ffi_routing
 from .agent import VoiceAgent
@@ -150,7 +150,7 @@ def session_for(
             "interruption": {
                 "enabled": td.allow_interruptions,
                 "mode": "vad",
-                "min_duration": td.min_interruption_duration,
+                "min_duration": interruption_min_duration(config),
                 # A short sound that stopped the agent but brought no words: carry on.
                 "resume_false_interruption": True,
                 "false_interruption_timeout": td.false_interruption_timeout,
@@ -190,6 +190,8 @@ async def entrypoint(ctx: JobContext) -> None:
     publisher = MetricsPublisher(ctx.room)
     session.on("metrics_collected", publisher.on_metrics)
     session.on("conversation_item_added", publisher.on_item)
+    session.on("user_state_changed", publisher.on_state)
+    session.on("agent_state_changed", publisher.on_state)
     ctx.add_shutdown_callback(publisher.aclose)
 
     ending = {"status": "success", "reason": "agent_ended"}

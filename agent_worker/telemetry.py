@@ -10,7 +10,13 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentSession, llm, metrics, stt, tts
-from livekit.agents.voice import ConversationItemAddedEvent, ErrorEvent, MetricsCollectedEvent
+from livekit.agents.voice import (
+    AgentStateChangedEvent,
+    ConversationItemAddedEvent,
+    ErrorEvent,
+    MetricsCollectedEvent,
+    UserStateChangedEvent,
+)
 
 logger = logging.getLogger("agent_worker.telemetry")
 
@@ -42,6 +48,13 @@ class MetricsPublisher:
         payload = {"type": "turn_metrics", "role": item.role, "interrupted": item.interrupted}
         payload.update({k: v for k, v in item.metrics.items() if isinstance(v, int | float)})
         self._spawn(payload)
+
+    def on_state(self, ev: UserStateChangedEvent | AgentStateChangedEvent) -> None:
+        """The caller's and the agent's state changes ("speaking", "listening", ...), with
+        the worker's wall-clock time of the change: a client can show them, and a caller on
+        the same host can tell the agent's reaction time from the media path."""
+        who = "user_state" if isinstance(ev, UserStateChangedEvent) else "agent_state"
+        self._spawn({"type": who, "old": ev.old_state, "new": ev.new_state, "at": ev.created_at})
 
     def publish(self, payload: dict[str, object]) -> None:
         """Send any JSON event on the topic (in the background)."""

@@ -72,7 +72,7 @@ from fake_providers.openai import FakeOpenAI  # noqa: E402
 from pipelines.config import AgentConfig, TurnDetection  # noqa: E402
 from pipelines.vad import WebRTCVAD, WebRTCVADOptions  # noqa: E402
 from simulator.audio import CALLER_RATE, read_wav, resample, speech_segments  # noqa: E402
-from simulator.caller import STOP_QUIET, AgentListener, Microphone  # noqa: E402
+from simulator.caller import STOP_QUIET, AgentListener, MetricsInbox, Microphone  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 from simulator.stack import Stack, StackConfig  # noqa: E402
 
@@ -793,9 +793,22 @@ def classify(
     return {**out, "outcome": "lost"}
 
 
+def agent_reaction(inbox: MetricsInbox, onset: float) -> dict[str, float | None]:
+    """Where the stop went, from the worker's state changes: onset -> its VAD declared the
+    caller speaking -> it paused the agent's audio. What follows the pause to the caller's
+    quiet is its output and the media path back."""
+    speaking = inbox.state_change("user_state", "speaking", after=onset)
+    paused = inbox.state_change("agent_state", "listening", old="speaking", after=onset)
+    return {
+        "vad_start_s": None if speaking is None else speaking - onset,
+        "paused_s": None if paused is None else paused - onset,
+    }
+
+
 async def room_turn(
     mic: Microphone,
     listener: AgentListener,
+    inbox: MetricsInbox,
     model: ScriptedModel,
     trial: Trial,
     *,
@@ -831,7 +844,13 @@ async def room_turn(
     outcome = classify(
         times, loud, onset, stopped, ended or time.monotonic(), bool(answered), stop_timeout
     )
-    return {**record, "reply_after_s": started - asked_at, **outcome, "answered": answered}
+    return {
+        **record,
+        "reply_after_s": started - asked_at,
+        **outcome,
+        **agent_reaction(inbox, onset),
+        "answered": answered,
+    }
 
 
 async def room_call(
@@ -858,6 +877,8 @@ async def room_call(
         room = rtc.Room()
         listener = AgentListener()
         listener.attach(room)
+        inbox = MetricsInbox()
+        inbox.attach(room)
         mic = Microphone(room)
         try:
             await room.connect(endpoint.url, token, rtc.RoomOptions(auto_subscribe=True))
@@ -886,6 +907,7 @@ async def room_call(
                 record = await room_turn(
                     mic,
                     listener,
+                    inbox,
                     model,
                     trial,
                     after=after,
@@ -910,6 +932,8 @@ def describe(record: dict[str, Any]) -> str:
         line += f" ({record['why']})"
     if record.get("quiet_after_s") is not None:
         line += f", quiet after {ms(record['quiet_after_s'])} ms"
+    if record.get("paused_s") is not None:
+        line += f" (VAD {ms(record['vad_start_s'])}, paused {ms(record['paused_s'])})"
     if record.get("pause_s") is not None:
         line += f", back after {ms(record['pause_s'])} ms"
     if record.get("answered"):
@@ -965,9 +989,20 @@ def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
     def share(selected: list[dict[str, Any]], outcome: str) -> float | None:
         return rate(r["outcome"] == outcome for r in selected)
 
+    stopped = [r for r in barge if r["stop_s"] is not None]
+
+    def stage(key: str) -> dict[str, float | None]:
+        return quantiles([r[key] for r in stopped if r.get(key) is not None])
+
     return {
         "barge_in": {
-            "stop_s": quantiles([r["stop_s"] for r in barge if r["stop_s"] is not None]),
+            "stop_s": quantiles([r["stop_s"] for r in stopped]),
+            # the stop in three stages: media in + VAD onset, VAD -> pause, pause -> quiet
+            "vad_start_s": stage("vad_start_s"),
+            "paused_s": stage("paused_s"),
+            "heard_after_pause_s": quantiles(
+                [r["stop_s"] - r["paused_s"] for r in stopped if r.get("paused_s") is not None]
+            ),
             "missed": sum(r["stop_s"] is None for r in barge),
             "resumed": sum(r["outcome"] == "resumed" for r in barge),
             "answered": sum(bool(r["answered"]) for r in barge),
@@ -1074,6 +1109,26 @@ def room_report(rows: list[dict[str, Any]]) -> str:
                     "n barge-in / backchannel",
                 ],
                 lines,
+            ),
+            "",
+            "Where the stop goes (p50 / p95 ms from the barge-in's onset, on the worker's "
+            "clock): its VAD declares the caller speaking; the agent's audio is paused; "
+            "from the pause to the quiet the caller hears.",
+            "",
+            table(
+                ["VAD", "hold s", "min interruption s", "VAD start", "paused", "pause -> quiet"],
+                [
+                    [
+                        r["vad"],
+                        f"{r['hold_s']:g}",
+                        f"{r['min_interruption_s']:g}",
+                        *(
+                            f"{ms(r['barge_in'][k]['p50'])} / {ms(r['barge_in'][k]['p95'])}"
+                            for k in ("vad_start_s", "paused_s", "heard_after_pause_s")
+                        ),
+                    ]
+                    for r in rows
+                ],
             ),
         ]
     )

@@ -107,6 +107,9 @@ class TurnResult:
     """When the interjection's sound started, in the audio the caller sent."""
     agent_stopped_at: float | None = None
     """When the agent's audio first went quiet (for `STOP_QUIET` s) after the interjection."""
+    agent_paused_at: float | None = None
+    """When the worker paused the agent's audio after the interjection, by its own report
+    (same-host callers only): splits the stop into the agent's reaction and the way back."""
     answer: AgentSpeech | None = None
     """The agent's answer to an interjection that `expect_answer`s."""
 
@@ -116,6 +119,13 @@ class TurnResult:
         if self.interjected_at is None or self.agent_stopped_at is None:
             return None
         return self.agent_stopped_at - self.interjected_at
+
+    @property
+    def barge_in_pause(self) -> float | None:
+        """Caller starts speaking over the agent -> the worker pauses its audio (its report)."""
+        if self.interjected_at is None or self.agent_paused_at is None:
+            return None
+        return self.agent_paused_at - self.interjected_at
 
     @property
     def reply_heard(self) -> bool:
@@ -371,6 +381,21 @@ class MetricsInbox:
         except ValueError:
             logger.warning("ignoring malformed metrics packet")
 
+    def state_change(
+        self, kind: str, new: str, *, after: float, old: str | None = None
+    ) -> float | None:
+        """When the worker reported the first `kind` ("user_state" or "agent_state") change
+        to `new` (from `old`) at or after `after`, on our monotonic clock. The worker stamps
+        its wall clock, so this holds for a caller on the worker's host only."""
+        offset = time.time() - time.monotonic()
+        for _, m in self.items:
+            if m.get("type") != kind or m.get("new") != new or (old and m.get("old") != old):
+                continue
+            at = float(m.get("at", 0)) - offset
+            if at >= after:
+                return at
+        return None
+
     def between(self, start: float, end: float) -> dict[str, float]:
         """Agent-side breakdown of the metrics received in [start, end)."""
         out: dict[str, float] = {}
@@ -505,6 +530,10 @@ async def _converse(
     bounds = [t.speech_end_at for t in turns] + [float("inf")]
     for i, turn in enumerate(turns):
         turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])
+        if turn.interjected_at is not None:
+            turn.agent_paused_at = inbox.state_change(
+                "agent_state", "listening", old="speaking", after=turn.interjected_at
+            )
     agent_join = listener.joined_at - dispatched_at if listener.joined_at else None
     return CallReport(room_name, join_time, agent_join, greeting, turns, left[0] if left else None)
 

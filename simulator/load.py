@@ -257,6 +257,7 @@ class LoadRun:
                 "voice_to_voice": result.voice_to_voice,
                 "barge_in": result.interjected_at is not None,
                 "barge_in_stop": result.barge_in_stop,
+                "barge_in_pause": result.barge_in_pause,
                 "missed": result.reply is None,
             }
         )

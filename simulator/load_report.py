@@ -58,10 +58,13 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
 
     Keys: turns, voice_to_voice_n, voice_to_voice_p50_ms, voice_to_voice_p95_ms,
     voice_to_voice_max_ms, barge_in_turns, barge_in_n (turns with a measured stop),
-    barge_in_stop_p50_ms, barge_in_stop_p95_ms, missed, missed_rate (None without turns).
+    barge_in_stop_p50_ms, barge_in_stop_p95_ms, barge_in_pause_p50_ms, barge_in_pause_p95_ms
+    (the onset -> the worker's pause, the agent's part of the stop), missed, missed_rate
+    (None without turns).
     """
     v2v = _values(turns, "voice_to_voice")
     stops = _values(turns, "barge_in_stop")
+    pauses = _values(turns, "barge_in_pause")
     missed = sum(1 for t in turns if t.get("missed"))
     return {
         "turns": len(turns),
@@ -73,6 +76,8 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
         "barge_in_n": len(stops),
         "barge_in_stop_p50_ms": _ms(percentile(stops, 0.5)),
         "barge_in_stop_p95_ms": _ms(percentile(stops, 0.95)),
+        "barge_in_pause_p50_ms": _ms(percentile(pauses, 0.5)),
+        "barge_in_pause_p95_ms": _ms(percentile(pauses, 0.95)),
         "missed": missed,
         "missed_rate": missed / len(turns) if turns else None,
     }
@@ -321,7 +326,9 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
         f"p95 {_num(total['voice_to_voice_p95_ms'])} ms, "
         f"max {_num(total['voice_to_voice_max_ms'])} ms; "
         f"barge-in stop p50 {_num(total['barge_in_stop_p50_ms'])} ms, "
-        f"p95 {_num(total['barge_in_stop_p95_ms'])} ms (n={total['barge_in_n']}); "
+        f"p95 {_num(total['barge_in_stop_p95_ms'])} ms (n={total['barge_in_n']}; the worker "
+        f"paused p50 {_num(total['barge_in_pause_p50_ms'])} ms, "
+        f"p95 {_num(total['barge_in_pause_p95_ms'])} ms after the onset); "
         f"{total['missed']} missed.",
         "",
     ]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 
+from control_plane.api.routes.conversations import AGENT_LEAVE_TIMEOUT
 from simulator.stack import Stack
 from tests.helpers import Receiver, agent_joined, call_once, capture_threads, poll_until
 from tests.integration.conftest import Tenant, admin
@@ -249,8 +250,11 @@ async def test_ending_a_call_through_the_api(
         # The agent left before the room closed, so the worker let go of its published track
         # (a room deleted under the agent leaves it held for good: livekit/rust-sdks#1443),
         # and the room is closed: nobody can join it again.
+        # (beyond the room's wait for the agent: a room deleted under it would fail this)
         await poll_until(
-            lambda: capture_threads(worker.pid) <= tracks_before, 15, "the agent's track released"
+            lambda: capture_threads(worker.pid) <= tracks_before,
+            AGENT_LEAVE_TIMEOUT + 10,
+            "the agent's track released",
         )
         ep = idle_stack.endpoint
         async with api.LiveKitAPI(ep.http_url, ep.api_key, ep.api_secret) as lkapi:

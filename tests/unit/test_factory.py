@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
+from livekit.agents import vad as lk_vad
 from livekit.plugins import openai as lk_openai
 from livekit.plugins import silero
 
@@ -16,6 +18,7 @@ from pipelines.factory import (
     build_pipeline,
     build_tts,
     build_vad,
+    interruption_min_duration,
 )
 from pipelines.stt import WhisperSTT
 from pipelines.transcript_gate import GatedVAD, ReportingSTT
@@ -141,3 +144,35 @@ def test_silero_turn_vad_per_agent_built_on_a_call_thread(engines):
     assert first._onnx_session is second._onnx_session
     # The STT's segmenter stays on WebRTC with its own short silence.
     assert isinstance(build_vad(config, engines, silence=0.15), WebRTCVAD)
+
+
+async def test_silero_interruption_comes_one_window_after_speech_starts(
+    engines, signal, audio_tools
+):
+    """With Silero, every window after its start of speech adds 32 ms of speech time: the
+    default 0.1 s minimum pauses the agent at the first inference after the start (96 ms),
+    not a window later (128 ms, 0.1 compared as it is)."""
+    config = AgentConfig()
+    assert config.turn_detection.vad == "silero"
+    assert config.turn_detection.min_interruption_duration == 0.1
+    stream = build_vad(config, engines).stream()
+    sig = signal(rate=16000)
+    step = 16000 * 20 // 1000
+    for i in range(0, len(sig.samples), step):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + step], 16000))
+    stream.end_input()
+    events = [ev async for ev in stream]
+    await stream.aclose()
+    start = next(i for i, ev in enumerate(events) if ev.type is lk_vad.VADEventType.START_OF_SPEECH)
+    after = [ev for ev in events[start:] if ev.type is lk_vad.VADEventType.INFERENCE_DONE]
+    minimum = interruption_min_duration(config)
+    pauses_at = next(ev for ev in after if ev.speech_duration >= minimum)
+    assert pauses_at is after[0]
+    assert pauses_at.speech_duration == pytest.approx(0.096)
+    # as configured, the comparison would have waited for the next window
+    assert after[0].speech_duration < 0.1 <= after[1].speech_duration
+
+
+def test_webrtc_interruption_minimum_is_compared_as_configured():
+    td = TurnDetection(vad="webrtc", min_interruption_duration=0.1)
+    assert interruption_min_duration(AgentConfig(turn_detection=td)) == 0.1

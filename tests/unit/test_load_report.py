@@ -106,7 +106,7 @@ def test_summarize_turns() -> None:
         turn(2.0, 2.0),
         turn(3.0, 3.0),
         turn(4.0, None),
-        turn(5.0, 0.8, barge_in=True, barge_in_stop=0.2),
+        turn(5.0, 0.8, barge_in=True, barge_in_stop=0.2, barge_in_pause=0.1),
         turn(6.0, 0.6, barge_in=True, barge_in_stop=0.4),
         turn(7.0, 0.7, barge_in=True),
     ]
@@ -120,6 +120,7 @@ def test_summarize_turns() -> None:
     assert s["barge_in_n"] == 2
     assert s["barge_in_stop_p50_ms"] == pytest.approx(300.0)
     assert s["barge_in_stop_p95_ms"] == pytest.approx(390.0)
+    assert s["barge_in_pause_p50_ms"] == pytest.approx(100.0)  # only one turn reported it
     assert s["missed"] == 1
     assert s["missed_rate"] == pytest.approx(1 / 7)
 

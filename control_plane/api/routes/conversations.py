@@ -359,8 +359,11 @@ async def end_conversation(
     return ConversationSummary.of(row)
 
 
-AGENT_LEAVE_TIMEOUT = 10.0
-"""Seconds an ended call's room waits for the agent to leave before it is deleted anyway."""
+AGENT_LEAVE_TIMEOUT = 30.0
+"""Seconds an ended call's room waits for the agent to leave before it is deleted anyway. An
+agent finishing its call (the record, the recording) leaves ~2 s after its caller on an idle
+machine, and several times later on a busy one; deleting the room under it would keep its track
+for the life of the worker."""
 
 
 def _livekit(settings: Settings) -> api.LiveKitAPI:
