@@ -76,8 +76,9 @@ class TurnDetectionSettings(BaseModel):
     allow_interruptions: bool = True
     """Whether the caller can cut the agent off by speaking."""
     min_interruption_duration: float = Field(default=_TD.min_interruption_duration, ge=0.0, le=5.0)
-    """Seconds of caller speech that stop the agent: shorter sounds (a cough, "mm-hmm") do
-    not, and the agent resumes after a false interruption."""
+    """Seconds of caller speech that stop the agent: shorter sounds do not, and the agent
+    resumes after a false interruption. Below the VAD's own start of speech, the agent pauses
+    when the VAD declares speech (Silero does not for a cough)."""
     greeting_protection: float = Field(default=_TD.greeting_protection, ge=0.0, le=30.0)
     """Seconds at the start of the greeting that nothing interrupts (line noise on pickup)."""
 

@@ -42,9 +42,11 @@ class TurnDetection(BaseModel):
     """Extra seconds the session waits after the VAD's end of speech before answering."""
     max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
     allow_interruptions: bool = True
-    min_interruption_duration: float = Field(default=0.1, ge=0.0, le=5.0)
+    min_interruption_duration: float = Field(default=0.06, ge=0.0, le=5.0)
     """Seconds of caller speech over the agent that pause it; shorter sounds are ignored. The
-    pause becomes a stop once words follow (0.1 s: benchmarks/RESULTS.md, turn-taking)."""
+    pause becomes a stop once words follow. Below the VAD's own start of speech (Silero: two
+    32 ms windows it scores as speech; WebRTC: `min_speech_duration`) the agent pauses as soon
+    as the VAD declares speech: 0.06 s (benchmarks/RESULTS.md, turn-taking)."""
     false_interruption_timeout: float = Field(default=1.0, ge=0.1, le=10.0)
     """An interruption followed by this much silence without words was false: the agent
     resumes where it stopped."""

@@ -118,20 +118,26 @@ SILERO_WINDOW_S = 512 / 16000
 """Silero scores 32 ms windows of 16 kHz audio."""
 
 
+INTERRUPTION_FLOOR_S = 0.01
+"""livekit-agents pauses the agent at every inference whose speech time reaches the minimum:
+at 0, silence would too."""
+
+
 def interruption_min_duration(config: AgentConfig) -> float:
     """What livekit-agents compares with the caller's speech time to pause the agent.
 
     Silero's speech time starts at two windows (64 ms) when it declares speech and grows one
-    window per window after that, speech or not, until its hold ends the speech. So every
-    sound that starts speech reaches any minimum shorter than the hold, and the minimum only
-    decides how many windows later the pause comes. It is rounded to the nearest window
-    (0.1 s: the third window, 96 ms, where comparing against 0.1 waited for the fourth,
-    128 ms). WebRTC's speech time counts voiced frames only and is compared as configured.
+    32 ms window per window after that, speech or not, until its hold ends the speech. So
+    every sound that starts speech reaches any minimum shorter than the hold, and the minimum
+    only decides how many windows later the pause comes. It is rounded to the nearest window
+    (0.1 s: the third, 96 ms, where comparing against 0.1 waited for the fourth, 128 ms).
+    WebRTC's speech time counts voiced frames only and is compared as configured.
     """
     td = config.turn_detection
-    if td.vad != "silero":
-        return td.min_interruption_duration
-    return max(0.0, td.min_interruption_duration - SILERO_WINDOW_S / 2)
+    minimum = td.min_interruption_duration
+    if td.vad == "silero":
+        minimum -= SILERO_WINDOW_S / 2
+    return max(INTERRUPTION_FLOOR_S, minimum)
 
 
 def build_local_stt(

@@ -100,7 +100,9 @@ class _NamedAfterInner:
 
 
 class GatedVAD(_NamedAfterInner, vad.VAD):
-    """`inner`, with its end-of-speech events held until `gate` is settled."""
+    """`inner`, with its end-of-speech events held until `gate` is settled, and each start of
+    speech followed by an inference event that reports it when `inner` did not
+    (`speech_started`)."""
 
     def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
         super().__init__(capabilities=inner.capabilities)
@@ -128,6 +130,7 @@ class _GatedVADStream(vad.VADStream):
             self._inner.end_input()
 
         feeder = asyncio.create_task(forward_input(), name="gated-vad-input")
+        last_done: vad.VADEvent | None = None
         try:
             async for ev in self._inner:
                 if ev.type == vad.VADEventType.END_OF_SPEECH:
@@ -136,9 +139,37 @@ class _GatedVADStream(vad.VADStream):
                         # the caller's last word is as long ago as it was, plus the wait
                         ev = dataclasses.replace(ev, silence_duration=ev.silence_duration + waited)
                 self._event_ch.send_nowait(ev)
+                if ev.type == vad.VADEventType.INFERENCE_DONE:
+                    last_done = ev
+                elif ev.type == vad.VADEventType.START_OF_SPEECH and (
+                    started := speech_started(last_done, ev)
+                ):
+                    self._event_ch.send_nowait(started)
         finally:
             await utils.aio.cancel_and_wait(feeder)
             await self._inner.aclose()
+
+
+def speech_started(done: vad.VADEvent | None, start: vad.VADEvent) -> vad.VADEvent | None:
+    """The inference event of the window that started speech, again, as of that start.
+
+    Silero sends a window's inference event before it decides that the window starts speech,
+    so that event reports no speech, and livekit-agents, which pauses the agent when an
+    inference event's speech time reaches the minimum interruption, would learn of the start
+    one window (32 ms) later. None when the window's event already reported it (our WebRTC
+    VAD decides first) or is not the start's."""
+    if done is None or done.speaking or done.samples_index != start.samples_index:
+        return None
+    return dataclasses.replace(
+        done,
+        speech_duration=start.speech_duration,
+        silence_duration=0.0,
+        speaking=True,
+        frames=[],  # the window's audio went with the first event
+        inference_duration=0.0,
+        raw_accumulated_speech=start.speech_duration,
+        raw_accumulated_silence=0.0,
+    )
 
 
 class ReportingSTT(_NamedAfterInner, stt.STT):

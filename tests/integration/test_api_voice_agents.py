@@ -44,7 +44,7 @@ TURN_DEFAULTS = {
     "min_endpointing_delay": 0.05,
     "max_endpointing_delay": 3.0,
     "allow_interruptions": True,
-    "min_interruption_duration": 0.1,
+    "min_interruption_duration": 0.06,
     "greeting_protection": 1.0,
 }
 """Turn-taking settings beyond the seed's, with their measured defaults."""

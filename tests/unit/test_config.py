@@ -26,7 +26,7 @@ def test_defaults():
     assert td == TurnDetection()
     assert (td.vad_aggressiveness, td.vad_frame_ms) == (2, 20)
     assert (td.min_speech_duration, td.min_silence_duration) == (0.1, 0.6)
-    assert (td.vad, td.min_interruption_duration) == ("silero", 0.1)
+    assert (td.vad, td.min_interruption_duration) == ("silero", 0.06)
     assert td.allow_interruptions is True
 
 

@@ -146,16 +146,9 @@ def test_silero_turn_vad_per_agent_built_on_a_call_thread(engines):
     assert isinstance(build_vad(config, engines, silence=0.15), WebRTCVAD)
 
 
-async def test_silero_interruption_comes_one_window_after_speech_starts(
-    engines, signal, audio_tools
-):
-    """With Silero, every window after its start of speech adds 32 ms of speech time: the
-    default 0.1 s minimum pauses the agent at the first inference after the start (96 ms),
-    not a window later (128 ms, 0.1 compared as it is)."""
-    config = AgentConfig()
-    assert config.turn_detection.vad == "silero"
-    assert config.turn_detection.min_interruption_duration == 0.1
-    stream = build_vad(config, engines).stream()
+async def silero_events(config: AgentConfig, engines, signal, audio_tools) -> list:
+    """The session's turn VAD (Silero behind the transcript gate) over one utterance."""
+    stream = build_pipeline(config, engines).vad.stream()
     sig = signal(rate=16000)
     step = 16000 * 20 // 1000
     for i in range(0, len(sig.samples), step):
@@ -163,16 +156,50 @@ async def test_silero_interruption_comes_one_window_after_speech_starts(
     stream.end_input()
     events = [ev async for ev in stream]
     await stream.aclose()
-    start = next(i for i, ev in enumerate(events) if ev.type is lk_vad.VADEventType.START_OF_SPEECH)
-    after = [ev for ev in events[start:] if ev.type is lk_vad.VADEventType.INFERENCE_DONE]
+    return events
+
+
+def pause_window(events: list, config: AgentConfig) -> tuple[int, int]:
+    """(samples index of the start of speech, of the first inference event whose speech time
+    reaches the minimum interruption: where livekit-agents pauses the agent)."""
+    start = next(ev for ev in events if ev.type is lk_vad.VADEventType.START_OF_SPEECH)
     minimum = interruption_min_duration(config)
-    pauses_at = next(ev for ev in after if ev.speech_duration >= minimum)
-    assert pauses_at is after[0]
-    assert pauses_at.speech_duration == pytest.approx(0.096)
-    # as configured, the comparison would have waited for the next window
-    assert after[0].speech_duration < 0.1 <= after[1].speech_duration
+    done = next(
+        ev
+        for ev in events
+        if ev.type is lk_vad.VADEventType.INFERENCE_DONE and ev.speech_duration >= minimum
+    )
+    return start.samples_index, done.samples_index
+
+
+async def test_silero_pauses_the_agent_at_its_start_of_speech(engines, signal, audio_tools):
+    """Silero reports its start window's inference before deciding it starts speech; the turn
+    VAD sends that inference again as of the start, so the default minimum interruption pauses
+    the agent at the start of speech (64 ms of speech time), not a window or two later."""
+    config = AgentConfig()
+    assert config.turn_detection.vad == "silero"
+    events = await silero_events(config, engines, signal, audio_tools)
+    start, pause = pause_window(events, config)
+    assert pause == start
+    i = next(i for i, ev in enumerate(events) if ev.type is lk_vad.VADEventType.START_OF_SPEECH)
+    before, again = events[i - 1], events[i + 1]
+    assert before.type is again.type is lk_vad.VADEventType.INFERENCE_DONE
+    assert (before.speaking, before.speech_duration) == (False, 0.0)
+    assert again.speaking and again.speech_duration == pytest.approx(0.064)
+    assert again.samples_index == before.samples_index and not again.frames
+    # 0.1 s is rounded to the nearest window of speech time: the next window (96 ms)
+    td = TurnDetection(min_interruption_duration=0.1)
+    _, later = pause_window(events, AgentConfig(turn_detection=td))
+    assert later == start + 512
 
 
 def test_webrtc_interruption_minimum_is_compared_as_configured():
     td = TurnDetection(vad="webrtc", min_interruption_duration=0.1)
     assert interruption_min_duration(AgentConfig(turn_detection=td)) == 0.1
+
+
+@pytest.mark.parametrize("vad", ["silero", "webrtc"])
+def test_no_interruption_minimum_reaches_silence(vad):
+    """Silence is reported as no speech time: a minimum of 0 would pause the agent at once."""
+    td = TurnDetection(vad=vad, min_interruption_duration=0.0)
+    assert interruption_min_duration(AgentConfig(turn_detection=td)) > 0.0

@@ -111,3 +111,16 @@ async def test_reporting_stt_reports_empty_recognitions_only(whisper_handle, aud
     spoken = await recognizer.recognize(audio_tools.to_frame(sig.samples, 16000))
     assert spoken.alternatives[0].text
     assert empties == [1]
+
+
+async def test_webrtc_start_is_not_reported_twice(signal, audio_tools):
+    """Our WebRTC VAD's inference event already reports the speech its window starts, so the
+    gate adds no second one (that is for Silero, `tests/unit/test_factory.py`)."""
+    sig = signal(rate=16000, trail=1.0)
+    stream = gated_stream(TranscriptGate(), sig, audio_tools)
+    events = [ev async for ev in stream]
+    await stream.aclose()
+    i = next(i for i, ev in enumerate(events) if ev.type is START)
+    at_start = [ev for ev in events if ev.samples_index == events[i].samples_index]
+    assert [ev.type for ev in at_start] == [vad.VADEventType.INFERENCE_DONE, START]
+    assert at_start[0].speaking and at_start[0].speech_duration >= 0.1 - 1e-9
