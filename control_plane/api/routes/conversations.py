@@ -65,6 +65,10 @@ class ConversationStarted(BaseModel):
 MAX_CONTEXT_BYTES = 8192
 
 
+DEPARTURE_TIMEOUT = 20
+"""Seconds a call's room stays open after its caller left (LiveKit's default)."""
+
+
 @router.post("", status_code=201, responses=error_responses(400, 401, 404, 409, 429))
 async def start_conversation(
     body: ConversationStart, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
@@ -96,7 +100,11 @@ async def start_conversation(
             api.RoomConfiguration(
                 name=conversation_id,
                 empty_timeout=60,
-                departure_timeout=5,
+                # After the caller leaves, the agent leaves too (its session closes, then the
+                # job), ~2 s on an idle machine and longer on a busy one. A room that closes
+                # under the agent keeps its track for the life of the worker
+                # (livekit/rust-sdks#1443), so the room waits well beyond that.
+                departure_timeout=DEPARTURE_TIMEOUT,
                 agents=[
                     api.RoomAgentDispatch(
                         agent_name=settings.agent_name, metadata=json.dumps(metadata)
