@@ -521,6 +521,10 @@ async def _converse(
         turns: list[TurnResult] = []
         for utt in script.turns:
             turns.append(await _take_turn(mic, listener, utt, script))
+            if (onset := turns[-1].interjected_at) is not None:
+                turns[-1].agent_paused_at = inbox.state_change(
+                    "agent_state", "listening", old="speaking", after=onset
+                )
             if script.on_turn is not None:
                 script.on_turn(turns[-1])
     finally:
@@ -530,10 +534,6 @@ async def _converse(
     bounds = [t.speech_end_at for t in turns] + [float("inf")]
     for i, turn in enumerate(turns):
         turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])
-        if turn.interjected_at is not None:
-            turn.agent_paused_at = inbox.state_change(
-                "agent_state", "listening", old="speaking", after=turn.interjected_at
-            )
     agent_join = listener.joined_at - dispatched_at if listener.joined_at else None
     return CallReport(room_name, join_time, agent_join, greeting, turns, left[0] if left else None)
 

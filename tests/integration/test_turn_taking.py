@@ -172,11 +172,12 @@ async def test_caller_interrupts_a_long_reply(
     turn = report.turns[0]
     assert turn.interjected_at is not None, "the reply never started"
     assert turn.barge_in_stop is not None and turn.barge_in_stop < 1.5, turn.barge_in_stop
-    # The worker reported pausing the reply after the caller's onset, before the caller heard
-    # it stop (same host: its clock is ours).
+    # The worker reported pausing the reply after the caller's onset, by the time the caller
+    # heard it stop (same host: its clock is ours; the quiet may begin in a dip of the reply
+    # just before the pause reaches the caller).
     paused, stopped = turn.agent_paused_at, turn.agent_stopped_at
     assert paused is not None and stopped is not None
-    assert turn.interjected_at < paused < stopped, (turn.interjected_at, paused, stopped)
+    assert turn.interjected_at < paused < stopped + 0.1, (turn.interjected_at, paused, stopped)
 
     record = await closed_record(client, conversation_id)
     replies = [m for m in record["transcript"] if m["speaker"] == "agent"][1:]
