@@ -798,7 +798,7 @@ def agent_reaction(inbox: MetricsInbox, onset: float) -> dict[str, float | None]
     caller speaking -> it paused the agent's audio. What follows the pause to the caller's
     quiet is its output and the media path back."""
     speaking = inbox.state_change("user_state", "speaking", after=onset)
-    paused = inbox.state_change("agent_state", "listening", old="speaking", after=onset)
+    paused = inbox.agent_paused(after=onset)
     return {
         "vad_start_s": None if speaking is None else speaking - onset,
         "paused_s": None if paused is None else paused - onset,

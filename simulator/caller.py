@@ -396,6 +396,11 @@ class MetricsInbox:
                 return at
         return None
 
+    def agent_paused(self, *, after: float) -> float | None:
+        """When the worker first paused the agent's speech at or after `after` (its state
+        going from speaking to listening); same-host callers only, as `state_change`."""
+        return self.state_change("agent_state", "listening", old="speaking", after=after)
+
     def between(self, start: float, end: float) -> dict[str, float]:
         """Agent-side breakdown of the metrics received in [start, end)."""
         out: dict[str, float] = {}
@@ -522,9 +527,7 @@ async def _converse(
         for utt in script.turns:
             turns.append(await _take_turn(mic, listener, utt, script))
             if (onset := turns[-1].interjected_at) is not None:
-                turns[-1].agent_paused_at = inbox.state_change(
-                    "agent_state", "listening", old="speaking", after=onset
-                )
+                turns[-1].agent_paused_at = inbox.agent_paused(after=onset)
             if script.on_turn is not None:
                 script.on_turn(turns[-1])
     finally:
