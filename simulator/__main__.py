@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
 import os
@@ -56,22 +57,27 @@ def cmd_demo(_: argparse.Namespace) -> None:
     signal.signal(signal.SIGHUP, _exit_on_signal)
     config = StackConfig.from_env()
     print("starting livekit-server, the embedded LLM and the worker ...", flush=True)
-    with Stack(config) as stack:
-        logs = config.log_dir
-        print(f"stack up (logs in {logs}); placing a demo call ...\n", flush=True)
-        text = asyncio.run(run_call(stack.endpoint, demo_script(config.agent_name, DEMO_QUESTIONS)))
-        print(text)
-        print(
-            f"\nThe stack keeps running: livekit-server at {config.livekit_url} "
-            f"(key {stack.key}), agent name '{config.agent_name}'.\n"
-            "Talk to it yourself: run `make console` in another terminal (microphone and "
-            "speaker),\nor `make call` for another simulated call. Press Ctrl-C to stop.",
-            flush=True,
-        )
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            print("\nstopping ...")
+    try:
+        with Stack(config) as stack:
+            logs = config.log_dir
+            print(f"stack up (logs in {logs}); placing a demo call ...\n", flush=True)
+            text = asyncio.run(
+                run_call(stack.endpoint, demo_script(config.agent_name, DEMO_QUESTIONS))
+            )
+            print(text)
+            print(
+                f"\nThe stack keeps running: livekit-server at {config.livekit_url} "
+                f"(key {stack.key}), agent name '{config.agent_name}'.\n"
+                "Talk to it yourself: run `make console` in another terminal (microphone and "
+                "speaker),\nor `make call` for another simulated call. Press Ctrl-C to stop.",
+                flush=True,
+            )
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                print("\nstopping ...", flush=True)
+    finally:
+        print("stack stopped", flush=True)
 
 
 def cmd_call(args: argparse.Namespace) -> None:
@@ -113,6 +119,8 @@ def cmd_console(_: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    # `kill -USR1 <pid>` prints every thread's stack: what a run that will not stop waits on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(
         prog="python -m simulator",

@@ -150,22 +150,41 @@ class ManagedProcess:
             time.sleep(0.2)
 
     def stop(self, timeout: float = 15.0) -> None:
+        stop_together([self], timeout)
+
+    def terminate(self) -> bool:
+        """Ask the process group to stop (SIGTERM); False if it had already exited."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        return True
+
+    def kill(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def log_contains(self, needle: str) -> bool:
         try:
             return needle in self.log_path.read_text(errors="replace")
         except OSError:
             return False
+
+
+def stop_together(processes: list[ManagedProcess], timeout: float = 15.0) -> None:
+    """SIGTERM to each, then one shared `timeout` for all of them to exit before SIGKILL: a
+    stack stops within about `timeout` per tier, not per process."""
+    asked = [p for p in processes if p.terminate()]
+    deadline = time.monotonic() + timeout
+    for p in asked:
+        assert p.proc is not None
+        try:
+            p.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def control_plane_process(
@@ -360,11 +379,11 @@ class Stack:
         return proc
 
     def stop(self) -> None:
-        # Workers first, then the LLM, then the media server they all talk to.
-        order = [n for n in self.processes if n not in ("llm", "livekit")] + ["llm", "livekit"]
-        for name in order:
-            if name in self.processes:
-                self.processes.pop(name).stop()
+        # Workers first (they leave their rooms), then the LLM and the media server together.
+        last = ("llm", "livekit")
+        first = [self.processes.pop(n) for n in list(self.processes) if n not in last]
+        stop_together(first)
+        stop_together([self.processes.pop(n) for n in last if n in self.processes])
 
     def __enter__(self) -> Stack:
         return self.start()

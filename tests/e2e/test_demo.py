@@ -53,7 +53,15 @@ def test_demo_prints_the_call_and_a_signal_stops_the_whole_stack(stop_signal) ->
         assert port_in_use(PORTS["LIVEKIT_PORT"]) and port_in_use(PORTS["LLM_PORT"])
 
         proc.send_signal(stop_signal)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack, on its output
+            proc.send_signal(signal.SIGTERM)
+            rest, _ = proc.communicate(timeout=60)
+            pytest.fail(f"the demo did not stop within 60 s of {stop_signal.name}:\n{rest}")
+        rest = proc.stdout.read()
+        assert "stack stopped" in rest, rest
     finally:
         if proc.poll() is None:  # a failed assertion: still stop the stack the demo started
             proc.send_signal(signal.SIGTERM)
