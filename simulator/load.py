@@ -74,8 +74,8 @@ LOAD_AGENT = "load-agent"
 PROVIDER_KEY = "sk-load-test-0001"
 ELEVENLABS_VOICE = "EXAVITQu4vr4xnSDxMaL"
 
-Runtime = Literal["ours", "livekit-agents", "pipecat"]
-RUNTIMES: tuple[Runtime, ...] = ("ours", "livekit-agents", "pipecat")
+Runtime = Literal["ours", "livekit-agents", "pipecat", "bare"]
+RUNTIMES: tuple[Runtime, ...] = ("ours", "livekit-agents", "pipecat", "bare")
 PEERS = ROOT / "benchmarks/peers"
 STOCK_HOLD_S = 0.55
 """Stock livekit-agents' turn wait: Silero's `min_silence_duration` (0.55 s); the session's
@@ -159,7 +159,10 @@ class LoadPlan:
     wav_dir: Path | None = None
     runtime: Runtime = "ours"
     """Whose agents answer: this runtime's worker, or a peer (stock livekit-agents as its
-    quickstart configures it, or Pipecat), with the same providers; peers need network ones."""
+    quickstart configures it, or Pipecat), with the same providers; peers need network ones.
+    "bare" is the media floor: livekit's SDK alone hearing and answering with a fixed reply
+    after the hold and the providers' latency, no session and no providers
+    (`benchmarks/peers/bare_sdk.py`)."""
 
     def agent(self) -> AgentConfig:
         td = TurnDetection(vad=self.vad, min_silence_duration=self.hold)
@@ -182,6 +185,8 @@ class LoadPlan:
             return 1000 * STOCK_HOLD_S
         if self.runtime == "pipecat":
             return 1000 * PIPECAT_HOLD_S
+        if self.runtime == "bare":
+            return 1000 * self.hold
         td = self.agent().turn_detection
         return 1000 * max(td.min_silence_duration, td.min_endpointing_delay)
 
@@ -501,6 +506,15 @@ def start_agents(
         }
         argv = [sys.executable, str(PEERS / "livekit_quickstart.py"), "start"]
         return stack.start_worker(env=peer, argv=argv), None
+    if plan.runtime == "bare":
+        bare = {
+            **env,
+            "BARE_HOLD_S": str(plan.hold),
+            "BARE_PROVIDER_MS": str(plan.providers.latency_ms),
+            "EVENT_ROUTING": str(plan.event_routing).lower(),
+        }
+        argv = [sys.executable, str(PEERS / "bare_sdk.py"), "start"]
+        return stack.start_worker(env=bare, argv=argv), None
     return start_pipecat(stack, env)
 
 
