@@ -54,11 +54,12 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
 
 
 def test_peers_answer_the_same_calls_and_are_compared(tmp_path) -> None:
-    """Stock livekit-agents and Pipecat take the same scripted calls as our runtime, on the
-    same fake providers, and the comparison puts their figures side by side with ratios."""
+    """Stock livekit-agents, Pipecat and the bare SDK (the media floor) take the same scripted
+    calls as our runtime, on the same fake providers, and the comparison puts their figures
+    side by side with ratios."""
     providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50, reply=REPLY)
     plan = LoadPlan(calls=1, turns=3, barge_in_every=3, providers=providers)
-    runtimes = ["ours", "livekit-agents", "pipecat"]
+    runtimes = ["ours", "livekit-agents", "pipecat", "bare"]
     paths = run_compare(plan, runtimes, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
 
     for runtime in runtimes:
@@ -76,7 +77,7 @@ def test_peers_answer_the_same_calls_and_are_compared(tmp_path) -> None:
 
     comparison = json.loads(paths["compare.json"].read_text())
     assert comparison["baseline"] == "ours"
-    assert set(comparison["ratios"]) == {"livekit-agents", "pipecat"}
+    assert set(comparison["ratios"]) == {"livekit-agents", "pipecat", "bare"}
     for peer, ratios in comparison["ratios"].items():
         assert ratios["voice_to_voice_p50_ms"] > 0, peer
         assert ratios["worker_cpu_per_call"] > 0, peer
