@@ -42,7 +42,7 @@ from .playout import stop_on_pause
 from .rules import CallRules, line
 from .settings import Settings
 from .speaking_rate import vectorize_speaking_rate
-from .telemetry import MetricsPublisher, watch_providers
+from .telemetry import LoopLag, MetricsPublisher, watch_providers
 
 logger = logging.getLogger("agent_worker")
 
@@ -192,6 +192,9 @@ async def entrypoint(ctx: JobContext) -> None:
     session.on("conversation_item_added", publisher.on_item)
     session.on("user_state_changed", publisher.on_state)
     session.on("agent_state_changed", publisher.on_state)
+    lag = LoopLag(publisher.publish)  # how late this call's loop runs, once a second
+    lag.start()
+    ctx.add_shutdown_callback(lag.aclose)
     ctx.add_shutdown_callback(publisher.aclose)
 
     ending = {"status": "success", "reason": "agent_ended"}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +88,44 @@ class MetricsPublisher:
         _done, pending = await asyncio.wait(set(self._tasks), timeout=self.CLOSE_TIMEOUT)
         for task in pending:
             task.cancel()
+
+
+class LoopLag:
+    """How late the call's event loop runs what is due: a tick every `PERIOD`, and every
+    `REPORT_EVERY` the worst lateness since, as `{"type": "loop_lag", "max": s, "at": wall}`.
+
+    Calls are threads of one worker sharing one interpreter: this lateness is what a busy
+    worker adds to everything a call does (its VAD's events, the pause on a barge-in, reading
+    a provider's answer), so a load test can tell a slow provider from a crowded worker.
+    """
+
+    PERIOD = 0.05
+    REPORT_EVERY = 1.0
+
+    def __init__(self, publish: Callable[[dict[str, object]], None]) -> None:
+        self._publish = publish
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="loop-lag")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        worst, since = 0.0, loop.time()
+        while True:
+            due = loop.time() + self.PERIOD
+            await asyncio.sleep(self.PERIOD)
+            now = loop.time()
+            worst = max(worst, now - due)
+            if now - since >= self.REPORT_EVERY:
+                self._publish({"type": "loop_lag", "max": round(worst, 4), "at": time.time()})
+                worst, since = 0.0, now
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 ERROR_EVENT = "error.occurred"

@@ -421,6 +421,8 @@ class MetricsInbox:
                 out["llm_ttft"] = m["ttft"]
             elif kind == "tts_metrics" and "tts_ttfb" not in out and m.get("ttfb", -1) >= 0:
                 out["tts_ttfb"] = m["ttfb"]
+            elif kind == "loop_lag":
+                out["loop_lag_max"] = max(out.get("loop_lag_max", 0.0), m["max"])
         return out
 
 

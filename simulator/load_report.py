@@ -59,12 +59,16 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
     Keys: turns, voice_to_voice_n, voice_to_voice_p50_ms, voice_to_voice_p95_ms,
     voice_to_voice_max_ms, barge_in_turns, barge_in_n (turns with a measured stop),
     barge_in_stop_p50_ms, barge_in_stop_p95_ms, barge_in_pause_p50_ms, barge_in_pause_p95_ms
-    (the onset -> the worker's pause, the agent's part of the stop), missed, missed_rate
-    (None without turns).
+    (the onset -> the worker's pause, the agent's part of the stop), loop_lag_p50_ms,
+    loop_lag_p95_ms (over turns, of the worst lateness of the call's event loop in the worker
+    during the turn), missed, missed_rate (None without turns).
     """
     v2v = _values(turns, "voice_to_voice")
     stops = _values(turns, "barge_in_stop")
     pauses = _values(turns, "barge_in_pause")
+    lags = [
+        m["loop_lag_max"] for t in turns if "loop_lag_max" in (m := t.get("agent_metrics") or {})
+    ]
     missed = sum(1 for t in turns if t.get("missed"))
     return {
         "turns": len(turns),
@@ -78,6 +82,8 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
         "barge_in_stop_p95_ms": _ms(percentile(stops, 0.95)),
         "barge_in_pause_p50_ms": _ms(percentile(pauses, 0.5)),
         "barge_in_pause_p95_ms": _ms(percentile(pauses, 0.95)),
+        "loop_lag_p50_ms": _ms(percentile(lags, 0.5)),
+        "loop_lag_p95_ms": _ms(percentile(lags, 0.95)),
         "missed": missed,
         "missed_rate": missed / len(turns) if turns else None,
     }
@@ -339,14 +345,16 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
             "## Steps",
             "",
             "| calls | turns | v2v p50 ms | v2v p95 ms | v2v max ms | barge-in stop p50/p95 ms "
-            f"| missed | dropped | {worker} CPU % | machine CPU % | {worker} RSS MB |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| call loop lag p50/p95 ms | missed | dropped | {worker} CPU % | machine CPU % "
+            f"| {worker} RSS MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in steps:
             lines.append(
                 f"| {s['concurrent']} | {s['turns']} | {_num(s['voice_to_voice_p50_ms'])} "
                 f"| {_num(s['voice_to_voice_p95_ms'])} | {_num(s['voice_to_voice_max_ms'])} "
                 f"| {_num(s['barge_in_stop_p50_ms'])}/{_num(s['barge_in_stop_p95_ms'])} "
+                f"| {_num(s['loop_lag_p50_ms'])}/{_num(s['loop_lag_p95_ms'])} "
                 f"| {s['missed']} | {s['dropped']} | {_num(s['worker_cpu'])} "
                 f"| {_num(s['machine_cpu'])} | {_num(s['worker_rss_mb'])} |"
             )

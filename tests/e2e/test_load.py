@@ -43,6 +43,8 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
     # quiet may begin in a dip of the reply just before the pause reaches the caller)
     assert all(0 < t["barge_in_pause"] < t["barge_in_stop"] + 0.1 for t in barge_ins), barge_ins
     assert max(t["concurrent"] for t in turns) >= 2  # the calls overlapped
+    # each turn carries how late its call's loop ran in the worker (published every second)
+    assert all(0 <= t["agent_metrics"]["loop_lag_max"] < 5 for t in turns), turns
 
     worker = report["processes"]["worker"]
     assert worker and max(s["rss_bytes"] for s in worker) > 100 * 2**20

@@ -108,8 +108,9 @@ def test_summarize_turns() -> None:
         turn(4.0, None),
         turn(5.0, 0.8, barge_in=True, barge_in_stop=0.2, barge_in_pause=0.1),
         turn(6.0, 0.6, barge_in=True, barge_in_stop=0.4),
-        turn(7.0, 0.7, barge_in=True),
+        turn(7.0, 0.7, barge_in=True, agent_metrics={"loop_lag_max": 0.3}),
     ]
+    turns[0]["agent_metrics"] = {"loop_lag_max": 0.01}
     s = summarize_turns(turns)
     assert s["turns"] == 7
     assert s["voice_to_voice_n"] == 6
@@ -121,6 +122,8 @@ def test_summarize_turns() -> None:
     assert s["barge_in_stop_p50_ms"] == pytest.approx(300.0)
     assert s["barge_in_stop_p95_ms"] == pytest.approx(390.0)
     assert s["barge_in_pause_p50_ms"] == pytest.approx(100.0)  # only one turn reported it
+    assert s["loop_lag_p50_ms"] == pytest.approx(155.0)  # the two turns that carry it
+    assert s["loop_lag_p95_ms"] == pytest.approx(285.5)
     assert s["missed"] == 1
     assert s["missed_rate"] == pytest.approx(1 / 7)
 

@@ -1,0 +1,46 @@
+"""The call loop's lateness, as the worker publishes it and a caller reads it per turn."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from agent_worker.telemetry import LoopLag
+from simulator.caller import MetricsInbox
+
+
+async def test_a_blocked_loop_is_reported_late_and_a_free_one_is_not() -> None:
+    reports: list[dict[str, object]] = []
+    got = asyncio.Event()
+
+    def publish(payload: dict[str, object]) -> None:
+        reports.append(payload)
+        got.set()
+
+    lag = LoopLag(publish)
+    lag.start()
+    try:
+        await got.wait()  # a first second with the loop free
+        got.clear()
+        await asyncio.sleep(0)
+        time.sleep(0.3)  # the loop is held, as by a call hogging the interpreter
+        await got.wait()
+    finally:
+        await lag.aclose()
+    free, blocked = reports[0], reports[-1]
+    assert free["type"] == blocked["type"] == "loop_lag"
+    assert float(blocked["max"]) >= 0.25, reports
+    assert float(free["max"]) < float(blocked["max"]), reports
+    assert abs(float(blocked["at"]) - time.time()) < 5
+
+
+def test_a_turn_reads_the_worst_lag_reported_during_it() -> None:
+    inbox = MetricsInbox()
+    inbox.items += [
+        (1.0, {"type": "loop_lag", "max": 0.2}),
+        (2.0, {"type": "loop_lag", "max": 0.05}),
+        (3.0, {"type": "loop_lag", "max": 0.08}),
+        (4.0, {"type": "loop_lag", "max": 0.5}),
+    ]
+    assert inbox.between(1.5, 4.0)["loop_lag_max"] == 0.08
+    assert "loop_lag_max" not in inbox.between(5.0, 6.0)
