@@ -92,7 +92,8 @@ class MetricsPublisher:
 
 class LoopLag:
     """How late the call's event loop runs what is due: a tick every `PERIOD`, and every
-    `REPORT_EVERY` the worst lateness since, as `{"type": "loop_lag", "max": s, "at": wall}`.
+    `REPORT_EVERY` the worst and the mean lateness since, as
+    `{"type": "loop_lag", "max": s, "mean": s, "at": wall}`.
 
     Calls are threads of one worker sharing one interpreter: this lateness is what a busy
     worker adds to everything a call does (its VAD's events, the pause on a barge-in, reading
@@ -111,15 +112,22 @@ class LoopLag:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        worst, since = 0.0, loop.time()
+        worst, total, ticks, since = 0.0, 0.0, 0, loop.time()
         while True:
             due = loop.time() + self.PERIOD
             await asyncio.sleep(self.PERIOD)
             now = loop.time()
-            worst = max(worst, now - due)
+            worst, total, ticks = max(worst, now - due), total + now - due, ticks + 1
             if now - since >= self.REPORT_EVERY:
-                self._publish({"type": "loop_lag", "max": round(worst, 4), "at": time.time()})
-                worst, since = 0.0, now
+                self._publish(
+                    {
+                        "type": "loop_lag",
+                        "max": round(worst, 4),
+                        "mean": round(total / ticks, 4),
+                        "at": time.time(),
+                    }
+                )
+                worst, total, ticks, since = 0.0, 0.0, 0, now
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -404,6 +404,7 @@ class MetricsInbox:
     def between(self, start: float, end: float) -> dict[str, float]:
         """Agent-side breakdown of the metrics received in [start, end)."""
         out: dict[str, float] = {}
+        lag_means: list[float] = []
         for t, m in self.items:
             if not start <= t < end:
                 continue
@@ -423,6 +424,9 @@ class MetricsInbox:
                 out["tts_ttfb"] = m["ttfb"]
             elif kind == "loop_lag":
                 out["loop_lag_max"] = max(out.get("loop_lag_max", 0.0), m["max"])
+                lag_means.append(m.get("mean", 0.0))
+        if lag_means:
+            out["loop_lag_mean"] = sum(lag_means) / len(lag_means)
         return out
 
 
