@@ -511,6 +511,7 @@ def start_agents(
             **env,
             "BARE_HOLD_S": str(plan.hold),
             "BARE_PROVIDER_MS": str(plan.providers.latency_ms),
+            "BARE_REPLY": plan.providers.reply,
             "EVENT_ROUTING": str(plan.event_routing).lower(),
         }
         argv = [sys.executable, str(PEERS / "bare_sdk.py"), "start"]

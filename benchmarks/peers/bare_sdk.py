@@ -8,8 +8,8 @@ directly, with no session, no models and no providers:
 - it hears the caller as our worker does: 16 kHz, 20 ms frames, each frame's energy against a
   threshold standing in for a VAD;
 - after `BARE_HOLD_S` of quiet following speech it waits `BARE_PROVIDER_MS` (what STT, LLM and
-  TTS would take) and plays a fixed reply, espeak-ng speech about as long as the fake LLM's
-  answer, in 50 ms frames at 24 kHz through a 200 ms source queue, as livekit-agents' room
+  TTS would take) and plays a fixed reply: the fake LLM's answer (`BARE_REPLY`) spoken by
+  espeak-ng, in 50 ms frames at 24 kHz through a 200 ms source queue, as livekit-agents' room
   output does;
 - 60 ms of caller speech over the reply stops it (a barge-in), as our default minimum
   interruption does.
@@ -39,6 +39,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorTy
 
 from agent_worker import ffi_routing  # noqa: E402
 from simulator.audio import frame_rms_dbfs  # noqa: E402
+from simulator.load import REPLY  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 
 IN_RATE, IN_FRAME_MS = 16000, 20
@@ -48,10 +49,6 @@ HOLD_S = float(os.environ.get("BARE_HOLD_S", "0.6"))
 PROVIDER_S = float(os.environ.get("BARE_PROVIDER_MS", "600")) / 1000
 INTERRUPT_S = 0.06
 GREETING = "Hello, how can I help you today?"
-REPLY = (
-    "Of course. I have a table for you at seven tonight, by the window. "
-    "Is there anything else I can help you with today?"
-)
 
 
 class Speaker:
@@ -99,7 +96,7 @@ server = AgentServer(
     host="127.0.0.1",
 )
 greeting = render_speech(GREETING, rate=OUT_RATE)
-reply = render_speech(REPLY, rate=OUT_RATE)
+reply = render_speech(os.environ.get("BARE_REPLY", REPLY), rate=OUT_RATE)
 
 
 @server.rtc_session(agent_name=os.environ.get("VOICE_AGENT_NAME", "bare"))
