@@ -72,6 +72,7 @@ class Settings(ServiceSettings):
             credentials=ProviderCredentials(
                 elevenlabs=_secret(self.elevenlabs_api_key), openai=_secret(self.openai_api_key)
             ),
+            egress=self.egress_policy(),
         )
 
 

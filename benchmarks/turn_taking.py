@@ -959,13 +959,13 @@ async def worker_idle(port: int, within: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
-def room_agent(base_url: str, vad_name: str, hold: float, min_interruption: float) -> AgentConfig:
-    """The agent under test: the local voice and STT, the fake model, the turn settings."""
+def room_agent(vad_name: str, hold: float, min_interruption: float) -> AgentConfig:
+    """The agent under test: the local voice and STT, the fake model (the deployment's OpenAI
+    endpoint), the turn settings."""
     return AgentConfig(
         name="Turn-taking benchmark",
         first_message="Hello.",
         llm_model=LLM_MODEL,
-        llm_base_url=base_url,
         max_completion_tokens=400,
         voice_id="local:en_US-joe-medium",
         turn_detection=TurnDetection(
@@ -1026,7 +1026,6 @@ def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def room_run(
     stack: Stack,
-    base_url: str,
     model: ScriptedModel,
     settings: list[tuple[str, float, float]],
     trials: list[Trial],
@@ -1039,7 +1038,7 @@ async def room_run(
     rows = []
     for vad_name, hold, minimum in settings:
         started = time.perf_counter()
-        agent = room_agent(base_url, vad_name, hold, minimum)
+        agent = room_agent(vad_name, hold, minimum)
         print(f"  {vad_name} hold {hold:g} s, min interruption {minimum:g} s", file=sys.stderr)
         records: list[dict[str, Any]] = []
         for i in range(0, len(trials), turns_per_call):
@@ -1150,30 +1149,27 @@ def main_room(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
     manifest = ensure_corpus(args.corpus)
     trials = plan_trials(load_clips(args.corpus, manifest, True), args.trials, args.seed)
     model = ScriptedModel()
-    config = StackConfig(
-        **ROOM_PORTS,
-        agent_name=ROOM_AGENT,
-        log_dir=ROOT / ".cache/logs/bench-turn-taking",
-        worker_env={"OPENAI_API_KEY": OPENAI_KEY},
-    )
     # The fake answers every call; the embedded LLM (only the model's fallback) stays off.
-    with (
-        FakeOpenAI(api_keys=[OPENAI_KEY], replies=model) as fake,
-        Stack(config, llm=False) as stack,
-    ):
+    with FakeOpenAI(api_keys=[OPENAI_KEY], replies=model) as fake:
         assert fake.base_url is not None
-        rows = asyncio.run(
-            room_run(
-                stack,
-                fake.base_url,
-                model,
-                settings,
-                trials,
-                turns_per_call=args.turns_per_call,
-                after=args.after,
-                stop_timeout=args.stop_timeout,
-            )
+        config = StackConfig(
+            **ROOM_PORTS,
+            agent_name=ROOM_AGENT,
+            log_dir=ROOT / ".cache/logs/bench-turn-taking",
+            worker_env={"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": fake.base_url},
         )
+        with Stack(config, llm=False) as stack:
+            rows = asyncio.run(
+                room_run(
+                    stack,
+                    model,
+                    settings,
+                    trials,
+                    turns_per_call=args.turns_per_call,
+                    after=args.after,
+                    stop_timeout=args.stop_timeout,
+                )
+            )
     elapsed = time.perf_counter() - started
 
     print(

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.egress import EgressPolicy, parse_networks
 
 from .recordings import RecordingStore
 
@@ -72,6 +74,20 @@ class ServiceSettings(StoreSettings):
     provider_timeout_seconds: float = 5.0
     """How long one attempt at a cloud provider may take."""
 
+    egress_allowed_networks: str = ""
+    """Networks that URLs set by tenants (webhooks, an agent's `llm_base_url`) may reach
+    although they are not public (`127.0.0.0/8,10.1.0.0/16`); empty: public addresses only
+    (`shared.egress`)."""
+
+    @field_validator("egress_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def egress_policy(self) -> EgressPolicy:
+        return EgressPolicy.from_setting(self.egress_allowed_networks)
+
 
 class Settings(ServiceSettings):
     """Everything the control-plane process reads from its environment."""
@@ -101,6 +117,13 @@ class Settings(ServiceSettings):
 
     rate_limit: str = "600/minute"
     """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""
+    auth_failure_limit: str = "30/minute"
+    """Failed authentications per client address; beyond it, 429 until the window passes
+    (behind a proxy, run uvicorn with `--forwarded-allow-ips` so the address is the client's)."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest JSON body; larger requests are refused (413) before they are read."""
+    max_webhooks_per_company: int = Field(default=20, ge=1)
+    max_agents_per_company: int = Field(default=1000, ge=1)
     stt_max_upload_bytes: int = 25 * 1024 * 1024
     stt_max_seconds: float = 600.0
     tts_max_characters: int = 5000

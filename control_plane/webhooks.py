@@ -28,6 +28,8 @@ import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.egress import EgressPolicy, httpx_client
+
 from .security import ProviderKeyVault
 from .store.models import Conversation, Webhook, WebhookDelivery, utcnow
 
@@ -105,6 +107,9 @@ class DispatchSettings:
     retry_max: float = 3600.0
     lease: float = 30.0
     batch: int = 20
+    egress: EgressPolicy = EgressPolicy()
+    """Where receivers may be: checked again at each connection (the name may resolve
+    elsewhere than at registration); no redirect is followed."""
 
 
 class Dispatcher:
@@ -120,7 +125,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Deliver until cancelled."""
-        async with httpx.AsyncClient(timeout=self.settings.timeout) as client:
+        async with httpx_client(self.settings.egress, timeout=self.settings.timeout) as client:
             while True:
                 try:
                     delivered = await self.deliver_due(client)

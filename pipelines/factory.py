@@ -18,6 +18,8 @@ from livekit.agents import llm, stt, tts, vad
 # call threads where pipelines are built.
 from livekit.plugins import silero
 
+from shared.egress import EgressPolicy
+
 from . import cloud
 from .cloud import CloudSettings, ProviderCredentials
 from .config import AgentConfig
@@ -45,7 +47,10 @@ class EngineSettings:
     llm_api_key: str | None = None
     cloud: CloudSettings = field(default_factory=CloudSettings)
     credentials: ProviderCredentials = field(default_factory=ProviderCredentials)
-    """Deployment-wide provider keys, used when the agent's company has none."""
+    """Deployment-wide provider keys, used when the agent's company has none; only ever sent
+    to the deployment's own provider URLs (`cloud`), never to an agent's `llm_base_url`."""
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """Where an agent's own `llm_base_url` may connect (checked at each connection)."""
     profile: Literal["tuned", "stock"] = "tuned"
     """`stock` keeps livekit-agents' and faster-whisper's defaults (Silero VAD, 30 s Whisper
     window): the peer our tuned defaults are benchmarked against."""
@@ -223,28 +228,41 @@ def build_llm(
     config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
 ) -> llm.LLM:
     """The embedded model for `llm_model` "local", else an OpenAI-compatible endpoint (the
-    agent's `llm_base_url` or OpenAI) with the embedded model behind it."""
+    agent's `llm_base_url` or OpenAI) with the embedded model behind it.
 
-    def client(base_url: str, model: str, api_key: str | None) -> llm.LLM:
+    An agent's own `llm_base_url` is a URL its company chose: its connections go through the
+    egress policy, and it gets the agent's or company's OpenAI key, never the deployment's
+    (which goes only to the deployment's configured OpenAI URL)."""
+
+    def client(
+        base_url: str, model: str, api_key: str | None, egress: EgressPolicy | None = None
+    ) -> llm.LLM:
         return build_openai_compatible_llm(
             base_url=base_url,
             model=model,
             temperature=config.temperature,
             max_tokens=config.max_completion_tokens,
             api_key=api_key,
+            egress=egress,
         )
 
     local = client(engines.settings.llm_base_url, cloud.LOCAL_LLM, engines.settings.llm_api_key)
-    if cloud.llm_provider(config) == "local":
-        if config.llm_base_url:  # an agent's own OpenAI-compatible server, no key needed
-            return client(config.llm_base_url, config.llm_model, None)
+    is_local = cloud.llm_provider(config) == "local"
+    if config.llm_base_url:
+        own_key = None if is_local else (credentials or ProviderCredentials()).openai
+        primary = client(
+            config.llm_base_url, config.llm_model, own_key, egress=engines.settings.egress
+        )
+        if is_local:  # an agent's own server for its model, no key and no fallback
+            return primary
+    elif is_local:
         return local
-    key = _credentials(engines, credentials).openai
-    if not key and not config.llm_base_url:
-        cloud.missing_key("LLM", "openai", repr(config.llm_model), "the embedded model")
-        return local
-    base_url = config.llm_base_url or engines.settings.cloud.openai_base_url
-    primary = client(base_url, config.llm_model, key)
+    else:
+        key = _credentials(engines, credentials).openai
+        if not key:
+            cloud.missing_key("LLM", "openai", repr(config.llm_model), "the embedded model")
+            return local
+        primary = client(engines.settings.cloud.openai_base_url, config.llm_model, key)
     if engines.settings.profile == "stock":
         return primary
     return cloud.fallback_llm(primary, local, engines.settings.cloud)

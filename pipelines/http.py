@@ -17,6 +17,8 @@ import httpcore2
 import httpx2
 import openai
 
+from shared.egress import EgressPolicy
+
 TIMEOUT = httpx2.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
 """livekit-plugins-openai's own timeouts for the clients it makes."""
 LIMITS = httpx2.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120)
@@ -29,14 +31,24 @@ def tls_context() -> ssl.SSLContext:
     return httpcore2.default_ssl_context()
 
 
-def openai_client(*, api_key: str, base_url: str | None) -> openai.AsyncClient:
+def openai_client(
+    *, api_key: str, base_url: str | None, egress: EgressPolicy | None = None
+) -> openai.AsyncClient:
     """An OpenAI SDK client as livekit-plugins-openai makes them (no SDK retries: the
-    framework's connect options retry), on the shared TLS context."""
-    return openai.AsyncClient(
-        api_key=api_key,
-        base_url=base_url,
-        max_retries=0,
-        http_client=httpx2.AsyncClient(
+    framework's connect options retry), on the shared TLS context. With `egress` (for a base
+    URL a tenant chose), it connects only where the policy allows and follows no redirect."""
+    if egress is None:
+        http_client = httpx2.AsyncClient(
             verify=tls_context(), timeout=TIMEOUT, follow_redirects=True, limits=LIMITS
-        ),
+        )
+    else:
+        transport = httpx2.AsyncHTTPTransport(verify=tls_context(), limits=LIMITS, trust_env=False)
+        http_client = httpx2.AsyncClient(
+            transport=egress.guard_transport(transport, httpcore2.ConnectError),
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            trust_env=False,
+        )
+    return openai.AsyncClient(
+        api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client
     )

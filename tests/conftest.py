@@ -61,6 +61,8 @@ def provider_env(
         "OPENAI_BASE_URL": fake_openai.base_url,
         "PROVIDER_KEYS_SECRET": PROVIDER_KEYS_SECRET,
         "RECORDINGS_URL": str(recordings_dir),
+        # The fakes and receivers run on loopback, which tenants' URLs may not reach otherwise.
+        "EGRESS_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from livekit.plugins import openai as lk_openai
 
+from shared.egress import EgressPolicy
+
 from ..http import openai_client
 
 LOCAL_API_KEY = "local-no-key"
@@ -20,12 +22,14 @@ def build_openai_compatible_llm(
     temperature: float,
     max_tokens: int,
     api_key: str | None = None,
+    egress: EgressPolicy | None = None,
 ) -> lk_openai.LLM:
-    """An LLM client for `base_url`; the key may be empty for local servers."""
+    """An LLM client for `base_url`; the key may be empty for local servers. `egress` guards
+    the connections of a base URL a tenant chose."""
     return lk_openai.LLM(
         model=model,
         # No SDK retries (the framework's APIConnectOptions retry), on the shared TLS context.
-        client=openai_client(api_key=api_key or LOCAL_API_KEY, base_url=base_url),
+        client=openai_client(api_key=api_key or LOCAL_API_KEY, base_url=base_url, egress=egress),
         temperature=temperature,
         # `max_tokens` is understood by every OpenAI-compatible server, including llama.cpp.
         extra_body={"max_tokens": max_tokens},

@@ -1,0 +1,96 @@
+"""An agent's own `llm_base_url`: the deployment's key never goes there, and its connections
+obey the egress policy (the fake OpenAI server runs on loopback, which only an allow-list
+admits)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import pytest
+from livekit.agents import APIConnectionError, APIConnectOptions
+from livekit.agents import llm as lk_llm
+from livekit.agents.utils import http_context
+
+from fake_providers.openai import FakeOpenAI
+from pipelines.cloud import CloudSettings, ProviderCredentials
+from pipelines.config import AgentConfig
+from pipelines.factory import EngineSettings, build_llm
+from shared.egress import EgressPolicy
+
+DEPLOYMENT_KEY = "sk-deployment-0001"
+COMPANY_KEY = "sk-company-0002"
+LOOPBACK = EgressPolicy.from_setting("127.0.0.0/8")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[None]:
+    http_context._new_session_ctx()
+    yield
+    await http_context._close_http_ctx()
+
+
+@pytest.fixture
+async def tenant_server() -> AsyncIterator[FakeOpenAI]:
+    """The endpoint a tenant points its agent at (it accepts any key and logs it)."""
+    fake = FakeOpenAI(replies=["From the tenant's server."])
+    async with fake:
+        yield fake
+
+
+def engines(egress: EgressPolicy) -> SimpleNamespace:
+    """What `build_llm` reads of the process's engines: its settings."""
+    return SimpleNamespace(
+        settings=EngineSettings(
+            cloud=CloudSettings(openai_base_url="https://api.openai.example/v1"),
+            credentials=ProviderCredentials(openai=DEPLOYMENT_KEY),
+            egress=egress,
+        )
+    )
+
+
+async def answer(llm: lk_llm.LLM) -> str:
+    ctx = lk_llm.ChatContext()
+    ctx.add_message(role="user", content="Hello?")
+    text = ""
+    options = APIConnectOptions(max_retry=0, timeout=5)
+    async with llm.chat(chat_ctx=ctx, conn_options=options) as stream:
+        async for chunk in stream:
+            if chunk.delta and chunk.delta.content:
+                text += chunk.delta.content
+    return text
+
+
+def primary(llm: lk_llm.LLM) -> lk_llm.LLM:
+    return llm._llm_instances[0] if isinstance(llm, lk_llm.FallbackAdapter) else llm
+
+
+async def test_the_deployment_key_never_goes_to_an_agents_own_endpoint(http, tenant_server):
+    config = AgentConfig(llm_model="gpt-4o-mini", llm_base_url=tenant_server.base_url)
+    # A company with no key of its own: nothing of the deployment's reaches the tenant's host.
+    assert await answer(primary(build_llm(config, engines(LOOPBACK)))) == (
+        "From the tenant's server."
+    )
+    # With its company's key, that key (and only that one) goes there.
+    own = ProviderCredentials(openai=COMPANY_KEY)
+    assert await answer(primary(build_llm(config, engines(LOOPBACK), own)))
+    keys = [r.api_key for r in tenant_server.state.requests if r.route == "chat"]
+    assert len(keys) == 2 and DEPLOYMENT_KEY not in keys, keys
+    assert keys[1] == COMPANY_KEY
+    # The deployment's own OpenAI URL still gets the deployment's key.
+    deployment = primary(build_llm(AgentConfig(llm_model="gpt-4o-mini"), engines(LOOPBACK)))
+    assert deployment._client.api_key == DEPLOYMENT_KEY
+    assert str(deployment._client.base_url).startswith("https://api.openai.example/v1")
+
+
+async def test_an_agents_endpoint_on_an_internal_address_is_refused_when_connecting(
+    http, tenant_server
+):
+    """The worker checks the address at connection time too (the registration check can be
+    outrun by DNS): with the default policy, loopback is refused and nothing is sent."""
+    for model in ("gpt-4o-mini", "local"):
+        config = AgentConfig(llm_model=model, llm_base_url=tenant_server.base_url)
+        with pytest.raises(APIConnectionError) as refused:
+            await answer(primary(build_llm(config, engines(EgressPolicy()))))
+        assert "egress policy" in repr(refused.value.__cause__) + str(refused.value)
+    assert tenant_server.state.requests == []
