@@ -14,10 +14,17 @@ from .settings import StoreSettings, get_settings
 def _serve(_args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .api.access_log import uvicorn_log_config
     from .api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=uvicorn_log_config(),
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ encoding, decoding and resampling.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +23,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "AudioDecodeError",
     "AudioFormatError",
+    "AudioTooLongError",
     "OutputFormat",
     "decode_to_mono",
     "encode_pcm",
@@ -31,6 +33,10 @@ __all__ = [
 
 class AudioFormatError(ValueError):
     """An ``output_format`` name that is not one of `OUTPUT_FORMATS`."""
+
+
+class AudioTooLongError(ValueError):
+    """Decoded audio passed the allowed duration."""
 
 
 class AudioDecodeError(ValueError):
@@ -208,25 +214,34 @@ def _decoded_frames(container: av.container.InputContainer) -> Iterator[av.Audio
         raise error
 
 
-def decode_to_mono(data: bytes, sample_rate: int = 16000) -> np.ndarray:
+def decode_to_mono(
+    data: bytes, sample_rate: int = 16000, *, max_seconds: float | None = None
+) -> np.ndarray:
     """Decode an audio file to float32 mono samples in [-1, 1] at `sample_rate`.
 
     Accepts any container and codec FFmpeg can probe (WAV, MP3, Ogg Opus/Vorbis, WebM, M4A/AAC,
     FLAC, ...) and uses the first audio stream; multichannel audio is downmixed. Damaged packets
     are skipped and a truncated file gives the audio before the cut. Raises `AudioDecodeError`
     for empty input, unrecognised data, files without an audio stream and files from which no
-    samples could be decoded.
+    samples could be decoded, and `AudioTooLongError` as soon as the decoded audio passes
+    `max_seconds` (a small file can hold hours of silence: decoding stops there).
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     if not data:
         raise AudioDecodeError("empty audio input")
+    limit = math.inf if max_seconds is None else max_seconds * sample_rate
+    chunks: list[np.ndarray] = []
+    decoded = 0
     try:
         with av.open(io.BytesIO(bytes(data)), mode="r") as container:
             if not container.streams.audio:
                 raise AudioDecodeError("no audio stream in the uploaded file")
-            frames = _resample(_decoded_frames(container), "flt", sample_rate)
-            chunks = [frame.to_ndarray().reshape(-1) for frame in frames]
+            for frame in _resample(_decoded_frames(container), "flt", sample_rate):
+                chunks.append(frame.to_ndarray().reshape(-1))
+                decoded += len(chunks[-1])
+                if decoded > limit:
+                    raise AudioTooLongError(f"audio longer than {max_seconds:.0f} s")
     except av.error.FFmpegError as exc:
         reason = exc.strerror or type(exc).__name__
         raise AudioDecodeError(f"cannot decode audio: {reason}") from exc

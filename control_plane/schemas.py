@@ -41,7 +41,10 @@ VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
 Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
+VOICE_ID_PATTERN = r"^(local:[A-Za-z0-9_.\-]+|(openai:)?[A-Za-z0-9_\-]+)$"
+"""A local voice (`local:<piper voice>`), an OpenAI voice (`openai:<name>`) or an ElevenLabs
+voice id. Cloud ids go into the provider's URL: letters, digits, `_` and `-` only."""
+VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=VOICE_ID_PATTERN)]
 LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 BaseUrl = Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=500)]
 SttProvider = Literal["local", "elevenlabs", "openai"]

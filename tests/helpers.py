@@ -104,9 +104,15 @@ class Receiver:
     events: list[dict] = field(default_factory=list)
     port: int = 0
     runner: web.AppRunner | None = None
+    host: str = "127.0.0.1"
+    redirect_to: str | None = None
+    """Answer every delivery with a redirect there instead."""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.redirect_to is not None:
+            self.seen.append(307)
+            raise web.HTTPTemporaryRedirect(self.redirect_to)
         expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
         payload = json.loads(body)
         valid = (
@@ -130,10 +136,14 @@ class Receiver:
         app.router.add_post("/hook", self.handle)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        site = web.TCPSite(self.runner, self.host, port)
         await site.start()
         self.port = self.runner.addresses[0][1]
-        return f"http://127.0.0.1:{self.port}/hook"
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/hook"
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -17,7 +17,7 @@ from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from ..webhooks import Dispatcher, DispatchSettings
 from .errors import install_error_handlers
-from .ratelimit import RateLimiter
+from .guard import GuardSettings, RequestGuard
 from .routes import conversations, integrations, speech, voice_agents, voices, webhooks
 
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     timeout=settings.webhook_timeout_seconds,
                     max_attempts=settings.webhook_max_attempts,
                     retry_base=settings.webhook_retry_base_seconds,
+                    egress=settings.egress_policy(),
                 ),
             )
             tasks.append(asyncio.create_task(dispatcher.run(), name="webhook-dispatcher"))
@@ -81,7 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    app.state.guard = RequestGuard(
+        GuardSettings(
+            max_body_bytes=settings.max_body_bytes,
+            # multipart framing around the largest file
+            max_upload_bytes=settings.stt_max_upload_bytes + 64 * 1024,
+            rate_limit=settings.rate_limit,
+            auth_failure_limit=settings.auth_failure_limit,
+        )
+    )
     install_error_handlers(app)
     # Static paths before `/voice-agents/{id}`.
     app.include_router(conversations.agent_router)

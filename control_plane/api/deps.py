@@ -10,8 +10,10 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.egress import EgressRefusedError
+
 from ..settings import Settings
-from ..store.repositories import ApiKeyRepository
+from .guard import AUTH_STATE
 
 api_key_header = APIKeyHeader(
     name="x-api-key", auto_error=False, description="The company's API key"
@@ -33,23 +35,22 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def get_company_id(
     request: Request,
-    session: SessionDep,
-    api_key: Annotated[str | None, Security(api_key_header)] = None,
+    _api_key: Annotated[str | None, Security(api_key_header)] = None,
 ) -> uuid.UUID:
-    """The company of the request's API key; 401 without a valid key, 429 over the limit."""
-    if not api_key:
-        raise HTTPException(401, "Missing API key: send it in the x-api-key header")
-    record = await ApiKeyRepository(session).authenticate(key=api_key)
-    if record is None:
-        raise HTTPException(401, "Invalid API key")
-    retry_after = request.app.state.rate_limiter.hit(str(record.id))
-    if retry_after is not None:
-        raise HTTPException(
-            429,
-            f"Rate limit exceeded; retry in {int(retry_after)} s",
-            headers={"Retry-After": str(int(retry_after))},
-        )
+    """The company of the request's API key, checked (and rate limited) before the body was
+    read (`guard.GuardedRoute`)."""
+    record = getattr(request.state, AUTH_STATE, None)
+    if record is None:  # a route that is not a GuardedRoute: checked now
+        record = await request.app.state.guard.authenticate(request)
     return record.company_id
 
 
 CompanyDep = Annotated[uuid.UUID, Depends(get_company_id)]
+
+
+async def check_tenant_url(settings: Settings, field: str, url: str) -> None:
+    """400 naming the rule when the egress policy refuses a URL a tenant gives."""
+    try:
+        await settings.egress_policy().check_url(url)
+    except EgressRefusedError as exc:
+        raise HTTPException(400, f"{field}: {exc}") from None

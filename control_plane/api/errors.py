@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from ..schemas import ErrorResponse
 
@@ -56,15 +57,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (Starlette lists only the first
-    matching route's)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods - {"HEAD"})
+    """The methods the API documents for the request's path: of the documented paths it fits,
+    the most specific ones (`/voice-agents/english` rather than `/voice-agents/{id}`)."""
+    fits = [
+        (template.count("{"), operations)
+        for template, operations in request.app.openapi().get("paths", {}).items()
+        if _template(template).fullmatch(request.url.path)
+    ]
+    if not fits:
+        return []
+    fewest = min(params for params, _ in fits)
+    documented = {m.upper() for params, ops in fits if params == fewest for m in ops}
+    return [method for method in METHODS if method in documented]
+
+
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    """`/voice-agents/{id}` -> a pattern matching `/voice-agents/<one segment>`."""
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

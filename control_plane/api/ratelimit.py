@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from limits import parse_many, storage, strategies
+from limits import RateLimitItem, parse_many, storage, strategies
 
 
 class RateLimiter:
@@ -19,6 +19,16 @@ class RateLimiter:
         """Count one request for `key`; None if allowed, else seconds until it would be."""
         for item in self.items:
             if not self._limiter.hit(item, key):
-                reset_at, _remaining = self._limiter.get_window_stats(item, key)
-                return max(1.0, math.ceil(reset_at - time.time()))
+                return self._wait(item, key)
         return None
+
+    def blocked(self, key: str) -> float | None:
+        """Seconds until `key` may try again, without counting a try; None if it may now."""
+        for item in self.items:
+            if not self._limiter.test(item, key):
+                return self._wait(item, key)
+        return None
+
+    def _wait(self, item: RateLimitItem, key: str) -> float:
+        reset_at, _remaining = self._limiter.get_window_stats(item, key)
+        return max(1.0, math.ceil(reset_at - time.time()))

@@ -97,6 +97,10 @@ class VoiceAgentRepository:
         )
         return result.all()
 
+    async def count(self, *, company_id: uuid.UUID) -> int:
+        query = select(func.count()).select_from(VoiceAgent)
+        return await self.session.scalar(query.where(VoiceAgent.company_id == company_id)) or 0
+
     async def get(self, *, company_id: uuid.UUID, agent_id: uuid.UUID) -> VoiceAgent | None:
         return await self.session.scalar(
             select(VoiceAgent).where(VoiceAgent.id == agent_id, VoiceAgent.company_id == company_id)

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from control_plane.audio import OUTPUT_FORMATS
+from control_plane.schemas import VOICE_ID_PATTERN
 from tests.integration.conftest import ApiServer
 
 UNIT_FIELDS = ["temperature", "voice_stability", "voice_similarity_boost", "voice_style"]
@@ -20,7 +21,7 @@ valid_agent = st.fixed_dictionaries(
     {
         # Any text but NUL, which no field accepts (PostgreSQL cannot store it).
         "name": st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=60),
-        "voice_id": st.from_regex(r"[A-Za-z0-9_:.\-]{1,40}", fullmatch=True),
+        "voice_id": st.from_regex(VOICE_ID_PATTERN, fullmatch=True).filter(lambda v: len(v) <= 200),
         **{field: unit for field in UNIT_FIELDS},
         "voice_speed": st.floats(min_value=50.0, max_value=200.0, allow_nan=False),
         "active": st.booleans(),

@@ -27,11 +27,12 @@ from ...store.repositories import ConversationRepository
 from ...webhooks import enqueue_closed
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from ..guard import GuardedRoute
 from .voice_agents import find_agent
 
 logger = logging.getLogger("control_plane.conversations")
 
-router = APIRouter(prefix="/conversations", tags=["conversations"])
+router = APIRouter(prefix="/conversations", tags=["conversations"], route_class=GuardedRoute)
 
 
 class ConversationStart(BaseModel):
@@ -350,19 +351,32 @@ async def end_conversation(
 ) -> ConversationSummary:
     """End an ongoing call: the caller is disconnected and the agent leaves. The record
     closes as `success` / `ended_by_api` once the agent has left (a `conversation.ended`
-    webhook tells when); a call nobody joined yet closes at once."""
+    webhook tells when); a call nobody joined yet closes at once. When LiveKit cannot
+    disconnect the caller (502), the end stays requested and the same request can be
+    retried."""
     body = body or ConversationEnd()
     row = await find_conversation(session, company_id, conversation_id)
-    if row.status != "ongoing" or row.end_requested_at is not None:
+    if row.status != "ongoing":
         raise HTTPException(409, f"Conversation is not ongoing (status {row.status})")
-    row.end_requested_at = utcnow()
-    row.outcome = body.reason
-    row.feedback = body.feedback.model_dump(exclude_none=True) if body.feedback else None
-    if row.started_at is None:
+    # Recorded before the caller is disconnected: the worker reads it to close the record as
+    # ended by the API rather than hung up.
+    row.end_requested_at = row.end_requested_at or utcnow()
+    row.outcome = body.reason or row.outcome
+    if body.feedback:
+        row.feedback = body.feedback.model_dump(exclude_none=True)
+    joined = row.started_at is not None
+    if not joined:
         row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
         await enqueue_closed(session, row)
     await session.commit()
-    await _hang_up(settings, row.room_name)
+    try:
+        await _hang_up(settings, row.room_name)
+    except HTTPException as exc:
+        if joined:
+            raise
+        # Nobody is in the room to disconnect; the record is closed, and an agent joining
+        # later finds the end requested and does not take the call.
+        logger.warning("unjoined call %s: %s", row.id, exc.detail)
     background.add_task(_close_room, settings, row.room_name)
     return ConversationSummary.of(row)
 
@@ -455,7 +469,7 @@ class AgentAnalytics(BaseModel):
     timeline: list[DayCount]
 
 
-agent_router = APIRouter(prefix="/voice-agents", tags=["conversations"])
+agent_router = APIRouter(prefix="/voice-agents", tags=["conversations"], route_class=GuardedRoute)
 
 
 @agent_router.get("/{id}/analytics", responses=error_responses(400, 401, 404, 429))

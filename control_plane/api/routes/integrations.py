@@ -32,9 +32,10 @@ from ...store.repositories import ProviderKeyRepository
 from ...voices.catalog import Voice, curated_elevenlabs_voices, installed_local_voices
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from ..guard import GuardedRoute
 from .voice_agents import find_agent
 
-router = APIRouter(tags=["integrations"])
+router = APIRouter(tags=["integrations"], route_class=GuardedRoute)
 
 ProviderPath = Annotated[ProviderName, Path(description="`elevenlabs` or `openai`")]
 

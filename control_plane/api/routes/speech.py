@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.factory import LOCAL_VOICE_PREFIX
 
-from ...audio import AudioDecodeError, decode_to_mono, encode_pcm, parse_output_format
+from ...audio import (
+    AudioDecodeError,
+    AudioTooLongError,
+    decode_to_mono,
+    encode_pcm,
+    parse_output_format,
+)
 from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_speech
-from ...schemas import DEFAULT_MODEL_ID, Language, OutputFormatName, Unit, VoiceSpeed
+from ...schemas import (
+    DEFAULT_MODEL_ID,
+    NO_NUL_SCHEMA,
+    Language,
+    NoNul,
+    OutputFormatName,
+    Unit,
+    VoiceSpeed,
+)
 from ...speech import SpeechEngines, UnknownVoiceError
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from ..guard import GuardedRoute
 from .integrations import VaultDep, endpoints, provider_key
 
-router = APIRouter(prefix="/voice-agents", tags=["speech"])
+router = APIRouter(prefix="/voice-agents", tags=["speech"], route_class=GuardedRoute)
 
 STT_RATE = 16000
+SPEECH_VOICE_ID = r"^(local:[A-Za-z0-9_.\-]+|[A-Za-z0-9_\-]+)$"
+"""A local voice or an ElevenLabs voice id (which goes into ElevenLabs' URL as it is)."""
 
 
 class TTSRequest(BaseModel):
@@ -27,7 +55,9 @@ class TTSRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    text: str = Field(min_length=1, max_length=5000)
+    text: Annotated[
+        str, Field(min_length=1, max_length=5000, json_schema_extra=NO_NUL_SCHEMA), NoNul
+    ]
     model_id: str | None = Field(default=None, max_length=100)
     language_code: Language | None = None
     voice_speed: VoiceSpeed | None = None
@@ -63,7 +93,14 @@ def speech_engines(request: Request) -> SpeechEngines:
     },
 )  # fmt: skip
 async def text_to_speech(
-    voiceId: str,  # noqa: N803 - the documented path parameter name
+    voiceId: Annotated[  # noqa: N803 - the documented path parameter name
+        str,
+        Path(
+            pattern=SPEECH_VOICE_ID,
+            max_length=200,
+            description="`local:...` or an ElevenLabs voice id",
+        ),
+    ],
     body: TTSRequest,
     request: Request,
     settings: SettingsDep,
@@ -148,10 +185,13 @@ async def speech_to_text(
     if len(data) > settings.stt_max_upload_bytes:
         raise HTTPException(413, f"file larger than {settings.stt_max_upload_bytes} bytes")
     try:
-        audio = decode_to_mono(data, STT_RATE)
+        # Off the event loop, and stopped at the duration limit while decoding.
+        audio = await asyncio.to_thread(
+            decode_to_mono, data, STT_RATE, max_seconds=settings.stt_max_seconds
+        )
+    except AudioTooLongError as exc:
+        raise HTTPException(413, str(exc)) from None
     except AudioDecodeError as exc:
         raise HTTPException(400, f"file: {exc}") from None
-    if len(audio) > settings.stt_max_seconds * STT_RATE:
-        raise HTTPException(413, f"audio longer than {settings.stt_max_seconds:.0f} s")
     text = await speech_engines(request).transcribe(audio, language=language)
     return TranscriptionResponse(text=text)

@@ -15,10 +15,11 @@ from ...schemas import (
 from ...store.models import VoiceAgent
 from ...store.repositories import VoiceAgentRepository
 from ...webhooks import enqueue
-from ..deps import CompanyDep, SessionDep
+from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
 from ..errors import error_responses
+from ..guard import GuardedRoute
 
-router = APIRouter(prefix="/voice-agents", tags=["voice agents"])
+router = APIRouter(prefix="/voice-agents", tags=["voice agents"], route_class=GuardedRoute)
 
 NOT_FOUND = "Voice agent not found"
 
@@ -42,11 +43,21 @@ async def list_voice_agents(session: SessionDep, company_id: CompanyDep) -> list
     return [VoiceAgentPublic.model_validate(a) for a in agents]
 
 
-@router.post("", status_code=201, responses=error_responses(400, 401, 429))
+@router.post("", status_code=201, responses=error_responses(400, 401, 409, 429))
 async def create_voice_agent(
-    body: VoiceAgentCreate, session: SessionDep, company_id: CompanyDep
+    body: VoiceAgentCreate, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
 ) -> VoiceAgentPublic:
-    """Create a voice agent; fields left out take their defaults."""
+    """Create a voice agent; fields left out take their defaults. An `llm_base_url` must reach
+    a public address (`EGRESS_ALLOWED_NETWORKS` relaxes that)."""
+    if body.llm_base_url:
+        await check_tenant_url(settings, "llm_base_url", body.llm_base_url)
+    count = await VoiceAgentRepository(session).count(company_id=company_id)
+    if count >= settings.max_agents_per_company:
+        raise HTTPException(
+            409,
+            f"this company has {count} voice agents, the most allowed "
+            "(MAX_AGENTS_PER_COMPANY); delete one first",
+        )
     agent = await VoiceAgentRepository(session).create(
         company_id=company_id, values=body.model_dump(mode="json")
     )
@@ -64,10 +75,16 @@ async def get_voice_agent(id: str, session: SessionDep, company_id: CompanyDep) 
 
 @router.put("/{id}", responses=error_responses(400, 401, 404, 429))
 async def update_voice_agent(
-    id: str, body: VoiceAgentUpdate, session: SessionDep, company_id: CompanyDep
+    id: str,
+    body: VoiceAgentUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    company_id: CompanyDep,
 ) -> VoiceAgentPublic:
     """Change the fields given; the others keep their values. Applies to the next call."""
     agent = await find_agent(session, company_id, id)
+    if body.llm_base_url:
+        await check_tenant_url(settings, "llm_base_url", body.llm_base_url)
     try:
         changes = body.changes(
             {

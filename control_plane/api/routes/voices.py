@@ -11,11 +11,12 @@ from ...providers import KeyRejectedError, ProviderUnavailableError
 from ...voices.catalog import Voice, catalog
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
+from ..guard import GuardedRoute
 from .integrations import VaultDep, VoiceCacheDep, endpoints, provider_key
 
 logger = logging.getLogger("control_plane.voices")
 
-router = APIRouter(prefix="/voice-agents", tags=["voices"])
+router = APIRouter(prefix="/voice-agents", tags=["voices"], route_class=GuardedRoute)
 
 Gender = Annotated[
     Literal["male", "female", "neutral"] | None, Query(description="Filter by gender")

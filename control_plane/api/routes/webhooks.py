@@ -6,18 +6,20 @@ import secrets
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ...store.models import Webhook, WebhookDelivery
 from ...webhooks import EVENTS
-from ..deps import CompanyDep, SessionDep
+from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
 from ..errors import error_responses
+from ..guard import GuardedRoute
 from .integrations import VaultDep
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute)
 
 NOT_FOUND = "Webhook not found"
 EventName = Literal[tuple([*EVENTS, "*"])]  # type: ignore[valid-type]
@@ -77,11 +79,19 @@ class Delivery(BaseModel):
 def _public(hook: Webhook) -> dict[str, Any]:
     return {
         "id": hook.id,
-        "url": hook.url,
+        "url": _without_credentials(hook.url),
         "events": hook.events,
         "description": hook.description,
         "created_at": hook.created_at,
     }
+
+
+def _without_credentials(url: str) -> str:
+    """A URL stored before credentials in URLs were refused, shown without them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 @router.get("/events", responses=error_responses(401, 429))
@@ -90,11 +100,27 @@ async def list_event_types(_company_id: CompanyDep) -> list[EventType]:
     return [EventType(event=e, description=d) for e, d in EVENTS.items()]
 
 
-@router.post("", status_code=201, responses=error_responses(400, 401, 429))
+@router.post("", status_code=201, responses=error_responses(400, 401, 409, 429))
 async def create_webhook(
-    body: WebhookCreate, session: SessionDep, vault: VaultDep, company_id: CompanyDep
+    body: WebhookCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    vault: VaultDep,
+    company_id: CompanyDep,
 ) -> WebhookCreated:
-    """Subscribe `url` to `events`. Deliveries are POSTs signed with the secret."""
+    """Subscribe `url` to `events`. Deliveries are POSTs signed with the secret. The URL must
+    reach a public address (`EGRESS_ALLOWED_NETWORKS` relaxes that) and carry no
+    credentials."""
+    await check_tenant_url(settings, "url", body.url)
+    count = await session.scalar(
+        select(func.count()).select_from(Webhook).where(Webhook.company_id == company_id)
+    )
+    if (count or 0) >= settings.max_webhooks_per_company:
+        raise HTTPException(
+            409,
+            f"this company has {count} webhooks, the most allowed "
+            f"(MAX_WEBHOOKS_PER_COMPANY); delete one first",
+        )
     generated = None if body.secret else "whsec_" + secrets.token_urlsafe(32)
     hook = Webhook(
         company_id=company_id,

@@ -1,0 +1,139 @@
+"""What every request passes before its route reads the body: size limits, then the API key.
+
+Routes are `GuardedRoute`s: FastAPI reads and parses a request's body before it resolves the
+route's dependencies, so a key checked by a dependency is checked too late (an unauthenticated
+29 MB JSON body was parsed on the event loop before its 401, stalling every other request).
+The guarded route refuses a body larger than its limit from its `Content-Length` (or once a
+streamed body passes it), and authenticates and rate limits the key, before the body is read.
+
+The key record found here reaches the route's `CompanyDep` through the request state, so the
+key is looked up once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.params import File
+from fastapi.routing import APIRoute
+from starlette.types import Message, Receive
+
+from ..store.models import ApiKey
+from ..store.repositories import ApiKeyRepository
+from .ratelimit import RateLimiter
+
+AUTH_STATE = "api_key_record"
+"""Where the authenticated key record is left in the request state."""
+API_KEY_HEADER = "x-api-key"
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    max_body_bytes: int
+    """JSON and form bodies."""
+    max_upload_bytes: int
+    """Bodies of routes that take a file (the file's own limit is checked by the route)."""
+    rate_limit: str
+    """Requests per API key."""
+    auth_failure_limit: str
+    """Failed authentications per client address."""
+
+
+class RequestGuard:
+    """The limits and the authentication of every request, kept on `app.state.guard`."""
+
+    def __init__(self, settings: GuardSettings) -> None:
+        self.settings = settings
+        self.requests = RateLimiter(settings.rate_limit)
+        self.failures = RateLimiter(settings.auth_failure_limit)
+
+    def body_limit(self, *, takes_file: bool) -> int:
+        return self.settings.max_upload_bytes if takes_file else self.settings.max_body_bytes
+
+    async def authenticate(self, request: Request) -> ApiKey:
+        """The request's live key record, also left in the request state; 401 without a valid
+        key, 429 over the key's rate or after too many failures from the client's address."""
+        client = request.client.host if request.client else "unknown"
+        wait = self.failures.blocked(client)
+        if wait is not None:
+            raise _refusal(429, f"Too many failed authentications; retry in {int(wait)} s", wait)
+        key = request.headers.get(API_KEY_HEADER)
+        if not key:
+            self.failures.hit(client)
+            raise _refusal(401, "Missing API key: send it in the x-api-key header")
+        async with request.app.state.sessions() as session:
+            record = await ApiKeyRepository(session).authenticate(key=key)
+        if record is None:
+            self.failures.hit(client)
+            raise _refusal(401, "Invalid API key")
+        wait = self.requests.hit(str(record.id))
+        if wait is not None:
+            raise _refusal(429, f"Rate limit exceeded; retry in {int(wait)} s", wait)
+        setattr(request.state, AUTH_STATE, record)
+        return record
+
+
+class GuardedRoute(APIRoute):
+    """A route whose request passes `RequestGuard` before FastAPI reads its body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        needs_key = _needs_key(self.dependant)
+        takes_file = any(isinstance(p.field_info, File) for p in _body_params(self.dependant))
+
+        async def guarded(request: Request) -> Response:
+            guard: RequestGuard = request.app.state.guard
+            limit = guard.body_limit(takes_file=takes_file)
+            length = request.headers.get("content-length")
+            if length is not None and not length.isdigit():
+                raise _refusal(400, "invalid Content-Length header")
+            if length is not None and int(length) > limit:
+                raise _refusal(413, _too_large(limit))
+            if needs_key:
+                await guard.authenticate(request)
+            limited = Request(request.scope, _limited(request.receive, limit), request._send)
+            return await handler(limited)
+
+        return guarded
+
+
+def _needs_key(dependant: Dependant) -> bool:
+    from .deps import get_company_id
+
+    return dependant.call is get_company_id or any(_needs_key(d) for d in dependant.dependencies)
+
+
+def _body_params(dependant: Dependant) -> Iterable[Any]:
+    yield from dependant.body_params
+    for sub in dependant.dependencies:
+        yield from _body_params(sub)
+
+
+def _refusal(status: int, detail: str, retry_after: float | None = None) -> HTTPException:
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
+    return HTTPException(status, detail, headers=headers)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that stops a body (streamed without a length, or longer than declared) once
+    it passes `limit`: the route answers 413."""
+    seen = 0
+
+    async def guarded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, _too_large(limit))
+        return message
+
+    return guarded
