@@ -12,14 +12,16 @@ key is looked up once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.params import File
 from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
 from starlette.types import Message, Receive
 
 from ..store.models import ApiKey
@@ -101,9 +103,24 @@ class GuardedRoute(APIRoute):
         return guarded
 
 
-def _needs_key(dependant: Dependant) -> bool:
-    from .deps import get_company_id
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="The company's API key"
+)
 
+
+async def get_company_id(
+    request: Request,
+    _api_key: Annotated[str | None, Security(api_key_header)] = None,
+) -> uuid.UUID:
+    """The company of the request's API key (the routes' `CompanyDep`), checked and rate
+    limited before the body was read when the route is a `GuardedRoute`."""
+    record = getattr(request.state, AUTH_STATE, None)
+    if record is None:  # a route that is not a GuardedRoute: checked now
+        record = await request.app.state.guard.authenticate(request)
+    return record.company_id
+
+
+def _needs_key(dependant: Dependant) -> bool:
     return dependant.call is get_company_id or any(_needs_key(d) for d in dependant.dependencies)
 
 
