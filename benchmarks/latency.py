@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared.stats import percentile  # noqa: E402
 from simulator.caller import CallReport, CallScript, Utterance, place_call  # noqa: E402
-from simulator.procstats import percentile  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 from simulator.stack import Stack, StackConfig  # noqa: E402
 

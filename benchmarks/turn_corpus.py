@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines.models import piper_voice_path  # noqa: E402
-from simulator.audio import read_wav, resample, write_wav  # noqa: E402
+from shared.audio import resample  # noqa: E402
+from simulator.audio import read_wav, write_wav  # noqa: E402
 
 CORPUS_VERSION = 1
 RATE = 16000

@@ -71,7 +71,9 @@ from benchmarks.turn_corpus import DEFAULT_OUT, RATE, ensure_corpus  # noqa: E40
 from fake_providers.openai import FakeOpenAI  # noqa: E402
 from pipelines.config import AgentConfig, TurnDetection  # noqa: E402
 from pipelines.vad import WebRTCVAD, WebRTCVADOptions  # noqa: E402
-from simulator.audio import CALLER_RATE, read_wav, resample, speech_segments  # noqa: E402
+from shared.audio import resample  # noqa: E402
+from shared.stats import percentile  # noqa: E402
+from simulator.audio import CALLER_RATE, read_wav, speech_segments  # noqa: E402
 from simulator.caller import STOP_QUIET, AgentListener, MetricsInbox, Microphone  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 from simulator.stack import Stack, StackConfig  # noqa: E402
@@ -286,14 +288,7 @@ def rate(flags: Iterable[bool]) -> float | None:
 
 def quantiles(values: list[float]) -> dict[str, float | None]:
     """p50, p95 and count."""
-    if not values:
-        return {"p50": None, "p95": None, "n": 0}
-    array = np.array(values)
-    return {
-        "p50": float(np.percentile(array, 50)),
-        "p95": float(np.percentile(array, 95)),
-        "n": len(values),
-    }
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "n": len(values)}
 
 
 def peak_speech(run: Trace) -> float:

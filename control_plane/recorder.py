@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
+from shared.stats import percentile
+
 from .recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from .store.db import create_engine, session_factory
 from .store.models import Conversation, ConversationMessage, utcnow
@@ -248,10 +250,8 @@ def summarize(turns: list[dict[str, float]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"turns": turns}
     for stage in stages:
         values = sorted(t[stage] for t in turns if stage in t)
-        summary[stage] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
+        summary[stage] = {
+            "p50": percentile(values, 0.5, method="nearest"),
+            "p95": percentile(values, 0.95, method="nearest"),
+        }
     return summary
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """The value at quantile `q` of sorted, non-empty `ordered` (nearest rank)."""
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

@@ -18,8 +18,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from pipelines.config import DEFAULT_MAX_DURATION, DEFAULT_SYSTEM_PROMPT, TurnDetection
-
-from .audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
+from shared.audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
 
 OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
 _TD = TurnDetection()

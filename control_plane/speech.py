@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.factory import LOCAL_VOICE_PREFIX
+from pipelines.cloud import LOCAL_VOICE_PREFIX
 from pipelines.stt import WhisperModelHandle
 from pipelines.tts import PiperTTSOptions, PiperVoiceHandle
 

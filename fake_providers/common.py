@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from shared.audio import resample
+
 ESPEAK_RATE = 22050
 
 
@@ -147,15 +149,6 @@ def synthesize(text: str, voice: str = "en-us") -> np.ndarray:
     with _speech_lock:
         _speech_cache[key] = pcm
     return pcm
-
-
-def resample(pcm: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Linear resampling of int16 mono; good enough for synthetic test speech."""
-    if rate == target or pcm.size == 0:
-        return pcm
-    n = int(round(pcm.size * target / rate))
-    x = np.linspace(0, pcm.size - 1, n)
-    return np.interp(x, np.arange(pcm.size), pcm.astype(np.float32)).astype(np.int16)
 
 
 class Transcriber:

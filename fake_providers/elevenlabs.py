@@ -49,13 +49,14 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from control_plane.audio import (
+from shared.audio import (
     AudioDecodeError,
     AudioFormatError,
     OutputFormat,
     decode_to_mono,
     encode_pcm,
     parse_output_format,
+    resample,
 )
 
 from .common import (
@@ -65,7 +66,6 @@ from .common import (
     RequestRecord,
     Transcriber,
     control_routes,
-    resample,
     serve_forever,
     synthesize,
 )

@@ -53,7 +53,6 @@ import av
 import numpy as np
 from aiohttp import web
 
-from control_plane.audio import AudioDecodeError, decode_to_mono, encode_pcm
 from fake_providers.common import (
     ESPEAK_RATE,
     FakeState,
@@ -62,10 +61,10 @@ from fake_providers.common import (
     Transcriber,
     apply_latency,
     control_routes,
-    resample,
     serve_forever,
     synthesize,
 )
+from shared.audio import AudioDecodeError, decode_to_mono, encode_pcm, resample
 
 __all__ = ["DEFAULT_MODELS", "FakeOpenAI", "main"]
 

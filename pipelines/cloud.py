@@ -29,7 +29,8 @@ from .http import openai_client
 
 logger = logging.getLogger("pipelines.cloud")
 
-LOCAL_PREFIX = "local:"
+LOCAL_VOICE_PREFIX = "local:"
+"""A voice of this machine: `local:<piper voice>`."""
 OPENAI_VOICE_PREFIX = "openai:"
 LOCAL_LLM = "local"
 
@@ -77,7 +78,7 @@ class ProviderCredentials:
 
 def tts_provider(voice_id: str) -> Provider:
     """`local:<voice>` is Piper, `openai:<voice>` OpenAI speech, anything else ElevenLabs."""
-    if voice_id.startswith(LOCAL_PREFIX):
+    if voice_id.startswith(LOCAL_VOICE_PREFIX):
         return "local"
     if voice_id.startswith(OPENAI_VOICE_PREFIX):
         return "openai"

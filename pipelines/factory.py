@@ -21,7 +21,7 @@ from livekit.plugins import silero
 from shared.egress import EgressPolicy
 
 from . import cloud
-from .cloud import CloudSettings, ProviderCredentials
+from .cloud import LOCAL_VOICE_PREFIX, CloudSettings, ProviderCredentials
 from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
@@ -30,8 +30,6 @@ from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
-
-LOCAL_VOICE_PREFIX = "local:"
 
 
 @dataclass

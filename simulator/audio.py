@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from livekit import rtc
+
+from shared.audio import resample
 
 CALLER_RATE = 48000
 FRAME_MS = 10
@@ -43,18 +44,6 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(samples.astype(np.int16).tobytes())
-
-
-def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    """int16 mono resampling with livekit's resampler (soxr)."""
-    if src_rate == dst_rate or not len(samples):
-        return samples
-    resampler = rtc.AudioResampler(src_rate, dst_rate, quality=rtc.AudioResamplerQuality.HIGH)
-    frame = rtc.AudioFrame(samples.tobytes(), src_rate, 1, len(samples))
-    out = [*resampler.push(frame), *resampler.flush()]
-    if not out:
-        return np.zeros(0, np.int16)
-    return np.concatenate([np.frombuffer(f.data, np.int16) for f in out])
 
 
 def frame_rms_dbfs(samples: np.ndarray) -> float:

@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .procstats import MACHINE, MB, in_window, percentile, slope, summarize_samples
+from shared.stats import percentile
+
+from .procstats import MACHINE, MB, in_window, slope, summarize_samples
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,6 @@ __all__ = [
     "compare_runs",
     "format_comparison",
     "format_progress",
-    "percentile",
     "rss_growth_per_call",
     "rss_per_call",
     "summarize_run",

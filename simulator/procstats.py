@@ -16,11 +16,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import psutil
+
+from shared.stats import percentile
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +30,6 @@ MACHINE = "machine"
 """Key of the machine-wide series: all cores, memory in use, every process."""
 
 MB = 1024 * 1024
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    """The q-quantile (q in 0..1) by linear interpolation between closest ranks; None if empty.
-
-    The same definition as numpy's default ("linear"), so reports agree with ad-hoc analysis.
-    """
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"q must be in 0..1, got {q}")
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    pos = q * (len(ordered) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:

@@ -7,8 +7,9 @@ import asyncio
 import numpy as np
 
 from pipelines.stt import WhisperModelHandle
+from shared.audio import resample
 
-from .audio import CALLER_RATE, resample
+from .audio import CALLER_RATE
 from .caller import CallReport
 
 

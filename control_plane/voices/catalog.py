@@ -25,6 +25,7 @@ from typing import Any, Literal, TypedDict, Unpack, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.cloud import LOCAL_VOICE_PREFIX
 from pipelines.errors import ModelNotFoundError
 from pipelines.models import piper_voice_path
 
@@ -38,7 +39,6 @@ PIPER_VOICES_DIR_ENV = "PIPER_VOICES_DIR"
 #: The Piper voice the agent worker is configured to speak with, when not the packaged one.
 PIPER_VOICE_ENV = "PIPER_VOICE"
 
-LOCAL_PREFIX = "local:"
 _CURATED_FILE = "elevenlabs_voices.json"
 _GENDERS = frozenset({"male", "female", "neutral"})
 # Piper voice files are named `<lang>_<REGION>-<dataset>-<quality>`, e.g. en_US-joe-medium.
@@ -305,7 +305,7 @@ def _local_voice(path: Path) -> Voice:
     gender = _normalized(_text(config.get("gender")))
 
     return Voice(
-        voice_id=LOCAL_PREFIX + stem,
+        voice_id=LOCAL_VOICE_PREFIX + stem,
         name=dataset.replace("_", " ").title(),
         provider="local",
         gender=gender if gender in _GENDERS else None,

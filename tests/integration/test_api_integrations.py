@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from control_plane.audio import decode_to_mono
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import ProviderKey
 from fake_providers.elevenlabs import FakeElevenLabs
+from shared.audio import decode_to_mono
 from tests.conftest import ELEVENLABS_KEY, ELEVENLABS_OTHER_KEY, OPENAI_KEY, PROVIDER_KEYS_SECRET
 from tests.integration.conftest import ApiServer
 

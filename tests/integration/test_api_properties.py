@@ -8,8 +8,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_plane.audio import OUTPUT_FORMATS
 from control_plane.schemas import VOICE_ID_PATTERN
+from shared.audio import OUTPUT_FORMATS
 from tests.integration.conftest import ApiServer
 
 UNIT_FIELDS = ["temperature", "voice_stability", "voice_similarity_boost", "voice_style"]

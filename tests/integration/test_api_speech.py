@@ -7,7 +7,7 @@ import io
 import av
 import numpy as np
 
-from control_plane.audio import decode_to_mono
+from shared.audio import decode_to_mono
 from tests.integration.conftest import ApiServer
 
 LOCAL_VOICE = "local:en_US-joe-medium"

@@ -5,11 +5,11 @@ import wave
 import numpy as np
 import pytest
 
+from shared.audio import resample
 from simulator.audio import (
     Segment,
     frame_rms_dbfs,
     read_wav,
-    resample,
     speech_segments,
     write_wav,
 )

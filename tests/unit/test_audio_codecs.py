@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from control_plane.audio import (
+from shared.audio import (
     DEFAULT_OUTPUT_FORMAT,
     OUTPUT_FORMATS,
     AudioDecodeError,

@@ -21,8 +21,9 @@ from livekit.agents import APIConnectOptions, APIError, APIStatusError
 from livekit.agents import stt as agents_stt
 from livekit.plugins import elevenlabs
 
-from fake_providers.common import ESPEAK_RATE, resample, synthesize
+from fake_providers.common import ESPEAK_RATE, synthesize
 from fake_providers.elevenlabs import FakeElevenLabs, default_own_voices
+from shared.audio import resample
 
 KEY = "xi-test-key"
 SENTENCE = "Hello there, this is a test of the fake speech server."

@@ -24,9 +24,9 @@ from livekit.agents import (
 )
 from livekit.plugins import openai as lk_openai
 
-from control_plane.audio import decode_to_mono
-from fake_providers.common import ESPEAK_RATE, Fault, resample, synthesize
+from fake_providers.common import ESPEAK_RATE, Fault, synthesize
 from fake_providers.openai import FakeOpenAI
+from shared.audio import decode_to_mono, resample
 
 KEY = "sk-fake-test-key"
 TRANSCRIPT = "the quick brown fox"

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from shared.stats import percentile
 from simulator.load_report import (
     capacity,
     compare_runs,
     format_markdown,
     format_progress,
-    percentile,
     rss_growth_per_call,
     rss_per_call,
     summarize_run,

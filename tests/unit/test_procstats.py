@@ -13,11 +13,11 @@ from typing import Any
 import psutil
 import pytest
 
+from shared.stats import percentile
 from simulator.procstats import (
     MACHINE,
     MB,
     ProcessSampler,
-    percentile,
     slope,
     summarize_samples,
     summarize_series,

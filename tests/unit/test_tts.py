@@ -11,7 +11,8 @@ from livekit.agents import tts
 from pipelines.errors import ModelNotFoundError
 from pipelines.tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from pipelines.tts.piper import speed_to_length_scale
-from simulator.audio import resample, speech_segments
+from shared.audio import resample
+from simulator.audio import speech_segments
 
 SENTENCE = "I would like to check the weather for tomorrow morning please"  # 11 words
 VOICE_RATE = 22050

@@ -17,7 +17,8 @@ from livekit import api
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool
 
-from ...recorder import percentile
+from shared.stats import percentile
+
 from ...recordings import CONTENT_TYPES, format_of
 from ...rooms import close_room_after_agent, is_agent, participants
 from ...schemas import NO_NUL_SCHEMA, Language, NoNul, whole_number
@@ -523,9 +524,8 @@ def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalyti
 
 
 def _percentiles(values: list[float]) -> StageLatency:
-    ordered = sorted(values)
     return StageLatency(
-        p50=round(percentile(ordered, 0.5), 4),
-        p95=round(percentile(ordered, 0.95), 4),
-        samples=len(ordered),
+        p50=round(percentile(values, 0.5, method="nearest") or 0.0, 4),
+        p95=round(percentile(values, 0.95, method="nearest") or 0.0, 4),
+        samples=len(values),
     )

@@ -18,15 +18,15 @@ from fastapi import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.factory import LOCAL_VOICE_PREFIX
-
-from ...audio import (
+from pipelines.cloud import LOCAL_VOICE_PREFIX
+from shared.audio import (
     AudioDecodeError,
     AudioTooLongError,
     decode_to_mono,
     encode_pcm,
     parse_output_format,
 )
+
 from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_speech
 from ...schemas import (
     DEFAULT_MODEL_ID,

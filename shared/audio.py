@@ -28,6 +28,7 @@ __all__ = [
     "decode_to_mono",
     "encode_pcm",
     "parse_output_format",
+    "resample",
 ]
 
 
@@ -249,3 +250,16 @@ def decode_to_mono(
     if not samples.size:
         raise AudioDecodeError("no audio samples could be decoded")
     return np.clip(samples.astype(np.float32, copy=False), -1.0, 1.0)
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """int16 mono samples at `dst_rate` (FFmpeg's resampler: deterministic, so a fake that
+    resamples its speech gives the same bytes every time)."""
+    if src_rate == dst_rate or not len(samples):
+        return samples
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1), format="s16", layout="mono"
+    )
+    frame.sample_rate = src_rate
+    out = [f.to_ndarray().reshape(-1) for f in _resample([frame], "s16", dst_rate)]
+    return np.concatenate(out) if out else np.zeros(0, np.int16)

@@ -1,0 +1,29 @@
+"""Summary statistics shared by the product, its load reports and its benchmarks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+
+def percentile(
+    values: Iterable[float], q: float, *, method: Literal["linear", "nearest"] = "linear"
+) -> float | None:
+    """The q-quantile (q in 0..1) of `values`; None if there are none.
+
+    `linear` interpolates between the closest ranks (numpy's default, so reports agree with
+    ad-hoc analysis); `nearest` is the value at the nearest rank, always one that was observed
+    (what a conversation's metrics and the analytics API report).
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be in 0..1, got {q}")
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    if method == "nearest":
+        return ordered[min(len(ordered) - 1, round(position))]
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
