@@ -30,18 +30,18 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from control_plane.recorder import ConversationRecorder
 from control_plane.security import ProviderKeyVault
+from livekit_patches import ffi_routing
+from livekit_patches.playout import stop_on_pause
+from livekit_patches.speaking_rate import vectorize_speaking_rate
 from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline, interruption_min_duration
 
-from . import ffi_routing
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
-from .playout import stop_on_pause
 from .rules import CallRules, line
 from .settings import Settings
-from .speaking_rate import vectorize_speaking_rate
 from .telemetry import LoopLag, MetricsPublisher, watch_providers
 
 logger = logging.getLogger("agent_worker")

@@ -6,7 +6,6 @@ creates the cheap per-call provider objects around them.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from livekit.agents import llm, stt, tts, vad
 # call threads where pipelines are built.
 from livekit.plugins import silero
 
+from livekit_patches.silero import vad_sharing_session
 from shared.egress import EgressPolicy
 
 from . import cloud
@@ -98,14 +98,9 @@ def build_vad(
         return engines.silero  # the stock profile: the framework's defaults
     td = config.turn_detection
     if td.vad == "silero" and silence is None and engines is not None:
-        base = engines.silero_base()
         # One ONNX session per process; each call's VAD gets the agent's hold.
-        return silero.VAD(
-            session=base._onnx_session,  # type: ignore[attr-defined]
-            opts=dataclasses.replace(
-                base._opts,  # type: ignore[attr-defined]
-                min_silence_duration=td.min_silence_duration,
-            ),
+        return vad_sharing_session(
+            engines.silero_base(), min_silence_duration=td.min_silence_duration
         )
     return WebRTCVAD(
         WebRTCVADOptions(

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from agent_worker import ffi_routing
+from livekit_patches import ffi_routing
 from pipelines.config import AgentConfig, TurnDetection
 
 from .audio import read_wav

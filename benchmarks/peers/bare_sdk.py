@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from livekit import rtc  # noqa: E402
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType, cli  # noqa: E402
 
-from agent_worker import ffi_routing  # noqa: E402
+from livekit_patches import ffi_routing  # noqa: E402
 from simulator.audio import frame_rms_dbfs  # noqa: E402
 from simulator.load import REPLY  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402

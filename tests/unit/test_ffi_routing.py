@@ -10,7 +10,7 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-from agent_worker import ffi_routing
+from livekit_patches import ffi_routing
 
 RATE = 16000
 FRAME = RATE // 100  # 10 ms

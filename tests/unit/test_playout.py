@@ -9,7 +9,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
 
-from agent_worker.playout import room_output, stop_on_pause
+from livekit_patches.playout import room_output, stop_on_pause
 
 RATE = 24000
 

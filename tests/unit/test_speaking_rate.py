@@ -10,7 +10,7 @@ from livekit.agents.voice.transcription._speaking_rate import (
 )
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
-from agent_worker.speaking_rate import (
+from livekit_patches.speaking_rate import (
     VectorizedSpeakingRateDetector,
     VectorizedSpeakingRateStream,
     spectral_flux,

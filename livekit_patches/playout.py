@@ -17,7 +17,12 @@ import time
 from livekit.agents.voice import io
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
 
-logger = logging.getLogger("agent_worker.playout")
+from . import WrittenFor
+
+logger = logging.getLogger("livekit_patches.playout")
+
+WRITTEN_FOR = WrittenFor("livekit-agents", "1.8.9")
+"""The release whose room audio output (`_ParticipantAudioOutput`) this module follows."""
 
 
 def room_output(output: io.AudioOutput | None) -> _ParticipantAudioOutput | None:
@@ -30,7 +35,10 @@ def room_output(output: io.AudioOutput | None) -> _ParticipantAudioOutput | None
 
 
 def stop_on_pause(output: io.AudioOutput | None) -> bool:
-    """Make the room output drop its queued audio when paused; False if there is none."""
+    """Make the room output drop its queued audio when paused; False if there is none (or on
+    another livekit-agents release)."""
+    if not WRITTEN_FOR.applies("dropping queued audio on a pause"):
+        return False
     room = room_output(output)
     if room is None:
         logger.warning("no room audio output found; pausing keeps its queued audio")

@@ -22,7 +22,12 @@ from livekit.agents.voice.transcription._speaking_rate import (
 )
 from livekit.agents.voice.transcription.synchronizer import _SyncedAudioOutput
 
-logger = logging.getLogger("agent_worker.speaking_rate")
+from . import WrittenFor
+
+logger = logging.getLogger("livekit_patches.speaking_rate")
+
+WRITTEN_FOR = WrittenFor("livekit-agents", "1.8.9")
+"""The release whose `SpeakingRateDetector` and transcript synchroniser this module follows."""
 
 FRAME_S = 0.025
 """The framework's STFT frame (25 ms, 50% overlap)."""
@@ -63,7 +68,10 @@ class VectorizedSpeakingRateDetector(SpeakingRateDetector):
 
 def vectorize_speaking_rate(output: io.AudioOutput | None) -> bool:
     """Give the transcript synchronizer in a session's audio output chain the one-pass
-    estimator, with the same options, for its next segments; False if there is none."""
+    estimator, with the same options, for its next segments; False if there is none (or on
+    another livekit-agents release)."""
+    if not WRITTEN_FOR.applies("the one-pass speaking-rate estimate"):
+        return False
     while output is not None:
         if isinstance(output, _SyncedAudioOutput):
             options = output._synchronizer._opts

@@ -25,13 +25,14 @@ import time
 from typing import Any
 
 from livekit.rtc import AudioSource, AudioStream
-from livekit.rtc import __version__ as rtc_version
 from livekit.rtc._ffi_client import FfiClient, FfiQueue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-logger = logging.getLogger("agent_worker.ffi_routing")
+from . import WrittenFor
 
-SDK_VERSION = "1.1.21"
+logger = logging.getLogger("livekit_patches.ffi_routing")
+
+WRITTEN_FOR = WrittenFor("livekit", "1.1.21")
 """The livekit release whose `capture_frame` and subscriptions this module follows."""
 EARLY_CALLBACKS_MAX = 4096
 """Completions that arrived before their waiter registered are kept until claimed (the
@@ -161,8 +162,7 @@ def install() -> bool:
     """Route audio events directly, from now on, in this process (idempotent); False, with a
     warning, on a livekit SDK other than the one this module follows (it replaces
     `AudioSource.capture_frame` and wraps `AudioStream.__init__`)."""
-    if rtc_version != SDK_VERSION:
-        logger.warning("livekit %s, not %s: audio events not routed", rtc_version, SDK_VERSION)
+    if not WRITTEN_FOR.applies("audio event routing"):
         return False
     client = FfiClient.instance
     if isinstance(client.queue, RoutedFfiQueue):
