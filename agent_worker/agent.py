@@ -11,7 +11,7 @@ from livekit.agents import Agent, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from pipelines.config import AgentConfig
-from pipelines.transcript_gate import gate_of
+from pipelines.transcript_gate import gate_of, mark_gate
 
 from .backchannel import is_backchannel
 
@@ -65,10 +65,7 @@ class VoiceAgent(Agent):
         gate = gate_of(self.session.vad)
         async for ev in Agent.default.stt_node(self, audio, model_settings):
             if gate is not None:
-                if ev.type == stt.SpeechEventType.START_OF_SPEECH:
-                    gate.opened()
-                elif ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
-                    gate.resolved()
+                mark_gate(gate, ev)
             if (
                 ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
                 and ev.alternatives

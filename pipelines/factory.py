@@ -26,7 +26,7 @@ from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
-from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
+from .transcript_gate import GatedVAD, ReportingSTT, SegmentedSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
@@ -153,10 +153,11 @@ def _segmented(recognizer: stt.STT, config: AgentConfig, gate: TranscriptGate | 
     # A batch recogniser is not streaming: livekit's StreamAdapter recognises each segment its
     # VAD cuts. That VAD closes segments after a shorter silence than the turn VAD, so
     # recognition runs during the hold instead of after it.
-    if gate is not None:
-        recognizer = ReportingSTT(recognizer, on_empty=gate.resolved)
     segmenter = build_vad(config, silence=config.turn_detection.stt_silence_duration)
-    return stt.StreamAdapter(stt=recognizer, vad=segmenter)
+    if gate is None:
+        return stt.StreamAdapter(stt=recognizer, vad=segmenter)
+    # the gate counts each segment from when it is cut (`SegmentedSTT`)
+    return SegmentedSTT(stt=ReportingSTT(recognizer, on_empty=gate.resolved), vad=segmenter)
 
 
 def build_stt(

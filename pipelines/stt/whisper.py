@@ -52,6 +52,9 @@ class WhisperModelHandle:
     TOKENS_PER_SECOND = 6
     """Fast speech is ~4 tokens a second; more than this budget means a runaway decode."""
     NO_SPEECH_THRESHOLD = 0.6
+    LOG_PROB_THRESHOLD = -1.0
+    """With `NO_SPEECH_THRESHOLD`, Whisper's test for silence (faster-whisper's defaults,
+    which the full path applies): a decode is dropped as no speech only when both agree."""
     MAX_COMPRESSION_RATIO = 2.4
 
     def __init__(
@@ -142,13 +145,42 @@ class WhisperModelHandle:
             return_no_speech_prob=True,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        if result.no_speech_prob > self.NO_SPEECH_THRESHOLD:
+        if is_no_speech(
+            result.no_speech_prob,
+            average_log_prob(result.scores[0], len(result.sequences_ids[0])),
+            no_speech_threshold=self.NO_SPEECH_THRESHOLD,
+            log_prob_threshold=self.LOG_PROB_THRESHOLD,
+        ):
             return ""
         return judge_short_decode(
             str(tokenizer.decode(tokens)).strip(),
             ran_out=len(tokens) >= budget,
             max_compression_ratio=self.MAX_COMPRESSION_RATIO,
         )
+
+
+def average_log_prob(score: float, length: int) -> float:
+    """A decode's mean log probability per token, from CTranslate2's score (its cumulative
+    log probability over `length` tokens, length penalty 1), as faster-whisper computes it."""
+    return score * length / (length + 1)
+
+
+def is_no_speech(
+    no_speech_prob: float,
+    avg_log_prob: float,
+    *,
+    no_speech_threshold: float,
+    log_prob_threshold: float,
+) -> bool:
+    """Whether a decode is Whisper's guess at silence rather than speech.
+
+    Whisper's no-speech probability alone is not reliable on short audio: a clearly spoken
+    "for my sister" after the segmenter's 0.3 s of leading silence scores 0.2-0.7 from one
+    call to the next, and dropping it at 0.6 lost the words of a whole segment. As in Whisper
+    and faster-whisper, a decode counts as silence only when the model also has little
+    confidence in the text it decoded.
+    """
+    return no_speech_prob > no_speech_threshold and avg_log_prob < log_prob_threshold
 
 
 def judge_short_decode(text: str, *, ran_out: bool, max_compression_ratio: float) -> str | None:

@@ -21,7 +21,7 @@ from pipelines.factory import (
     interruption_min_duration,
 )
 from pipelines.stt import WhisperSTT
-from pipelines.transcript_gate import GatedVAD, ReportingSTT
+from pipelines.transcript_gate import GatedVAD, ReportingSTT, SegmentedSTT
 from pipelines.tts import PiperTTS
 from pipelines.tts.chunking import SpeechChunker
 from pipelines.vad import WebRTCVAD
@@ -36,7 +36,9 @@ def test_default_pipeline_parts(engines):
     turn_vad = pipeline.vad.inner
     assert isinstance(turn_vad, silero.VAD)
     assert turn_vad._opts.min_silence_duration == 0.6
-    # Whisper behind livekit's StreamAdapter, segmented by its own shorter-hold VAD.
+    # Whisper behind livekit's StreamAdapter, segmented by its own shorter-hold VAD, whose
+    # cuts the gate counts as they happen.
+    assert isinstance(pipeline.stt, SegmentedSTT)
     assert isinstance(pipeline.stt, lk_stt.StreamAdapter)
     reporting = pipeline.stt.wrapped_stt
     assert isinstance(reporting, ReportingSTT)

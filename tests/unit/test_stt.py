@@ -10,6 +10,7 @@ from livekit.agents import stt
 from pipelines.errors import ModelNotFoundError, PipelineSetupError
 from pipelines.stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from pipelines.stt.whisper import WHISPER_RATE, buffer_to_whisper_audio
+from simulator.audio import speech_segments
 from simulator.speech import render_speech
 
 # Sentences tiny.en recognises reliably from espeak-ng's voice.
@@ -156,6 +157,52 @@ async def test_recognize_silence_gives_empty_text(whisper_handle, audio_tools):
     recognizer = WhisperSTT(whisper_handle)
     event = await recognizer.recognize(audio_tools.to_frame(np.zeros(48000, np.int16), 48000))
     assert event.alternatives[0].text == ""
+
+
+async def test_recognize_a_short_phrase_after_the_segmenters_padding(whisper_handle, audio_tools):
+    # The segment the StreamAdapter cuts for the words after a pause: the segmenter's 0.3 s
+    # of prefix padding before them, its hold after. tiny.en gives it a no-speech probability
+    # of 0.64 (anywhere in 0.2-0.7 over a real call), with a confident decode.
+    speech = render_speech("for my sister", rate=WHISPER_RATE)
+    segments = speech_segments(speech, WHISPER_RATE)
+    words = speech[int(segments[0].start * WHISPER_RATE) : int(segments[-1].end * WHISPER_RATE)]
+    padded = np.concatenate(
+        [np.zeros(WHISPER_RATE * 3 // 10, np.int16), words, np.zeros(WHISPER_RATE // 2, np.int16)]
+    )
+    event = await WhisperSTT(whisper_handle).recognize(audio_tools.to_frame(padded, WHISPER_RATE))
+    assert "sister" in audio_tools.words(event.alternatives[0].text), event.alternatives[0].text
+
+
+@pytest.mark.parametrize(
+    ("no_speech_prob", "avg_log_prob", "silence"),
+    [
+        (0.72, -0.49, False),  # "for my sister" in a call: a confident decode is speech
+        (0.99, -2.31, True),  # line noise decoded as "you"
+        (0.3, -2.0, False),  # an unsure decode of what the model hears as speech
+        (0.6, -1.5, False),  # thresholds are exclusive, as in Whisper
+    ],
+)
+def test_no_speech_needs_both_whispers_signals(no_speech_prob, avg_log_prob, silence):
+    from pipelines.stt.whisper import WhisperModelHandle as Handle
+    from pipelines.stt.whisper import is_no_speech
+
+    assert (
+        is_no_speech(
+            no_speech_prob,
+            avg_log_prob,
+            no_speech_threshold=Handle.NO_SPEECH_THRESHOLD,
+            log_prob_threshold=Handle.LOG_PROB_THRESHOLD,
+        )
+        is silence
+    )
+
+
+def test_average_log_prob_matches_faster_whisper():
+    from pipelines.stt.whisper import average_log_prob
+
+    # 17 tokens scored -0.2 each on average: a cumulative -3.4, spread over 18 as
+    # faster-whisper does (the end of text counts)
+    assert average_log_prob(-0.2, 17) == pytest.approx(-3.4 / 18)
 
 
 def test_long_audio_takes_the_long_path_and_is_transcribed(whisper_handle, audio_tools, path_spy):

@@ -6,10 +6,18 @@ import asyncio
 import time
 
 import numpy as np
-from livekit.agents import vad
+from livekit.agents import stt, vad
+from livekit.agents.types import NOT_GIVEN
 
 from pipelines.stt import WhisperSTT
-from pipelines.transcript_gate import GatedVAD, ReportingSTT, TranscriptGate, gate_of
+from pipelines.transcript_gate import (
+    GatedVAD,
+    ReportingSTT,
+    SegmentedSTT,
+    TranscriptGate,
+    gate_of,
+    mark_gate,
+)
 from pipelines.vad import WebRTCVAD, WebRTCVADOptions
 
 START = vad.VADEventType.START_OF_SPEECH
@@ -124,3 +132,103 @@ async def test_webrtc_start_is_not_reported_twice(signal, audio_tools):
     at_start = [ev for ev in events if ev.samples_index == events[i].samples_index]
     assert [ev.type for ev in at_start] == [vad.VADEventType.INFERENCE_DONE, START]
     assert at_start[0].speaking and at_start[0].speech_duration >= 0.1 - 1e-9
+
+
+class ScriptedVAD(vad.VAD):
+    """A segmenter whose decisions the test makes: `stream.decide(START)`."""
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=vad.VADCapabilities(update_interval=0.02))
+        self.streams: list[ScriptedVADStream] = []
+
+    def stream(self) -> ScriptedVADStream:
+        stream = ScriptedVADStream(self)
+        self.streams.append(stream)
+        return stream
+
+
+class ScriptedVADStream(vad.VADStream):
+    async def _main_task(self) -> None:
+        async for _ in self._input_ch:
+            pass
+
+    def decide(self, kind: vad.VADEventType, frame) -> None:
+        self._event_ch.send_nowait(
+            vad.VADEvent(
+                type=kind,
+                samples_index=0,
+                timestamp=0.0,
+                speech_duration=0.5,
+                silence_duration=0.0 if kind is START else 0.15,
+                frames=[frame],
+            )
+        )
+
+
+class SlowRecognizer(stt.STT):
+    """Each recognition waits until the test finishes it: `finish(text)`, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        self.calls: list[asyncio.Future[str]] = []
+
+    async def _recognize_impl(self, buffer, *, language=NOT_GIVEN, conn_options=None):
+        done = asyncio.get_running_loop().create_future()
+        self.calls.append(done)
+        text = await done
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            alternatives=[stt.SpeechData(language="en", text=text)],
+        )
+
+
+async def until(condition, what: str) -> None:
+    """Let the loop run until `condition()` holds (the test's events need no clock)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_a_segment_cut_while_the_previous_is_recognised_holds_the_gate(audio_tools):
+    """The words after a pause are their own segment, cut while the recogniser still works on
+    the words before it. The gate counts that segment from when it is cut: the first
+    transcript alone does not let the end of the turn through."""
+    gate = TranscriptGate(max_wait=10.0)
+    segmenter, recognizer = ScriptedVAD(), SlowRecognizer()
+    stream = SegmentedSTT(stt=recognizer, vad=segmenter).stream()
+    stream.push_frame(audio_tools.to_frame(np.zeros(160, np.int16), 16000))
+    finals: list[str] = []
+
+    async def session() -> None:  # what `VoiceAgent.stt_node` does with the events
+        async for ev in stream:
+            mark_gate(gate, ev)
+            if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT:
+                finals.append(ev.alternatives[0].text)
+
+    consumer = asyncio.create_task(session())
+    await until(lambda: segmenter.streams, "the segmenter's stream")
+    segments = segmenter.streams[0]
+    frame = audio_tools.to_frame(np.ones(1600, np.int16), 16000)
+
+    segments.decide(START, frame)  # "I would like to order a cake"
+    segments.decide(END, frame)
+    await until(lambda: len(recognizer.calls) == 1, "the first recognition")
+    segments.decide(START, frame)  # "for my sister", after the pause
+    segments.decide(END, frame)
+    await until(lambda: gate.pending == 2, "both segments counted")
+
+    recognizer.calls[0].set_result("I would like to order a cake.")
+    await until(lambda: finals, "the first transcript")
+    assert gate.pending == 1, "the second segment is still being recognised"
+    turn_end = asyncio.create_task(gate.settled())
+    await until(lambda: len(recognizer.calls) == 2, "the second recognition")
+    assert not turn_end.done(), "the turn ended before its last words were transcribed"
+
+    recognizer.calls[1].set_result("for my sister")
+    await turn_end
+    assert finals == ["I would like to order a cake.", "for my sister"]
+    assert gate.pending == 0
+    consumer.cancel()
+    await stream.aclose()
