@@ -10,6 +10,7 @@ re-reads each patch and its test before moving the pin.
 - `speaking_rate`: the transcript synchroniser's speaking-rate estimate in one numpy pass.
 - `playout`: a pause drops the room output's queued audio at once.
 - `silero`: one Silero ONNX session per process, shared by every call's VAD.
+- `segmented_stt`: a batch recogniser's segment starts reported as they are cut.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from livekit.agents import llm, stt, tts, vad
 # call threads where pipelines are built.
 from livekit.plugins import silero
 
+from livekit_patches.segmented_stt import segmented_stt
 from livekit_patches.silero import vad_sharing_session
 from shared.egress import EgressPolicy
 
@@ -26,7 +27,7 @@ from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
-from .transcript_gate import GatedVAD, ReportingSTT, SegmentedSTT, TranscriptGate
+from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
@@ -156,8 +157,8 @@ def _segmented(recognizer: stt.STT, config: AgentConfig, gate: TranscriptGate | 
     segmenter = build_vad(config, silence=config.turn_detection.stt_silence_duration)
     if gate is None:
         return stt.StreamAdapter(stt=recognizer, vad=segmenter)
-    # the gate counts each segment from when it is cut (`SegmentedSTT`)
-    return SegmentedSTT(stt=ReportingSTT(recognizer, on_empty=gate.resolved), vad=segmenter)
+    # the gate counts each segment from when it is cut
+    return segmented_stt(ReportingSTT(recognizer, on_empty=gate.resolved), segmenter)
 
 
 def build_stt(

@@ -10,6 +10,7 @@ from livekit.agents import vad as lk_vad
 from livekit.plugins import openai as lk_openai
 from livekit.plugins import silero
 
+from livekit_patches.segmented_stt import SegmentedSTT
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from pipelines.config import AgentConfig, TurnDetection
 from pipelines.factory import (
@@ -21,7 +22,7 @@ from pipelines.factory import (
     interruption_min_duration,
 )
 from pipelines.stt import WhisperSTT
-from pipelines.transcript_gate import GatedVAD, ReportingSTT, SegmentedSTT
+from pipelines.transcript_gate import GatedVAD, ReportingSTT
 from pipelines.tts import PiperTTS
 from pipelines.tts.chunking import SpeechChunker
 from pipelines.vad import WebRTCVAD

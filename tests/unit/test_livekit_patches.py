@@ -1,10 +1,10 @@
 """The livekit patches and the versions they were written for.
 
 Each patch reaches into livekit internals; its own unit test checks the behaviour it changes
-(`test_ffi_routing`, `test_speaking_rate`, `test_playout`, `test_factory`'s shared Silero
-session). This module fails when the installed livekit moves away from those versions (the
-pins in pyproject.toml), so an upgrade re-reads every patch before moving a pin, and checks
-that a patch on another version stands aside.
+(`test_ffi_routing`, `test_speaking_rate`, `test_playout`, `test_transcript_gate`,
+`test_factory`'s shared Silero session). This module fails when the installed livekit moves
+away from those versions (the pins in pyproject.toml), so an upgrade re-reads every patch
+before moving a pin, and checks that a patch on another version stands aside.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from livekit_patches import WrittenFor, ffi_routing, playout, silero, speaking_rate
+from livekit_patches import WrittenFor, ffi_routing, playout, segmented_stt, silero, speaking_rate
 
-PATCHES = [ffi_routing, playout, silero, speaking_rate]
+PATCHES = [ffi_routing, playout, segmented_stt, silero, speaking_rate]
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 

@@ -9,11 +9,11 @@ import numpy as np
 from livekit.agents import stt, vad
 from livekit.agents.types import NOT_GIVEN
 
+from livekit_patches.segmented_stt import SegmentedSTT
 from pipelines.stt import WhisperSTT
 from pipelines.transcript_gate import (
     GatedVAD,
     ReportingSTT,
-    SegmentedSTT,
     TranscriptGate,
     gate_of,
     mark_gate,
