@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from control_plane.recorder import CallIdentity
-from control_plane.runtime import AgentUnavailableError, CallAgent, load_call_agent
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials
 from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
+
+from .call_agent import AgentUnavailableError, CallAgent, load_call_agent
+from .recorder import CallIdentity
 
 
 class AgentDirectory:

@@ -28,7 +28,6 @@ from livekit.agents import (
 from livekit.agents.voice import ConversationItemAddedEvent
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
-from control_plane.recorder import ConversationRecorder
 from control_plane.security import ProviderKeyVault
 from livekit_patches import ffi_routing
 from livekit_patches.playout import stop_on_pause
@@ -40,6 +39,7 @@ from pipelines.factory import Engines, build_pipeline, interruption_min_duration
 
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
+from .recorder import ConversationRecorder
 from .rules import CallRules, line
 from .settings import Settings
 from .telemetry import LoopLag, MetricsPublisher, watch_providers

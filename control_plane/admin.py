@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .retention import purge
+from .jobs.retention import purge
 from .settings import Settings, StoreSettings
 from .store.db import create_engine, session_factory
 from .store.migrate import upgrade

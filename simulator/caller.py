@@ -24,7 +24,7 @@ import numpy as np
 from livekit import api, rtc
 
 from agent_worker.telemetry import METRICS_TOPIC
-from control_plane.rooms import close_room_after_agent
+from shared.livekit_rooms import close_room_after_agent
 
 from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
 
@@ -486,7 +486,8 @@ async def place_call(endpoint: LiveKitEndpoint, script: CallScript) -> CallRepor
 
 AGENT_LEAVE_TIMEOUT = 5.0
 """How long a hung-up caller's room is left for the agent to leave on its own: a caller
-hangs up by leaving, and the room is deleted once the agent has left too (`control_plane.rooms`)."""
+hangs up by leaving, and the room is deleted once the agent has left too
+(`shared.livekit_rooms`)."""
 
 
 async def join_conversation(url: str, token: str, room_name: str, script: CallScript) -> CallReport:

@@ -9,16 +9,16 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ..reaper import run_reaper
-from ..retention import run_purge
+from ..jobs.reaper import run_reaper
+from ..jobs.retention import run_purge
+from ..jobs.webhooks import Dispatcher, DispatchSettings
 from ..security import ProviderKeyVault
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
-from ..webhooks import Dispatcher, DispatchSettings
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
-from .routes import conversations, integrations, speech, voice_agents, voices, webhooks
+from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Static paths before `/voice-agents/{id}`.
-    app.include_router(conversations.agent_router)
+    app.include_router(analytics.router)
     app.include_router(voices.router)
     app.include_router(speech.router)
     app.include_router(voice_agents.router)

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..schemas import ErrorResponse
+from ..schemas.errors import ErrorResponse
 
 logger = logging.getLogger("control_plane")
 

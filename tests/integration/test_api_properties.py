@@ -8,7 +8,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_plane.schemas import VOICE_ID_PATTERN
+from control_plane.schemas.fields import VOICE_ID_PATTERN
 from shared.audio import OUTPUT_FORMATS
 from tests.integration.conftest import ApiServer
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from control_plane.reaper import reap
+from control_plane.jobs.reaper import reap
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.migrate import upgrade
 from control_plane.store.models import Company, Conversation, utcnow
@@ -76,7 +76,7 @@ def test_a_quiet_call_keeps_beating(tmp_path):
 
 
 async def check_heartbeat(url: str) -> None:
-    from control_plane.recorder import CallIdentity, ConversationRecorder
+    from agent_worker.recorder import CallIdentity, ConversationRecorder
     from tests.helpers import poll_until
 
     engine = create_engine(url)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from control_plane.recorder import CallIdentity, ConversationRecorder
+from agent_worker.recorder import CallIdentity, ConversationRecorder
+from control_plane.jobs.retention import purge
 from control_plane.recordings import RecordingStore
-from control_plane.retention import purge
-from control_plane.schemas import VoiceAgentCreate
+from control_plane.schemas.voice_agents import VoiceAgentCreate
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.migrate import upgrade
 from control_plane.store.models import (

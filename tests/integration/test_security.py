@@ -24,7 +24,7 @@ import psutil
 import pytest
 from sqlalchemy import update
 
-from control_plane.runtime import load_call_agent
+from agent_worker.call_agent import load_call_agent
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import Conversation, Webhook

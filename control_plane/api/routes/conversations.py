@@ -7,25 +7,31 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 from livekit import api
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool
 
-from shared.stats import percentile
-
+from ...jobs.webhooks import enqueue_closed
 from ...recordings import CONTENT_TYPES, format_of
-from ...rooms import close_room_after_agent, is_agent, participants
-from ...schemas import NO_NUL_SCHEMA, Language, NoNul, whole_number
-from ...settings import Settings
+from ...schemas.conversations import (
+    ISO_DATE,
+    ConnectionDetails,
+    ConversationDetails,
+    ConversationEnd,
+    ConversationList,
+    ConversationStart,
+    ConversationStarted,
+    ConversationSummary,
+    Feedback,
+    TranscriptMessage,
+)
+from ...services.calls import LiveKitUnavailableError, close_room, hang_up
 from ...store.models import Conversation, utcnow
 from ...store.repositories import ConversationRepository
-from ...webhooks import enqueue_closed
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
@@ -34,34 +40,6 @@ from .voice_agents import find_agent
 logger = logging.getLogger("control_plane.conversations")
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], route_class=GuardedRoute)
-
-
-class ConversationStart(BaseModel):
-    """`POST /conversations`."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    agent_id: str = Field(min_length=1, max_length=64)
-    user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+\-]+$")
-    language: Language | None = None
-    initial_context: dict[str, Any] = Field(default_factory=dict)
-
-
-class ConnectionDetails(BaseModel):
-    websocket_url: str
-    """The LiveKit server URL to join with `token`."""
-    token: str
-    """A LiveKit access token for `room_name`; joining it brings the agent into the room."""
-    room_name: str
-    participant_identity: str
-
-
-class ConversationStarted(BaseModel):
-    conversation_id: str
-    agent_id: uuid.UUID
-    status: str
-    created_at: datetime
-    connection_details: ConnectionDetails
 
 
 MAX_CONTEXT_BYTES = 8192
@@ -142,88 +120,7 @@ async def start_conversation(
 # --- past and ongoing calls ----------------------------------------------------------------
 
 Status = Literal["ongoing", "success", "failed"]
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 DateQuery = Annotated[str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")]
-
-
-class ConversationSummary(BaseModel):
-    id: str
-    agent_id: uuid.UUID | None
-    user_id: str
-    status: str
-    end_reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    duration: float | None
-    """Seconds from the agent joining to the end of the call."""
-
-    @classmethod
-    def of(cls, row: Conversation) -> ConversationSummary:
-        return cls(
-            id=row.id,
-            agent_id=row.agent_id,
-            user_id=row.user_id,
-            status=row.status,
-            end_reason=row.end_reason,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            duration=row.duration,
-        )
-
-
-class ConversationList(BaseModel):
-    conversations: list[ConversationSummary]
-    total: int
-    page: int
-    limit: int
-
-
-class TranscriptMessage(BaseModel):
-    speaker: str
-    """`agent` or `user`."""
-    text: str
-    """For the agent, what the caller heard (cut where an interruption stopped it)."""
-    interrupted: bool
-    timestamp: float
-    """Seconds since the agent joined the call."""
-    created_at: datetime
-
-
-Comments = Annotated[str, Field(max_length=2000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-Outcome = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-
-
-Rating = Annotated[int, Field(ge=1, le=5), BeforeValidator(whole_number)]
-
-
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    rating: Rating | None = None
-    comments: Comments | None = None
-
-
-class ConversationEnd(BaseModel):
-    """`POST /conversations/{id}/end`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    reason: Outcome | None = None
-    """The outcome in your terms (e.g. `resolved`), stored as the conversation's `outcome`."""
-    feedback: Feedback | None = None
-
-
-class ConversationDetails(ConversationSummary):
-    transcript: list[TranscriptMessage]
-    metrics: dict[str, Any]
-    """Per-turn latency (seconds) of each stage, and their p50/p95."""
-    audio_url: str | None
-    """Path of the call's recording (`GET /conversations/{id}/audio`); null when none is
-    kept (the agent's privacy settings) or the call is not over."""
-    outcome: str | None
-    feedback: Feedback | None
 
 
 @router.get("", responses=error_responses(400, 401, 429))
@@ -242,8 +139,8 @@ async def list_conversations(
         company_id=company_id,
         agent_id=agent_id,
         status=status,
-        date_from=_instant("date_from", date_from),
-        date_to=_instant("date_to", date_to),
+        date_from=parse_instant("date_from", date_from),
+        date_to=parse_instant("date_to", date_to),
         offset=(page - 1) * limit,
         limit=limit,
     )
@@ -252,7 +149,7 @@ async def list_conversations(
     )
 
 
-def _instant(field: str, value: str | None) -> datetime | None:
+def parse_instant(field: str, value: str | None) -> datetime | None:
     """An ISO 8601 date or date-time (UTC when it names no zone)."""
     if value is None:
         return None
@@ -371,61 +268,15 @@ async def end_conversation(
         await enqueue_closed(session, row)
     await session.commit()
     try:
-        await _hang_up(settings, row.room_name)
-    except HTTPException as exc:
+        await hang_up(settings, row.room_name)
+    except LiveKitUnavailableError as exc:
         if joined:
-            raise
+            raise HTTPException(502, str(exc)) from None
         # Nobody is in the room to disconnect; the record is closed, and an agent joining
         # later finds the end requested and does not take the call.
-        logger.warning("unjoined call %s: %s", row.id, exc.detail)
-    background.add_task(_close_room, settings, row.room_name)
+        logger.warning("unjoined call %s: %s", row.id, exc)
+    background.add_task(close_room, settings, row.room_name)
     return ConversationSummary.of(row)
-
-
-AGENT_LEAVE_TIMEOUT = 30.0
-"""Seconds an ended call's room waits for the agent to leave before it is deleted anyway. An
-agent finishing its call (the record, the recording) leaves ~2 s after its caller on an idle
-machine, and several times later on a busy one; deleting the room under it would keep its track
-for the life of the worker."""
-
-
-def _livekit(settings: Settings) -> api.LiveKitAPI:
-    return api.LiveKitAPI(
-        settings.livekit_url,
-        settings.livekit_api_key,
-        settings.livekit_api_secret.get_secret_value(),
-    )
-
-
-async def _hang_up(settings: Settings, room_name: str) -> None:
-    """Disconnect the call's callers; the agent then leaves by itself and `_close_room`
-    deletes the room (`control_plane.rooms`: not under the agent)."""
-    try:
-        async with _livekit(settings) as lkapi:
-            for person in await participants(lkapi, room_name):
-                if is_agent(person):
-                    continue
-                try:
-                    await lkapi.room.remove_participant(
-                        api.RoomParticipantIdentity(room=room_name, identity=person.identity)
-                    )
-                except api.ServerError as exc:
-                    if exc.code != api.ServerErrorCode.NOT_FOUND:  # gone meanwhile
-                        raise
-    except api.ServerError as exc:
-        raise HTTPException(502, f"LiveKit could not end the call: {exc.message}") from None
-    except Exception as exc:
-        raise HTTPException(502, f"LiveKit is unreachable: {type(exc).__name__}") from None
-
-
-async def _close_room(settings: Settings, room_name: str) -> None:
-    """Delete an ended call's room once its agent has left, so nobody can join it again.
-    Runs after the response; failures are only logged."""
-    try:
-        async with _livekit(settings) as lkapi:
-            await close_room_after_agent(lkapi, room_name, AGENT_LEAVE_TIMEOUT)
-    except Exception as exc:
-        logger.warning("could not close the room %s: %s", room_name, exc)
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=error_responses(401, 404, 429))
@@ -443,89 +294,3 @@ async def delete_conversation(
 
 
 # --- per-agent analytics ------------------------------------------------------------------
-
-
-class StageLatency(BaseModel):
-    p50: float
-    p95: float
-    samples: int
-
-
-class DayCount(BaseModel):
-    date: str
-    calls: int
-    success: int
-    failed: int
-
-
-class AgentAnalytics(BaseModel):
-    agent_id: uuid.UUID
-    total_calls: int
-    success_rate: float | None
-    """Share of finished calls that succeeded (ongoing calls are not counted)."""
-    average_duration: float | None
-    latency: dict[str, StageLatency]
-    """Per-turn seconds of each stage the worker measured (`e2e_latency` is voice to voice as
-    the framework sees it), over every turn of the period's calls."""
-    timeline: list[DayCount]
-
-
-agent_router = APIRouter(prefix="/voice-agents", tags=["conversations"], route_class=GuardedRoute)
-
-
-@agent_router.get("/{id}/analytics", responses=error_responses(400, 401, 404, 429))
-async def agent_analytics(
-    id: str,
-    session: SessionDep,
-    company_id: CompanyDep,
-    date_from: DateQuery = None,
-    date_to: DateQuery = None,
-) -> AgentAnalytics:
-    """Calls, success rate, average duration, per-turn latency percentiles and a daily
-    timeline of one agent."""
-    agent = await find_agent(session, company_id, id)
-    rows = await ConversationRepository(session).for_agent(
-        company_id=company_id,
-        agent_id=agent.id,
-        date_from=_instant("date_from", date_from),
-        date_to=_instant("date_to", date_to),
-    )
-    return analytics(agent.id, rows)
-
-
-def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalytics:
-    finished = [r for r in rows if r.status != "ongoing"]
-    durations = [r.duration for r in finished if r.duration is not None]
-    stages: dict[str, list[float]] = {}
-    for row in rows:
-        for turn in (row.metrics or {}).get("turns", []):
-            for stage, value in turn.items():
-                if isinstance(value, int | float):
-                    stages.setdefault(stage, []).append(float(value))
-    days: dict[str, DayCount] = {}
-    for row in rows:
-        day = row.created_at.date().isoformat()
-        count = days.setdefault(day, DayCount(date=day, calls=0, success=0, failed=0))
-        count.calls += 1
-        count.success += row.status == "success"
-        count.failed += row.status == "failed"
-    return AgentAnalytics(
-        agent_id=agent_id,
-        total_calls=len(rows),
-        success_rate=(
-            round(sum(r.status == "success" for r in finished) / len(finished), 4)
-            if finished
-            else None
-        ),
-        average_duration=round(sum(durations) / len(durations), 3) if durations else None,
-        latency={stage: _percentiles(values) for stage, values in sorted(stages.items())},
-        timeline=[days[d] for d in sorted(days)],
-    )
-
-
-def _percentiles(values: list[float]) -> StageLatency:
-    return StageLatency(
-        p50=round(percentile(values, 0.5, method="nearest") or 0.0, 4),
-        p95=round(percentile(values, 0.95, method="nearest") or 0.0, 4),
-        samples=len(values),
-    )

@@ -9,10 +9,9 @@ are saved, stored encrypted, and only ever shown masked (`***xyz1`).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from ...providers import (
     PROVIDER_TITLES,
@@ -24,7 +23,15 @@ from ...providers import (
     check_key,
     is_own_voice,
 )
-from ...schemas import IntegrationConnected, IntegrationStatus, KeyCheck, ProviderKeyIn
+from ...schemas.integrations import (
+    IntegrationConnected,
+    IntegrationStatus,
+    KeyCheck,
+    LibraryVoice,
+    ProviderKeyIn,
+    Source,
+    VoiceLibrary,
+)
 from ...security import ProviderKeyVault, mask_key
 from ...settings import Settings
 from ...store.models import utcnow
@@ -253,20 +260,6 @@ async def disconnect_agent_elevenlabs(
 
 
 # --- the agent's voice library ------------------------------------------------------------
-
-Source = Literal["public", "local", "user_elevenlabs"]
-
-
-class LibraryVoice(BaseModel):
-    voice_id: str
-    name: str
-    source: Source
-    preview_url: str | None
-
-
-class VoiceLibrary(BaseModel):
-    voices: list[LibraryVoice]
-    total: int
 
 
 @router.get(

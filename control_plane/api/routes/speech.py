@@ -16,7 +16,6 @@ from fastapi import (
     Response,
     UploadFile,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from shared.audio import (
@@ -28,15 +27,9 @@ from shared.audio import (
 )
 
 from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_speech
-from ...schemas import (
-    DEFAULT_MODEL_ID,
-    NO_NUL_SCHEMA,
-    Language,
-    NoNul,
-    OutputFormatName,
-    Unit,
-    VoiceSpeed,
-)
+from ...schemas.fields import Language, OutputFormatName
+from ...schemas.speech import TranscriptionResponse, TTSRequest
+from ...schemas.voice_agents import DEFAULT_MODEL_ID
 from ...speech import SpeechEngines, UnknownVoiceError
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
@@ -48,27 +41,6 @@ router = APIRouter(prefix="/voice-agents", tags=["speech"], route_class=GuardedR
 STT_RATE = 16000
 SPEECH_VOICE_ID = r"^(local:[A-Za-z0-9_.\-]+|[A-Za-z0-9_\-]+)$"
 """A local voice or an ElevenLabs voice id (which goes into ElevenLabs' URL as it is)."""
-
-
-class TTSRequest(BaseModel):
-    """`POST /voice-agents/elevenlabs/voices/{voiceId}/tts`."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    text: Annotated[
-        str, Field(min_length=1, max_length=5000, json_schema_extra=NO_NUL_SCHEMA), NoNul
-    ]
-    model_id: str | None = Field(default=None, max_length=100)
-    language_code: Language | None = None
-    voice_speed: VoiceSpeed | None = None
-    voice_stability: Unit | None = None
-    voice_similarity_boost: Unit | None = None
-    voice_style: Unit | None = None
-    output_format: OutputFormatName | None = None  # type: ignore[valid-type]
-
-
-class TranscriptionResponse(BaseModel):
-    text: str
 
 
 def speech_engines(request: Request) -> SpeechEngines:

@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import APIRouter, HTTPException, Response
 
-from ...schemas import (
+from ...jobs.webhooks import enqueue
+from ...schemas.voice_agents import (
     InvalidSettingsError,
     VoiceAgentCreate,
     VoiceAgentPublic,
@@ -14,7 +15,6 @@ from ...schemas import (
 )
 from ...store.models import VoiceAgent
 from ...store.repositories import VoiceAgentRepository
-from ...webhooks import enqueue
 from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
 from ..errors import error_responses
 from ..guard import GuardedRoute

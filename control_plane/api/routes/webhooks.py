@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 
+from ...jobs.webhooks import EVENTS
+from ...schemas.webhooks import Delivery, EventType, WebhookCreate, WebhookCreated, WebhookPublic
 from ...store.models import Webhook, WebhookDelivery
-from ...webhooks import EVENTS
 from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
 from ..errors import error_responses
 from ..guard import GuardedRoute
@@ -22,58 +21,6 @@ from .integrations import VaultDep
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute)
 
 NOT_FOUND = "Webhook not found"
-EventName = Literal[tuple([*EVENTS, "*"])]  # type: ignore[valid-type]
-
-
-class WebhookCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    url: Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=2000)]
-    events: Annotated[list[EventName], Field(min_length=1, max_length=len(EVENTS) + 1)]  # type: ignore[valid-type]
-    secret: (
-        Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")] | None
-    ) = None
-    """Signing secret; one is generated (and shown once) when left out."""
-    description: Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")] | None = None
-
-    @field_validator("events")
-    @classmethod
-    def _unique(cls, events: list[str]) -> list[str]:
-        return sorted(set(events))
-
-
-class WebhookPublic(BaseModel):
-    id: uuid.UUID
-    url: str
-    events: list[str]
-    description: str | None
-    created_at: datetime
-
-
-class WebhookCreated(WebhookPublic):
-    secret: str | None
-    """The generated secret, shown once (null when you gave your own)."""
-
-
-class EventType(BaseModel):
-    event: str
-    description: str
-
-
-class Delivery(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    event: str
-    status: str
-    retry_count: int
-    next_retry_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    attempts: list[dict[str, Any]]
-    created_at: datetime
-    delivered_at: datetime | None
-    payload: dict[str, Any]
 
 
 def _public(hook: Webhook) -> dict[str, Any]:

@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -18,36 +16,25 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from pipelines.config import DEFAULT_MAX_DURATION, DEFAULT_SYSTEM_PROMPT, TurnDetection
-from shared.audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
+from shared.audio import DEFAULT_OUTPUT_FORMAT
 
-OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
+from .fields import (
+    BaseUrl,
+    Days,
+    Language,
+    LongText,
+    MaxDuration,
+    Name,
+    OutputFormatName,
+    ShortText,
+    SttProvider,
+    Unit,
+    VoiceId,
+    VoiceSpeed,
+)
+
 _TD = TurnDetection()
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; no field has a use for it.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-NO_NUL_SCHEMA = {"pattern": "^[^\\x00]*$"}
-"""The same rule in the OpenAPI document (the validator gives the clearer message)."""
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
-"""Speech speed percentage (100 = the voice's natural pace)."""
-Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
-Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-VOICE_ID_PATTERN = r"^(local:[A-Za-z0-9_.\-]+|(openai:)?[A-Za-z0-9_\-]+)$"
-"""A local voice (`local:<piper voice>`), an OpenAI voice (`openai:<name>`) or an ElevenLabs
-voice id. Cloud ids go into the provider's URL: letters, digits, `_` and `-` only."""
-VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=VOICE_ID_PATTERN)]
-LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-BaseUrl = Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=500)]
-SttProvider = Literal["local", "elevenlabs", "openai"]
-Provider = Literal["elevenlabs", "openai"]
 
 DEFAULT_MODEL_ID = "eleven_turbo_v2_5"
 DEFAULT_FIRST_MESSAGE = "Hello! How can I help you today?"
@@ -96,16 +83,6 @@ class PrivacySettings(BaseModel):
     """Keep only metrics and status, no transcript or audio."""
     delete_audio: bool = False
     """Keep no recording."""
-
-
-def whole_number(value: object) -> object:
-    """JSON has one number type: `30.0` is a valid integer, `30.5` and `"30"` are not."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
-MaxDuration = Annotated[float, Field(ge=10.0, le=86400.0)]
-"""Seconds a call may last before the agent says its farewell and ends it."""
 
 
 class _Patch(BaseModel):
@@ -308,34 +285,3 @@ class VoiceAgentPublic(BaseModel):
     max_duration_seconds: float
     created_at: datetime
     updated_at: datetime
-
-
-class ErrorResponse(BaseModel):
-    """Every error: `{"detail": "..."}`."""
-
-    detail: str
-
-
-class ProviderKeyIn(BaseModel):
-    """A provider API key to connect or test."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    api_key: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[\x21-\x7e]+$")]
-    """Printable ASCII, as every provider's keys are."""
-
-
-class IntegrationStatus(BaseModel):
-    connected: bool
-    masked_key: str | None
-    """The key's last four characters (`***xyz1`); the key itself is never returned."""
-
-
-class IntegrationConnected(BaseModel):
-    connected: Literal[True] = True
-    user: dict[str, object]
-    """What the provider says of the key's account (ElevenLabs: `subscription.tier`)."""
-
-
-class KeyCheck(BaseModel):
-    valid: bool

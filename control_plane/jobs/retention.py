@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .recordings import RecordingStore
-from .store.models import Conversation, VoiceAgent, WebhookDelivery, utcnow
+from ..recordings import RecordingStore
+from ..store.models import Conversation, VoiceAgent, WebhookDelivery, utcnow
 
-logger = logging.getLogger("control_plane.retention")
+logger = logging.getLogger("control_plane.jobs.retention")
 
 
 @dataclass

@@ -10,13 +10,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from control_plane.security import ProviderKeyVault
+from control_plane.store.db import create_engine, session_factory
+from control_plane.store.models import VoiceAgent
+from control_plane.store.repositories import ProviderKeyRepository, VoiceAgentRepository
 from pipelines.cloud import ProviderCredentials
 from pipelines.config import AgentConfig, TurnDetection
-
-from .security import ProviderKeyVault
-from .store.db import create_engine, session_factory
-from .store.models import VoiceAgent
-from .store.repositories import ProviderKeyRepository, VoiceAgentRepository
 
 
 class AgentUnavailableError(LookupError):

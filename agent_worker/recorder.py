@@ -23,14 +23,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
+from control_plane.jobs.webhooks import enqueue, enqueue_closed
+from control_plane.recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
+from control_plane.store.db import create_engine, session_factory
+from control_plane.store.models import Conversation, ConversationMessage, utcnow
 from shared.stats import percentile
 
-from .recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
-from .store.db import create_engine, session_factory
-from .store.models import Conversation, ConversationMessage, utcnow
-from .webhooks import enqueue, enqueue_closed
-
-logger = logging.getLogger("control_plane.recorder")
+logger = logging.getLogger("agent_worker.recorder")
 
 HEARTBEAT_SECONDS = 10.0
 

@@ -15,10 +15,10 @@ from datetime import timedelta
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .store.models import Conversation, utcnow
+from ..store.models import Conversation, utcnow
 from .webhooks import enqueue_closed
 
-logger = logging.getLogger("control_plane.reaper")
+logger = logging.getLogger("control_plane.jobs.reaper")
 
 
 async def reap(sessions: async_sessionmaker, *, stale_seconds: float, join_seconds: float) -> int:

@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.egress import EgressPolicy, httpx_client
 
-from .security import ProviderKeyVault
-from .store.models import Conversation, Webhook, WebhookDelivery, utcnow
+from ..security import ProviderKeyVault
+from ..store.models import Conversation, Webhook, WebhookDelivery, utcnow
 
-logger = logging.getLogger("control_plane.webhooks")
+logger = logging.getLogger("control_plane.jobs.webhooks")
 
 EVENTS = {
     "conversation.started": "A call started: the agent joined the caller",

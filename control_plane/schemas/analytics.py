@@ -1,0 +1,32 @@
+"""Per-agent analytics."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+
+
+class StageLatency(BaseModel):
+    p50: float
+    p95: float
+    samples: int
+
+
+class DayCount(BaseModel):
+    date: str
+    calls: int
+    success: int
+    failed: int
+
+
+class AgentAnalytics(BaseModel):
+    agent_id: uuid.UUID
+    total_calls: int
+    success_rate: float | None
+    """Share of finished calls that succeeded (ongoing calls are not counted)."""
+    average_duration: float | None
+    latency: dict[str, StageLatency]
+    """Per-turn seconds of each stage the worker measured (`e2e_latency` is voice to voice as
+    the framework sees it), over every turn of the period's calls."""
+    timeline: list[DayCount]
