@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,23 +100,13 @@ class ApiServer:
         return Tenant(created["company_id"], created["key_id"], created["api_key"])
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api_server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
-    """The control plane on each backend, with two companies (acme, globex)."""
-    backend = request.param
-    database_url = database_url_for(backend, tmp_path_factory.mktemp(backend))
-    port = API_PORTS[backend]
+@contextmanager
+def running_api_server(
+    backend: str, database_url: str, port: int, log_name: str, env: dict[str, str]
+) -> Iterator[ApiServer]:
+    """A control plane on `database_url` with two companies (acme, globex), stopped after."""
     process = control_plane_process(
-        port,
-        database_url=database_url,
-        log_path=LOG_DIR / f"control-plane-{backend}.log",
-        env={
-            "RATE_LIMIT": "100000/minute",
-            # schemathesis and the isolation tests send many requests without a valid key
-            "AUTH_FAILURE_LIMIT": "100000/minute",
-            **FAST_WEBHOOKS,
-            **provider_env,
-        },
+        port, database_url=database_url, log_path=LOG_DIR / log_name, env=env
     )
     try:
         server = ApiServer(
@@ -131,6 +122,24 @@ def api_server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
         yield server
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
+    """The control plane on each backend, with two companies (acme, globex)."""
+    backend = request.param
+    database_url = database_url_for(backend, tmp_path_factory.mktemp(backend))
+    env = {
+        "RATE_LIMIT": "100000/minute",
+        # schemathesis and the isolation tests send many requests without a valid key
+        "AUTH_FAILURE_LIMIT": "100000/minute",
+        **FAST_WEBHOOKS,
+        **provider_env,
+    }
+    with running_api_server(
+        backend, database_url, API_PORTS[backend], f"control-plane-{backend}.log", env
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

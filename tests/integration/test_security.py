@@ -33,10 +33,14 @@ from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.config import AgentConfig
 from pipelines.factory import EngineSettings, build_llm
 from shared.egress import EgressPolicy
-from simulator.stack import control_plane_process
 from tests.conftest import OPENAI_KEY, PROVIDER_KEYS_SECRET
 from tests.helpers import Receiver, poll_until
-from tests.integration.conftest import FAST_WEBHOOKS, LOG_DIR, ApiServer, database_url_for
+from tests.integration.conftest import (
+    FAST_WEBHOOKS,
+    ApiServer,
+    database_url_for,
+    running_api_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,26 +89,10 @@ def server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
         "OPENAI_API_KEY": DEPLOYMENT_OPENAI_KEY,
         "LIVEKIT_URL": "ws://127.0.0.1:9",  # nothing listens on the discard port
     }
-    process = control_plane_process(
-        PORTS[backend],
-        database_url=database_url,
-        log_path=LOG_DIR / f"control-plane-security-{backend}.log",
-        env=env,
-    )
-    try:
-        api = ApiServer(
-            backend,
-            f"http://127.0.0.1:{PORTS[backend]}",
-            database_url,
-            process,
-            None,
-            None,  # type: ignore[arg-type]
-        )
-        api.acme = api.new_tenant("Acme")
-        api.globex = api.new_tenant("Globex")
-        yield api
-    finally:
-        process.stop()
+    with running_api_server(
+        backend, database_url, PORTS[backend], f"control-plane-security-{backend}.log", env
+    ) as server:
+        yield server
 
 
 def from_address(server: ApiServer, address: str, **kwargs) -> httpx.AsyncClient:

@@ -8,12 +8,13 @@ signal are known from construction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from livekit import rtc
+from livekit.agents.utils import http_context
 
 from pipelines.factory import Engines, EngineSettings
 from pipelines.stt import WhisperModelHandle
@@ -149,3 +150,11 @@ def signal() -> Callable[..., SpeechSignal]:
 def composer() -> Callable[[Sequence[str | float], int], SpeechSignal]:
     """Factory: `composer([0.5, "phrase", 0.15, "phrase", 1.0], rate)` -> SpeechSignal."""
     return compose
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[None]:
+    """The aiohttp session livekit plugins use inside a job."""
+    http_context._new_session_ctx()
+    yield
+    await http_context._close_http_ctx()

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import llm as lk_llm
-from livekit.agents.utils import http_context
 
 from fake_providers.common import Fault
 from fake_providers.elevenlabs import FakeElevenLabs
@@ -31,14 +30,6 @@ OPENAI_KEY = "sk-unit-openai-0002"
 KEYS = ProviderCredentials(elevenlabs=ELEVEN_KEY, openai=OPENAI_KEY)
 VOICE = "EXAVITQu4vr4xnSDxMaL"
 TEXT = "Your order will be ready in ten minutes."
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[None]:
-    """The aiohttp session livekit plugins use inside a job."""
-    http_context._new_session_ctx()
-    yield
-    await http_context._close_http_ctx()
 
 
 @pytest.fixture

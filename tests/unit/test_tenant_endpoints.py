@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import pytest
 from livekit.agents import APIConnectionError, APIConnectOptions
 from livekit.agents import llm as lk_llm
-from livekit.agents.utils import http_context
 
 from fake_providers.openai import FakeOpenAI
 from pipelines.cloud import CloudSettings, ProviderCredentials
@@ -21,13 +20,6 @@ from shared.egress import EgressPolicy
 DEPLOYMENT_KEY = "sk-deployment-0001"
 COMPANY_KEY = "sk-company-0002"
 LOOPBACK = EgressPolicy.from_setting("127.0.0.0/8")
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[None]:
-    http_context._new_session_ctx()
-    yield
-    await http_context._close_http_ctx()
 
 
 @pytest.fixture
