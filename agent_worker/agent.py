@@ -10,7 +10,7 @@ from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
-from pipelines.config import AgentConfig
+from agent.contract import AgentConfig
 from pipelines.transcript_gate import gate_of, mark_gate
 
 from .backchannel import is_backchannel

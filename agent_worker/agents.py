@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.contract import AgentConfig, InvalidAgentConfigError
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials
-from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 
 from .call_agent import AgentUnavailableError, CallAgent, load_call_agent
@@ -67,7 +67,10 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
     except json.JSONDecodeError as exc:
         raise PipelineSetupError(f"job metadata is not JSON: {exc.msg}") from exc
     if not isinstance(payload, dict) or "agent_id" not in payload:
-        return ResolvedAgent(AgentConfig.from_metadata(metadata))
+        try:
+            return ResolvedAgent(AgentConfig.from_metadata(metadata))
+        except InvalidAgentConfigError as exc:
+            raise PipelineSetupError(str(exc)) from exc
     agent_id, version = payload["agent_id"], payload.get("agent_version")
     if not isinstance(agent_id, str) or not (version is None or isinstance(version, str)):
         raise PipelineSetupError("agent_id and agent_version in job metadata must be strings")

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from agent.contract import AgentConfig
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import VoiceAgent
 from control_plane.store.repositories import ProviderKeyRepository, VoiceAgentRepository
 from pipelines.cloud import ProviderCredentials
-from pipelines.config import AgentConfig, TurnDetection
 
 
 class AgentUnavailableError(LookupError):
@@ -34,33 +34,12 @@ class CallAgent:
     credentials: ProviderCredentials = ProviderCredentials()
     """The agent's provider keys (its own, else its company's), decrypted."""
     privacy: dict[str, Any] = field(default_factory=dict)
-    """What is kept of its calls (`schemas.PrivacySettings`)."""
+    """What is kept of its calls (`agent.contract.Privacy`)."""
 
 
-def agent_config(agent: VoiceAgent, *, language: str | None = None) -> AgentConfig:
-    """The pipeline configuration of a stored agent (`language` overrides the agent's)."""
-    return AgentConfig(
-        name=agent.name,
-        first_message=agent.first_message,
-        system_prompt=agent.system_prompt,
-        language=language or agent.language,
-        temperature=agent.temperature,
-        llm_model=agent.llm_model,
-        voice_id=agent.voice_id,
-        voice_speed=agent.voice_speed,
-        model_id=agent.model_id,
-        voice_stability=agent.voice_stability,
-        voice_similarity_boost=agent.voice_similarity_boost,
-        voice_style=agent.voice_style,
-        output_format=agent.output_format,
-        llm_base_url=agent.llm_base_url,
-        stt_provider=agent.stt_provider,
-        stt_model=agent.stt_model,
-        turn_detection=TurnDetection(**(agent.turn_detection or {})),
-        farewell=(agent.custom_responses or {}).get("farewell"),
-        reprompt=(agent.custom_responses or {}).get("reprompt"),
-        max_duration=agent.max_duration_seconds,
-    )
+def agent_config(agent: VoiceAgent) -> AgentConfig:
+    """The agent contract of a stored agent (its row was checked against it when written)."""
+    return AgentConfig.model_validate(agent, from_attributes=True, strict=False)
 
 
 async def load_call_agent(

@@ -28,12 +28,12 @@ from livekit.agents import (
 from livekit.agents.voice import ConversationItemAddedEvent
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
+from agent.contract import AgentConfig
 from control_plane.security import ProviderKeyVault
 from livekit_patches import ffi_routing
 from livekit_patches.playout import stop_on_pause
 from livekit_patches.speaking_rate import vectorize_speaking_rate
 from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
-from pipelines.config import AgentConfig
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline, interruption_min_duration
 

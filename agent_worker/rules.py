@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from livekit.agents import AgentSession
 from livekit.agents.voice import AgentStateChangedEvent, UserStateChangedEvent
 
-from pipelines.config import AgentConfig
+from agent.contract import AgentConfig
 
 logger = logging.getLogger("agent_worker.rules")
 
@@ -38,7 +38,8 @@ DEFAULT_LINES: dict[str, dict[str, str]] = {
 
 def line(config: AgentConfig, kind: str) -> str:
     """The agent's `reprompt` or `farewell`, else the default line in its language."""
-    own = config.reprompt if kind == "reprompt" else config.farewell
+    responses = config.custom_responses
+    own = responses.reprompt if kind == "reprompt" else responses.farewell
     if own:
         return own
     language = config.language.split("-")[0].lower()
@@ -60,7 +61,7 @@ class CallRules:
         self.reprompt = line(config, "reprompt")
         self.timeout = config.turn_detection.timeout
         self.end_after = config.turn_detection.end_call_on_silence
-        self.max_duration = config.max_duration
+        self.max_duration = config.max_duration_seconds
         self._end_call = end_call
         self._clock = clock
         self._started = clock()

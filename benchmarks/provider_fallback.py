@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from livekit.agents.utils import http_context  # noqa: E402
 
+from agent.contract import AgentConfig  # noqa: E402
 from fake_providers.common import Fault  # noqa: E402
 from fake_providers.elevenlabs import FakeElevenLabs  # noqa: E402
 from pipelines.cloud import (  # noqa: E402
@@ -33,7 +34,6 @@ from pipelines.cloud import (  # noqa: E402
     attempt_options,
     is_fallback,
 )
-from pipelines.config import AgentConfig  # noqa: E402
 from pipelines.factory import Engines, EngineSettings, build_tts  # noqa: E402
 
 KEY = "sk_bench_0001"

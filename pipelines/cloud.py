@@ -24,15 +24,13 @@ from livekit.agents.tts.fallback_adapter import (
 from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
-from .config import AgentConfig
+from agent.contract import LOCAL_LLM, LOCAL_VOICE_PREFIX, AgentConfig
+
 from .http import openai_client
 
 logger = logging.getLogger("pipelines.cloud")
 
-LOCAL_VOICE_PREFIX = "local:"
-"""A voice of this machine: `local:<piper voice>`."""
 OPENAI_VOICE_PREFIX = "openai:"
-LOCAL_LLM = "local"
 
 DEFAULT_ELEVENLABS_STT_MODEL = "scribe_v1"
 DEFAULT_OPENAI_STT_MODEL = "gpt-4o-mini-transcribe"

@@ -17,13 +17,13 @@ from livekit.agents import llm, stt, tts, vad
 # call threads where pipelines are built.
 from livekit.plugins import silero
 
+from agent.contract import AgentConfig
 from livekit_patches.segmented_stt import segmented_stt
 from livekit_patches.silero import vad_sharing_session
 from shared.egress import EgressPolicy
 
 from . import cloud
 from .cloud import LOCAL_VOICE_PREFIX, CloudSettings, ProviderCredentials
-from .config import AgentConfig
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions

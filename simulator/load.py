@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 import aiohttp
 
+from agent.contract import AgentConfig, TurnDetection
 from livekit_patches import ffi_routing
-from pipelines.config import AgentConfig, TurnDetection
 
 from .audio import read_wav
 from .caller import CallScript, Interjection, LiveKitEndpoint, TurnResult, Utterance, place_call

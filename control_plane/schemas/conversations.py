@@ -8,8 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.contract import Language
+
 from ..store.models import Conversation
-from .fields import Comments, Language, Outcome, Rating
+from .fields import Comments, Outcome, Rating
 
 
 class ConversationStart(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .fields import NO_NUL_SCHEMA, Language, NoNul, OutputFormatName, Unit, VoiceSpeed
+from agent.contract import NO_NUL_SCHEMA, Language, NoNul, OutputFormatName, Unit, VoiceSpeed
 
 
 class TTSRequest(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Integer,
     String,
     Text,
     TypeDecorator,
@@ -103,6 +104,9 @@ class VoiceAgent(Base):
     system_prompt: Mapped[str] = mapped_column(Text)
     llm_model: Mapped[str] = mapped_column(String(200))
     llm_base_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    max_completion_tokens: Mapped[int] = mapped_column(
+        Integer, default=80, server_default=text("80")
+    )
     stt_provider: Mapped[str] = mapped_column(String(32), default="local")
     stt_model: Mapped[str | None] = mapped_column(String(100), default=None)
     turn_detection: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import AgentConfig
+from agent.contract import AgentConfig
 from simulator.caller import CallScript, Utterance, place_call
 from simulator.speech import render_speech
 from simulator.stack import Stack

@@ -4,11 +4,15 @@ its field and stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_plane.schemas.fields import VOICE_ID_PATTERN
+from agent.contract import VOICE_ID_PATTERN, AgentConfig
+from agent_worker.call_agent import load_call_agent
 from shared.audio import OUTPUT_FORMATS
 from tests.integration.conftest import ApiServer
 
@@ -24,14 +28,21 @@ valid_agent = st.fixed_dictionaries(
         "voice_id": st.from_regex(VOICE_ID_PATTERN, fullmatch=True).filter(lambda v: len(v) <= 200),
         **{field: unit for field in UNIT_FIELDS},
         "voice_speed": st.floats(min_value=50.0, max_value=200.0, allow_nan=False),
-        "active": st.booleans(),
+        "active": st.just(True),
         "output_format": st.sampled_from(sorted(OUTPUT_FORMATS)),
         "language": st.sampled_from(["en", "ar", "en-US", "ar-EG", "fr"]),
+        "max_completion_tokens": st.integers(min_value=1, max_value=4096),
         "turn_detection": st.fixed_dictionaries(
             {
                 "timeout": st.floats(min_value=0.5, max_value=600, allow_nan=False),
                 "end_call_on_silence": st.floats(min_value=1, max_value=3600, allow_nan=False),
+                "vad": st.sampled_from(["silero", "webrtc"]),
+                "min_silence_duration": st.floats(min_value=0.05, max_value=5, allow_nan=False),
+                "vad_frame_ms": st.sampled_from([10, 20, 30]),
             }
+        ),
+        "custom_responses": st.fixed_dictionaries(
+            {"farewell": st.one_of(st.none(), st.text(st.characters(exclude_characters="\x00")))}
         ),
     }
 )
@@ -66,6 +77,8 @@ def client_for(server: ApiServer) -> httpx.Client:
 
 
 def test_valid_agents_round_trip(api_server: ApiServer):
+    """What the API accepts, it returns, and a call to the agent runs exactly that: the
+    worker's config is the agent contract read from the request."""
     with client_for(api_server) as client:
 
         @PROPERTY_SETTINGS
@@ -75,11 +88,13 @@ def test_valid_agents_round_trip(api_server: ApiServer):
             assert resp.status_code == 201, resp.text
             stored = client.get(f"/voice-agents/{resp.json()['id']}").json()
             for field, value in body.items():
-                if field == "turn_detection":
+                if isinstance(value, dict):
                     for k, v in value.items():
                         assert stored[field][k] == v
                 else:
                     assert stored[field] == value, field
+            call = asyncio.run(load_call_agent(api_server.database_url, stored["id"]))
+            assert call.config == AgentConfig.model_validate_json(json.dumps(body))
             assert client.delete(f"/voice-agents/{stored['id']}").status_code == 204
 
         check()

@@ -24,13 +24,13 @@ import psutil
 import pytest
 from sqlalchemy import update
 
+from agent.contract import AgentConfig
 from agent_worker.call_agent import load_call_agent
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import Conversation, Webhook
 from fake_providers.openai import FakeOpenAI
 from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.config import AgentConfig
 from pipelines.factory import EngineSettings, build_llm
 from shared.egress import EgressPolicy
 from tests.conftest import OPENAI_KEY, PROVIDER_KEYS_SECRET

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from livekit import api, rtc
 
-from pipelines.config import AgentConfig
+from agent.contract import AgentConfig
 from simulator.stack import Stack
 from tests.conftest import TEST_AGENT_NAME
 from tests.helpers import (

@@ -12,6 +12,7 @@ import pytest
 from livekit import rtc
 from livekit.agents import llm as lk_llm
 
+from agent.contract import AgentConfig
 from fake_providers.common import Fault
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
@@ -22,7 +23,6 @@ from pipelines.cloud import (
     is_fallback,
     unheard_text,
 )
-from pipelines.config import AgentConfig
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
 
 ELEVEN_KEY = "sk_unit_eleven_0001"

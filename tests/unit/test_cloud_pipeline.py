@@ -12,8 +12,8 @@ from livekit.agents import tts as lk_tts
 from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
+from agent.contract import AgentConfig
 from pipelines.cloud import CloudSettings, ProviderCredentials, tts_provider
-from pipelines.config import AgentConfig
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
 from pipelines.http import tls_context
 from pipelines.stt import WhisperSTT

@@ -5,8 +5,12 @@ import json
 import pydantic
 import pytest
 
-from pipelines.config import DEFAULT_SYSTEM_PROMPT, AgentConfig, TurnDetection
-from pipelines.errors import PipelineSetupError
+from agent.contract import (
+    DEFAULT_SYSTEM_PROMPT,
+    AgentConfig,
+    InvalidAgentConfigError,
+    TurnDetection,
+)
 
 
 def metadata(**agent) -> str:
@@ -87,7 +91,7 @@ def test_config_is_frozen():
     ],
 )
 def test_malformed_metadata_raises(raw, expected):
-    with pytest.raises(PipelineSetupError, match=expected):
+    with pytest.raises(InvalidAgentConfigError, match=expected):
         AgentConfig.from_metadata(raw)
 
 
@@ -105,25 +109,25 @@ def test_malformed_metadata_raises(raw, expected):
     ],
 )
 def test_out_of_range_value_names_the_field(agent, field):
-    with pytest.raises(PipelineSetupError, match=field.replace(".", r"\.")) as info:
+    with pytest.raises(InvalidAgentConfigError, match=field.replace(".", r"\.")) as info:
         AgentConfig.from_metadata(json.dumps({"agent": agent}))
     assert isinstance(info.value.__cause__, pydantic.ValidationError)
 
 
 def test_bad_vad_frame_ms_names_the_field():
-    with pytest.raises(PipelineSetupError) as info:
+    with pytest.raises(InvalidAgentConfigError) as info:
         AgentConfig.from_metadata(metadata(turn_detection={"vad_frame_ms": 25}))
     assert "vad_frame_ms" in str(info.value)
 
 
 def test_bad_vad_frame_ms_is_rejected():
-    with pytest.raises(PipelineSetupError, match="turn_detection"):
+    with pytest.raises(InvalidAgentConfigError, match="turn_detection"):
         AgentConfig.from_metadata(metadata(turn_detection={"vad_frame_ms": 25}))
     for ok in (10, 20, 30):
         assert TurnDetection(vad_frame_ms=ok).vad_frame_ms == ok
 
 
 def test_non_object_agent_value_gives_a_useful_message():
-    with pytest.raises(PipelineSetupError) as info:
+    with pytest.raises(InvalidAgentConfigError) as info:
         AgentConfig.from_metadata(json.dumps({"agent": 5}))
     assert not str(info.value).rstrip().endswith(":"), str(info.value)

@@ -10,9 +10,9 @@ from livekit.agents import vad as lk_vad
 from livekit.plugins import openai as lk_openai
 from livekit.plugins import silero
 
+from agent.contract import AgentConfig, TurnDetection
 from livekit_patches.segmented_stt import SegmentedSTT
 from pipelines.cloud import LOCAL_VOICE_PREFIX
-from pipelines.config import AgentConfig, TurnDetection
 from pipelines.factory import (
     EngineSettings,
     Pipeline,

@@ -11,9 +11,9 @@ import pytest
 from livekit.agents import APIConnectionError, APIConnectOptions
 from livekit.agents import llm as lk_llm
 
+from agent.contract import AgentConfig
 from fake_providers.openai import FakeOpenAI
 from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.config import AgentConfig
 from pipelines.factory import EngineSettings, build_llm
 from shared.egress import EgressPolicy
 

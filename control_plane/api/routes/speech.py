@@ -17,6 +17,7 @@ from fastapi import (
     UploadFile,
 )
 
+from agent.contract import Language, OutputFormatName
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from shared.audio import (
     AudioDecodeError,
@@ -27,7 +28,6 @@ from shared.audio import (
 )
 
 from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_speech
-from ...schemas.fields import Language, OutputFormatName
 from ...schemas.speech import TranscriptionResponse, TTSRequest
 from ...schemas.voice_agents import DEFAULT_MODEL_ID
 from ...speech import SpeechEngines, UnknownVoiceError

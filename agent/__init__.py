@@ -1,0 +1,1 @@
+"""What an agent is, for every channel: the agent contract (`contract`)."""

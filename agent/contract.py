@@ -1,0 +1,214 @@
+"""The agent contract: every field of an agent, with its bounds, default and meaning, written
+once.
+
+The API's bodies (`control_plane.schemas.voice_agents`: create, partial update, public), the
+store's rows and the worker's calls all derive from `AgentConfig`; a call runs exactly what the
+API accepted. It imports nothing of the product but shared utilities, so every layer may use
+it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from shared.audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
+
+LOCAL_VOICE_PREFIX = "local:"
+"""A voice of this machine: `local:<piper voice>`."""
+LOCAL_LLM = "local"
+"""`llm_model` of the embedded model."""
+DEFAULT_VOICE_ID = "local:en_US-joe-medium"
+DEFAULT_MODEL_ID = "eleven_turbo_v2_5"
+DEFAULT_FIRST_MESSAGE = "Hello! How can I help you today?"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly voice assistant on a phone call. Answer in one or two short, "
+    "plain sentences. Do not use lists, markdown or emojis."
+)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; no field has a use for it.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def whole_number(value: object) -> object:
+    """JSON has one number type: `30.0` is a valid integer, `30.5` and `"30"` are not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+NoNul = AfterValidator(_no_nul)
+NO_NUL_SCHEMA = {"pattern": "^[^\\x00]*$"}
+"""The same rule in the OpenAPI document (the validator gives the clearer message)."""
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+VoiceSpeed = Annotated[float, Field(ge=50.0, le=200.0)]
+"""Speech speed percentage (100 = the voice's natural pace)."""
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
+VOICE_ID_PATTERN = r"^(local:[A-Za-z0-9_.\-]+|(openai:)?[A-Za-z0-9_\-]+)$"
+"""A local voice (`local:<piper voice>`), an OpenAI voice (`openai:<name>`) or an ElevenLabs
+voice id. Cloud ids go into the provider's URL: letters, digits, `_` and `-` only."""
+VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=VOICE_ID_PATTERN)]
+BaseUrl = Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=500)]
+OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]
+SttProvider = Literal["local", "elevenlabs", "openai"]
+Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
+MaxDuration = Annotated[float, Field(ge=10.0, le=86400.0)]
+"""Seconds a call may last before the agent says its farewell and ends it."""
+CompletionTokens = Annotated[int, Field(ge=1, le=4096), BeforeValidator(whole_number)]
+
+
+class InvalidAgentConfigError(ValueError):
+    """An agent configuration that breaks the contract; the message names the fields."""
+
+
+class _Contract(BaseModel):
+    """Strict (`"true"` is not a boolean, `"0.5"` is not a number) and immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TurnDetection(_Contract):
+    """When the caller's turn ends, when the agent stops for the caller, what silence does."""
+
+    mode: Literal["silence"] = "silence"
+    """`silence`: the turn ends after a pause detected by voice activity detection (the VAD
+    hold below)."""
+    vad: Literal["webrtc", "silero"] = "silero"
+    """The turn VAD: Silero (20 ms of CPU per second of audio; 1% of turns cut at a pause with
+    a 0.6 s hold, coughs ignored) or WebRTC (3 ms; 7% at 0.6 s). benchmarks/RESULTS.md"""
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    """WebRTC VAD: how readily audio counts as non-speech (0-3)."""
+    vad_frame_ms: Literal[10, 20, 30] = 20
+    """WebRTC VAD: frame length in milliseconds."""
+    min_speech_duration: float = Field(default=0.1, ge=0.0, le=2.0)
+    """Seconds of voiced audio before speech is declared started."""
+    min_silence_duration: float = Field(default=0.6, ge=0.05, le=5.0)
+    """The hold: seconds of silence that end the caller's speech (a shorter pause inside a
+    sentence does not end the turn)."""
+    stt_silence_duration: float = Field(default=0.15, ge=0.05, le=5.0)
+    """Silence that closes a segment for speech recognition. Shorter than the hold, so the
+    transcript of the turn's last words is usually ready by the time the hold ends the turn."""
+    min_endpointing_delay: float = Field(default=0.05, ge=0.0, le=5.0)
+    """Extra seconds waited after the hold before the agent answers."""
+    max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
+    allow_interruptions: bool = True
+    """Whether the caller can cut the agent off by speaking."""
+    min_interruption_duration: float = Field(default=0.06, ge=0.0, le=5.0)
+    """Seconds of caller speech over the agent that pause it; shorter sounds are ignored. The
+    pause becomes a stop once words follow. Below the VAD's own start of speech (Silero: two
+    32 ms windows it scores as speech; WebRTC: `min_speech_duration`) the agent pauses as soon
+    as the VAD declares speech: 0.06 s (benchmarks/RESULTS.md, turn-taking)."""
+    false_interruption_timeout: float = Field(default=1.0, ge=0.1, le=10.0)
+    """An interruption followed by this much silence without words was false: the agent
+    resumes where it stopped."""
+    greeting_protection: float = Field(default=1.0, ge=0.0, le=30.0)
+    """Seconds at the start of the greeting that nothing interrupts (line noise on pickup)."""
+    timeout: float = Field(default=7.0, gt=0.0, le=600.0)
+    """Seconds of caller silence after the agent's turn before the agent reprompts."""
+    end_call_on_silence: float = Field(default=60.0, gt=0.0, le=3600.0)
+    """Seconds of caller silence after which the agent says its farewell and ends the call
+    (no reprompt when this is shorter than `timeout`)."""
+
+
+class Privacy(_Contract):
+    """What is kept of each call."""
+
+    retention_days: Days | None = None
+    """Conversations older than this are deleted; null keeps them."""
+    zero_retention: bool = False
+    """Keep only metrics and status, no transcript or audio."""
+    delete_audio: bool = False
+    """Keep no recording."""
+
+
+class CustomResponses(_Contract):
+    """Fixed lines the agent says; null: a default line in the agent's language."""
+
+    farewell: LongText | None = None
+    """Said before the agent ends the call (silence, maximum duration)."""
+    reprompt: LongText | None = None
+    """Said after `turn_detection.timeout` seconds of caller silence (e.g. "Are you still
+    there?")."""
+
+
+class AgentConfig(_Contract):
+    """Everything an agent is: its voice, its model and prompt, its turn-taking, what is kept.
+
+    Unknown top-level fields are ignored (clients of other platforms send their own); unknown
+    fields inside a nested setting are refused (a misspelt `turn_detection` key is a mistake).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Name = "Assistant"
+    description: LongText | None = None
+    voice_id: VoiceId = DEFAULT_VOICE_ID
+    """`local:<piper voice>`, `openai:<voice>` or an ElevenLabs voice id."""
+    voice_name: ShortText | None = None
+    language: Language = "en"
+    model_id: Name = DEFAULT_MODEL_ID
+    """Cloud speech model (ElevenLabs; an `openai:` voice uses an OpenAI speech model)."""
+    active: bool = False
+    """Whether the agent takes calls."""
+    temperature: Unit = 0.7
+    voice_speed: VoiceSpeed = 100.0
+    voice_stability: Unit = 0.5
+    voice_similarity_boost: Unit = 0.5
+    voice_style: Unit = 0.0
+    output_format: OutputFormatName = DEFAULT_OUTPUT_FORMAT  # type: ignore[valid-type]
+    main_agent_id: ShortText | None = None
+    first_message: LongText = DEFAULT_FIRST_MESSAGE
+    """The greeting; empty: the agent waits for the caller."""
+    system_prompt: LongText = DEFAULT_SYSTEM_PROMPT
+    llm_model: Name = LOCAL_LLM
+    """`local` (the embedded model) or a model of the OpenAI-compatible endpoint."""
+    llm_base_url: BaseUrl | None = None
+    """Any OpenAI-compatible endpoint for `llm_model`; null: OpenAI (or the embedded model
+    when `llm_model` is `local`)."""
+    max_completion_tokens: CompletionTokens = 80
+    """Longest answer, in tokens (a spoken answer is short)."""
+    stt_provider: SttProvider = "local"
+    stt_model: ShortText | None = None
+    """Model of the cloud STT provider; null: the provider's default."""
+    turn_detection: TurnDetection = TurnDetection()
+    privacy: Privacy = Privacy()
+    custom_responses: CustomResponses = CustomResponses()
+    max_duration_seconds: MaxDuration = 1800.0
+
+    @classmethod
+    def from_metadata(cls, metadata: str | None) -> AgentConfig:
+        """The config a dispatch carries inline (`{"agent": {...}}`); empty: the defaults."""
+        if not metadata or not metadata.strip():
+            return cls()
+        try:
+            payload = json.loads(metadata)
+        except json.JSONDecodeError as exc:
+            raise InvalidAgentConfigError(f"job metadata is not JSON: {exc.msg}") from exc
+        if not isinstance(payload, dict):
+            raise InvalidAgentConfigError("job metadata must be a JSON object")
+        agent = payload.get("agent")
+        if agent is None:
+            return cls()
+        if not isinstance(agent, dict):
+            raise InvalidAgentConfigError(
+                f"invalid agent config in job metadata: agent must be an object, "
+                f"not {type(agent).__name__}"
+            )
+        try:
+            return cls.model_validate_json(json.dumps(agent))
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "agent" for e in exc.errors())
+            raise InvalidAgentConfigError(
+                f"invalid agent config in job metadata: {fields}"
+            ) from exc
+
+    def to_metadata(self) -> str:
+        """Serialise as dispatch metadata."""
+        return json.dumps({"agent": self.model_dump(mode="json")})
