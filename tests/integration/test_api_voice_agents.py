@@ -46,6 +46,11 @@ TURN_DEFAULTS = {
     "allow_interruptions": True,
     "min_interruption_duration": 0.06,
     "greeting_protection": 1.0,
+    "false_interruption_timeout": 1.0,
+    "stt_silence_duration": 0.15,
+    "min_speech_duration": 0.1,
+    "vad_aggressiveness": 2,
+    "vad_frame_ms": 20,
 }
 """Turn-taking settings beyond the seed's, with their measured defaults."""
 
