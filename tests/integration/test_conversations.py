@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 
-from control_plane.api.routes.conversations import AGENT_LEAVE_TIMEOUT
+from control_plane.services.calls import AGENT_LEAVE_TIMEOUT
 from simulator.stack import Stack
 from tests.helpers import Receiver, agent_joined, call_once, capture_threads, poll_until
 from tests.integration.conftest import Tenant, admin
