@@ -51,9 +51,13 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max
 Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 ShortText = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL_SCHEMA), NoNul]
 LongText = Annotated[str, Field(max_length=20000, json_schema_extra=NO_NUL_SCHEMA), NoNul]
-VOICE_ID_PATTERN = r"^(local:[A-Za-z0-9_.\-]+|(openai:)?[A-Za-z0-9_\-]+)$"
+_LOCAL_VOICE = r"local:[A-Za-z0-9_.\-]+"
+_CLOUD_VOICE = r"[A-Za-z0-9_\-]+"
+VOICE_ID_PATTERN = rf"^({_LOCAL_VOICE}|(openai:)?{_CLOUD_VOICE})$"
 """A local voice (`local:<piper voice>`), an OpenAI voice (`openai:<name>`) or an ElevenLabs
 voice id. Cloud ids go into the provider's URL: letters, digits, `_` and `-` only."""
+LOCAL_OR_ELEVENLABS_VOICE_PATTERN = rf"^({_LOCAL_VOICE}|{_CLOUD_VOICE})$"
+"""A voice the ElevenLabs speech route speaks: local, or ElevenLabs' own."""
 VoiceId = Annotated[str, Field(min_length=1, max_length=200, pattern=VOICE_ID_PATTERN)]
 BaseUrl = Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=500)]
 OutputFormatName = Literal[tuple(OUTPUT_FORMATS)]  # type: ignore[valid-type]

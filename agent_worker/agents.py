@@ -87,7 +87,7 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
     if isinstance(conversation_id, str) and 0 < len(conversation_id) <= 64:
         user_id = payload.get("user_id")
         call = CallIdentity.under(
-            agent.privacy,
+            config.privacy.model_dump(),
             conversation_id=conversation_id,
             company_id=agent.company_id,
             agent_id=agent.agent_id,

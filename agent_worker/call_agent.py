@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -33,8 +32,6 @@ class CallAgent:
     config: AgentConfig
     credentials: ProviderCredentials = ProviderCredentials()
     """The agent's provider keys (its own, else its company's), decrypted."""
-    privacy: dict[str, Any] = field(default_factory=dict)
-    """What is kept of its calls (`agent.contract.Privacy`)."""
 
 
 def agent_config(agent: VoiceAgent) -> AgentConfig:
@@ -89,5 +86,4 @@ async def load_call_agent(
         version=agent.updated_at.isoformat(),
         config=agent_config(agent),
         credentials=credentials,
-        privacy=dict(agent.privacy or {}),
     )

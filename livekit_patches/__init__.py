@@ -15,11 +15,18 @@ re-reads each patch and its test before moving the pin.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from importlib.metadata import version
 
 logger = logging.getLogger("livekit_patches")
+
+
+@functools.cache
+def _installed(package: str) -> str:
+    # Read once per process: patches are checked as each call is set up.
+    return version(package)
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class WrittenFor:
     version: str
 
     def installed(self) -> str:
-        return version(self.package)
+        return _installed(self.package)
 
     def applies(self, patch: str) -> bool:
         """Whether `patch` may be applied here; a warning says why not."""

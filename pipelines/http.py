@@ -17,7 +17,7 @@ import httpcore2
 import httpx2
 import openai
 
-from shared.egress import EgressPolicy
+from shared.egress import EgressPolicy, httpx_client
 
 TIMEOUT = httpx2.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
 """livekit-plugins-openai's own timeouts for the clients it makes."""
@@ -42,12 +42,12 @@ def openai_client(
             verify=tls_context(), timeout=TIMEOUT, follow_redirects=True, limits=LIMITS
         )
     else:
-        transport = httpx2.AsyncHTTPTransport(verify=tls_context(), limits=LIMITS, trust_env=False)
-        http_client = httpx2.AsyncClient(
-            transport=egress.guard_transport(transport, httpcore2.ConnectError),
+        http_client = httpx_client(
+            egress,
+            http=httpx2,
+            core=httpcore2,
+            transport_options={"verify": tls_context(), "limits": LIMITS},
             timeout=TIMEOUT,
-            follow_redirects=False,
-            trust_env=False,
         )
     return openai.AsyncClient(
         api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client

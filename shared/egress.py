@@ -27,8 +27,12 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -234,13 +238,19 @@ class GuardedBackend:
         await self._inner.sleep(seconds)
 
 
-def httpx_client(policy: EgressPolicy, **kwargs: Any) -> Any:
-    """An `httpx.AsyncClient` for tenant URLs: guarded connections, no redirects, no proxy
-    or other settings taken from the environment."""
-    import httpcore
-    import httpx
-
+def httpx_client(
+    policy: EgressPolicy,
+    *,
+    http: ModuleType = httpx,
+    core: ModuleType = httpcore,
+    transport_options: dict[str, Any] | None = None,
+    **client_options: Any,
+) -> Any:
+    """An async client for tenant URLs (`httpx`, or `httpx2` with `http`/`core`): guarded
+    connections, no redirects, no proxy or other settings taken from the environment."""
     transport = policy.guard_transport(
-        httpx.AsyncHTTPTransport(trust_env=False), httpcore.ConnectError
+        http.AsyncHTTPTransport(trust_env=False, **(transport_options or {})), core.ConnectError
     )
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **kwargs)
+    return http.AsyncClient(
+        transport=transport, follow_redirects=False, trust_env=False, **client_options
+    )

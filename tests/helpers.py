@@ -14,11 +14,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
 from livekit import api, rtc
+from livekit.agents import APIConnectOptions
+from livekit.agents import llm as lk_llm
 
+from pipelines.cloud import CloudSettings, ProviderCredentials
+from pipelines.factory import EngineSettings
+from shared.egress import EgressPolicy
 from simulator.stack import Stack
 
 
@@ -181,3 +187,33 @@ def capture_threads(pid: int) -> int:
         with contextlib.suppress(OSError):  # a thread that ended while listed
             count += (task / "comm").read_text().strip() == "AudioSourceCapt"
     return count
+
+
+def llm_engines(*, deployment_openai_key: str, egress: EgressPolicy) -> SimpleNamespace:
+    """What `pipelines.factory.build_llm` reads of a worker's engines: its settings, with a
+    deployment-wide OpenAI key for a deployment URL that nothing answers."""
+    return SimpleNamespace(
+        settings=EngineSettings(
+            cloud=CloudSettings(openai_base_url="https://api.openai.example/v1"),
+            credentials=ProviderCredentials(openai=deployment_openai_key),
+            egress=egress,
+        )
+    )
+
+
+def primary_llm(model: lk_llm.LLM) -> lk_llm.LLM:
+    """The first model of a fallback chain (the model itself when there is none)."""
+    return model._llm_instances[0] if isinstance(model, lk_llm.FallbackAdapter) else model
+
+
+async def answer(model: lk_llm.LLM, within: float = 10) -> str:
+    """The model's answer to one question, without retries."""
+    ctx = lk_llm.ChatContext()
+    ctx.add_message(role="user", content="Hello?")
+    text = ""
+    options = APIConnectOptions(max_retry=0, timeout=within)
+    async with model.chat(chat_ctx=ctx, conn_options=options) as stream:
+        async for chunk in stream:
+            if chunk.delta and chunk.delta.content:
+                text += chunk.delta.content
+    return text

@@ -15,7 +15,6 @@ import io
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
 
 import av
 import httpx
@@ -24,17 +23,15 @@ import psutil
 import pytest
 from sqlalchemy import update
 
-from agent.contract import AgentConfig
 from agent_worker.call_agent import load_call_agent
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import Conversation, Webhook
 from fake_providers.openai import FakeOpenAI
-from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.factory import EngineSettings, build_llm
+from pipelines.factory import build_llm
 from shared.egress import EgressPolicy
 from tests.conftest import OPENAI_KEY, PROVIDER_KEYS_SECRET
-from tests.helpers import Receiver, poll_until
+from tests.helpers import Receiver, answer, llm_engines, poll_until, primary_llm
 from tests.integration.conftest import (
     FAST_WEBHOOKS,
     ApiServer,
@@ -256,27 +253,13 @@ async def test_the_deployment_key_never_goes_to_a_url_the_tenant_chose(server: A
 
 async def ask(server: ApiServer, agent_id: str) -> None:
     """One LLM request of a call to the stored agent, with the deployment's key configured."""
-    from livekit.agents import APIConnectOptions
-    from livekit.agents import llm as lk_llm
-
     vault = ProviderKeyVault([PROVIDER_KEYS_SECRET])
     call = await load_call_agent(server.database_url, agent_id, lambda: vault)
-    engines = SimpleNamespace(  # what build_llm reads of a worker's engines
-        settings=EngineSettings(
-            cloud=CloudSettings(openai_base_url="https://api.openai.example/v1"),
-            credentials=ProviderCredentials(openai=DEPLOYMENT_OPENAI_KEY),
-            egress=EgressPolicy.from_setting(f"{RECEIVERS}/32"),
-        )
+    engines = llm_engines(
+        deployment_openai_key=DEPLOYMENT_OPENAI_KEY,
+        egress=EgressPolicy.from_setting(f"{RECEIVERS}/32"),
     )
-    model = build_llm(call.config, engines, call.credentials)
-    primary = model._llm_instances[0] if isinstance(model, lk_llm.FallbackAdapter) else model
-    assert isinstance(call.config, AgentConfig)
-    ctx = lk_llm.ChatContext()
-    ctx.add_message(role="user", content="Hello?")
-    options = APIConnectOptions(max_retry=0, timeout=10)
-    async with primary.chat(chat_ctx=ctx, conn_options=options) as stream:
-        async for _chunk in stream:
-            pass
+    await answer(primary_llm(build_llm(call.config, engines, call.credentials)))
 
 
 async def raw_request(port: int, head: str, body: bytes = b"", within: float = 10) -> str:

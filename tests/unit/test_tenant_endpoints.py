@@ -5,17 +5,16 @@ admits)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
-from livekit.agents import APIConnectionError, APIConnectOptions
-from livekit.agents import llm as lk_llm
+from livekit.agents import APIConnectionError
 
 from agent.contract import AgentConfig
 from fake_providers.openai import FakeOpenAI
-from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.factory import EngineSettings, build_llm
+from pipelines.cloud import ProviderCredentials
+from pipelines.factory import build_llm
 from shared.egress import EgressPolicy
+from tests.helpers import answer, llm_engines, primary_llm
 
 DEPLOYMENT_KEY = "sk-deployment-0001"
 COMPANY_KEY = "sk-company-0002"
@@ -30,47 +29,24 @@ async def tenant_server() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
-def engines(egress: EgressPolicy) -> SimpleNamespace:
-    """What `build_llm` reads of the process's engines: its settings."""
-    return SimpleNamespace(
-        settings=EngineSettings(
-            cloud=CloudSettings(openai_base_url="https://api.openai.example/v1"),
-            credentials=ProviderCredentials(openai=DEPLOYMENT_KEY),
-            egress=egress,
-        )
-    )
-
-
-async def answer(llm: lk_llm.LLM) -> str:
-    ctx = lk_llm.ChatContext()
-    ctx.add_message(role="user", content="Hello?")
-    text = ""
-    options = APIConnectOptions(max_retry=0, timeout=5)
-    async with llm.chat(chat_ctx=ctx, conn_options=options) as stream:
-        async for chunk in stream:
-            if chunk.delta and chunk.delta.content:
-                text += chunk.delta.content
-    return text
-
-
-def primary(llm: lk_llm.LLM) -> lk_llm.LLM:
-    return llm._llm_instances[0] if isinstance(llm, lk_llm.FallbackAdapter) else llm
+def engines(egress: EgressPolicy):
+    return llm_engines(deployment_openai_key=DEPLOYMENT_KEY, egress=egress)
 
 
 async def test_the_deployment_key_never_goes_to_an_agents_own_endpoint(http, tenant_server):
     config = AgentConfig(llm_model="gpt-4o-mini", llm_base_url=tenant_server.base_url)
     # A company with no key of its own: nothing of the deployment's reaches the tenant's host.
-    assert await answer(primary(build_llm(config, engines(LOOPBACK)))) == (
+    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK)))) == (
         "From the tenant's server."
     )
     # With its company's key, that key (and only that one) goes there.
     own = ProviderCredentials(openai=COMPANY_KEY)
-    assert await answer(primary(build_llm(config, engines(LOOPBACK), own)))
+    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK), own)))
     keys = [r.api_key for r in tenant_server.state.requests if r.route == "chat"]
     assert len(keys) == 2 and DEPLOYMENT_KEY not in keys, keys
     assert keys[1] == COMPANY_KEY
     # The deployment's own OpenAI URL still gets the deployment's key.
-    deployment = primary(build_llm(AgentConfig(llm_model="gpt-4o-mini"), engines(LOOPBACK)))
+    deployment = primary_llm(build_llm(AgentConfig(llm_model="gpt-4o-mini"), engines(LOOPBACK)))
     assert deployment._client.api_key == DEPLOYMENT_KEY
     assert str(deployment._client.base_url).startswith("https://api.openai.example/v1")
 
@@ -83,6 +59,6 @@ async def test_an_agents_endpoint_on_an_internal_address_is_refused_when_connect
     for model in ("gpt-4o-mini", "local"):
         config = AgentConfig(llm_model=model, llm_base_url=tenant_server.base_url)
         with pytest.raises(APIConnectionError) as refused:
-            await answer(primary(build_llm(config, engines(EgressPolicy()))))
+            await answer(primary_llm(build_llm(config, engines(EgressPolicy()))))
         assert "egress policy" in repr(refused.value.__cause__) + str(refused.value)
     assert tenant_server.state.requests == []

@@ -17,7 +17,7 @@ from fastapi import (
     UploadFile,
 )
 
-from agent.contract import Language, OutputFormatName
+from agent.contract import LOCAL_OR_ELEVENLABS_VOICE_PATTERN, Language, OutputFormatName
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from shared.audio import (
     AudioDecodeError,
@@ -39,8 +39,6 @@ from .integrations import VaultDep, endpoints, provider_key
 router = APIRouter(prefix="/voice-agents", tags=["speech"], route_class=GuardedRoute)
 
 STT_RATE = 16000
-SPEECH_VOICE_ID = r"^(local:[A-Za-z0-9_.\-]+|[A-Za-z0-9_\-]+)$"
-"""A local voice or an ElevenLabs voice id (which goes into ElevenLabs' URL as it is)."""
 
 
 def speech_engines(request: Request) -> SpeechEngines:
@@ -68,7 +66,7 @@ async def text_to_speech(
     voiceId: Annotated[  # noqa: N803 - the documented path parameter name
         str,
         Path(
-            pattern=SPEECH_VOICE_ID,
+            pattern=LOCAL_OR_ELEVENLABS_VOICE_PATTERN,
             max_length=200,
             description="`local:...` or an ElevenLabs voice id",
         ),
