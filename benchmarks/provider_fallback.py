@@ -28,13 +28,15 @@ from livekit.agents.utils import http_context  # noqa: E402
 from agent.contract import AgentConfig  # noqa: E402
 from fake_providers.common import Fault  # noqa: E402
 from fake_providers.elevenlabs import FakeElevenLabs  # noqa: E402
-from pipelines.cloud import (  # noqa: E402
+from pipelines import (  # noqa: E402
     CloudSettings,
+    Engines,
+    EngineSettings,
     ProviderCredentials,
     attempt_options,
+    build_tts,
     is_fallback,
 )
-from pipelines.factory import Engines, EngineSettings, build_tts  # noqa: E402
 
 KEY = "sk_bench_0001"
 TEXT = "Your order will be ready in ten minutes. Thank you for waiting."

@@ -48,7 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.models import piper_voice_path  # noqa: E402
+from pipelines import piper_voice_path  # noqa: E402
 from shared.audio import resample  # noqa: E402
 from simulator.audio import read_wav, write_wav  # noqa: E402
 

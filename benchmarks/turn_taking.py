@@ -70,7 +70,7 @@ from livekit.plugins import silero  # noqa: E402
 from agent.contract import AgentConfig, TurnDetection  # noqa: E402
 from benchmarks.turn_corpus import DEFAULT_OUT, RATE, ensure_corpus  # noqa: E402
 from fake_providers.openai import FakeOpenAI  # noqa: E402
-from pipelines.vad import WebRTCVAD, WebRTCVADOptions  # noqa: E402
+from pipelines import WebRTCVAD, WebRTCVADOptions  # noqa: E402
 from shared.audio import resample  # noqa: E402
 from shared.stats import percentile  # noqa: E402
 from simulator.audio import CALLER_RATE, read_wav, speech_segments  # noqa: E402

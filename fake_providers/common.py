@@ -169,7 +169,7 @@ class Transcriber:
             return self.fixed
         with self._lock:
             if self._model is None:
-                from pipelines.stt import WhisperModelHandle
+                from pipelines import WhisperModelHandle
 
                 self._model = WhisperModelHandle(cpu_threads=1)
         return self._model.transcribe(audio16k, language=language, beam_size=1)

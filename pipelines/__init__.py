@@ -1,1 +1,65 @@
-"""Speech pipelines: VAD, STT, LLM and TTS providers and the factory that assembles them."""
+"""Speech pipelines: VAD, STT, LLM and TTS providers and the factory that assembles them.
+
+The names below are the package's public surface: the simulator, the benchmarks and the fake
+providers import these, never the modules behind them. They load on first use, so importing
+one does not load every engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_PUBLIC = {
+    "PipelineSetupError": "pipelines.errors",
+    "ModelNotFoundError": "pipelines.errors",
+    "piper_voice_path": "pipelines.models",
+    "whisper_model_dir": "pipelines.models",
+    "WhisperModelHandle": "pipelines.stt",
+    "WebRTCVAD": "pipelines.vad",
+    "WebRTCVADOptions": "pipelines.vad",
+    "llama_server_command": "pipelines.llm.server",
+    "CloudSettings": "pipelines.cloud",
+    "ProviderCredentials": "pipelines.cloud",
+    "attempt_options": "pipelines.cloud",
+    "is_fallback": "pipelines.cloud",
+    "Engines": "pipelines.factory",
+    "EngineSettings": "pipelines.factory",
+    "build_tts": "pipelines.factory",
+}
+
+__all__ = [
+    "CloudSettings",
+    "EngineSettings",
+    "Engines",
+    "ModelNotFoundError",
+    "PipelineSetupError",
+    "ProviderCredentials",
+    "WebRTCVAD",
+    "WebRTCVADOptions",
+    "WhisperModelHandle",
+    "attempt_options",
+    "build_tts",
+    "is_fallback",
+    "llama_server_command",
+    "piper_voice_path",
+    "whisper_model_dir",
+]
+
+if TYPE_CHECKING:
+    from pipelines.cloud import CloudSettings, ProviderCredentials, attempt_options, is_fallback
+    from pipelines.errors import ModelNotFoundError, PipelineSetupError
+    from pipelines.factory import Engines, EngineSettings, build_tts
+    from pipelines.llm.server import llama_server_command
+    from pipelines.models import piper_voice_path, whisper_model_dir
+    from pipelines.stt import WhisperModelHandle
+    from pipelines.vad import WebRTCVAD, WebRTCVADOptions
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

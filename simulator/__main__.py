@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 
-from pipelines.errors import PipelineSetupError
+from pipelines import PipelineSetupError
 
 from . import load
 from .caller import CallScript, LiveKitEndpoint, Utterance, place_call

@@ -283,7 +283,7 @@ class Stack:
         )
 
     def start_llm(self) -> None:
-        from pipelines.llm.server import llama_server_command
+        from pipelines import llama_server_command
 
         c = self.config
         try:

@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 
-from pipelines.stt import WhisperModelHandle
+from pipelines import WhisperModelHandle
 from shared.audio import resample
 
 from .audio import CALLER_RATE
