@@ -36,6 +36,7 @@ from livekit_patches.speaking_rate import vectorize_speaking_rate
 from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback, llm_provider
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines, build_pipeline, interruption_min_duration
+from shared.telemetry import turn_stages
 
 from .agent import VoiceAgent
 from .agents import AgentDirectory, resolve_agent
@@ -329,7 +330,7 @@ def record_item(recorder: ConversationRecorder, ev: ConversationItemAddedEvent) 
         text=text,
         interrupted=item.interrupted,
         created_at=item.created_at,
-        metrics={k: v for k, v in (item.metrics or {}).items() if isinstance(v, int | float)},
+        metrics=turn_stages(dict(item.metrics or {})),
     )
 
 

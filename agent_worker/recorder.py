@@ -27,7 +27,7 @@ from control_plane.jobs.webhooks import enqueue, enqueue_closed
 from control_plane.recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import Conversation, ConversationMessage, utcnow
-from shared.stats import percentile
+from shared.telemetry import CallLatency
 
 logger = logging.getLogger("agent_worker.recorder")
 
@@ -238,19 +238,6 @@ class ConversationRecorder:
             status, reason = "success", "ended_by_api"
         row.status, row.end_reason = status, reason
         row.ended_at = row.last_seen_at = utcnow()
-        row.metrics = summarize(self._turns)
+        row.metrics = CallLatency.of_turns(self._turns).model_dump()
         row.recording = recording
         await enqueue_closed(session, row)
-
-
-def summarize(turns: list[dict[str, float]]) -> dict[str, Any]:
-    """Per-turn latencies of a call: each turn's figures and their p50/p95 per stage."""
-    stages = sorted({k for turn in turns for k in turn})
-    summary: dict[str, Any] = {"turns": turns}
-    for stage in stages:
-        values = sorted(t[stage] for t in turns if stage in t)
-        summary[stage] = {
-            "p50": percentile(values, 0.5, method="nearest"),
-            "p95": percentile(values, 0.95, method="nearest"),
-        }
-    return summary

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,15 +19,21 @@ from livekit.agents.voice import (
     UserStateChangedEvent,
 )
 
+from shared import telemetry as events
+from shared.telemetry import ERROR_EVENT, METRICS_TOPIC, Event
+
 logger = logging.getLogger("agent_worker.telemetry")
 
-METRICS_TOPIC = "agent.metrics"
+_FRAMEWORK_METRICS: dict[type[Any], type[events.FrameworkMetrics]] = {
+    metrics.EOUMetrics: events.EouMetrics,
+    metrics.STTMetrics: events.SttMetrics,
+    metrics.LLMMetrics: events.LlmMetrics,
+    metrics.TTSMetrics: events.TtsMetrics,
+}
 
 
 class MetricsPublisher:
-    """Sends each livekit-agents metric as JSON on the `agent.metrics` data topic."""
-
-    _KINDS = (metrics.EOUMetrics, metrics.STTMetrics, metrics.LLMMetrics, metrics.TTSMetrics)
+    """Sends the call's telemetry (`shared.telemetry`) as JSON on the room's metrics topic."""
 
     SEND_TIMEOUT = 5.0
     CLOSE_TIMEOUT = 1.0
@@ -38,42 +43,51 @@ class MetricsPublisher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on_metrics(self, ev: MetricsCollectedEvent) -> None:
-        if not isinstance(ev.metrics, self._KINDS):
+        kind = _FRAMEWORK_METRICS.get(type(ev.metrics))
+        if kind is None:
             return
-        self._spawn(ev.metrics.model_dump(mode="json", exclude={"metadata"}))
+        self._spawn(kind.model_validate(ev.metrics.model_dump(mode="json", exclude={"metadata"})))
 
     def on_item(self, ev: ConversationItemAddedEvent) -> None:
         """Per-turn latency the framework attaches to each finished message."""
         item = ev.item
         if item.type != "message" or not item.metrics:
             return
-        payload = {"type": "turn_metrics", "role": item.role, "interrupted": item.interrupted}
-        payload.update({k: v for k, v in item.metrics.items() if isinstance(v, int | float)})
-        self._spawn(payload)
+        self._spawn(
+            events.TurnMetrics(
+                role=item.role,
+                interrupted=item.interrupted,
+                stages=events.turn_stages(dict(item.metrics)),
+            )
+        )
 
     def on_state(self, ev: UserStateChangedEvent | AgentStateChangedEvent) -> None:
         """The caller's and the agent's state changes ("speaking", "listening", ...), with
         the worker's wall-clock time of the change: a client can show them, and a caller on
         the same host can tell the agent's reaction time from the media path."""
-        who = "user_state" if isinstance(ev, UserStateChangedEvent) else "agent_state"
-        self._spawn({"type": who, "old": ev.old_state, "new": ev.new_state, "at": ev.created_at})
+        kind = (
+            events.UserStateChanged
+            if isinstance(ev, UserStateChangedEvent)
+            else events.AgentStateChanged
+        )
+        self._spawn(kind(old=ev.old_state, new=ev.new_state, at=ev.created_at))
 
-    def publish(self, payload: dict[str, object]) -> None:
-        """Send any JSON event on the topic (in the background)."""
-        self._spawn(payload)
+    def publish(self, event: Event) -> None:
+        """Send an event on the topic (in the background)."""
+        self._spawn(event)
 
-    def _spawn(self, payload: dict[str, object]) -> None:
-        task = asyncio.create_task(self._send(payload), name="publish-metrics")
+    def _spawn(self, event: Event) -> None:
+        task = asyncio.create_task(self._send(event.encode()), name="publish-metrics")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, payload: dict[str, object]) -> None:
+    async def _send(self, payload: str) -> None:
         if not self._room.isconnected() or not self._room.remote_participants:
             return
         try:
             await asyncio.wait_for(
                 self._room.local_participant.publish_data(
-                    json.dumps(payload), reliable=True, topic=METRICS_TOPIC
+                    payload, reliable=True, topic=METRICS_TOPIC
                 ),
                 self.SEND_TIMEOUT,
             )
@@ -92,8 +106,7 @@ class MetricsPublisher:
 
 class LoopLag:
     """How late the call's event loop runs what is due: a tick every `PERIOD`, and every
-    `REPORT_EVERY` the worst and the mean lateness since, as
-    `{"type": "loop_lag", "max": s, "mean": s, "at": wall}`.
+    `REPORT_EVERY` the worst and the mean lateness since, as a `shared.telemetry.LoopLag`.
 
     Calls are threads of one worker sharing one interpreter: this lateness is what a busy
     worker adds to everything a call does (its VAD's events, the pause on a barge-in, reading
@@ -103,7 +116,7 @@ class LoopLag:
     PERIOD = 0.05
     REPORT_EVERY = 1.0
 
-    def __init__(self, publish: Callable[[dict[str, object]], None]) -> None:
+    def __init__(self, publish: Callable[[events.LoopLag], None]) -> None:
         self._publish = publish
         self._task: asyncio.Task[None] | None = None
 
@@ -120,12 +133,9 @@ class LoopLag:
             worst, total, ticks = max(worst, now - due), total + now - due, ticks + 1
             if now - since >= self.REPORT_EVERY:
                 self._publish(
-                    {
-                        "type": "loop_lag",
-                        "max": round(worst, 4),
-                        "mean": round(total / ticks, 4),
-                        "at": time.time(),
-                    }
+                    events.LoopLag(
+                        max=round(worst, 4), mean=round(total / ticks, 4), at=time.time()
+                    )
                 )
                 worst, total, ticks, since = 0.0, 0.0, 0, now
 
@@ -134,9 +144,6 @@ class LoopLag:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-ERROR_EVENT = "error.occurred"
 
 
 def watch_providers(
@@ -149,45 +156,46 @@ def watch_providers(
     local engine (or recovered), and errors the session itself reports. Each goes to the log,
     the room's metrics topic and `report` (the call's record and webhooks)."""
 
-    def emit(payload: dict[str, Any]) -> None:
-        publisher.publish(payload)
+    def emit(event: events.ProviderError) -> None:
+        publisher.publish(event)
         if report is not None:
-            report(ERROR_EVENT, {k: v for k, v in payload.items() if k != "type"})
+            report(ERROR_EVENT, event.record())
 
     def availability(component: str) -> Callable[[Any], None]:
         def on_change(ev: Any) -> None:
             provider = getattr(ev, component)
-            payload = {
-                "type": ERROR_EVENT,
-                "component": component,
-                "provider": provider.label,
-                "available": ev.available,
-                "detail": (
+            event = events.ProviderError(
+                component=component,
+                provider=provider.label,
+                available=ev.available,
+                detail=(
                     f"{provider.label} recovered"
                     if ev.available
                     else f"{provider.label} failed; the next provider serves"
                 ),
-            }
+            )
             log = logger.info if ev.available else logger.warning
-            log("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
-            emit(payload)
+            log("%s: %s", ERROR_EVENT, event.detail, extra={"room": room, **event.record()})
+            emit(event)
 
         return on_change
 
-    for component, part in (("stt", session.stt), ("llm", session.llm), ("tts", session.tts)):
-        if isinstance(part, stt.FallbackAdapter | llm.FallbackAdapter | tts.FallbackAdapter):
-            part.on(f"{component}_availability_changed", availability(component))
+    if isinstance(session.stt, stt.FallbackAdapter):
+        session.stt.on("stt_availability_changed", availability("stt"))
+    if isinstance(session.llm, llm.FallbackAdapter):
+        session.llm.on("llm_availability_changed", availability("llm"))
+    if isinstance(session.tts, tts.FallbackAdapter):
+        session.tts.on("tts_availability_changed", availability("tts"))
 
     def on_error(ev: ErrorEvent) -> None:
         error = ev.error
-        payload = {
-            "type": ERROR_EVENT,
-            "component": getattr(error, "type", "session"),
-            "provider": getattr(ev.source, "label", type(ev.source).__name__),
-            "recoverable": bool(getattr(error, "recoverable", False)),
-            "detail": str(getattr(error, "error", error)),
-        }
-        logger.warning("%s: %s", ERROR_EVENT, payload["detail"], extra={"room": room, **payload})
-        emit(payload)
+        event = events.ProviderError(
+            component=str(getattr(error, "type", "session")),
+            provider=str(getattr(ev.source, "label", type(ev.source).__name__)),
+            recoverable=bool(getattr(error, "recoverable", False)),
+            detail=str(getattr(error, "error", error)),
+        )
+        logger.warning("%s: %s", ERROR_EVENT, event.detail, extra={"room": room, **event.record()})
+        emit(event)
 
     session.on("error", on_error)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from livekit import api, rtc
 
-from agent_worker.telemetry import METRICS_TOPIC
+from shared import telemetry
 from shared.livekit_rooms import close_room_after_agent
 
 from .audio import CALLER_RATE, FRAME_MS, frame_rms_dbfs, speech_segments
@@ -365,33 +364,41 @@ class AgentListener:
 
 
 class MetricsInbox:
-    """Agent-side metrics received on the data channel, with arrival times."""
+    """The worker's telemetry (`shared.telemetry`) received on the data channel, with arrival
+    times."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[float, dict[str, Any]]] = []
+        self.items: list[tuple[float, telemetry.TelemetryEvent]] = []
 
     def attach(self, room: rtc.Room) -> None:
         room.on("data_received", self._on_data)
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
-        if packet.topic != METRICS_TOPIC:
+        if packet.topic != telemetry.METRICS_TOPIC:
             return
-        try:
-            self.items.append((time.monotonic(), json.loads(packet.data)))
-        except ValueError:
-            logger.warning("ignoring malformed metrics packet")
+        event = telemetry.decode(packet.data)
+        if event is None:
+            logger.debug("ignoring a metrics packet of another kind")
+            return
+        self.items.append((time.monotonic(), event))
 
     def state_change(
-        self, kind: str, new: str, *, after: float, old: str | None = None
+        self,
+        kind: Literal["user_state", "agent_state"],
+        new: str,
+        *,
+        after: float,
+        old: str | None = None,
     ) -> float | None:
-        """When the worker reported the first `kind` ("user_state" or "agent_state") change
+        """When the worker reported the first `kind` (the caller's or the agent's) state change
         to `new` (from `old`) at or after `after`, on our monotonic clock. The worker stamps
         its wall clock, so this holds for a caller on the worker's host only."""
+        wanted = _STATE_EVENTS[kind]
         offset = time.time() - time.monotonic()
         for _, m in self.items:
-            if m.get("type") != kind or m.get("new") != new or (old and m.get("old") != old):
+            if not isinstance(m, wanted) or m.new != new or (old and m.old != old):
                 continue
-            at = float(m.get("at", 0)) - offset
+            at = m.at - offset
             if at >= after:
                 return at
         return None
@@ -408,26 +415,32 @@ class MetricsInbox:
         for t, m in self.items:
             if not start <= t < end:
                 continue
-            kind = m.get("type")
-            if kind == "eou_metrics" and "end_of_utterance_delay" not in out:
-                out["end_of_utterance_delay"] = m["end_of_utterance_delay"]
-                out["transcription_delay"] = m["transcription_delay"]
-            elif kind == "stt_metrics" and m.get("audio_duration", 0) > 0:
-                out["stt_duration"] = m["duration"]
-            elif kind == "turn_metrics" and m.get("role") == "assistant":
-                for key in ("e2e_latency", "llm_node_ttfs"):
-                    if key in m and f"agent_{key}" not in out:
-                        out[f"agent_{key}"] = m[key]
-            elif kind == "llm_metrics" and "llm_ttft" not in out and m.get("speech_id"):
-                out["llm_ttft"] = m["ttft"]
-            elif kind == "tts_metrics" and "tts_ttfb" not in out and m.get("ttfb", -1) >= 0:
-                out["tts_ttfb"] = m["ttfb"]
-            elif kind == "loop_lag":
-                out["loop_lag_max"] = max(out.get("loop_lag_max", 0.0), m["max"])
-                lag_means.append(m.get("mean", 0.0))
+            match m:
+                case telemetry.EouMetrics() if "end_of_utterance_delay" not in out:
+                    out["end_of_utterance_delay"] = m.end_of_utterance_delay
+                    out["transcription_delay"] = m.transcription_delay
+                case telemetry.SttMetrics() if m.audio_duration > 0:
+                    out["stt_duration"] = m.duration
+                case telemetry.TurnMetrics(role="assistant"):
+                    for key in ("e2e_latency", "llm_node_ttfs"):
+                        if key in m.stages and f"agent_{key}" not in out:
+                            out[f"agent_{key}"] = m.stages[key]
+                case telemetry.LlmMetrics() if "llm_ttft" not in out and m.speech_id:
+                    out["llm_ttft"] = m.ttft
+                case telemetry.TtsMetrics() if "tts_ttfb" not in out and m.ttfb >= 0:
+                    out["tts_ttfb"] = m.ttfb
+                case telemetry.LoopLag():
+                    out["loop_lag_max"] = max(out.get("loop_lag_max", 0.0), m.max)
+                    lag_means.append(m.mean)
         if lag_means:
             out["loop_lag_mean"] = sum(lag_means) / len(lag_means)
         return out
+
+
+_STATE_EVENTS: dict[str, type[telemetry.StateChanged]] = {
+    "user_state": telemetry.UserStateChanged,
+    "agent_state": telemetry.AgentStateChanged,
+}
 
 
 @dataclass

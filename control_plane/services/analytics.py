@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from shared.stats import percentile
+from shared.telemetry import CallLatency
 
 from ..schemas.analytics import AgentAnalytics, DayCount, StageLatency
 from ..store.models import Conversation
@@ -16,10 +17,8 @@ def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalyti
     durations = [r.duration for r in finished if r.duration is not None]
     stages: dict[str, list[float]] = {}
     for row in rows:
-        for turn in (row.metrics or {}).get("turns", []):
-            for stage, value in turn.items():
-                if isinstance(value, int | float):
-                    stages.setdefault(stage, []).append(float(value))
+        for stage, values in CallLatency.stored(row.metrics).stage_values().items():
+            stages.setdefault(stage, []).extend(values)
     days: dict[str, DayCount] = {}
     for row in rows:
         day = row.created_at.date().isoformat()
