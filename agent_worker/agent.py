@@ -126,7 +126,10 @@ class VoiceAgent(Agent):
             return
         ctx = self.chat_ctx.copy()
         if not any(getattr(item, "role", None) == "system" for item in ctx.items):
-            ctx.add_message(role="system", content=self.instructions)
+            instructions = self.instructions
+            if not isinstance(instructions, str):
+                instructions = instructions.render(modality="audio")
+            ctx.add_message(role="system", content=instructions)
         try:
             async with model.chat(chat_ctx=ctx) as stream:
                 async for _chunk in stream:

@@ -28,9 +28,6 @@ class Settings(ServiceSettings):
     tts_nice: int = Field(default=0, ge=0, le=19)
     """Nice value added to the local voice's synthesis threads (Linux), so that synthesising
     a reply ahead of playout yields the CPU to the calls' audio and VAD."""
-    worker_profile: Literal["tuned", "stock"] = "tuned"
-    """`stock`: livekit-agents' default turn handling and engine settings, for comparison."""
-
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
     worker_idle_processes: int = 2
@@ -62,7 +59,6 @@ class Settings(ServiceSettings):
             tts_nice=self.tts_nice,
             llm_base_url=self.llm_base_url,
             llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
-            profile=self.worker_profile,
             cloud=CloudSettings(
                 elevenlabs_base_url=self.elevenlabs_base_url,
                 openai_base_url=self.openai_base_url,

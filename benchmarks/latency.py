@@ -3,7 +3,7 @@
 Starts its own stack (livekit-server, llama.cpp server) and two workers with the same models:
   ours   our tuned defaults (webrtcvad, short-window Whisper, fast endpointing, LLM warm-up)
   stock  livekit-agents' defaults as its quickstart runs them (Silero VAD, 0.5 s endpointing
-         delay, faster-whisper's 30 s window)
+         delay, faster-whisper's 30 s window): `peers/livekit_embedded.py`
 and places N calls of several turns to each, one call at a time, alternating. Prints p50/p95 of
 caller-side voice-to-voice latency and of each agent-side stage, the ratio ours/stock, and
 writes everything as JSON.
@@ -49,6 +49,7 @@ STAGES = [
     "agent_e2e_latency",
 ]
 PEERS = {"ours": "bench-ours", "stock": "bench-stock"}
+STOCK_PEER = ROOT / "benchmarks/peers/livekit_embedded.py"
 
 
 def summarize(reports: list[CallReport]) -> dict[str, Any]:
@@ -139,8 +140,8 @@ def main() -> None:
     started = time.time()
     with Stack(config, worker=False) as stack:
         for peer in peers:
-            env = {"WORKER_PROFILE": "stock" if peer == "stock" else "tuned"}
-            stack.start_worker(f"worker-{peer}", agent_name=PEERS[peer], http_port=0, env=env)
+            argv = [sys.executable, str(STOCK_PEER), "start"] if peer == "stock" else None
+            stack.start_worker(f"worker-{peer}", agent_name=PEERS[peer], http_port=0, argv=argv)
         results = asyncio.run(run(stack, args.calls, args.turns, peers))
     print()
     print(table(results))

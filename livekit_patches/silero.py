@@ -8,6 +8,7 @@ call's VAD is made from the process's one session with the call's own hold.
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 from livekit.plugins import silero
 
@@ -21,11 +22,12 @@ def vad_sharing_session(base: silero.VAD, *, min_silence_duration: float) -> sil
     """A Silero VAD with `base`'s options but `min_silence_duration`, on `base`'s ONNX session
     (a new session of its own on another plugin release)."""
     if not WRITTEN_FOR.applies("sharing Silero's ONNX session"):
-        return silero.VAD.load(min_silence_duration=min_silence_duration)
+        # `load` is annotated as returning the framework's VAD; it returns the plugin's.
+        return cast(silero.VAD, silero.VAD.load(min_silence_duration=min_silence_duration))
     return silero.VAD(
-        session=base._onnx_session,  # type: ignore[attr-defined]
+        session=base._onnx_session,
         opts=dataclasses.replace(
-            base._opts,  # type: ignore[attr-defined]
+            base._opts,
             min_silence_duration=min_silence_duration,
         ),
     )

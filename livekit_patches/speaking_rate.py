@@ -57,7 +57,7 @@ def _window(frame_length: int) -> tuple[np.ndarray, float]:
 
 
 class VectorizedSpeakingRateStream(SpeakingRateStream):
-    def _spectral_flux(self, audio: np.ndarray, sample_rate: int) -> float:  # type: ignore[override]
+    def _spectral_flux(self, audio: np.ndarray, sample_rate: int) -> float:
         return spectral_flux(audio, sample_rate)
 
 

@@ -16,6 +16,11 @@ _PUBLIC = {
     "piper_voice_path": "pipelines.models",
     "whisper_model_dir": "pipelines.models",
     "WhisperModelHandle": "pipelines.stt",
+    "WhisperSTT": "pipelines.stt",
+    "WhisperSTTOptions": "pipelines.stt",
+    "PiperTTS": "pipelines.tts",
+    "PiperTTSOptions": "pipelines.tts",
+    "PiperVoiceHandle": "pipelines.tts",
     "WebRTCVAD": "pipelines.vad",
     "WebRTCVADOptions": "pipelines.vad",
     "llama_server_command": "pipelines.llm.server",
@@ -34,10 +39,15 @@ __all__ = [
     "Engines",
     "ModelNotFoundError",
     "PipelineSetupError",
+    "PiperTTS",
+    "PiperTTSOptions",
+    "PiperVoiceHandle",
     "ProviderCredentials",
     "WebRTCVAD",
     "WebRTCVADOptions",
     "WhisperModelHandle",
+    "WhisperSTT",
+    "WhisperSTTOptions",
     "attempt_options",
     "build_tts",
     "is_fallback",
@@ -52,7 +62,8 @@ if TYPE_CHECKING:
     from pipelines.factory import Engines, EngineSettings, build_tts
     from pipelines.llm.server import llama_server_command
     from pipelines.models import piper_voice_path, whisper_model_dir
-    from pipelines.stt import WhisperModelHandle
+    from pipelines.stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
+    from pipelines.tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
     from pipelines.vad import WebRTCVAD, WebRTCVADOptions
 
 

@@ -184,7 +184,7 @@ class ContinuingFallbackTTS(tts.FallbackAdapter):
 
     def stream(
         self, *, conn_options: APIConnectOptions = DEFAULT_FALLBACK_API_CONNECT_OPTIONS
-    ) -> tts.SynthesizeStream:
+    ) -> FallbackSynthesizeStream:
         return _ContinuingStream(tts=self, conn_options=conn_options)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import cast
 
 from livekit.agents import llm, stt, tts, vad
 
@@ -50,9 +50,6 @@ class EngineSettings:
     to the deployment's own provider URLs (`cloud`), never to an agent's `llm_base_url`."""
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     """Where an agent's own `llm_base_url` may connect (checked at each connection)."""
-    profile: Literal["tuned", "stock"] = "tuned"
-    """`stock` keeps livekit-agents' and faster-whisper's defaults (Silero VAD, 30 s Whisper
-    window): the peer our tuned defaults are benchmarked against."""
 
 
 class Engines:
@@ -60,24 +57,18 @@ class Engines:
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        stock = settings.profile == "stock"
-        self.whisper = WhisperModelHandle(
-            settings.whisper_model, cpu_threads=settings.stt_threads, short_window=not stock
-        )
+        self.whisper = WhisperModelHandle(settings.whisper_model, cpu_threads=settings.stt_threads)
         self.piper = PiperVoiceHandle(settings.piper_voice, nice=settings.tts_nice)
-        self.silero: vad.VAD | None = None
-        self._silero_base: vad.VAD | None = None
+        self._silero_base: silero.VAD | None = None
         self._silero_lock = threading.Lock()
-        if stock:
-            self.silero = self.silero_base()
         self.whisper.warm_up()
         self.piper.warm_up()
 
-    def silero_base(self) -> vad.VAD:
+    def silero_base(self) -> silero.VAD:
         """Silero with its default options, loaded on first use (the packaged ONNX model)."""
         with self._silero_lock:
             if self._silero_base is None:
-                self._silero_base = silero.VAD.load()
+                self._silero_base = cast(silero.VAD, silero.VAD.load())
             return self._silero_base
 
 
@@ -95,8 +86,6 @@ def build_vad(
     config: AgentConfig, engines: Engines | None = None, *, silence: float | None = None
 ) -> vad.VAD:
     """The turn VAD (hold = `min_silence_duration`), or another hold with `silence`."""
-    if engines is not None and engines.silero is not None:
-        return engines.silero  # the stock profile: the framework's defaults
     td = config.turn_detection
     if td.vad == "silero" and silence is None and engines is not None:
         # One ONNX session per process; each call's VAD gets the agent's hold.
@@ -143,8 +132,6 @@ def build_local_stt(
     config: AgentConfig, engines: Engines, gate: TranscriptGate | None = None
 ) -> stt.STT:
     whisper = WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language))
-    if engines.settings.profile == "stock":
-        return whisper  # the framework pairs it with the session VAD
     return _segmented(whisper, config, gate)
 
 
@@ -176,8 +163,6 @@ def build_stt(
         cloud.missing_key("STT", config.stt_provider, "speech-to-text", "local Whisper")
         return local
     remote = cloud.cloud_stt(config, key, engines.settings.cloud)
-    if engines.settings.profile == "stock":
-        return remote  # as the framework's quickstart: no fallback, segmented by the session VAD
     return cloud.fallback_stt(_segmented(remote, config, gate), local, engines.settings.cloud)
 
 
@@ -194,8 +179,6 @@ def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
             "(set PIPER_VOICE to use another Piper voice)"
         )
     piper = PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
-    if engines.settings.profile == "stock":
-        return piper  # the framework wraps it with its default sentence tokenizer
     # Speak each clause as soon as it is complete instead of each sentence.
     return tts.StreamAdapter(tts=piper, sentence_tokenizer=SpeechChunker())
 
@@ -214,8 +197,6 @@ def build_tts(
         cloud.missing_key("voice", provider, repr(config.voice_id), f"the voice {installed}")
         return local
     primary = cloud.cloud_tts(config, key, engines.settings.cloud)
-    if engines.settings.profile == "stock":
-        return primary
     return cloud.fallback_tts(primary, local, engines.settings.cloud)
 
 
@@ -258,8 +239,6 @@ def build_llm(
             cloud.missing_key("LLM", "openai", repr(config.llm_model), "the embedded model")
             return local
         primary = client(engines.settings.cloud.openai_base_url, config.llm_model, key)
-    if engines.settings.profile == "stock":
-        return primary
     return cloud.fallback_llm(primary, local, engines.settings.cloud)
 
 
@@ -268,14 +247,10 @@ def build_pipeline(
 ) -> Pipeline:
     """Per-call providers for `config`, around the process's loaded engines; `credentials` are
     the agent's provider keys (the deployment's are the fallback)."""
-    turn_vad = build_vad(config, engines)
-    gate = None
-    if engines.settings.profile != "stock":
-        # the turn ends once the words before its silence are transcribed
-        gate = TranscriptGate()
-        turn_vad = GatedVAD(turn_vad, gate)
+    # the turn ends once the words before its silence are transcribed
+    gate = TranscriptGate()
     return Pipeline(
-        vad=turn_vad,
+        vad=GatedVAD(build_vad(config, engines), gate),
         stt=build_stt(config, engines, credentials, gate),
         llm=build_llm(config, engines, credentials),
         tts=build_tts(config, engines, credentials),

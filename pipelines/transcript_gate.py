@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from livekit import rtc
 from livekit.agents import stt, utils, vad
@@ -94,10 +95,18 @@ def gate_of(turn_vad: vad.VAD | None) -> TranscriptGate | None:
     return turn_vad.gate if isinstance(turn_vad, GatedVAD) else None
 
 
+class _Named(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def provider(self) -> str: ...
+
+
 class _NamedAfterInner:
     """A wrapper that reports the model and provider of the one it wraps."""
 
-    inner: vad.VAD | stt.STT
+    inner: _Named
 
     @property
     def model(self) -> str:
@@ -112,6 +121,8 @@ class GatedVAD(_NamedAfterInner, vad.VAD):
     """`inner`, with its end-of-speech events held until `gate` is settled, and each start of
     speech followed by an inference event that reports it when `inner` did not
     (`speech_started`)."""
+
+    inner: vad.VAD
 
     def __init__(self, inner: vad.VAD, gate: TranscriptGate) -> None:
         super().__init__(capabilities=inner.capabilities)
@@ -185,6 +196,8 @@ class ReportingSTT(_NamedAfterInner, stt.STT):
     """A batch recogniser that reports empty results (a segment that was a cough or noise):
     livekit's StreamAdapter emits nothing for them, so the gate would wait for a transcript
     that never comes."""
+
+    inner: stt.STT
 
     def __init__(self, inner: stt.STT, on_empty: Callable[[], None]) -> None:
         super().__init__(capabilities=inner.capabilities)

@@ -140,6 +140,7 @@ def encode_pcm(
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as container:
         stream = container.add_stream(encoder, rate=fmt.sample_rate, layout="mono")
+        assert isinstance(stream, av.audio.stream.AudioStream)
         if fmt.bitrate is not None:
             stream.bit_rate = fmt.bitrate
         if samples.size:
@@ -175,6 +176,7 @@ def _resample(frames: Iterable[av.AudioFrame], sample_format: str, rate: int) ->
                 format=sample_format, layout="mono", rate=rate, options=_DOWNMIX_OPTIONS
             )
             source = params
+        assert resampler is not None
         yield from _drain(resampler.resample(frame))
     if resampler is not None:
         yield from _drain(resampler.resample(None))

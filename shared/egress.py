@@ -145,13 +145,13 @@ class EgressPolicy:
                 )
             except UnicodeError:  # a label over 63 characters, or not IDNA-encodable
                 raise EgressRefusedError(f"{host[:80]!r} is not a valid host name") from None
-            addresses = list(dict.fromkeys(_literal(str(info[4][0])) for info in infos))
-            addresses = [a for a in addresses if a is not None]
+            found = (_literal(str(info[4][0])) for info in infos)
+            addresses = list(dict.fromkeys(a for a in found if a is not None))
             if not addresses:
                 raise OSError(f"{host} resolves to no address")
         for address in addresses:
             self.check_address(address)
-        return addresses  # type: ignore[return-value]
+        return addresses
 
     async def check_url(self, url: str) -> None:
         """Refuse a URL the product must not call: not http(s), credentials in it, or a

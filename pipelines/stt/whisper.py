@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from livekit import rtc
-from livekit.agents import APIConnectOptions, stt, utils
+from livekit.agents import APIConnectOptions, LanguageCode, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer
 
@@ -286,5 +286,5 @@ class WhisperSTT(stt.STT):
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=uuid.uuid4().hex,
-            alternatives=[stt.SpeechData(language=lang, text=text)],
+            alternatives=[stt.SpeechData(language=LanguageCode(lang), text=text)],
         )

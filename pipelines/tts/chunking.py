@@ -15,6 +15,7 @@ import re
 
 from livekit.agents import tokenize
 from livekit.agents.tokenize import token_stream
+from livekit.agents.tokenize.tokenizer import SentenceStream
 
 _SENTENCE_END = re.compile(r"[.!?؟…]+[\"')\]]*(?=\s)")
 _ABBREVIATION = re.compile(
@@ -64,7 +65,7 @@ class SpeechChunker(tokenize.SentenceTokenizer):
     def tokenize(self, text: str, *, language: str | None = None) -> list[str]:
         return [piece for piece, _, _ in self._split(text)]
 
-    def stream(self, *, language: str | None = None) -> tokenize.SentenceStream:
+    def stream(self, *, language: str | None = None) -> SentenceStream:
         return token_stream.BufferedSentenceStream(
             tokenizer=self._split,
             min_token_len=self._min_chunk_chars,

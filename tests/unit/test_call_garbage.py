@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from agent_worker.main import collect_call_garbage, freeze_startup_objects
+from agent_worker.memory import collect_call_garbage, freeze_startup_objects
 
 
 class Buffer:

@@ -158,17 +158,3 @@ def test_deployment_keys_fill_in_for_missing_company_keys(cloud_engines):
 
 def test_credentials_never_show_in_their_repr():
     assert "secret" not in repr(KEYS)
-
-
-def test_stock_profile_uses_the_cloud_providers_as_the_framework_quickstart_does(cloud_engines):
-    """The benchmark peer: the plugins alone, no fallback, STT segmented by the session VAD."""
-    stock = object.__new__(Engines)
-    stock.__dict__.update(
-        cloud_engines.__dict__,
-        settings=dataclasses.replace(cloud_engines.settings, profile="stock"),
-    )
-    config = AgentConfig(voice_id=ELEVEN_VOICE, stt_provider="openai", llm_model="gpt-4o-mini")
-    assert isinstance(build_stt(config, stock, KEYS), lk_openai.STT)
-    assert isinstance(build_tts(config, stock, KEYS), lk_elevenlabs.TTS)
-    llm = build_llm(config, stock, KEYS)
-    assert isinstance(llm, lk_openai.LLM) and llm.model == "gpt-4o-mini"

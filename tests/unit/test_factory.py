@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
@@ -14,7 +12,6 @@ from agent.contract import AgentConfig, TurnDetection
 from livekit_patches.segmented_stt import SegmentedSTT
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from pipelines.factory import (
-    EngineSettings,
     Pipeline,
     build_pipeline,
     build_tts,
@@ -117,20 +114,12 @@ def test_cloud_voice_without_provider_speaks_with_the_local_voice(engines, caplo
     assert f"{LOCAL_VOICE_PREFIX}en_US-joe-medium" in caplog.text
 
 
-def test_tuned_profile_is_the_default(engines):
-    assert EngineSettings().profile == "tuned"
-    assert engines.silero is None
+def test_the_engines_use_the_short_window_whisper_and_the_agents_vad(engines):
     assert engines.whisper.short_window is True
     td = TurnDetection(vad="webrtc", min_silence_duration=0.9)
     detector = build_vad(AgentConfig(turn_detection=td), engines)
     assert isinstance(detector, WebRTCVAD)
     assert detector.options.min_silence_duration == 0.9
-
-
-def test_stock_profile_vad_is_the_shared_silero():
-    silero = object()
-    stock = SimpleNamespace(silero=silero)
-    assert build_vad(AgentConfig(), stock) is silero  # type: ignore[arg-type]
 
 
 def test_silero_turn_vad_per_agent_built_on_a_call_thread(engines):

@@ -6,7 +6,6 @@ import pytest
 from livekit.agents.telemetry.loop_monitor import LoopMonitorThresholds
 
 from agent_worker.main import LOOP_MONITOR_ENV, quiet_loop_monitor
-from agent_worker.settings import Settings
 
 
 def unset(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,18 +18,12 @@ def unset(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_monitor_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     unset(monkeypatch)
     assert LoopMonitorThresholds.from_env() is not None  # the framework's default: on
-    quiet_loop_monitor(Settings(worker_profile="tuned"))
+    quiet_loop_monitor()
     assert LoopMonitorThresholds.from_env() is None
 
 
 def test_an_explicit_threshold_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOOP_MONITOR_ENV, "250")
-    quiet_loop_monitor(Settings(worker_profile="tuned"))
+    quiet_loop_monitor()
     thresholds = LoopMonitorThresholds.from_env()
     assert thresholds is not None and thresholds.warn == 0.25
-
-
-def test_the_stock_profile_keeps_the_frameworks_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    unset(monkeypatch)
-    quiet_loop_monitor(Settings(worker_profile="stock"))
-    assert LoopMonitorThresholds.from_env() is not None

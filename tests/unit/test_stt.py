@@ -220,7 +220,7 @@ def test_long_audio_takes_the_long_path_and_is_transcribed(whisper_handle, audio
     assert audio_tools.word_recall(LONG_TURN[-1], heard) >= 0.5, heard
 
 
-def test_stock_profile_sends_short_audio_through_the_long_path(
+def test_without_the_short_window_short_audio_takes_the_long_path(
     whisper_handle, audio_tools, path_spy, monkeypatch
 ):
     monkeypatch.setattr(whisper_handle, "short_window", False)
