@@ -68,7 +68,8 @@ from livekit.agents import vad  # noqa: E402
 from livekit.plugins import silero  # noqa: E402
 
 from agent.contract import AgentConfig, TurnDetection  # noqa: E402
-from benchmarks.turn_corpus import DEFAULT_OUT, RATE, ensure_corpus  # noqa: E402
+from benchmarks.turns.corpus import DEFAULT_OUT, ensure_corpus  # noqa: E402
+from benchmarks.turns.sounds import RATE  # noqa: E402
 from fake_providers.openai import FakeOpenAI  # noqa: E402
 from pipelines import WebRTCVAD, WebRTCVADOptions  # noqa: E402
 from shared.audio import resample  # noqa: E402
