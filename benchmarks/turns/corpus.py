@@ -183,10 +183,10 @@ def generate(out: Path) -> dict[str, Any]:
             kind = NOISES[(rotation + j) % len(NOISES)]
             cid = f"{clean.id}-{kind}-{snr}db"
             noisy = mix(audio, clean.regions, noises[kind], snr, cid)
-            fields = {k: v for k, v in asdict(clean).items() if k not in ("file", "duration_s")}
-            fields.update(id=cid, snr_db=float(snr), noise=kind, source=clean.id)
-            del fields["regions"], fields["sample_rate"]
-            writer.add(noisy, clean.regions, **fields)
+            entry = {k: v for k, v in asdict(clean).items() if k not in ("file", "duration_s")}
+            entry.update(id=cid, snr_db=float(snr), noise=kind, source=clean.id)
+            del entry["regions"], entry["sample_rate"]
+            writer.add(noisy, clean.regions, **entry)
     counts = Counter(
         f"{c.category}/{'clean' if c.snr_db is None else 'noisy'}" for c in writer.clips
     )

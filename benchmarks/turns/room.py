@@ -28,7 +28,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from agent.contract import AgentConfig, TurnDetection
 from benchmarks.turns.common import load_clips, write_results
@@ -41,7 +41,21 @@ from simulator.caller import STOP_QUIET
 from simulator.stack import Stack, StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOM_PORTS = {
+
+
+class StackPorts(TypedDict):
+    """The ports of a `StackConfig`."""
+
+    livekit_port: int
+    livekit_udp_port: int
+    llm_port: int
+    worker_http_port: int
+
+
+RoomVad = Literal["webrtc", "silero"]
+"""The turn VADs an agent can be given (`TurnDetection.vad`)."""
+
+ROOM_PORTS: StackPorts = {
     "livekit_port": 9080,
     "livekit_udp_port": 9082,
     "llm_port": 9188,
@@ -49,7 +63,7 @@ ROOM_PORTS = {
 }
 """Clear of the test suite (7980/8188/8181) and `make run` (7880/8088/8081)."""
 ROOM_AGENT = "turn-taking-bench"
-ROOM_VADS = ("webrtc", "silero")
+ROOM_VADS: tuple[RoomVad, ...] = ("webrtc", "silero")
 ROOM_HOLDS = (0.3, 0.6)
 ROOM_MIN_INTERRUPTIONS = (0.2, 0.5)
 ROOM_TRIALS = 6
@@ -80,7 +94,7 @@ async def worker_idle(port: int, within: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
-def room_agent(vad_name: str, hold: float, min_interruption: float) -> AgentConfig:
+def room_agent(vad_name: RoomVad, hold: float, min_interruption: float) -> AgentConfig:
     """The agent under test: the local voice and STT, the fake model (the deployment's OpenAI
     endpoint), the turn settings."""
     return AgentConfig(
@@ -102,7 +116,7 @@ def room_agent(vad_name: str, hold: float, min_interruption: float) -> AgentConf
 async def room_run(
     stack: Stack,
     model: ScriptedModel,
-    settings: list[tuple[str, float, float]],
+    settings: list[tuple[RoomVad, float, float]],
     trials: list[Trial],
     *,
     turns_per_call: int,
@@ -140,14 +154,15 @@ async def room_run(
 
 def main_room(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """`--in-room`: every configuration through livekit-server and the worker."""
+    known: dict[str, RoomVad] = {name: name for name in ROOM_VADS}
     names = args.vads.split(",") if args.vads else list(ROOM_VADS)
-    if unknown := [n for n in names if n not in ROOM_VADS]:
+    if unknown := [n for n in names if n not in known]:
         parser.error(
             f"unknown in-room VAD {', '.join(unknown)}; choose from {', '.join(ROOM_VADS)}"
         )
     holds = args.holds or ROOM_HOLDS
     minimums = args.min_interruptions or ROOM_MIN_INTERRUPTIONS
-    settings = [(n, h, m) for n in names for h in holds for m in minimums]
+    settings = [(known[n], h, m) for n in names for h in holds for m in minimums]
     out = args.out or ROOT / "benchmarks/results/turn_taking_room.json"
 
     started = time.perf_counter()
