@@ -26,7 +26,7 @@ from simulator.caller import Microphone  # noqa: E402
 from simulator.stack import Stack, StackConfig  # noqa: E402
 
 
-def token(stack: Stack, identity: str, room: str) -> str:
+def token(stack: Stack, identity: str, room: str) -> api.AccessToken:
     grants = api.VideoGrants(room_join=True, room=room)
     return api.AccessToken(stack.key, stack.secret).with_identity(identity).with_grants(grants)
 

@@ -21,15 +21,22 @@ from __future__ import annotations
 
 import os
 
-from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.agents import (
+    NOT_GIVEN,
+    Agent,
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobProcess,
+    NotGivenOr,
+    cli,
+)
 from livekit.plugins import elevenlabs, openai, silero
 
 GREETING = "Hello, how can I help you today?"
 VOICE_ID = os.environ.get("ELEVENLABS_VOICE_ID", "EXAVITQu4vr4xnSDxMaL")
 
-ELEVENLABS_URL = (
-    {"base_url": os.environ["ELEVENLABS_BASE_URL"]} if os.environ.get("ELEVENLABS_BASE_URL") else {}
-)
+ELEVENLABS_URL: NotGivenOr[str] = os.environ.get("ELEVENLABS_BASE_URL") or NOT_GIVEN
 
 # The health endpoint's port is the only server option set (the default, 8081, may be taken).
 server = AgentServer(port=int(os.environ.get("WORKER_HTTP_PORT", "8081")))
@@ -49,10 +56,10 @@ class Assistant(Agent):
 
 @server.rtc_session()  # the dispatch name comes from LIVEKIT_AGENT_NAME
 async def entrypoint(ctx: JobContext) -> None:
-    session = AgentSession(
+    session: AgentSession[None] = AgentSession(
         stt=openai.STT(),
         llm=openai.LLM(model="gpt-4o-mini"),
-        tts=elevenlabs.TTS(voice_id=VOICE_ID, **ELEVENLABS_URL),
+        tts=elevenlabs.TTS(voice_id=VOICE_ID, base_url=ELEVENLABS_URL),
         vad=ctx.proc.userdata["vad"],
     )
     await session.start(room=ctx.room, agent=Assistant())

@@ -1,0 +1,2 @@
+"""The turn-taking benchmark (`benchmarks/turn_taking.py`) and its corpus
+(`benchmarks/turn_corpus.py`)."""

@@ -1,0 +1,123 @@
+"""The in-room run's summary per configuration and its markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.turns.common import ms, pct, quantiles, rate, table
+
+
+def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Barge-in stop latency and misses; what the backchannels did to the reply."""
+    valid = [r for r in records if r["outcome"] != "invalid"]
+    barge = [r for r in valid if r["kind"] == "barge_in"]
+    back = [r for r in valid if r["kind"] == "backchannel"]
+    words = [r for r in back if r["sound"] == "word"]
+    sounds = [r for r in back if r["sound"] != "word"]
+
+    def share(selected: list[dict[str, Any]], outcome: str) -> float | None:
+        return rate(r["outcome"] == outcome for r in selected)
+
+    stopped = [r for r in barge if r["stop_s"] is not None]
+
+    def stage(key: str) -> dict[str, float | None]:
+        return quantiles([r[key] for r in stopped if r.get(key) is not None])
+
+    return {
+        "barge_in": {
+            "stop_s": quantiles([r["stop_s"] for r in stopped]),
+            # the stop in three stages: media in + VAD onset, VAD -> pause, pause -> quiet
+            "vad_start_s": stage("vad_start_s"),
+            "paused_s": stage("paused_s"),
+            "heard_after_pause_s": quantiles(
+                [r["stop_s"] - r["paused_s"] for r in stopped if r.get("paused_s") is not None]
+            ),
+            "missed": sum(r["stop_s"] is None for r in barge),
+            "resumed": sum(r["outcome"] == "resumed" for r in barge),
+            "answered": sum(bool(r["answered"]) for r in barge),
+            "n": len(barge),
+        },
+        "backchannel": {
+            "false_interruption": share(back, "lost"),
+            "hiccup": share(back, "resumed"),
+            "not_stopped": share(back, "not_stopped"),
+            "false_interruption_words": share(words, "lost"),
+            "false_interruption_sounds": share(sounds, "lost"),
+            "hiccup_words": share(words, "resumed"),
+            "hiccup_sounds": share(sounds, "resumed"),
+            "pause_s": quantiles([r["pause_s"] for r in back if r["pause_s"] is not None]),
+            "answered": sum(bool(r["answered"]) for r in back),
+            "n": len(back),
+        },
+        "invalid": len(records) - len(valid),
+    }
+
+
+def room_report(rows: list[dict[str, Any]]) -> str:
+    """The markdown table of the in-room run."""
+
+    def split(b: dict[str, Any], key: str) -> str:
+        return f"{pct(b[key])} ({pct(b[f'{key}_words'])} / {pct(b[f'{key}_sounds'])})"
+
+    lines = []
+    for r in rows:
+        barge, back = r["barge_in"], r["backchannel"]
+        lines.append(
+            [
+                r["vad"],
+                f"{r['hold_s']:g}",
+                f"{r['min_interruption_s']:g}",
+                ms(barge["stop_s"]["p50"]),
+                ms(barge["stop_s"]["p95"]),
+                f"{barge['missed']}",
+                f"{barge['resumed']}",
+                split(back, "false_interruption"),
+                split(back, "hiccup"),
+                pct(back["not_stopped"]),
+                f"{barge['n']} / {back['n']}"
+                + (f" ({r['invalid']} invalid)" if r["invalid"] else ""),
+            ]
+        )
+    return "\n".join(
+        [
+            "### In a room: barge-in stop latency; backchannels over the reply "
+            "(in brackets: words / coughs and clicks)",
+            "",
+            table(
+                [
+                    "VAD",
+                    "hold s",
+                    "min interruption s",
+                    "stop p50 ms",
+                    "stop p95 ms",
+                    "barge-ins missed",
+                    "barge-ins resumed",
+                    "false interruption",
+                    "hiccup",
+                    "not stopped",
+                    "n barge-in / backchannel",
+                ],
+                lines,
+            ),
+            "",
+            "Where the stop goes (p50 / p95 ms from the barge-in's onset, on the worker's "
+            "clock): its VAD declares the caller speaking; the agent's audio is paused; "
+            "from the pause to the quiet the caller hears.",
+            "",
+            table(
+                ["VAD", "hold s", "min interruption s", "VAD start", "paused", "pause -> quiet"],
+                [
+                    [
+                        r["vad"],
+                        f"{r['hold_s']:g}",
+                        f"{r['min_interruption_s']:g}",
+                        *(
+                            f"{ms(r['barge_in'][k]['p50'])} / {ms(r['barge_in'][k]['p95'])}"
+                            for k in ("vad_start_s", "paused_s", "heard_after_pause_s")
+                        ),
+                    ]
+                    for r in rows
+                ],
+            ),
+        ]
+    )
