@@ -70,7 +70,7 @@ console: setup
 
 # The suite runs the store tests on SQLite and on a private PostgreSQL server (scripts/postgres.sh
 # installs the Debian package if needed, starts the server, and stops it afterwards).
-test: setup peers
+test: setup peers lint
 	@scripts/postgres.sh start
 	@TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PY) -m pytest -q -rs; rc=$$?; \
 	  scripts/postgres.sh stop; exit $$rc
@@ -81,8 +81,12 @@ test-unit: setup
 bench: setup
 	$(PY) benchmarks/latency.py
 
+# Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup
-	$(VENV)/bin/ruff check agent_worker control_plane fake_providers pipelines simulator benchmarks tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) $(CACHE)/logs
