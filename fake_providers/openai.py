@@ -47,7 +47,7 @@ import wave
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal, cast
 
 import av
 import numpy as np
@@ -233,7 +233,9 @@ class _Plan:
     tool_calls: list[_ToolCall] | None = None
 
 
-def _encode_with_av(pcm: np.ndarray, rate: int, container_format: str, encoder: str) -> bytes:
+def _encode_with_av(
+    pcm: np.ndarray, rate: int, container_format: str, encoder: Literal["aac", "flac"]
+) -> bytes:
     """Encode mono int16 `pcm` with PyAV (for aac and flac, which `encode_pcm` lacks)."""
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as container:
@@ -605,7 +607,10 @@ class FakeOpenAI:
                     None,
                 )
                 chosen.append(
-                    (name, args if args is not None else self._args_for(by_name[name], text))
+                    (
+                        cast(str, name),  # a key of by_name
+                        args if args is not None else self._args_for(by_name[name], text),
+                    )
                 )
         else:
             for phrase, (name, args) in self.tool_triggers.items():
@@ -1039,7 +1044,7 @@ class FakeOpenAI:
         if stream_format == "sse":
             input_tokens = _count_tokens(text)
             output_tokens = max(1, int(duration * 20))
-            events = [
+            events: list[dict[str, Any]] = [
                 {"type": "speech.audio.delta", "audio": base64.b64encode(c).decode()}
                 for c in chunks
             ]
