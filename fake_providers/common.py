@@ -176,19 +176,3 @@ class Transcriber:
 
                 self._model = WhisperModelHandle(cpu_threads=1)
         return self._model.transcribe(audio16k, language=language, beam_size=1)
-
-
-def serve_forever(server: Any, host: str, port: int, title: str) -> None:
-    """Run a fake server from the command line until Ctrl-C."""
-    import contextlib
-
-    async def serve() -> None:
-        url = await server.start(host, port)
-        print(f"fake {title} listening on {url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())

@@ -39,7 +39,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,16 +58,8 @@ from shared.audio import (
     resample,
 )
 
-from .common import (
-    ESPEAK_RATE,
-    FakeState,
-    Fault,
-    RequestRecord,
-    Transcriber,
-    control_routes,
-    serve_forever,
-    synthesize,
-)
+from .common import ESPEAK_RATE, FakeState, Fault, RequestRecord, Transcriber, synthesize
+from .server import FakeServer, serve_forever
 
 logger = logging.getLogger(__name__)
 
@@ -438,12 +429,6 @@ class _Dropped(Exception):
     """The connection was cut on purpose (``drop_after_chunks``)."""
 
 
-def _abort(request: web.Request) -> None:
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-
-
 # --- the server ---------------------------------------------------------------------------------
 
 
@@ -453,7 +438,7 @@ class _Account:
     subscription: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(FakeServer):
     """A local ElevenLabs API server (see the module docstring for routes and faults).
 
     Args:
@@ -476,6 +461,12 @@ class FakeElevenLabs:
             ``quota_exceeded``.
     """
 
+    title = "ElevenLabs"
+    slug = "elevenlabs"
+    client_max_size = 64 * 1024 * 1024
+    shutdown_timeout = 1.0
+    log = logger
+
     def __init__(
         self,
         *,
@@ -493,10 +484,12 @@ class FakeElevenLabs:
         tier: str = "creator",
         character_limit: int = 100_000,
     ) -> None:
-        self.state = state or FakeState()
-        if valid_keys is not None:
-            self.state.valid_keys = set(valid_keys)
-        self.transcriber = transcriber or Transcriber(fixed=fixed_transcript)
+        super().__init__(
+            state=state,
+            valid_keys=valid_keys,
+            fixed_transcript=fixed_transcript,
+            transcriber=transcriber,
+        )
         self.tts_ttfb_ms = tts_ttfb_ms
         self.stt_final_ms = stt_final_ms
         self.stt_partial_interval_ms = stt_partial_interval_ms
@@ -516,11 +509,6 @@ class FakeElevenLabs:
         self.premade_voices = [v for v in self.library_voices if v["category"] == "premade"]
         self._accounts: dict[str, _Account] = {}
         self._tokens: dict[str, str] = {}
-        self._sockets: set[web.WebSocketResponse] = set()
-        self._runner: web.AppRunner | None = None
-        self.base_url: str | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -538,12 +526,6 @@ class FakeElevenLabs:
     def set_subscription(self, api_key: str, **fields: Any) -> None:
         """Override fields of `api_key`'s subscription (e.g. ``tier``, ``character_limit``)."""
         self._account(api_key).subscription.update(fields)
-
-    def set_fault(self, route: str, **spec: Any) -> Fault:
-        """Shortcut for ``state.faults[route] = Fault(**spec)``."""
-        fault = Fault(**spec)
-        self.state.faults[route] = fault
-        return fault
 
     def characters_used(self, api_key: str) -> int:
         return self._account(api_key).character_count
@@ -576,117 +558,35 @@ class FakeElevenLabs:
     def _charge(self, api_key: str, chars: int) -> None:
         self._account(api_key).character_count += chars
 
-    # --- lifecycle -------------------------------------------------------------------------
+    # --- the app ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(
-            client_max_size=64 * 1024 * 1024, middlewares=[self._json_http_errors]
-        )
+        app = super().app()
         app.on_response_prepare.append(self._add_trace_headers)
-        app.add_routes(control_routes(self.state))
-        app.add_routes(
-            [
-                web.get("/v1/user", self._user),
-                web.get("/v1/user/subscription", self._subscription),
-                web.get("/v1/voices", self._voices_v1),
-                web.get("/v2/voices", self._voices_v2),
-                web.get("/v1/voices/{voice_id}", self._voice_get),
-                web.get("/v1/models", self._models),
-                web.post("/v1/text-to-speech/{voice_id}", self._tts),
-                web.post("/v1/text-to-speech/{voice_id}/stream", self._tts_stream),
-                web.get("/v1/text-to-speech/{voice_id}/multi-stream-input", self._tts_ws_multi),
-                web.get("/v1/text-to-speech/{voice_id}/stream-input", self._tts_ws_single),
-                web.post("/v1/text-to-dialogue", self._dialogue),
-                web.post("/v1/text-to-dialogue/stream", self._dialogue_stream),
-                web.get("/v1/text-to-dialogue/multi-stream-input", self._dialogue_ws),
-                web.post("/v1/speech-to-text", self._stt),
-                web.get("/v1/speech-to-text/realtime", self._stt_ws),
-                web.post("/v1/single-use-token/{token_type}", self._token),
-            ]
-        )
-        app.on_shutdown.append(self._close_sockets)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on `host`:`port` (0: any free port); returns the base URL ``.../v1``."""
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        bound = sockets[0].getsockname()[1] if sockets else port
-        self.base_url = f"http://{host}:{bound}/v1"
-        logger.info("fake ElevenLabs listening on %s", self.base_url)
-        return self.base_url
+    def middlewares(self) -> list[Any]:
+        return [self._json_http_errors]
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def root_url(self) -> str:
-        """The server root (where ``/_fake/*`` and ``/v2`` live)."""
-        assert self.base_url, "not started"
-        return self.base_url.removesuffix("/v1")
-
-    async def __aenter__(self) -> FakeElevenLabs:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def run_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve from a background thread with its own event loop (for sync tests)."""
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start(host, port))
-            except BaseException as exc:  # noqa: BLE001 - reported to the caller
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self.stop())
-                loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-elevenlabs", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
-        assert self.base_url
-        return self.base_url
-
-    start_in_thread = run_in_thread
-
-    def stop_thread(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
-            self._loop = None
-
-    def __enter__(self) -> FakeElevenLabs:
-        self.run_in_thread()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_thread()
-
-    async def _close_sockets(self, app: web.Application) -> None:
-        for ws in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await ws.close(code=1001, message=b"server shutdown")
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1/user", self._user),
+            web.get("/v1/user/subscription", self._subscription),
+            web.get("/v1/voices", self._voices_v1),
+            web.get("/v2/voices", self._voices_v2),
+            web.get("/v1/voices/{voice_id}", self._voice_get),
+            web.get("/v1/models", self._models),
+            web.post("/v1/text-to-speech/{voice_id}", self._tts),
+            web.post("/v1/text-to-speech/{voice_id}/stream", self._tts_stream),
+            web.get("/v1/text-to-speech/{voice_id}/multi-stream-input", self._tts_ws_multi),
+            web.get("/v1/text-to-speech/{voice_id}/stream-input", self._tts_ws_single),
+            web.post("/v1/text-to-dialogue", self._dialogue),
+            web.post("/v1/text-to-dialogue/stream", self._dialogue_stream),
+            web.get("/v1/text-to-dialogue/multi-stream-input", self._dialogue_ws),
+            web.post("/v1/speech-to-text", self._stt),
+            web.get("/v1/speech-to-text/realtime", self._stt_ws),
+            web.post("/v1/single-use-token/{token_type}", self._token),
+        ]
 
     @staticmethod
     @web.middleware
@@ -706,11 +606,6 @@ class FakeElevenLabs:
         response.headers.setdefault("request-id", trace)
 
     # --- common request handling -----------------------------------------------------------
-
-    @staticmethod
-    async def _sleep_ms(ms: float) -> None:
-        if ms > 0:
-            await asyncio.sleep(ms / 1000)
 
     @staticmethod
     def _respond(record: RequestRecord, status: int, payload: Any) -> web.Response:
@@ -1012,7 +907,7 @@ class FakeElevenLabs:
             await resp.write(chunk)
         if drop is not None:
             record.body["dropped_after_chunks"] = drop
-            _abort(request)
+            self._abort(request)
             return resp
         await resp.write_eof()
         return resp
@@ -1549,7 +1444,7 @@ class _TtsSocket:
 
     def _drop(self, after: int) -> None:
         self.record.body["dropped_after_chunks"] = after
-        _abort(self.request)
+        self.server._abort(self.request)
         raise _Dropped
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -1692,7 +1587,7 @@ class _SttSession:
             fault = self.server.state.fault("stt_ws")
             if fault.drop_after_chunks is not None and self.audio_chunks >= fault.drop_after_chunks:
                 self.record.body["dropped_after_chunks"] = fault.drop_after_chunks
-                _abort(self.request)
+                self.server._abort(self.request)
                 raise _Dropped
             if self.vad and self._vad_says_commit(pcm):
                 await self._commit(manual=False)
@@ -1848,7 +1743,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         character_limit=args.character_limit,
     )
 
-    serve_forever(server, args.host, args.port, "ElevenLabs")
+    serve_forever(server, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ import io
 import json
 import math
 import re
-import threading
 import time
 import uuid
 import wave
@@ -60,10 +59,9 @@ from fake_providers.common import (
     RequestRecord,
     Transcriber,
     apply_latency,
-    control_routes,
-    serve_forever,
     synthesize,
 )
+from fake_providers.server import FakeServer, serve_forever
 from shared.audio import AudioDecodeError, decode_to_mono, encode_pcm, resample
 
 __all__ = ["DEFAULT_MODELS", "FakeOpenAI", "main"]
@@ -286,7 +284,7 @@ def _timestamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """The fake OpenAI server: ``async start()`` / ``stop()``, or ``with FakeOpenAI() as f``.
 
     Args:
@@ -307,6 +305,10 @@ class FakeOpenAI:
         retry_after_s: the ``retry-after`` header value sent with an injected 429.
     """
 
+    title = "OpenAI"
+    slug = "openai"
+    client_max_size = MAX_UPLOAD_BYTES + 1024 * 1024
+
     def __init__(
         self,
         *,
@@ -323,9 +325,12 @@ class FakeOpenAI:
         models: Sequence[str] = DEFAULT_MODELS,
         retry_after_s: float = 1.0,
     ) -> None:
-        self.state = state or FakeState()
-        if api_keys is not None:
-            self.state.valid_keys = set(api_keys)
+        super().__init__(
+            state=state,
+            valid_keys=api_keys,
+            fixed_transcript=fixed_transcript,
+            transcriber=transcriber,
+        )
         self.reply_fn: Callable[[list[dict[str, Any]]], str] | None = None
         self.replies: list[str] = []
         if callable(replies):
@@ -339,84 +344,27 @@ class FakeOpenAI:
         self.token_ms = token_ms
         self.stt_ms = stt_ms
         self.tts_ttfb_ms = tts_ttfb_ms
-        self.transcriber = transcriber or Transcriber(fixed=fixed_transcript)
         self.models = list(models)
         self.retry_after_s = retry_after_s
-        self.base_url: str | None = None
-        self._runner: web.AppRunner | None = None
         self._created = int(time.time())
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    # --- lifecycle ------------------------------------------------------------------------------
+    # --- the app -------------------------------------------------------------------------------
 
-    def app(self) -> web.Application:
-        app = web.Application(
-            client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024,
-            middlewares=[self._errors_middleware],
-        )
-        app.add_routes(control_routes(self.state))
-        app.add_routes(
-            [
-                web.post("/_fake/config", self._set_config),
-                web.get("/v1/models", self._route("models", self._list_models)),
-                web.get("/v1/models/{model}", self._route("models", self._get_model)),
-                web.post("/v1/chat/completions", self._route("chat", self._chat)),
-                web.post(
-                    "/v1/audio/transcriptions",
-                    self._route("transcriptions", self._transcriptions),
-                ),
-                web.post("/v1/audio/speech", self._route("speech", self._speech)),
-            ]
-        )
-        return app
+    def middlewares(self) -> list[Any]:
+        return [self._errors_middleware]
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on `host`:`port` (0 picks a free port); return the base URL ending in /v1."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}/v1"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve from a background thread with its own event loop (for synchronous callers)."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-        return asyncio.run_coroutine_threadsafe(self.start(host, port), loop).result(timeout=30)
-
-    def stop_thread(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        self.start_in_thread()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_thread()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/_fake/config", self._set_config),
+            web.get("/v1/models", self._route("models", self._list_models)),
+            web.get("/v1/models/{model}", self._route("models", self._get_model)),
+            web.post("/v1/chat/completions", self._route("chat", self._chat)),
+            web.post(
+                "/v1/audio/transcriptions",
+                self._route("transcriptions", self._transcriptions),
+            ),
+            web.post("/v1/audio/speech", self._route("speech", self._speech)),
+        ]
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -485,16 +433,6 @@ class FakeOpenAI:
 
         return wrapped
 
-    async def _pause(self, ms: float) -> None:
-        if ms > 0:
-            await asyncio.sleep(ms / 1000)
-
-    @staticmethod
-    def _drop(request: web.Request) -> None:
-        """Close the TCP connection without ending the HTTP body."""
-        if request.transport is not None:
-            request.transport.abort()
-
     async def _write_stream(
         self,
         request: web.Request,
@@ -509,9 +447,9 @@ class FakeOpenAI:
         """
         for index, (delay_ms, data) in enumerate(pieces):
             if fault.drop_after_chunks is not None and index >= fault.drop_after_chunks:
-                self._drop(request)
+                self._abort(request)
                 return False
-            await self._pause(delay_ms + (fault.chunk_delay_ms if index else 0.0))
+            await self._sleep_ms(delay_ms + (fault.chunk_delay_ms if index else 0.0))
             try:
                 await response.write(data)
             except ConnectionError:
@@ -730,7 +668,7 @@ class FakeOpenAI:
         )
 
         if not body.get("stream"):
-            await self._pause(self.ttft_ms + self.token_ms * max(0, len(tokens) - 1))
+            await self._sleep_ms(self.ttft_ms + self.token_ms * max(0, len(tokens) - 1))
             message: dict[str, Any] = {
                 "role": "assistant",
                 "content": "".join(tokens) if plan.tool_calls is None else None,
@@ -1124,7 +1062,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         fixed_transcript=args.fixed_transcript,
     )
 
-    serve_forever(server, args.host, args.port, "OpenAI")
+    serve_forever(server, args.host, args.port)
 
 
 if __name__ == "__main__":
