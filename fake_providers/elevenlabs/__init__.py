@@ -52,7 +52,7 @@ from fake_providers.elevenlabs.protocol import (
     error_body,
 )
 from fake_providers.elevenlabs.server import FakeElevenLabs
-from fake_providers.elevenlabs.voices import default_own_voices
+from fake_providers.elevenlabs.voices import default_library_voices, default_own_voices
 
 __all__ = [
     "API_KEY_HEADER",
@@ -70,6 +70,7 @@ __all__ = [
     "TTS_MODELS",
     "ElevenLabsCore",
     "FakeElevenLabs",
+    "default_library_voices",
     "default_own_voices",
     "error_body",
     "main",

@@ -25,9 +25,9 @@ from fake_providers.elevenlabs.protocol import (
     error_body,
 )
 from fake_providers.elevenlabs.voices import (
-    _EXTRA_PREMADE,
     _espeak_voice,
     _normalize_voice,
+    default_library_voices,
     default_own_voices,
 )
 from fake_providers.server import FakeServer
@@ -58,6 +58,8 @@ class ElevenLabsCore(FakeServer):
             every key, or a mapping ``api_key -> list`` (key ``"*"`` for all others). Entries
             need ``voice_id`` and ``name``; ``category`` ("cloned", "generated", "professional")
             and labels (``gender``, ``accent``, ...) are optional. None: `default_own_voices`.
+        library_voices: the voices every account can use, entries as in `own_voices`; the
+            premade ones are listed with the account's own. None: `default_library_voices`.
         fixed_transcript: answer every speech-to-text request that holds speech with this text
             instead of running Whisper (cheap, for load tests).
         transcriber: a `Transcriber` to share between servers (overrides `fixed_transcript`).
@@ -85,6 +87,7 @@ class ElevenLabsCore(FakeServer):
         own_voices: Sequence[Mapping[str, Any]]
         | Mapping[str, Sequence[Mapping[str, Any]]]
         | None = None,
+        library_voices: Sequence[Mapping[str, Any]] | None = None,
         fixed_transcript: str | None = None,
         transcriber: Transcriber | None = None,
         tts_ttfb_ms: float = 0.0,
@@ -112,10 +115,9 @@ class ElevenLabsCore(FakeServer):
                 self.set_own_voices(key, voices)
         elif own_voices is not None:
             self.set_own_voices("*", own_voices)
-        from control_plane.voices import curated_elevenlabs_voices
-
-        curated = [v.model_dump() for v in curated_elevenlabs_voices()]
-        self.library_voices = [_normalize_voice(v) for v in [_EXTRA_PREMADE, *curated]]
+        if library_voices is None:
+            library_voices = default_library_voices()
+        self.library_voices = [_normalize_voice(v) for v in library_voices]
         self.premade_voices = [v for v in self.library_voices if v["category"] == "premade"]
         self._accounts: dict[str, _Account] = {}
         self._tokens: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""The voices the fake ElevenLabs serves: the library every account can use,
+"""The voices the fake ElevenLabs serves: the library every account can use (`voice_data`),
 the voices each account owns, and how a voice is listed and spoken (by espeak-ng)."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_providers.elevenlabs.protocol import TTS_MODELS, _iso1
+from fake_providers.elevenlabs.voice_data import library_voices
 
-# The plugin's default voice is not in the curated catalog; it is a premade voice too.
+# The default voice of `livekit.plugins.elevenlabs`, a premade voice too.
 _EXTRA_PREMADE = {
     "voice_id": "hpp4J3VqNfWAUOO0d1Us",
     "name": "Bella",
@@ -35,6 +36,12 @@ def _voice_id_for(seed: str) -> str:
         n, r = divmod(n, len(alphabet))
         out.append(alphabet[r])
     return "".join(out)
+
+
+def default_library_voices() -> list[dict[str, Any]]:
+    """The voices every account can use when the server is given no others: the default voice
+    of `livekit.plugins.elevenlabs`, then the `voice_data` library."""
+    return [dict(_EXTRA_PREMADE), *library_voices()]
 
 
 def default_own_voices(api_key: str) -> list[dict[str, Any]]:
