@@ -9,12 +9,15 @@ import subprocess
 import threading
 import wave
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import web
 
 from shared.audio import resample
+
+if TYPE_CHECKING:
+    from pipelines import WhisperModelHandle
 
 ESPEAK_RATE = 22050
 
@@ -160,7 +163,7 @@ class Transcriber:
 
     def __init__(self, fixed: str | None = None) -> None:
         self.fixed = fixed
-        self._model = None
+        self._model: WhisperModelHandle | None = None
         self._lock = threading.Lock()
 
     def transcribe(self, audio16k: np.ndarray, language: str = "en") -> str:
@@ -173,19 +176,3 @@ class Transcriber:
 
                 self._model = WhisperModelHandle(cpu_threads=1)
         return self._model.transcribe(audio16k, language=language, beam_size=1)
-
-
-def serve_forever(server: Any, host: str, port: int, title: str) -> None:
-    """Run a fake server from the command line until Ctrl-C."""
-    import contextlib
-
-    async def serve() -> None:
-        url = await server.start(host, port)
-        print(f"fake {title} listening on {url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
