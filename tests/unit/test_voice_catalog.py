@@ -337,3 +337,16 @@ def test_duplicates_keep_the_first_occurrence() -> None:
     first = _voice("same", name="First")
     second = _voice("same", name="Second")
     assert select_voices([first, second], "english") == [first]
+
+
+def test_the_fake_elevenlabs_serves_the_catalogs_voices_with_the_same_facts() -> None:
+    """The fake keeps its own copy of the voice library; this keeps the two from drifting."""
+    from fake_providers.elevenlabs import default_library_voices
+
+    served = {v["voice_id"]: v for v in default_library_voices()}
+    for voice in curated_elevenlabs_voices():
+        assert voice.voice_id in served, voice.voice_id
+        fake = served[voice.voice_id]
+        for field in ("name", "category", "gender", "accent", "age", "description", "use_case"):
+            assert (fake.get(field) or None) == getattr(voice, field), (voice.voice_id, field)
+        assert fake["languages"] == voice.languages, voice.voice_id
