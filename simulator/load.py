@@ -33,8 +33,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import aiohttp
 
@@ -62,7 +63,17 @@ from .stack import (
     http_ok,
 )
 
-LOAD_PORTS = {
+
+class LoadPorts(TypedDict):
+    """The private ports of a load test's stack (`StackConfig` fields)."""
+
+    livekit_port: int
+    livekit_udp_port: int
+    llm_port: int
+    worker_http_port: int
+
+
+LOAD_PORTS: LoadPorts = {
     "livekit_port": 9380,
     "livekit_udp_port": 9382,
     "llm_port": 9388,
@@ -368,8 +379,8 @@ async def run_fixed(run: LoadRun) -> list[dict[str, float]]:
 
     await run.ramp_to(plan.calls, over)
     ramped = run.now()
-    waiting = asyncio.gather(*run.tasks)
-    stop = asyncio.ensure_future(run.stopping.wait())
+    waiting: asyncio.Future[Any] = asyncio.gather(*run.tasks)
+    stop: asyncio.Future[Any] = asyncio.ensure_future(run.stopping.wait())
     await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
     stop.cancel()
     await run.drain(plan.reply_timeout + 10)
@@ -481,7 +492,7 @@ def start_fakes(
         proc = ManagedProcess(name, cmd, log_dir / f"{name}.log", dict(os.environ))
         proc.start()
         stack.processes[name] = proc
-        proc.wait_until(lambda p=port: _port_open(p), 60, f"the {name} server did not start")
+        proc.wait_until(partial(_port_open, port), 60, f"the {name} server did not start")
     return {
         "OPENAI_API_KEY": PROVIDER_KEY,
         "ELEVENLABS_API_KEY": PROVIDER_KEY,
@@ -606,7 +617,7 @@ async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]
 def run_load(
     plan: LoadPlan,
     out_dir: Path,
-    ports: dict[str, int] | None = None,
+    ports: LoadPorts | None = None,
     fake_ports: dict[str, int] | None = None,
 ) -> dict[str, Path]:
     """Start the stack, run the plan, write the report; the paths written."""
@@ -772,7 +783,7 @@ def run_compare(
     plan: LoadPlan,
     runtimes: list[Runtime],
     out_dir: Path,
-    ports: dict[str, int] | None = None,
+    ports: LoadPorts | None = None,
     fake_ports: dict[str, int] | None = None,
 ) -> dict[str, Path]:
     """The same plan for each runtime in turn, each on a fresh stack; then the side-by-side

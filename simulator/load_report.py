@@ -121,8 +121,8 @@ def summarize_steps(run: Run) -> list[dict[str, Any]]:
             c
             for c in calls
             if c.get("dropped")
-            and _call_end(c) is not None
-            and in_window(_call_end(c), since, until)
+            and (end := _call_end(c)) is not None
+            and in_window(end, since, until)
         ]
         join_failures = [
             c
@@ -524,7 +524,7 @@ def plot_resources(run: Run, path: Path) -> bool:
     cpu_ax, mem_ax = fig.subplots(2, 1, sharex=True)
     for name in order:
         series = samples[name]
-        style = {"linewidth": 2.0} if name == worker else {"linewidth": 1.0}
+        style: dict[str, Any] = {"linewidth": 2.0 if name == worker else 1.0}
         if name == MACHINE:
             style = {"linewidth": 1.0, "linestyle": "--", "color": "grey"}
         cpu = [(s["t"], s["cpu_percent"]) for s in series if s.get("cpu_percent") is not None]
@@ -679,7 +679,9 @@ def compare_runs(runs: Mapping[str, Run]) -> dict[str, Any]:
     """Each runtime's figures, and each peer's ratios against the first runtime (ours ÷ peer)."""
     figures = {name: runtime_figures(run) for name, run in runs.items()}
     names = list(figures)
-    base = names[0] if names else None
+    if not names:
+        return {"baseline": None, "figures": figures, "ratios": {}}
+    base = names[0]
     ratios = {
         peer: {key: _ratio(figures[base][key], figures[peer][key]) for key, _, _ in COMPARED}
         for peer in names[1:]
