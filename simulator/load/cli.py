@@ -107,7 +107,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttfb-ms", type=float, default=150.0)
     parser.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc")
     parser.add_argument("--hold", type=float, default=0.6, help="VAD hold, seconds")
-    parser.add_argument("--profile", choices=["tuned", "stock"], default="tuned")
     parser.add_argument("--executor", choices=["thread", "process"], default="thread")
     parser.add_argument("--input-frame-ms", type=int, default=20, help="the worker's frames")
     parser.add_argument(
@@ -170,7 +169,6 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         ),
         vad=args.vad,
         hold=args.hold,
-        profile=args.profile,
         executor=args.executor,
         input_frame_ms=args.input_frame_ms,
         caller_frame_ms=args.caller_frame_ms,

@@ -114,7 +114,6 @@ class LoadPlan:
     providers: Providers = field(default_factory=Providers)
     vad: Literal["webrtc", "silero"] = "webrtc"
     hold: float = 0.6
-    profile: Literal["tuned", "stock"] = "tuned"
     executor: Literal["thread", "process"] = "thread"
     input_frame_ms: int = 20
     caller_frame_ms: int = 20
@@ -189,7 +188,7 @@ def describe(plan: LoadPlan) -> str:
         what = f"{plan.calls} calls of {plan.turns} turns"
     if plan.runtime != "ours":
         return f"{what}, {providers}, {plan.runtime} as it ships (hold {plan.hold_ms():.0f} ms)"
-    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s, {plan.profile} profile"
+    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s"
 
 
 def load_utterances(wav_dir: Path | None) -> list[Utterance]:

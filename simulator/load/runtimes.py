@@ -126,13 +126,12 @@ def start_pipecat(
 
 
 def worker_env(plan: LoadPlan) -> dict[str, str]:
-    """The worker's environment for the plan: its call limit, executor, profile, frames and
+    """The worker's environment for the plan: its call limit, executor, frames and
     event routing."""
     return {
         # the worker accepts every call of the test; its own limit is what is being measured
         "WORKER_MAX_CALLS": str(max(plan.calls, plan.max_calls) + 8),
         "WORKER_EXECUTOR": plan.executor,
-        "WORKER_PROFILE": plan.profile,
         "INPUT_FRAME_MS": str(plan.input_frame_ms),
         "EVENT_ROUTING": str(plan.event_routing).lower(),
     }
