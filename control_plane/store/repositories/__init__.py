@@ -6,12 +6,16 @@ from .agents import VoiceAgentRepository
 from .companies import CompanyRepository
 from .conversations import ConversationRepository
 from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
+from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
     "ApiKeyRepository",
     "CompanyRepository",
     "ConversationRepository",
+    "DueDelivery",
     "IssuedKey",
     "ProviderKeyRepository",
     "VoiceAgentRepository",
+    "WebhookDeliveryRepository",
+    "WebhookRepository",
 ]
