@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import VoiceAgent, utcnow
@@ -38,6 +38,11 @@ class VoiceAgentRepository:
     async def get_for_call(self, *, agent_id: uuid.UUID) -> VoiceAgent | None:
         """The agent a dispatched call names (the worker is trusted across companies)."""
         return await self.session.get(VoiceAgent, agent_id)
+
+    async def privacy_of_all(self) -> Sequence[Row[uuid.UUID, dict[str, Any]]]:
+        """Each agent's id and privacy settings, across companies (the retention purge)."""
+        result = await self.session.execute(select(VoiceAgent.id, VoiceAgent.privacy))
+        return result.all()
 
     async def create(self, *, company_id: uuid.UUID, values: dict[str, Any]) -> VoiceAgent:
         now = utcnow()

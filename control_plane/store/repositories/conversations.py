@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conversation, ConversationMessage, utcnow
@@ -90,3 +90,52 @@ class ConversationRepository:
     async def delete(self, *, conversation: Conversation) -> None:
         await self.session.delete(conversation)
         await self.session.flush()
+
+    async def lock_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
+        """Ongoing calls of every company whose worker's last heartbeat is older than
+        `last_seen_before` (the worker is gone), locked for the caller's transaction; rows
+        another transaction holds are skipped (the reaper that holds them closes them)."""
+        result = await self.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status == "ongoing",
+                Conversation.last_seen_at.is_not(None),
+                Conversation.last_seen_at < last_seen_before,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return result.all()
+
+    async def lock_unjoined(self, *, created_before: datetime) -> Sequence[Conversation]:
+        """Ongoing calls of every company that no agent joined and that were set up before
+        `created_before`, locked as `lock_lost` locks."""
+        result = await self.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status == "ongoing",
+                Conversation.started_at.is_(None),
+                Conversation.created_at < created_before,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return result.all()
+
+    async def expired(
+        self, *, agent_id: uuid.UUID, created_before: datetime
+    ) -> Sequence[Row[str, str | None]]:
+        """The id and recording key of one agent's finished calls set up before
+        `created_before` (the retention purge's, which goes through every agent)."""
+        result = await self.session.execute(
+            select(Conversation.id, Conversation.recording).where(
+                Conversation.agent_id == agent_id,
+                Conversation.status != "ongoing",
+                Conversation.created_at < created_before,
+            )
+        )
+        return result.all()
+
+    async def delete_many(self, *, conversation_ids: Sequence[str]) -> None:
+        """Delete these calls; their messages go with them (ON DELETE CASCADE)."""
+        await self.session.execute(
+            delete(Conversation).where(Conversation.id.in_(conversation_ids))
+        )
