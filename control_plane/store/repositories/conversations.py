@@ -93,8 +93,8 @@ class ConversationRepository:
 
     async def lock_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
         """Ongoing calls of every company whose worker's last heartbeat is older than
-        `last_seen_before` (the worker is gone), locked for the caller's transaction; rows
-        another transaction holds are skipped (the reaper that holds them closes them)."""
+        `last_seen_before` (the worker is gone), locked for the caller's transaction (rows
+        another transaction holds are skipped: a later round sees them again)."""
         result = await self.session.scalars(
             select(Conversation)
             .where(
