@@ -63,7 +63,9 @@ async def revoke_key(session: AsyncSession, args: argparse.Namespace) -> dict[st
     record = await ApiKeyRepository(session).revoke(key_id=_uuid(args.key_id, "key"))
     if record is None:
         raise AdminError(f"no API key {args.key_id}")
-    return {"key_id": str(record.id), "revoked_at": record.revoked_at.isoformat()}
+    revoked_at = record.revoked_at
+    assert revoked_at is not None  # set by revoke(), or when the key was revoked before
+    return {"key_id": str(record.id), "revoked_at": revoked_at.isoformat()}
 
 
 async def list_keys(session: AsyncSession, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -96,7 +98,7 @@ async def purge_now(session: AsyncSession, args: argparse.Namespace) -> dict[str
     return asdict(purged)
 
 
-def add_admin_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("create-company", help="create a company (and its first API key)")
     p.add_argument("name")
     p.add_argument("--no-key", dest="with_key", action="store_false", help="issue no API key")

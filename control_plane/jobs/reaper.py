@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..store.models import Conversation, utcnow
+from ..store.repositories import ConversationRepository
 from .webhooks import enqueue_closed
 
 logger = logging.getLogger("control_plane.jobs.reaper")
@@ -24,41 +25,29 @@ logger = logging.getLogger("control_plane.jobs.reaper")
 async def reap(sessions: async_sessionmaker, *, stale_seconds: float, join_seconds: float) -> int:
     """Fail abandoned calls (and tell the company's webhooks); how many were closed."""
     now = utcnow()
-    rules = [
-        (
-            "worker_lost",
-            and_(
-                Conversation.last_seen_at.is_not(None),
-                Conversation.last_seen_at < now - timedelta(seconds=stale_seconds),
-            ),
-        ),
-        (
-            "not_joined",
-            and_(
-                Conversation.started_at.is_(None),
-                Conversation.created_at < now - timedelta(seconds=join_seconds),
-            ),
-        ),
-    ]
     closed = 0
     async with sessions() as session, session.begin():
-        for reason, rule in rules:
-            rows = (
-                await session.scalars(
-                    select(Conversation)
-                    .where(Conversation.status == "ongoing", rule)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                row.status = "failed"
-                row.end_reason = reason
-                row.ended_at = row.last_seen_at if reason == "worker_lost" else now
-                await enqueue_closed(session, row)
-            closed += len(rows)
+        calls = ConversationRepository(session)
+        lost = await calls.lock_lost(last_seen_before=now - timedelta(seconds=stale_seconds))
+        closed += await _fail(session, lost, "worker_lost", now)
+        unjoined = await calls.lock_unjoined(created_before=now - timedelta(seconds=join_seconds))
+        closed += await _fail(session, unjoined, "not_joined", now)
     if closed:
         logger.warning("marked %d abandoned call(s) failed", closed)
     return closed
+
+
+async def _fail(
+    session: AsyncSession, rows: Sequence[Conversation], reason: str, now: datetime
+) -> int:
+    """Close `rows` as failed for `reason`: a lost call ends at its last heartbeat, an
+    unjoined one now."""
+    for row in rows:
+        row.status = "failed"
+        row.end_reason = reason
+        row.ended_at = row.last_seen_at if reason == "worker_lost" else now
+        await enqueue_closed(session, row)
+    return len(rows)
 
 
 async def run_reaper(

@@ -14,11 +14,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..recordings import RecordingStore
-from ..store.models import Conversation, VoiceAgent, WebhookDelivery, utcnow
+from ..store.models import utcnow
+from ..store.repositories import (
+    ConversationRepository,
+    VoiceAgentRepository,
+    WebhookDeliveryRepository,
+)
 
 logger = logging.getLogger("control_plane.jobs.retention")
 
@@ -40,37 +44,25 @@ async def purge(
     """Delete every agent's calls older than its `retention_days`; commits per agent."""
     now = now or utcnow()
     purged = Purged()
-    agents = (await session.execute(select(VoiceAgent.id, VoiceAgent.privacy))).all()
+    agents = await VoiceAgentRepository(session).privacy_of_all()
+    calls = ConversationRepository(session)
     for agent_id, privacy in agents:
         days = (privacy or {}).get("retention_days")
         if not days:
             continue
-        old = (
-            await session.execute(
-                select(Conversation.id, Conversation.recording).where(
-                    Conversation.agent_id == agent_id,
-                    Conversation.status != "ongoing",
-                    Conversation.created_at < now - timedelta(days=days),
-                )
-            )
-        ).all()
+        old = await calls.expired(agent_id=agent_id, created_before=now - timedelta(days=days))
         if not old:
             continue
-        # Messages go with their conversation (ON DELETE CASCADE).
-        await session.execute(delete(Conversation).where(Conversation.id.in_([r.id for r in old])))
+        await calls.delete_many(conversation_ids=[r.id for r in old])
         await session.commit()
         purged.conversations += len(old)
         for row in old:
             if row.recording and await asyncio.to_thread(store.delete, row.recording):
                 purged.recordings += 1
-    result = await session.execute(
-        delete(WebhookDelivery).where(
-            WebhookDelivery.status != "pending",
-            WebhookDelivery.created_at < now - timedelta(days=webhook_log_days),
-        )
+    purged.webhook_deliveries = await WebhookDeliveryRepository(session).delete_finished(
+        created_before=now - timedelta(days=webhook_log_days)
     )
     await session.commit()
-    purged.webhook_deliveries = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if purged.conversations or purged.webhook_deliveries:
         logger.info("retention purge: %s", purged)
     return purged

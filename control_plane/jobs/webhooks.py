@@ -25,13 +25,13 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.egress import EgressPolicy, httpx_client
 
 from ..security import ProviderKeyVault
-from ..store.models import Conversation, Webhook, WebhookDelivery, utcnow
+from ..store.models import Conversation, WebhookDelivery, utcnow
+from ..store.repositories import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 logger = logging.getLogger("control_plane.jobs.webhooks")
 
@@ -69,25 +69,12 @@ async def enqueue(
 ) -> int:
     """Add `event` to the outbox of each of the company's webhooks subscribed to it (commit
     with the change it reports); how many deliveries were queued."""
-    hooks = (await session.scalars(select(Webhook).where(Webhook.company_id == company_id))).all()
+    hooks = await WebhookRepository(session).subscribed(company_id=company_id, event=event)
     payload = {"event": event, "created_at": utcnow().isoformat(), "data": data}
-    queued = 0
+    deliveries = WebhookDeliveryRepository(session)
     for hook in hooks:
-        if event in hook.events or "*" in hook.events:
-            session.add(
-                WebhookDelivery(
-                    company_id=company_id,
-                    webhook_id=hook.id,
-                    event=event,
-                    payload=payload,
-                    status="pending",
-                    retry_count=0,
-                    next_retry_at=utcnow(),
-                    attempts=[],
-                )
-            )
-            queued += 1
-    return queued
+        deliveries.queue(company_id=company_id, webhook_id=hook.id, event=event, payload=payload)
+    return len(hooks)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -141,50 +128,21 @@ class Dispatcher:
             await asyncio.gather(*(self._deliver(client, d, url, s) for d, url, s in claimed))
         return len(claimed)
 
-    async def _claim(self) -> list[tuple[uuid.UUID, str, str]]:
-        now = utcnow()
+    async def _claim(self) -> list[DueDelivery]:
         async with self.sessions() as session, session.begin():
-            due = (
-                await session.execute(
-                    select(WebhookDelivery.id, Webhook.url, Webhook.secret_ciphertext)
-                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_retry_at <= now,
-                        or_(
-                            WebhookDelivery.locked_until.is_(None),
-                            WebhookDelivery.locked_until < now,
-                        ),
-                    )
-                    .order_by(WebhookDelivery.next_retry_at)
-                    .limit(self.settings.batch)
-                )
-            ).all()
-            claimed = []
-            for delivery_id, url, secret in due:
-                # Another dispatcher may have claimed it since: only take what is still free.
-                result = await session.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        and_(
-                            WebhookDelivery.id == delivery_id,
-                            or_(
-                                WebhookDelivery.locked_until.is_(None),
-                                WebhookDelivery.locked_until < now,
-                            ),
-                        )
-                    )
-                    .values(locked_until=now + timedelta(seconds=self.settings.lease))
-                )
-                if result.rowcount:
-                    claimed.append((delivery_id, url, secret))
-        return claimed
+            return await WebhookDeliveryRepository(session).claim_due(
+                now=utcnow(),
+                lease=timedelta(seconds=self.settings.lease),
+                limit=self.settings.batch,
+            )
 
     async def _deliver(
         self, client: httpx.AsyncClient, delivery_id: uuid.UUID, url: str, sealed: str
     ) -> None:
         async with self.sessions() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
+            delivery = await WebhookDeliveryRepository(session).get_for_dispatch(
+                delivery_id=delivery_id
+            )
         if delivery is None:
             return
         timestamp = str(int(time.time()))
@@ -237,8 +195,8 @@ class Dispatcher:
                 attempt["next_retry"] = next_retry.isoformat()
         values["attempts"] = [*delivery.attempts, attempt]
         async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+            await WebhookDeliveryRepository(session).record_attempt(
+                delivery_id=delivery.id, values=values
             )
         log = logger.info if error is None else logger.warning
         log("webhook %s (delivery %s): %s", delivery.event, delivery.id, error or "delivered")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from types import NoneType, UnionType
-from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, TypeAlias, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 
@@ -65,6 +65,10 @@ class _Partial(BaseModel):
         return self
 
 
+_SkippedNull: TypeAlias = SkipJsonSchema[None]
+"""A null that an optional field accepts but its JSON schema does not show."""
+
+
 def _nullable(annotation: Any) -> bool:
     return get_origin(annotation) in (Union, UnionType) and NoneType in get_args(annotation)
 
@@ -75,12 +79,10 @@ def _optional(info: FieldInfo, annotation: Any | None = None) -> tuple[Any, Fiel
     kind = annotation or (
         Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
     )
+    field = FieldInfo.from_field(None, json_schema_extra=info.json_schema_extra)
     if annotation is None and _nullable(info.annotation):
-        return (info.annotation, Field(default=None, json_schema_extra=info.json_schema_extra))
-    return (
-        kind | SkipJsonSchema[None],
-        Field(default=None, json_schema_extra=info.json_schema_extra),
-    )
+        return (info.annotation, field)
+    return (kind | _SkippedNull, field)
 
 
 def partial(model: type[BaseModel], name: str, *, extra: str = "forbid", **nested: Any) -> type:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..jobs.webhooks import EVENTS
+from ..store.models import Webhook
 
 EventName = Literal[tuple([*EVENTS, "*"])]  # type: ignore[valid-type]
 
@@ -37,10 +39,30 @@ class WebhookPublic(BaseModel):
     description: str | None
     created_at: datetime
 
+    @classmethod
+    def of(cls, hook: Webhook, **extra: Any) -> Self:
+        """The webhook as the API shows it (`extra`: the subclass's own fields)."""
+        return cls(
+            id=hook.id,
+            url=without_credentials(hook.url),
+            events=hook.events,
+            description=hook.description,
+            created_at=hook.created_at,
+            **extra,
+        )
+
 
 class WebhookCreated(WebhookPublic):
     secret: str | None
     """The generated secret, shown once (null when you gave your own)."""
+
+
+def without_credentials(url: str) -> str:
+    """A URL stored before credentials in URLs were refused, shown without them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 class EventType(BaseModel):

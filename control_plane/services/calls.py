@@ -1,15 +1,22 @@
-"""Hanging up a call in LiveKit: its callers disconnected, its room closed once the agent has
-left (`shared.livekit_rooms`: a room deleted under the agent keeps its track in the worker)."""
+"""A call in LiveKit: the caller's token that brings the agent into the room; ending it (the
+record first, then its callers disconnected, its room closed once the agent has left:
+`shared.livekit_rooms`, a room deleted under the agent keeps its track in the worker)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import timedelta
+from typing import Any
 
 from livekit import api
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.livekit_rooms import close_room_after_agent, is_agent, participants
 
+from ..jobs.webhooks import enqueue_closed
 from ..settings import Settings
+from ..store.models import Conversation, utcnow
 
 logger = logging.getLogger("control_plane.services.calls")
 
@@ -18,6 +25,9 @@ AGENT_LEAVE_TIMEOUT = 30.0
 agent finishing its call (the record, the recording) leaves ~2 s after its caller on an idle
 machine, and several times later on a busy one; deleting the room under it would keep its track
 for the life of the worker."""
+
+DEPARTURE_TIMEOUT = 20
+"""Seconds a call's room stays open after its caller left (LiveKit's default)."""
 
 
 class LiveKitUnavailableError(Exception):
@@ -30,6 +40,59 @@ def livekit_api(settings: Settings) -> api.LiveKitAPI:
         settings.livekit_api_key,
         settings.livekit_api_secret.get_secret_value(),
     )
+
+
+def caller_token(
+    settings: Settings, *, room_name: str, identity: str, dispatch: dict[str, Any]
+) -> str:
+    """A token for the caller to join the call's room; joining dispatches the agent into it
+    with `dispatch` as its job's metadata."""
+    return (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity(identity)
+        .with_name(identity)
+        .with_ttl(timedelta(seconds=settings.call_token_ttl_seconds))
+        .with_grants(api.VideoGrants(room_join=True, room=room_name))
+        .with_room_config(
+            api.RoomConfiguration(
+                name=room_name,
+                empty_timeout=60,
+                # After the caller leaves, the agent leaves too (its session closes, then the
+                # job), ~2 s on an idle machine and longer on a busy one. A room that closes
+                # under the agent keeps its track for the life of the worker
+                # (livekit/rust-sdks#1443), so the room waits well beyond that.
+                departure_timeout=DEPARTURE_TIMEOUT,
+                agents=[
+                    api.RoomAgentDispatch(
+                        agent_name=settings.agent_name, metadata=json.dumps(dispatch)
+                    )
+                ],
+            )
+        )
+        .to_jwt()
+    )
+
+
+async def request_end(
+    session: AsyncSession,
+    row: Conversation,
+    *,
+    outcome: str | None,
+    feedback: dict[str, Any] | None,
+) -> bool:
+    """Record that an ongoing call is to end, before its caller is disconnected: the worker
+    reads it to close the record as ended by the API rather than hung up. A call nobody joined
+    yet is closed at once (and its webhooks told). Whether the call had been joined; the
+    caller commits."""
+    row.end_requested_at = row.end_requested_at or utcnow()
+    row.outcome = outcome or row.outcome
+    if feedback is not None:
+        row.feedback = feedback
+    joined = row.started_at is not None
+    if not joined:
+        row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
+        await enqueue_closed(session, row)
+    return joined
 
 
 async def hang_up(settings: Settings, room_name: str) -> None:

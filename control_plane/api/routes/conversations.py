@@ -7,15 +7,13 @@ import asyncio
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
-from livekit import api
 from starlette.concurrency import iterate_in_threadpool
 
-from ...jobs.webhooks import enqueue_closed
 from ...recordings import CONTENT_TYPES, format_of
 from ...schemas.conversations import (
     ISO_DATE,
@@ -29,8 +27,14 @@ from ...schemas.conversations import (
     Feedback,
     TranscriptMessage,
 )
-from ...services.calls import LiveKitUnavailableError, close_room, hang_up
-from ...store.models import Conversation, utcnow
+from ...services.calls import (
+    LiveKitUnavailableError,
+    caller_token,
+    close_room,
+    hang_up,
+    request_end,
+)
+from ...store.models import Conversation
 from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
@@ -43,10 +47,6 @@ router = APIRouter(prefix="/conversations", tags=["conversations"], route_class=
 
 
 MAX_CONTEXT_BYTES = 8192
-
-
-DEPARTURE_TIMEOUT = 20
-"""Seconds a call's room stays open after its caller left (LiveKit's default)."""
 
 
 @router.post("", status_code=201, responses=error_responses(400, 401, 404, 409, 429))
@@ -70,29 +70,8 @@ async def start_conversation(
         "language": body.language or agent.language,
         "initial_context": body.initial_context,
     }
-    token = (
-        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
-        .with_identity(body.user_id)
-        .with_name(body.user_id)
-        .with_ttl(timedelta(seconds=settings.call_token_ttl_seconds))
-        .with_grants(api.VideoGrants(room_join=True, room=conversation_id))
-        .with_room_config(
-            api.RoomConfiguration(
-                name=conversation_id,
-                empty_timeout=60,
-                # After the caller leaves, the agent leaves too (its session closes, then the
-                # job), ~2 s on an idle machine and longer on a busy one. A room that closes
-                # under the agent keeps its track for the life of the worker
-                # (livekit/rust-sdks#1443), so the room waits well beyond that.
-                departure_timeout=DEPARTURE_TIMEOUT,
-                agents=[
-                    api.RoomAgentDispatch(
-                        agent_name=settings.agent_name, metadata=json.dumps(metadata)
-                    )
-                ],
-            )
-        )
-        .to_jwt()
+    token = caller_token(
+        settings, room_name=conversation_id, identity=body.user_id, dispatch=metadata
     )
     record = await ConversationRepository(session).create(
         id=conversation_id,
@@ -256,16 +235,12 @@ async def end_conversation(
     row = await find_conversation(session, company_id, conversation_id)
     if row.status != "ongoing":
         raise HTTPException(409, f"Conversation is not ongoing (status {row.status})")
-    # Recorded before the caller is disconnected: the worker reads it to close the record as
-    # ended by the API rather than hung up.
-    row.end_requested_at = row.end_requested_at or utcnow()
-    row.outcome = body.reason or row.outcome
-    if body.feedback:
-        row.feedback = body.feedback.model_dump(exclude_none=True)
-    joined = row.started_at is not None
-    if not joined:
-        row.status, row.end_reason, row.ended_at = "success", "ended_by_api", utcnow()
-        await enqueue_closed(session, row)
+    joined = await request_end(
+        session,
+        row,
+        outcome=body.reason,
+        feedback=body.feedback.model_dump(exclude_none=True) if body.feedback else None,
+    )
     await session.commit()
     try:
         await hang_up(settings, row.room_name)
@@ -291,6 +266,3 @@ async def delete_conversation(
     if recording is not None:
         await asyncio.to_thread(settings.recording_store().delete, recording)
     return Response(status_code=204)
-
-
-# --- per-agent analytics ------------------------------------------------------------------

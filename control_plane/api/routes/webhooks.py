@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from sqlalchemy import func, select
 
 from ...jobs.webhooks import EVENTS
 from ...schemas.webhooks import Delivery, EventType, WebhookCreate, WebhookCreated, WebhookPublic
-from ...store.models import Webhook, WebhookDelivery
+from ...store.models import Webhook
+from ...store.repositories import WebhookDeliveryRepository, WebhookRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
 from ..errors import error_responses
 from ..guard import GuardedRoute
@@ -21,24 +20,6 @@ from .integrations import VaultDep
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute)
 
 NOT_FOUND = "Webhook not found"
-
-
-def _public(hook: Webhook) -> dict[str, Any]:
-    return {
-        "id": hook.id,
-        "url": _without_credentials(hook.url),
-        "events": hook.events,
-        "description": hook.description,
-        "created_at": hook.created_at,
-    }
-
-
-def _without_credentials(url: str) -> str:
-    """A URL stored before credentials in URLs were refused, shown without them."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 @router.get("/events", responses=error_responses(401, 429))
@@ -59,34 +40,30 @@ async def create_webhook(
     reach a public address (`EGRESS_ALLOWED_NETWORKS` relaxes that) and carry no
     credentials."""
     await check_tenant_url(settings, "url", body.url)
-    count = await session.scalar(
-        select(func.count()).select_from(Webhook).where(Webhook.company_id == company_id)
-    )
-    if (count or 0) >= settings.max_webhooks_per_company:
+    hooks = WebhookRepository(session)
+    count = await hooks.count(company_id=company_id)
+    if count >= settings.max_webhooks_per_company:
         raise HTTPException(
             409,
             f"this company has {count} webhooks, the most allowed "
             f"(MAX_WEBHOOKS_PER_COMPANY); delete one first",
         )
     generated = None if body.secret else "whsec_" + secrets.token_urlsafe(32)
-    hook = Webhook(
+    hook = await hooks.create(
         company_id=company_id,
         url=body.url,
         events=body.events,
         secret_ciphertext=vault.encrypt(body.secret or generated or ""),
         description=body.description,
     )
-    session.add(hook)
     await session.commit()
-    return WebhookCreated(**_public(hook), secret=generated)
+    return WebhookCreated.of(hook, secret=generated)
 
 
 @router.get("", responses=error_responses(401, 429))
 async def list_webhooks(session: SessionDep, company_id: CompanyDep) -> list[WebhookPublic]:
-    hooks = await session.scalars(
-        select(Webhook).where(Webhook.company_id == company_id).order_by(Webhook.created_at)
-    )
-    return [WebhookPublic(**_public(h)) for h in hooks.all()]
+    hooks = await WebhookRepository(session).list(company_id=company_id)
+    return [WebhookPublic.of(h) for h in hooks]
 
 
 async def _find(session: SessionDep, company_id: uuid.UUID, webhook_id: str) -> Webhook:
@@ -94,9 +71,7 @@ async def _find(session: SessionDep, company_id: uuid.UUID, webhook_id: str) -> 
         parsed = uuid.UUID(webhook_id)
     except ValueError:
         raise HTTPException(404, NOT_FOUND) from None
-    hook = await session.scalar(
-        select(Webhook).where(Webhook.id == parsed, Webhook.company_id == company_id)
-    )
+    hook = await WebhookRepository(session).get(company_id=company_id, webhook_id=parsed)
     if hook is None:
         raise HTTPException(404, NOT_FOUND)
     return hook
@@ -105,7 +80,8 @@ async def _find(session: SessionDep, company_id: uuid.UUID, webhook_id: str) -> 
 @router.delete("/{webhook_id}", status_code=204, responses=error_responses(401, 404, 429))
 async def delete_webhook(webhook_id: str, session: SessionDep, company_id: CompanyDep) -> Response:
     """Unsubscribe; deliveries not made yet are dropped."""
-    await session.delete(await _find(session, company_id, webhook_id))
+    hook = await _find(session, company_id, webhook_id)
+    await WebhookRepository(session).delete(webhook=hook)
     await session.commit()
     return Response(status_code=204)
 
@@ -120,10 +96,7 @@ async def list_deliveries(
     """The webhook's latest deliveries, each with its attempts (status code, error,
     `retry_count`, `next_retry`)."""
     hook = await _find(session, company_id, webhook_id)
-    rows = await session.scalars(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.webhook_id == hook.id)
-        .order_by(WebhookDelivery.created_at.desc())
-        .limit(limit)
+    rows = await WebhookDeliveryRepository(session).latest(
+        company_id=company_id, webhook_id=hook.id, limit=limit
     )
-    return [Delivery.model_validate(r) for r in rows.all()]
+    return [Delivery.model_validate(r) for r in rows]

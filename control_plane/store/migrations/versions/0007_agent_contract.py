@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.contract import CustomResponses, Privacy, TurnDetection
 
@@ -22,7 +22,11 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-NESTED = {"turn_detection": TurnDetection, "privacy": Privacy, "custom_responses": CustomResponses}
+NESTED: dict[str, type[BaseModel]] = {
+    "turn_detection": TurnDetection,
+    "privacy": Privacy,
+    "custom_responses": CustomResponses,
+}
 
 
 def upgrade() -> None:

@@ -1,0 +1,21 @@
+"""Data access: every query of the store lives in one of these repositories, one module per
+aggregate. Every query that reads or writes a company's rows takes `company_id`; the few that
+span companies (the background jobs', the worker's) say so."""
+
+from .agents import VoiceAgentRepository
+from .companies import CompanyRepository
+from .conversations import ConversationRepository
+from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
+from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
+
+__all__ = [
+    "ApiKeyRepository",
+    "CompanyRepository",
+    "ConversationRepository",
+    "DueDelivery",
+    "IssuedKey",
+    "ProviderKeyRepository",
+    "VoiceAgentRepository",
+    "WebhookDeliveryRepository",
+    "WebhookRepository",
+]

@@ -1,0 +1,141 @@
+"""A company's calls (conversations) and their transcripts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Conversation, ConversationMessage, utcnow
+
+
+class ConversationRepository:
+    """A company's calls and their transcripts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, **values: Any) -> Conversation:
+        conversation = Conversation(created_at=utcnow(), metrics={}, **values)
+        self.session.add(conversation)
+        await self.session.flush()
+        return conversation
+
+    async def get(self, *, company_id: uuid.UUID, conversation_id: str) -> Conversation | None:
+        return await self.session.scalar(
+            select(Conversation).where(
+                Conversation.id == conversation_id, Conversation.company_id == company_id
+            )
+        )
+
+    async def list(
+        self,
+        *,
+        company_id: uuid.UUID,
+        agent_id: uuid.UUID | None = None,
+        status: str | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[Sequence[Conversation], int]:
+        """One page of the company's conversations, newest first, and how many match."""
+        query = select(Conversation).where(Conversation.company_id == company_id)
+        if agent_id is not None:
+            query = query.where(Conversation.agent_id == agent_id)
+        if status is not None:
+            query = query.where(Conversation.status == status)
+        if date_from is not None:
+            query = query.where(Conversation.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(Conversation.created_at <= date_to)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(Conversation.created_at.desc(), Conversation.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def for_agent(
+        self,
+        *,
+        company_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+    ) -> Sequence[Conversation]:
+        """Every call of one agent in a period, oldest first."""
+        query = select(Conversation).where(
+            Conversation.company_id == company_id, Conversation.agent_id == agent_id
+        )
+        if date_from is not None:
+            query = query.where(Conversation.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(Conversation.created_at <= date_to)
+        return (await self.session.scalars(query.order_by(Conversation.created_at))).all()
+
+    async def messages(self, *, conversation_id: str) -> Sequence[ConversationMessage]:
+        result = await self.session.scalars(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id == conversation_id)
+            .order_by(ConversationMessage.created_at, ConversationMessage.id)
+        )
+        return result.all()
+
+    async def delete(self, *, conversation: Conversation) -> None:
+        await self.session.delete(conversation)
+        await self.session.flush()
+
+    async def lock_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
+        """Ongoing calls of every company whose worker's last heartbeat is older than
+        `last_seen_before` (the worker is gone), locked for the caller's transaction (rows
+        another transaction holds are skipped: a later round sees them again)."""
+        result = await self.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status == "ongoing",
+                Conversation.last_seen_at.is_not(None),
+                Conversation.last_seen_at < last_seen_before,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return result.all()
+
+    async def lock_unjoined(self, *, created_before: datetime) -> Sequence[Conversation]:
+        """Ongoing calls of every company that no agent joined and that were set up before
+        `created_before`, locked as `lock_lost` locks."""
+        result = await self.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status == "ongoing",
+                Conversation.started_at.is_(None),
+                Conversation.created_at < created_before,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return result.all()
+
+    async def expired(
+        self, *, agent_id: uuid.UUID, created_before: datetime
+    ) -> Sequence[Row[str, str | None]]:
+        """The id and recording key of one agent's finished calls set up before
+        `created_before` (the retention purge's, which goes through every agent)."""
+        result = await self.session.execute(
+            select(Conversation.id, Conversation.recording).where(
+                Conversation.agent_id == agent_id,
+                Conversation.status != "ongoing",
+                Conversation.created_at < created_before,
+            )
+        )
+        return result.all()
+
+    async def delete_many(self, *, conversation_ids: Sequence[str]) -> None:
+        """Delete these calls; their messages go with them (ON DELETE CASCADE)."""
+        await self.session.execute(
+            delete(Conversation).where(Conversation.id.in_(conversation_ids))
+        )
