@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import av
-from fsspec.core import url_to_fs  # type: ignore[import-untyped]  # fsspec ships no types
+from fsspec.core import url_to_fs
 
 RecordingFormat = Literal["ogg", "mp3"]
 CONTENT_TYPES: dict[str, str] = {"ogg": "audio/ogg", "mp3": "audio/mpeg"}
