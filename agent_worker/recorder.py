@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from control_plane.jobs.webhooks import enqueue, enqueue_closed
 from control_plane.recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from control_plane.store.db import create_engine, session_factory
-from control_plane.store.models import Conversation, ConversationMessage, utcnow
+from control_plane.store.models import utcnow
+from control_plane.store.repositories import ConversationRepository
 from shared.telemetry import CallLatency
 
 logger = logging.getLogger("agent_worker.recorder")
@@ -177,31 +178,36 @@ class ConversationRecorder:
         except Exception as exc:  # the call goes on; only its record suffers
             logger.warning("could not record %s of %s: %s", kind, self.call.conversation_id, exc)
 
-    async def _start(self, session) -> None:
-        now = utcnow()
-        row = await session.get(Conversation, self.call.conversation_id)
+    def _conversations(self, session: AsyncSession) -> ConversationRepository:
+        return ConversationRepository(session)
+
+    async def _start(self, session: AsyncSession) -> None:
+        conversations = self._conversations(session)
+        row = await conversations.get(
+            company_id=self.call.company_id, conversation_id=self.call.conversation_id
+        )
         if row is not None and row.end_requested_at is not None:
             self._ended = True  # ended through the API before the agent joined
             return
         if row is None:
-            row = Conversation(
+            row = await conversations.create(
                 id=self.call.conversation_id,
                 company_id=self.call.company_id,
                 agent_id=self.call.agent_id,
                 user_id=self.call.user_id,
                 room_name=self.room_name,
-                created_at=now,
-                metrics={},
             )
-            session.add(row)
+        now = utcnow()
         row.status = "ongoing"
         row.started_at = now
         row.last_seen_at = now
         await enqueue(session, self.call.company_id, "conversation.started", self._ids())
 
-    async def _message(self, session, **values: Any) -> None:
+    async def _message(self, session: AsyncSession, **values: Any) -> None:
         if self.call.keep_transcript:
-            session.add(ConversationMessage(conversation_id=self.call.conversation_id, **values))
+            self._conversations(session).add_message(
+                conversation_id=self.call.conversation_id, **values
+            )
         await self._beat(session)
         data = {
             **self._ids(),
@@ -211,7 +217,7 @@ class ConversationRecorder:
         }
         await enqueue(session, self.call.company_id, "message.received", data)
 
-    async def _event(self, session, *, name: str, data: dict[str, Any]) -> None:
+    async def _event(self, session: AsyncSession, *, name: str, data: dict[str, Any]) -> None:
         await enqueue(session, self.call.company_id, name, {**self._ids(), **data})
 
     def _ids(self) -> dict[str, Any]:
@@ -221,15 +227,17 @@ class ConversationRecorder:
             "user_id": self.call.user_id,
         }
 
-    async def _beat(self, session) -> None:
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == self.call.conversation_id)
-            .values(last_seen_at=utcnow())
+    async def _beat(self, session: AsyncSession) -> None:
+        await self._conversations(session).touch(
+            company_id=self.call.company_id, conversation_id=self.call.conversation_id
         )
 
-    async def _finish(self, session, *, status: str, reason: str, recording: str | None) -> None:
-        row = await session.get(Conversation, self.call.conversation_id)
+    async def _finish(
+        self, session: AsyncSession, *, status: str, reason: str, recording: str | None
+    ) -> None:
+        row = await self._conversations(session).get(
+            company_id=self.call.company_id, conversation_id=self.call.conversation_id
+        )
         if row is None:
             return  # deleted during the call
         if row.end_requested_at is not None and row.status != "ongoing":

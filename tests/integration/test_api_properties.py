@@ -21,10 +21,12 @@ PROPERTY_SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+# Text a client can send: no NUL (no field accepts it: PostgreSQL cannot store it) and no lone
+# surrogate (not encodable as UTF-8; the API refuses one sent as a JSON escape with a 400).
+TEXT_CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
 valid_agent = st.fixed_dictionaries(
     {
-        # Any text but NUL, which no field accepts (PostgreSQL cannot store it).
-        "name": st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=60),
+        "name": st.text(TEXT_CHARACTERS, min_size=1, max_size=60),
         "voice_id": st.from_regex(VOICE_ID_PATTERN, fullmatch=True).filter(lambda v: len(v) <= 200),
         **{field: unit for field in UNIT_FIELDS},
         "voice_speed": st.floats(min_value=50.0, max_value=200.0, allow_nan=False),
@@ -42,7 +44,7 @@ valid_agent = st.fixed_dictionaries(
             }
         ),
         "custom_responses": st.fixed_dictionaries(
-            {"farewell": st.one_of(st.none(), st.text(st.characters(exclude_characters="\x00")))}
+            {"farewell": st.one_of(st.none(), st.text(TEXT_CHARACTERS))}
         ),
     }
 )

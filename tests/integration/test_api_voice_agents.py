@@ -179,6 +179,16 @@ async def test_malformed_bodies_are_400(api_server: ApiServer):
         resp = await client.post("/voice-agents", content=b"[1, 2]", headers=json_type)
         assert resp.status_code == 400
         assert "JSON object" in resp.json()["detail"]
+        # A lone surrogate (valid JSON escape, not text) cannot be stored as UTF-8.
+        before = (await client.get("/voice-agents")).json()
+        for body in (
+            b'{"name": "A\\ud800", "voice_id": "v"}',
+            b'{"name": "A", "voice_id": "v", "system_prompt": "\\udfff"}',
+        ):
+            resp = await client.post("/voice-agents", content=body, headers=json_type)
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["detail"].startswith(("name:", "system_prompt:")), resp.text
+        assert (await client.get("/voice-agents")).json() == before
 
 
 async def test_update_is_partial_and_validated(api_server: ApiServer):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Conversation, ConversationMessage, utcnow
@@ -86,6 +86,18 @@ class ConversationRepository:
             .order_by(ConversationMessage.created_at, ConversationMessage.id)
         )
         return result.all()
+
+    def add_message(self, *, conversation_id: str, **values: Any) -> None:
+        """One message of a call's transcript (written with the session's transaction)."""
+        self.session.add(ConversationMessage(conversation_id=conversation_id, **values))
+
+    async def touch(self, *, company_id: uuid.UUID, conversation_id: str) -> None:
+        """The call's heartbeat: its worker was alive now."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.company_id == company_id)
+            .values(last_seen_at=utcnow())
+        )
 
     async def delete(self, *, conversation: Conversation) -> None:
         await self.session.delete(conversation)
