@@ -6,7 +6,8 @@ the framework's default turn handling (VAD endpointing, 0.5 s minimum delay, def
 interruption rules), its default process pool, room input and sentence tokenizer, and
 faster-whisper's own 30 s window for every utterance. The agent is the dispatched one
 (`{"agent": {...}}` in the job's metadata, else the defaults): its prompt, greeting, language,
-voice speed and reply length.
+voice speed and reply length. Like our worker, it reports the framework's metrics on the
+room's metrics topic (`shared.telemetry`), so the benchmark reads both sides' stages.
 
 Only what cannot be stock here differs: the providers are local (no cloud is reachable), and a
 job process gets 120 s to load its models on a busy small machine.
@@ -18,11 +19,13 @@ Run: `python benchmarks/peers/livekit_embedded.py start` with `LIVEKIT_URL`,
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
 
 from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.agents.voice import ConversationItemAddedEvent, MetricsCollectedEvent
 from livekit.plugins import openai, silero
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -36,6 +39,7 @@ from pipelines import (  # noqa: E402
     WhisperSTT,
     WhisperSTTOptions,
 )
+from shared import telemetry  # noqa: E402
 
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "http://127.0.0.1:8088/v1")
 
@@ -72,9 +76,45 @@ async def entrypoint(ctx: JobContext) -> None:
         ),
         tts=PiperTTS(ctx.proc.userdata["piper"], PiperTTSOptions(voice_speed=config.voice_speed)),
     )
+    report_metrics(ctx, session)
     await session.start(room=ctx.room, agent=Agent(instructions=config.system_prompt))
     if config.first_message:
         session.say(config.first_message)
+
+
+def report_metrics(ctx: JobContext, session: AgentSession) -> None:
+    """The framework's metrics and per-turn latencies, as events on the room's metrics topic."""
+    sending: set[asyncio.Task[None]] = set()
+
+    def send(event: telemetry.Event) -> None:
+        if not ctx.room.isconnected() or not ctx.room.remote_participants:
+            return
+        task = asyncio.create_task(
+            ctx.room.local_participant.publish_data(
+                event.encode(), reliable=True, topic=telemetry.METRICS_TOPIC
+            )
+        )
+        sending.add(task)
+        task.add_done_callback(done)
+
+    def done(task: asyncio.Task[None]) -> None:
+        sending.discard(task)
+        if not task.cancelled():
+            task.exception()  # a lost metrics packet only costs the benchmark a figure
+
+    def on_metrics(ev: MetricsCollectedEvent) -> None:
+        event = telemetry.parse(ev.metrics.model_dump(mode="json", exclude={"metadata"}))
+        if isinstance(event, telemetry.FrameworkMetrics):
+            send(event)
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if item.type == "message" and item.metrics:
+            stages = telemetry.turn_stages(dict(item.metrics))
+            send(telemetry.TurnMetrics(role=item.role, interrupted=item.interrupted, stages=stages))
+
+    session.on("metrics_collected", on_metrics)
+    session.on("conversation_item_added", on_item)
 
 
 if __name__ == "__main__":
