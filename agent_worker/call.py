@@ -88,7 +88,6 @@ class Call:
             return
         agent, session = assembled
         await self.ctx.connect()
-        self.room = self.ctx.room.name
         logger.info(CALL_STARTED, extra={"room": self.room})
         self.ctx.add_shutdown_callback(self._finished)
         self.ctx.add_shutdown_callback(collect_call_garbage)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import AgentSession, llm, metrics, stt, tts
+from livekit.agents import AgentSession, llm, stt, tts
 from livekit.agents.voice import (
     AgentStateChangedEvent,
     ConversationItemAddedEvent,
@@ -24,13 +24,6 @@ from shared.telemetry import ERROR_EVENT, METRICS_TOPIC, Event
 
 logger = logging.getLogger("agent_worker.telemetry")
 
-_FRAMEWORK_METRICS: dict[type[Any], type[events.FrameworkMetrics]] = {
-    metrics.EOUMetrics: events.EouMetrics,
-    metrics.STTMetrics: events.SttMetrics,
-    metrics.LLMMetrics: events.LlmMetrics,
-    metrics.TTSMetrics: events.TtsMetrics,
-}
-
 
 class MetricsPublisher:
     """Sends the call's telemetry (`shared.telemetry`) as JSON on the room's metrics topic."""
@@ -43,23 +36,16 @@ class MetricsPublisher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on_metrics(self, ev: MetricsCollectedEvent) -> None:
-        kind = _FRAMEWORK_METRICS.get(type(ev.metrics))
-        if kind is None:
-            return
-        self._spawn(kind.model_validate(ev.metrics.model_dump(mode="json", exclude={"metadata"})))
+        event = events.framework_metrics(ev.metrics)
+        if event is not None:
+            self._spawn(event)
 
     def on_item(self, ev: ConversationItemAddedEvent) -> None:
         """Per-turn latency the framework attaches to each finished message."""
         item = ev.item
         if item.type != "message" or not item.metrics:
             return
-        self._spawn(
-            events.TurnMetrics(
-                role=item.role,
-                interrupted=item.interrupted,
-                stages=events.turn_stages(dict(item.metrics)),
-            )
-        )
+        self._spawn(events.TurnMetrics.of_message(item.role, item.interrupted, item.metrics))
 
     def on_state(self, ev: UserStateChangedEvent | AgentStateChangedEvent) -> None:
         """The caller's and the agent's state changes ("speaking", "listening", ...), with

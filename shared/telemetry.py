@@ -71,6 +71,13 @@ class TurnMetrics(Event):
     interrupted: bool
     stages: dict[str, float] = {}
 
+    @classmethod
+    def of_message(
+        cls, role: str, interrupted: bool, metrics: Mapping[str, object] | None
+    ) -> TurnMetrics:
+        """From a message's role, interruption and livekit-agents' `item.metrics`."""
+        return cls(role=role, interrupted=interrupted, stages=turn_stages(metrics))
+
 
 class UserStateChanged(Event):
     """The caller's state ("speaking", "listening", "away"), with the worker's wall-clock time
@@ -157,6 +164,13 @@ def parse(payload: Mapping[str, Any]) -> TelemetryEvent | None:
         return _EVENTS.validate_python(payload)
     except ValidationError:
         return None
+
+
+def framework_metrics(reported: BaseModel) -> FrameworkMetrics | None:
+    """The event sent for one of livekit-agents' metrics objects; None for a kind that is not
+    sent (the union above decides, by the object's `type`)."""
+    event = parse(reported.model_dump(mode="json", exclude={"metadata"}))
+    return event if isinstance(event, FrameworkMetrics) else None
 
 
 def turn_stages(metrics: Mapping[str, object] | None) -> dict[str, float]:

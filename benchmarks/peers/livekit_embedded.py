@@ -103,15 +103,14 @@ def report_metrics(ctx: JobContext, session: AgentSession) -> None:
             task.exception()  # a lost metrics packet only costs the benchmark a figure
 
     def on_metrics(ev: MetricsCollectedEvent) -> None:
-        event = telemetry.parse(ev.metrics.model_dump(mode="json", exclude={"metadata"}))
-        if isinstance(event, telemetry.FrameworkMetrics):
+        event = telemetry.framework_metrics(ev.metrics)
+        if event is not None:
             send(event)
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         item = ev.item
         if item.type == "message" and item.metrics:
-            stages = telemetry.turn_stages(dict(item.metrics))
-            send(telemetry.TurnMetrics(role=item.role, interrupted=item.interrupted, stages=stages))
+            send(telemetry.TurnMetrics.of_message(item.role, item.interrupted, item.metrics))
 
     session.on("metrics_collected", on_metrics)
     session.on("conversation_item_added", on_item)
