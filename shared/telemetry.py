@@ -147,6 +147,9 @@ TelemetryEvent: TypeAlias = Annotated[
 ]
 
 _EVENTS: TypeAdapter[TelemetryEvent] = TypeAdapter(TelemetryEvent)
+_FRAMEWORK_TYPES = frozenset(
+    kind.model_fields["type"].default for kind in FrameworkMetrics.__subclasses__()
+)
 
 
 def decode(data: bytes | str) -> TelemetryEvent | None:
@@ -168,7 +171,10 @@ def parse(payload: Mapping[str, Any]) -> TelemetryEvent | None:
 
 def framework_metrics(reported: BaseModel) -> FrameworkMetrics | None:
     """The event sent for one of livekit-agents' metrics objects; None for a kind that is not
-    sent (the union above decides, by the object's `type`)."""
+    sent. Kinds that are not sent (VAD metrics arrive many times a call) are told by their
+    `type` alone, before anything is copied."""
+    if getattr(reported, "type", None) not in _FRAMEWORK_TYPES:
+        return None
     event = parse(reported.model_dump(mode="json", exclude={"metadata"}))
     return event if isinstance(event, FrameworkMetrics) else None
 
