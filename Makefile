@@ -12,7 +12,7 @@ LLAMA_VER     := 0.3.36
 # A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
 LLAMA_CMAKE   := -DGGML_NATIVE=OFF
 WHEELS        := $(CACHE)/wheels
-APT_PACKAGES  := espeak-ng sox libportaudio2
+APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup peers run call test test-unit console bench lint clean

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -211,6 +212,40 @@ def control_plane_process(
             60,
             f"the control plane does not answer on port {port}",
         )
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+def redis_ok(port: int) -> bool:
+    """A Redis server answers PING on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_process(port: int, *, log_path: Path) -> ManagedProcess:
+    """Start a throwaway `redis-server` (Debian's package; nothing saved to disk) on
+    127.0.0.1:`port` and wait until it answers; its URL is `redis://127.0.0.1:<port>/0`."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise StackError(
+            "redis-server not found: install the Debian package redis-server (`make setup` does)"
+        )
+    ensure_port_free(port, "Redis", "TEST_REDIS_PORT")
+    proc = ManagedProcess(
+        "redis",
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        log_path,
+        dict(os.environ),
+    )
+    proc.start()
+    try:
+        proc.wait_until(lambda: redis_ok(port), 20, f"Redis does not answer on port {port}")
     except BaseException:
         proc.stop()
         raise

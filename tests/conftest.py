@@ -13,7 +13,7 @@ import pytest
 
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
-from simulator.stack import ROOT, Stack, StackConfig
+from simulator.stack import ROOT, Stack, StackConfig, redis_process
 
 TEST_PORTS = {
     "livekit_port": int(os.environ.get("TEST_LIVEKIT_PORT", 7980)),
@@ -70,6 +70,17 @@ def provider_env(
 def store_url(tmp_path_factory) -> str:
     """The SQLite store the test worker reads its agents from."""
     return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'voice-agents.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway Redis server (Debian's `redis-server`) for the tests of shared state."""
+    port = int(os.environ.get("TEST_REDIS_PORT", 56379))
+    server = redis_process(port, log_path=ROOT / ".cache" / "logs" / "tests" / "redis.log")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
