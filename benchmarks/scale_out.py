@@ -1,10 +1,13 @@
-"""Scale-out across worker processes: the same capacity search on one worker and on two.
+"""Scale-out across worker processes: the same load steps on one worker and on two.
 
-Each repetition runs the load tester's capacity search (`simulator.load`, its own stack:
-livekit-server, the fake cloud providers or the embedded LLM server, the workers, the
-simulated callers) once with one worker and once with two workers registered under the same
-agent name, so that LiveKit's own dispatch spreads the calls between them. Repetitions are
-interleaved (1 2, 2 1, 1 2, ...) so that a machine busy with other work weighs on both alike.
+Each repetition runs the load tester's steps (`simulator.load`, its own stack: livekit-server,
+the fake cloud providers or the embedded LLM server, the workers, the simulated callers) once
+with one worker and once with two workers registered under the same agent name, so that
+LiveKit's own dispatch spreads the calls between them. Repetitions are interleaved (1 2, 2 1,
+1 2, ...) so that a machine busy with other work weighs on both alike. Every step up to
+`--max-calls` is measured, past the first one over budget, so that both runs have figures at
+the same loads; the capacity is then the load tester's verdict over those steps (the largest
+load within budget below every load that is not; a dropped call still ends the run).
 
 Prints, per run, the capacity (calls within the latency budget) and each step's figures; then
 the ratios two workers / one worker per pair of runs (median and range): capacity, worker CPU
@@ -27,7 +30,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.load import LoadPlan, Providers, describe, run_load  # noqa: E402
+from simulator.load_report import summarize_run  # noqa: E402
 from simulator.procstats import slope  # noqa: E402
 
 WORKER_COUNTS = (1, 2)
@@ -43,8 +47,13 @@ COSTED = ("worker", "livekit", "simulator", "llm", "fake-openai", "fake-elevenla
 """Process trees whose per-call cost is fitted (those a run has)."""
 
 
+SWEEP_BUDGET_MS = 1e9
+"""The budget the search runs with: no step fails on latency, so every step is measured."""
+
+
 def plan_for(args: argparse.Namespace, workers: int) -> LoadPlan:
-    """The capacity search of this benchmark, with `workers` worker processes."""
+    """The load steps of this benchmark, with `workers` worker processes, and their real
+    latency budget (`LoadPlan.budget_ms`; see `sweep`)."""
     return LoadPlan(
         mode="capacity",
         turns=None,
@@ -59,6 +68,22 @@ def plan_for(args: argparse.Namespace, workers: int) -> LoadPlan:
         workers=workers,
         worker_max_calls=args.worker_max_calls,
     )
+
+
+def sweep(plan: LoadPlan) -> LoadPlan:
+    """The plan run: the same steps without a latency verdict, so that none ends the run."""
+    return replace(plan, budget_ms=SWEEP_BUDGET_MS, baseline_budget=False)
+
+
+def judged(report: dict[str, Any], plan: LoadPlan) -> dict[str, Any]:
+    """The report of a sweep under the plan's real budget: its summary made again."""
+    report = {
+        **report,
+        "budget_ms": plan.default_budget_ms(),
+        "baseline_margin_ms": plan.margin_ms if plan.budget_from_baseline else None,
+    }
+    report["summary"] = summarize_run(report)
+    return report
 
 
 def split_at(calls: Sequence[Mapping[str, Any]], until: float) -> dict[str, int]:
@@ -87,6 +112,7 @@ def run_figures(report: Mapping[str, Any]) -> dict[str, Any]:
                 "why": verdicts[s["concurrent"]]["why"],
                 "v2v_p50_ms": s["voice_to_voice_p50_ms"],
                 "v2v_p95_ms": s["voice_to_voice_p95_ms"],
+                "loop_lag_p95_ms": s["loop_lag_p95_ms"],
                 "missed": s["missed"],
                 "dropped": s["dropped"],
                 "machine_cpu": s["machine_cpu"],
@@ -143,6 +169,7 @@ def pair_ratios(one: Mapping[str, Any], two: Mapping[str, Any], loads: Sequence[
             "machine_cpu": ratio(b["machine_cpu"], a["machine_cpu"]),
             "v2v_p50": ratio(b["v2v_p50_ms"], a["v2v_p50_ms"]),
             "v2v_p95": ratio(b["v2v_p95_ms"], a["v2v_p95_ms"]),
+            "loop_lag_p95": ratio(b["loop_lag_p95_ms"], a["loop_lag_p95_ms"]),
         }
     return {
         "capacity": ratio(two["capacity"], one["capacity"]),
@@ -212,9 +239,11 @@ def format_run(run: Mapping[str, Any]) -> list[str]:
     lines = [head]
     for s in run["steps"]:
         split = f" split {s['split']}" if s["split"] else ""
+        ours = sum(v for v in s["cpu"].values() if v is not None)
         lines.append(
             f"  {s['calls']} calls: {s['turns']} turns, v2v p50/p95 {_f(s['v2v_p50_ms'])}/"
-            f"{_f(s['v2v_p95_ms'])} ms, worker CPU {_f(s['cpu'].get('worker'))}%, machine "
+            f"{_f(s['v2v_p95_ms'])} ms, loop lag p95 {_f(s['loop_lag_p95_ms'])} ms, worker CPU "
+            f"{_f(s['cpu'].get('worker'))}%, ours {_f(ours)}%, machine "
             f"{_f(s['machine_cpu'])}%{split}, {'passed' if s['passed'] else '; '.join(s['why'])}"
         )
     return lines
@@ -236,6 +265,7 @@ def format_result(result: Mapping[str, Any]) -> str:
         lines.append(f"  at {n} calls: machine CPU    {_spread_text(at['machine_cpu'])}")
         lines.append(f"  at {n} calls: v2v p50        {_spread_text(at['v2v_p50'])}")
         lines.append(f"  at {n} calls: v2v p95        {_spread_text(at['v2v_p95'])}")
+        lines.append(f"  at {n} calls: call loop lag p95 {_spread_text(at['loop_lag_p95'])}")
     lines += ["", "per-call cost (fitted over every step; CPU in % of one core, RSS in MB):"]
     for workers, per in result["costs"].items():
         for name, c in per.items():
@@ -254,7 +284,7 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any
     pairs = list(zip(by_workers[1], by_workers[2], strict=False))
     loads = common_loads(runs)
     each = [pair_ratios(one, two, loads) for one, two in pairs]
-    keys = ("worker_cpu_per_call", "machine_cpu", "v2v_p50", "v2v_p95")
+    keys = ("worker_cpu_per_call", "machine_cpu", "v2v_p50", "v2v_p95", "loop_lag_p95")
     ratios = {
         "pairs": len(pairs),
         "capacities": {w: [r["capacity"] for r in rs] for w, rs in by_workers.items()},
@@ -276,8 +306,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs (1 and 2 workers)")
     parser.add_argument("--start", type=int, default=1)
     parser.add_argument("--step", type=int, default=1)
-    parser.add_argument("--max-calls", type=int, default=8)
-    parser.add_argument("--step-seconds", type=float, default=30.0)
+    parser.add_argument("--max-calls", type=int, default=6)
+    parser.add_argument("--step-seconds", type=float, default=40.0)
     parser.add_argument("--settle-seconds", type=float, default=8.0)
     parser.add_argument(
         "--worker-max-calls",
@@ -307,8 +337,8 @@ def main() -> None:
             print(f"\n=== {label} ===", flush=True)
             plan = plan_for(args, workers)
             before, t0 = os.getloadavg(), time.monotonic()
-            paths = run_load(plan, reports / f"{i + 1}-{workers}w")
-            report = json.loads(paths["report.json"].read_text())
+            paths = run_load(sweep(plan), reports / f"{i + 1}-{workers}w")
+            report = judged(json.loads(paths["report.json"].read_text()), plan)
             run = {
                 "label": label,
                 "pair": i + 1,
