@@ -312,9 +312,10 @@ def main() -> None:
     parser.add_argument(
         "--worker-max-calls",
         type=int,
-        default=4,
-        help="each worker's WORKER_MAX_CALLS (the product's default, 4): LiveKit weighs its "
-        "choice of worker by 1 - active calls / this",
+        default=8,
+        help="each worker's WORKER_MAX_CALLS: LiveKit weighs its choice of worker by 1 - active "
+        "calls / this, and sends a node no new call once all its workers are at 0.7 or more "
+        "(livekit-server's agents.target_load): 8 lets one worker take the 6 calls of the steps",
     )
     parser.add_argument(
         "--budget-ms", type=float, help="p95 budget (default: the load tester's, see its --help)"
