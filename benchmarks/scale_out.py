@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.load import LoadPlan, Providers, describe, run_load  # noqa: E402
-from simulator.load_report import summarize_run  # noqa: E402
+from simulator.load_report import capacity, summarize_run  # noqa: E402
 from simulator.procstats import slope  # noqa: E402
 
 WORKER_COUNTS = (1, 2)
@@ -47,6 +47,10 @@ COSTED = ("worker", "livekit", "simulator", "llm", "fake-openai", "fake-elevenla
 """Process trees whose per-call cost is fitted (those a run has)."""
 
 
+RUN_META = "scale_run.json"
+"""Next to each run's report.json: its pair, worker count, duration and the machine's load."""
+MARGIN_MS = 100.0
+"""Latency the callers may gain over the run's first step before a step counts as over."""
 SWEEP_BUDGET_MS = 1e9
 """The budget the search runs with: no step fails on latency, so every step is measured."""
 
@@ -125,8 +129,13 @@ def run_figures(report: Mapping[str, Any]) -> dict[str, Any]:
     held = cap["max_concurrent"] or 0
     at_capacity = next((s for s in steps if s["calls"] == held), None)
     cpu = at_capacity["cpu"].get("worker") if at_capacity else None
+    # The same steps judged against the run's own first step (its p95 + 100 ms): the calls
+    # before the callers notice a change, whatever the machine's other work adds to every turn.
+    own = capacity({**report, "budget_ms": None, "baseline_margin_ms": MARGIN_MS}, summary["steps"])
     return {
         "capacity": held,
+        "capacity_own_baseline": own["max_concurrent"] or 0,
+        "own_baseline_budget_ms": own["budget_ms"],
         "worker_cpu_per_call_at_capacity": None if cpu is None else cpu / held,
         "budget_ms": cap["budget_ms"],
         "first_failure": cap["first_failure"],
@@ -173,6 +182,7 @@ def pair_ratios(one: Mapping[str, Any], two: Mapping[str, Any], loads: Sequence[
         }
     return {
         "capacity": ratio(two["capacity"], one["capacity"]),
+        "capacity_own_baseline": ratio(two["capacity_own_baseline"], one["capacity_own_baseline"]),
         "worker_cpu_per_call_at_capacity": ratio(
             two["worker_cpu_per_call_at_capacity"], one["worker_cpu_per_call_at_capacity"]
         ),
@@ -222,6 +232,10 @@ def _f(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _load(loadavg: Sequence[float] | None) -> str:
+    return "-" if not loadavg else f"{loadavg[0]:.1f}"
+
+
 def _spread_text(s: Mapping[str, Any]) -> str:
     if s["median"] is None:
         return "-"
@@ -231,8 +245,10 @@ def _spread_text(s: Mapping[str, Any]) -> str:
 def format_run(run: Mapping[str, Any]) -> list[str]:
     head = (
         f"{run['label']}: capacity {run['capacity']} calls"
-        f" (budget {_f(run['budget_ms'])} ms; load average {run['loadavg_before'][0]:.1f}"
-        f" -> {run['loadavg_after'][0]:.1f}; {run['seconds']:.0f} s)"
+        f" (budget {_f(run['budget_ms'])} ms; against its own first step"
+        f" {run['capacity_own_baseline']}, budget {_f(run['own_baseline_budget_ms'])} ms;"
+        f" load average {_load(run['loadavg_before'])} -> {_load(run['loadavg_after'])};"
+        f" {_f(run['seconds'])} s)"
     )
     if run["calls_per_worker"]:
         head += f"; calls per worker {run['calls_per_worker']}"
@@ -257,6 +273,11 @@ def format_result(result: Mapping[str, Any]) -> str:
     lines += ["", "two workers / one worker, median [min-max] over pairs of runs:"]
     held = ", ".join(f"{w} worker(s) {c}" for w, c in r["capacities"].items())
     lines.append(f"  capacity                   {_spread_text(r['capacity'])}; calls held: {held}")
+    held = ", ".join(f"{w} worker(s) {c}" for w, c in r["capacities_own_baseline"].items())
+    lines.append(
+        f"  capacity, own baseline     {_spread_text(r['capacity_own_baseline'])}; "
+        f"calls held: {held}"
+    )
     lines.append(
         f"  worker CPU per call at capacity {_spread_text(r['worker_cpu_per_call_at_capacity'])}"
     )
@@ -289,6 +310,10 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any
         "pairs": len(pairs),
         "capacities": {w: [r["capacity"] for r in rs] for w, rs in by_workers.items()},
         "capacity": spread(p["capacity"] for p in each),
+        "capacities_own_baseline": {
+            w: [r["capacity_own_baseline"] for r in rs] for w, rs in by_workers.items()
+        },
+        "capacity_own_baseline": spread(p["capacity_own_baseline"] for p in each),
         "worker_cpu_per_call_at_capacity": spread(
             p["worker_cpu_per_call_at_capacity"] for p in each
         ),
@@ -298,6 +323,67 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any
         "each": each,
     }
     return ratios, {str(w): costs(rs) for w, rs in by_workers.items() if rs}
+
+
+def measure(args: argparse.Namespace, reports: Path) -> list[dict[str, Any]]:
+    """Run the pairs, interleaved; each run's report (and what the machine was doing) goes
+    under `reports`."""
+    runs = []
+    for i in range(args.repeats):
+        order = WORKER_COUNTS if i % 2 == 0 else WORKER_COUNTS[::-1]
+        for workers in order:
+            print(f"\n=== pair {i + 1}, {workers} worker(s) ===", flush=True)
+            plan = plan_for(args, workers)
+            before, t0 = os.getloadavg(), time.monotonic()
+            paths = run_load(sweep(plan), reports / f"{i + 1}-{workers}w")
+            meta = {
+                "pair": i + 1,
+                "workers": workers,
+                "seconds": time.monotonic() - t0,
+                "loadavg_before": before,
+                "loadavg_after": os.getloadavg(),
+            }
+            (paths["report.json"].parent / RUN_META).write_text(json.dumps(meta) + "\n")
+            runs.append(read_run(paths["report.json"].parent, plan, meta))
+            print("\n".join(format_run(runs[-1])), flush=True)
+            if runs[-1]["interrupted"]:
+                raise SystemExit("interrupted: no ratios")
+    return runs
+
+
+def read_run(run_dir: Path, plan: LoadPlan, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """One run's figures from its report, judged under the plan's budget."""
+    report = judged(json.loads((run_dir / "report.json").read_text()), plan)
+    workers = meta["workers"]
+    return {
+        "label": f"pair {meta['pair']}, {workers} worker{'s' if workers > 1 else ''}",
+        **meta,
+        "report": str(run_dir / "report.json"),
+        "interrupted": report.get("interrupted", False),
+        **run_figures(report),
+    }
+
+
+def reread(args: argparse.Namespace, dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    """The runs of earlier invocations (their report directories), as pairs numbered anew."""
+    runs = []
+    pair = 0
+    for top in dirs:
+        pairs: dict[int, list[tuple[int, Path]]] = {}
+        for run_dir in sorted(top.glob("*-*w")):
+            index, count = run_dir.name.removesuffix("w").split("-")
+            pairs.setdefault(int(index), []).append((int(count), run_dir))
+        for number in sorted(pairs):
+            pair += 1
+            for workers, run_dir in pairs[number]:
+                meta_file = run_dir / RUN_META
+                meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+                meta.update(pair=pair, workers=workers)
+                meta.setdefault("seconds", None)
+                meta.setdefault("loadavg_before", None)
+                meta.setdefault("loadavg_after", None)
+                runs.append(read_run(run_dir, plan_for(args, workers), meta))
+    return runs
 
 
 def main() -> None:
@@ -323,46 +409,32 @@ def main() -> None:
     parser.add_argument(
         "--baseline-budget", action="store_true", help="budget: each run's first step p95 + 100 ms"
     )
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="run nothing: summarize the runs of earlier invocations (.cache/load/scale-...)",
+    )
     parser.add_argument("--out", type=Path, help="JSON (default benchmarks/results/...)")
     args = parser.parse_args()
     out = args.out or ROOT / f"benchmarks/results/scale_out-{args.providers}.json"
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    reports = ROOT / ".cache/load" / f"scale-{args.providers}-{stamp}"
 
-    runs: list[dict[str, Any]] = []
     started = time.time()
-    for i in range(args.repeats):
-        order = WORKER_COUNTS if i % 2 == 0 else WORKER_COUNTS[::-1]
-        for workers in order:
-            label = f"pair {i + 1}, {workers} worker{'s' if workers > 1 else ''}"
-            print(f"\n=== {label} ===", flush=True)
-            plan = plan_for(args, workers)
-            before, t0 = os.getloadavg(), time.monotonic()
-            paths = run_load(sweep(plan), reports / f"{i + 1}-{workers}w")
-            report = judged(json.loads(paths["report.json"].read_text()), plan)
-            run = {
-                "label": label,
-                "pair": i + 1,
-                "workers": workers,
-                "seconds": time.monotonic() - t0,
-                "loadavg_before": before,
-                "loadavg_after": os.getloadavg(),
-                "report": str(paths["report.json"]),
-                **run_figures(report),
-            }
-            runs.append(run)
-            print("\n".join(format_run(run)), flush=True)
-            if report.get("interrupted"):
-                raise SystemExit("interrupted: no ratios")
-
+    if args.reports:
+        runs = reread(args, args.reports)
+    else:
+        runs = measure(args, ROOT / ".cache/load" / f"scale-{args.providers}-{stamp}")
     ratios, per_call = summarize(runs)
+    pairs = max((r["pair"] for r in runs), default=0)
     result = {
         "benchmark": "scale_out",
         "started_at": started,
         "seconds": time.time() - started,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "plan": describe(plan_for(args, 1)) + f"; 1 and 2 workers, WORKER_MAX_CALLS "
-        f"{args.worker_max_calls}, {args.repeats} pairs",
+        f"{args.worker_max_calls}, {pairs} pairs",
         "config": {k: v for k, v in asdict(plan_for(args, 1)).items() if k != "wav_dir"},
         "runs": runs,
         "ratios": ratios,
