@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from control_plane.settings import ServiceSettings
 from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.factory import EngineSettings
+from shared.logs import secret_values
 
 
 class Settings(ServiceSettings):
@@ -70,6 +71,9 @@ class Settings(ServiceSettings):
             ),
             egress=self.egress_policy(),
         )
+
+    def log_secrets(self) -> list[str]:
+        return [*super().log_secrets(), *secret_values(self.llm_api_key)]
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.egress import EgressPolicy, parse_networks
+from shared.logs import LogFormat, secret_values
 
 from .recordings import RecordingStore
 
@@ -87,6 +88,19 @@ class ServiceSettings(StoreSettings):
 
     def egress_policy(self) -> EgressPolicy:
         return EgressPolicy.from_setting(self.egress_allowed_networks)
+
+    log_format: LogFormat | None = None
+    """`text` or `json` (one object per line, `shared.logs`); default: text for the control
+    plane, livekit-agents' own for the worker (JSON under `start`, coloured under `dev`)."""
+
+    def log_secrets(self) -> list[str]:
+        """Values masked in every log line."""
+        return secret_values(
+            self.livekit_api_secret,
+            self.provider_keys_secret,
+            self.elevenlabs_api_key,
+            self.openai_api_key,
+        )
 
 
 class Settings(ServiceSettings):
