@@ -113,7 +113,8 @@ def create_server(s: Settings = settings) -> AgentServer:
         load_threshold=0.999,
         initialize_process_timeout=120.0,
         port=s.worker_http_port,
-        host="127.0.0.1",
+        host=s.worker_http_host,
+        prometheus_port=s.worker_metrics_port or None,
     )
     server.rtc_session(entrypoint, agent_name=s.agent_name)
     return server

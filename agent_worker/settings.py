@@ -31,6 +31,10 @@ class Settings(ServiceSettings):
     a reply ahead of playout yields the CPU to the calls' audio and VAD."""
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
+    worker_http_host: str = "127.0.0.1"
+    """Address the health and metrics endpoints listen on (`0.0.0.0` in a container)."""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Prometheus `/metrics` (`agent_worker.metrics` and livekit-agents' own); 0: not served."""
     worker_idle_processes: int = 2
     """Job processes kept warm with models loaded, so a call starts without loading time."""
     worker_executor: Literal["thread", "process"] = "thread"
