@@ -110,6 +110,10 @@ class Settings(ServiceSettings):
     port: int = Field(default=8000, validation_alias="CONTROL_PLANE_PORT")
     auto_migrate: bool = True
     """Apply database migrations at start-up."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics on `GET /metrics` (no API key: expose it to your scraper only)."""
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long the metrics read from the store (webhook backlog, ongoing calls) are reused."""
 
     call_token_ttl_seconds: int = 600
     """How long a call's token admits the caller; a call not joined by then is failed."""
