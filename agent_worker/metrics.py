@@ -3,9 +3,11 @@
 They are served with livekit-agents' own (running jobs, load, process start times) on
 `/metrics` of the worker's metrics port (`WORKER_METRICS_PORT`). Calls run as threads of the
 worker process by default, so every call counts into the same process's metrics. With calls
-as processes (`WORKER_EXECUTOR=process`) each call counts in its own process: set
-`PROMETHEUS_MULTIPROC_DIR` in the worker's environment (prometheus-client's multiprocess
-mode, which livekit-agents' metrics server reads) for the worker to serve their sum.
+as processes (`WORKER_EXECUTOR=process`) each call counts in its own process, which the worker
+does not serve unless `PROMETHEUS_MULTIPROC_DIR` names an existing directory in its
+environment: prometheus-client's multiprocess mode, which livekit-agents' metrics server reads,
+then sums them. In that mode livekit-agents' own gauges of the main process (its load) are
+not served: it empties the directory after the main process opened its files.
 """
 
 from __future__ import annotations
