@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from simulator.stack import control_plane_process
 from tests.helpers import Receiver, poll_until
 from tests.integration.conftest import (
     FAST_WEBHOOKS,
+    LOG_DIR,
     ApiServer,
     Tenant,
     admin,
@@ -63,9 +65,10 @@ def queuing_api(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
         yield server
 
 
-@contextmanager
-def delivering_api(queuing: ApiServer, provider_env: dict[str, str]) -> Iterator[str]:
-    """A second control plane on the same database, delivering with fast retries."""
+@asynccontextmanager
+async def delivering_api(queuing: ApiServer, provider_env: dict[str, str]) -> AsyncIterator[str]:
+    """A second control plane on the same database, delivering with fast retries. Started
+    and stopped off the event loop, which serves the test's receivers meanwhile."""
     env = {
         **provider_env,
         **METRICS,
@@ -73,14 +76,17 @@ def delivering_api(queuing: ApiServer, provider_env: dict[str, str]) -> Iterator
         "WEBHOOK_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     }
     port = PORTS[queuing.backend][1]
-    with running_api_server(
-        queuing.backend,
-        queuing.database_url,
+    process = await asyncio.to_thread(
+        control_plane_process,
         port,
-        f"control-plane-metrics-{queuing.backend}-delivering.log",
-        env,
-    ):
+        database_url=queuing.database_url,
+        log_path=LOG_DIR / f"control-plane-metrics-{queuing.backend}-delivering.log",
+        env=env,
+    )
+    try:
         yield f"http://127.0.0.1:{port}"
+    finally:
+        await asyncio.to_thread(process.stop)
 
 
 async def test_requests_are_counted_by_route_template_method_and_status(
@@ -158,7 +164,7 @@ async def test_outbox_and_ongoing_calls_are_gauged_and_deliveries_counted(
         await poll_until(lambda: gauges(queuing_api.base_url, 2, 1), 10, "2 queued, 1 ongoing")
         assert listening.seen == [] and refusing.seen == []
 
-        with delivering_api(queuing_api, provider_env) as delivering:
+        async with delivering_api(queuing_api, provider_env) as delivering:
 
             async def delivered() -> Samples | None:
                 samples = await scrape(delivering)
