@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from control_plane.settings import ServiceSettings
 from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.factory import EngineSettings
+from shared.logs import secret_values
 
 
 class Settings(ServiceSettings):
@@ -30,6 +31,10 @@ class Settings(ServiceSettings):
     a reply ahead of playout yields the CPU to the calls' audio and VAD."""
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
+    worker_http_host: str = "127.0.0.1"
+    """Address the health and metrics endpoints listen on (`0.0.0.0` in a container)."""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Prometheus `/metrics` (`agent_worker.metrics` and livekit-agents' own); 0: not served."""
     worker_idle_processes: int = 2
     """Job processes kept warm with models loaded, so a call starts without loading time."""
     worker_executor: Literal["thread", "process"] = "thread"
@@ -70,6 +75,9 @@ class Settings(ServiceSettings):
             ),
             egress=self.egress_policy(),
         )
+
+    def log_secrets(self) -> list[str]:
+        return [*super().log_secrets(), *secret_values(self.llm_api_key)]
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
+
+from shared import logs
 
 from .admin import add_admin_commands, run_admin
 from .settings import StoreSettings, get_settings
@@ -23,7 +24,7 @@ def _serve(_args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format or "text", settings.log_secrets()),
     )
     return 0
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ).set_defaults(run=_new_secret)
     add_admin_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    logs.configure(settings.log_format or "text", settings.log_secrets())
     if hasattr(args, "run"):
         return args.run(args)
     return run_admin(args)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.egress import EgressPolicy, parse_networks
+from shared.logs import LogFormat, secret_values
 
 from .recordings import RecordingStore
 
@@ -88,6 +89,19 @@ class ServiceSettings(StoreSettings):
     def egress_policy(self) -> EgressPolicy:
         return EgressPolicy.from_setting(self.egress_allowed_networks)
 
+    log_format: LogFormat | None = None
+    """`text` or `json` (one object per line, `shared.logs`); default: text for the control
+    plane, livekit-agents' own for the worker (JSON under `start`, coloured under `dev`)."""
+
+    def log_secrets(self) -> list[str]:
+        """Values masked in every log line."""
+        return secret_values(
+            self.livekit_api_secret,
+            self.provider_keys_secret,
+            self.elevenlabs_api_key,
+            self.openai_api_key,
+        )
+
 
 class Settings(ServiceSettings):
     """Everything the control-plane process reads from its environment."""
@@ -96,6 +110,10 @@ class Settings(ServiceSettings):
     port: int = Field(default=8000, validation_alias="CONTROL_PLANE_PORT")
     auto_migrate: bool = True
     """Apply database migrations at start-up."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics on `GET /metrics` (no API key: expose it to your scraper only)."""
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long the metrics read from the store (webhook backlog, ongoing calls) are reused."""
 
     call_token_ttl_seconds: int = 600
     """How long a call's token admits the caller; a call not joined by then is failed."""

@@ -16,6 +16,7 @@ from ..security import ProviderKeyVault
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
+from . import metrics
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
+    if settings.metrics_enabled:
+        metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)
     return app
 

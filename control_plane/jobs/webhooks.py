@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.egress import EgressPolicy, httpx_client
 
+from ..metrics import WEBHOOK_DELIVERIES
 from ..security import ProviderKeyVault
 from ..store.models import Conversation, WebhookDelivery, utcnow
 from ..store.repositories import DueDelivery, WebhookDeliveryRepository, WebhookRepository
@@ -198,5 +199,7 @@ class Dispatcher:
             await WebhookDeliveryRepository(session).record_attempt(
                 delivery_id=delivery.id, values=values
             )
+        outcome = "delivered" if error is None else values.get("status", "retrying")
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
         log = logger.info if error is None else logger.warning
         log("webhook %s (delivery %s): %s", delivery.event, delivery.id, error or "delivered")

@@ -103,6 +103,11 @@ class ConversationRepository:
         await self.session.delete(conversation)
         await self.session.flush()
 
+    async def count_ongoing(self) -> int:
+        """Calls in progress (`ongoing` records), across companies."""
+        query = select(func.count()).select_from(Conversation)
+        return await self.session.scalar(query.where(Conversation.status == "ongoing")) or 0
+
     async def lock_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
         """Ongoing calls of every company whose worker's last heartbeat is older than
         `last_seen_before` (the worker is gone), locked for the caller's transaction (rows

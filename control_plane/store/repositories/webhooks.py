@@ -175,6 +175,18 @@ class WebhookDeliveryRepository:
             update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
         )
 
+    async def backlog(self, *, now: datetime) -> tuple[int, int]:
+        """The outbox's depth across companies: pending deliveries due by `now`, and pending
+        deliveries in all (those waiting for their next retry too)."""
+        due, pending = (
+            await self.session.execute(
+                select(
+                    func.count().filter(WebhookDelivery.next_retry_at <= now), func.count()
+                ).where(WebhookDelivery.status == "pending")
+            )
+        ).one()
+        return int(due), int(pending)
+
     async def delete_finished(self, *, created_before: datetime) -> int:
         """Delete the delivered and failed deliveries (not the pending ones) created before
         `created_before`, across companies; how many were deleted."""
