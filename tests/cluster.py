@@ -14,11 +14,13 @@ up to 5 s (`AvailableSeconds` in livekit-server), and a room placed on it then w
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import sys
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -41,6 +43,9 @@ LOG_DIR = ROOT / ".cache" / "logs" / "tests" / "cluster"
 AGENT_NAME = "voice-agent-cluster"
 REGISTERED = "registered worker"
 """livekit-agents logs this, with the node's region, each time its worker (re)registers."""
+FULL = "worker is at full capacity"
+AVAILABLE = "worker is below capacity"
+"""livekit-agents logs these as it tells LiveKit the worker's status changed."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,23 @@ def has_registered(worker: ManagedProcess) -> bool:
     return bool(registered_regions(worker))
 
 
+def reported_available(worker: ManagedProcess) -> bool:
+    """The worker's last status report to LiveKit (if any since it started) was available."""
+    reports = [line for line in log_lines_with(worker) if FULL in line or AVAILABLE in line]
+    return not reports or AVAILABLE in reports[-1]
+
+
+def idle(worker: ManagedProcess, http_port: int) -> bool:
+    """No call on the worker (its health endpoint), and LiveKit was told it is available: a
+    call that just ended keeps a worker full until its next status report."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/worker", timeout=5) as resp:
+            active = json.loads(resp.read()).get("active_jobs", 0)  # left out when 0
+    except (OSError, ValueError):
+        return False
+    return active == 0 and reported_available(worker)
+
+
 class Cluster:
     """The cluster's processes; nodes and workers die and start again as tests need."""
 
@@ -280,6 +302,10 @@ class Cluster:
         self._start_workers(
             {n: env for n, env in wanted.items() if not _alive(self.workers.get(n))}
         )
+        for name in wanted:
+            worker = self.workers[name]
+            port = WORKERS[name].http_port
+            worker.wait_until(partial(idle, worker, port), 120, f"{name} is still busy")
 
     def _start_workers(self, workers: Mapping[str, dict[str, str]]) -> None:
         """Start `workers` together; each must register with its home node."""

@@ -26,7 +26,9 @@ from simulator.speech import render_speech
 from simulator.stack import ManagedProcess, Stack, control_plane_process, stop_together
 from tests.cluster import (
     AGENT_NAME,
+    AVAILABLE,
     BALANCER_URL,
+    FULL,
     LOG_DIR,
     REGISTERED,
     Cluster,
@@ -51,10 +53,8 @@ SHORT_DRAIN = {"WORKER_DRAIN_SECONDS": str(DRAIN_LIMIT)}
 
 GREETING = "Hello, you are through to the cluster desk."
 QUESTION = "What time do you open tomorrow?"
-FULL = "worker is at full capacity"
-AVAILABLE = "worker is below capacity"
 DRAINING = "draining worker"
-"""livekit-agents logs these as it tells LiveKit the worker's status."""
+"""livekit-agents logs this as it tells LiveKit the worker takes no more calls."""
 
 
 @dataclass
@@ -233,9 +233,10 @@ async def logged(cursor: LogCursor, *needles: str, within: float = 30) -> list[s
 
 
 def assert_answered(report: CallReport, body: dict[str, Any]) -> None:
-    assert report.greeting_heard and report.turns[0].reply_heard, report.as_dict()
-    assert (body["status"], body["end_reason"]) == ("success", "caller_hung_up"), body
     transcript = body["transcript"]
+    heard = report.as_dict()
+    assert report.greeting_heard and report.turns[0].reply_heard, (heard, transcript)
+    assert (body["status"], body["end_reason"]) == ("success", "caller_hung_up"), body
     assert [m["speaker"] for m in transcript[:3]] == ["agent", "user", "agent"], transcript
     assert transcript[0]["text"] == GREETING
     assert transcript[2]["text"].strip()
