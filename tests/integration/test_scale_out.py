@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -387,3 +388,41 @@ async def test_a_call_past_the_drain_limit_is_cut_and_the_worker_exits(
             await room.disconnect()
     assert body["status"] != "ongoing", body
     assert body["transcript"][0]["text"] == GREETING
+
+
+async def test_calls_at_once_are_all_answered_by_the_embedded_llm(stack: Stack) -> None:
+    """Workers share one LLM server; a completion still streaming when another call's request
+    arrives runs to its end (llama-cpp-python's server cuts it short by default)."""
+    url = f"{stack.config.llm_base_url}/chat/completions"
+    first_chunk, second_waiting = asyncio.Event(), asyncio.Event()
+
+    async def ask(client: httpx.AsyncClient, question: str, first: bool) -> str | None:
+        """Stream an answer; its finish reason (None: the stream ended without one)."""
+        body = {
+            "model": "local",
+            "stream": True,
+            "temperature": 0,
+            # More chunks than the server buffers ahead (10): the completion is still going on
+            # when the other request arrives.
+            "max_tokens": 24,
+            "messages": [{"role": "user", "content": question}],
+        }
+        finish = None
+        async with client.stream("POST", url, json=body) as resp:
+            if not first:
+                second_waiting.set()  # its stream is open: it waits for the model
+            async for line in resp.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                if first and not first_chunk.is_set():
+                    first_chunk.set()
+                    await second_waiting.wait()  # the server holds this completion meanwhile
+                finish = json.loads(line[6:])["choices"][0].get("finish_reason") or finish
+        return finish
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        first = asyncio.create_task(ask(client, "Tell me about cats.", first=True))
+        await asyncio.wait_for(first_chunk.wait(), 120)
+        second = asyncio.create_task(ask(client, "Tell me about dogs.", first=False))
+        assert await asyncio.wait_for(first, 120) in ("stop", "length")
+        assert await asyncio.wait_for(second, 120) in ("stop", "length")
