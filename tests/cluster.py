@@ -299,15 +299,13 @@ class Cluster:
             )
         ]
         stop_together([self.workers.pop(n) for n in stale])
-        self._start_workers(
-            {n: env for n, env in wanted.items() if not _alive(self.workers.get(n))}
-        )
+        self.start_workers({n: env for n, env in wanted.items() if not _alive(self.workers.get(n))})
         for name in wanted:
             worker = self.workers[name]
             port = WORKERS[name].http_port
             worker.wait_until(partial(idle, worker, port), 120, f"{name} is still busy")
 
-    def _start_workers(self, workers: Mapping[str, dict[str, str]]) -> None:
+    def start_workers(self, workers: Mapping[str, dict[str, str]]) -> None:
         """Start `workers` together; each must register with its home node."""
         if not workers:
             return

@@ -56,6 +56,8 @@ GREETING = "Hello, you are through to the cluster desk."
 QUESTION = "What time do you open tomorrow?"
 DRAINING = "draining worker"
 """livekit-agents logs this as it tells LiveKit the worker takes no more calls."""
+NO_WORKER = "failed to send job request"
+"""livekit-server logs this when no worker of any node would take a call's job."""
 
 
 @dataclass
@@ -321,32 +323,43 @@ async def test_a_worker_whose_node_dies_takes_calls_through_the_other_node(
 async def test_a_stopped_worker_finishes_its_call_takes_no_new_one_and_exits(
     scale_out: ScaleOut,
 ) -> None:
-    """SIGTERM: the worker drains. It has room for another call, yet LiveKit sends the next
-    one to the other worker; the call in flight goes on to its end, then the worker exits."""
-    await scale_out.ensure({"worker-a": TWO_CALLS, "worker-b": TWO_CALLS})
+    """SIGTERM: the worker drains. It has room for another call, yet LiveKit finds no worker
+    for the next one while it is the only worker, and gives the one after to a new worker;
+    the call in flight goes on to its end, then the worker exits."""
+    await scale_out.ensure({"worker-a": TWO_CALLS})
+    stopping = scale_out.worker("worker-a")
+    process = stopping.proc
+    assert process is not None
+    cursor = LogCursor(stopping)
     async with scale_out.client(0) as first, scale_out.client(1) as second:
         one = await place_call(first, scale_out.agent_id, "caller-1")
         async with on_the_line(one):
-            name = await taken(scale_out, one)
-            other = "worker-b" if name == "worker-a" else "worker-a"
-            stopping = scale_out.worker(name)
-            process = stopping.proc
-            assert process is not None
-            cursor = LogCursor(stopping)
+            assert await taken(scale_out, one) == "worker-a"
             await poll_until(lambda: greeted(first, one), 60, "the greeting")
             os.kill(process.pid, signal.SIGTERM)  # as an orchestrator stops a container
             await logged(cursor, DRAINING)
 
-            two = await place_call(second, scale_out.agent_id, "caller-2")
-            async with on_the_line(two):
-                assert await taken(scale_out, two) == other
+            nodes = [LogCursor(node) for node in scale_out.cluster.nodes.values()]
+            refused = await place_call(second, scale_out.agent_id, "caller-2")
+            async with on_the_line(refused):
+                await poll_until(
+                    lambda: any(n.lines_with(NO_WORKER, AGENT_NAME) for n in nodes),
+                    30,
+                    "LiveKit to find no worker for the second call",
+                )
+            assert taker(scale_out, refused) is None
+
+            await asyncio.to_thread(scale_out.cluster.start_workers, {"worker-b": TWO_CALLS})
+            three = await place_call(second, scale_out.agent_id, "caller-3")
+            async with on_the_line(three):
+                assert await taken(scale_out, three) == "worker-b"
                 await answered(first, one)
                 await poll_until(lambda: process.poll() is not None, 60, "the worker to exit")
                 assert process.returncode == 0, stopping.log_tail()
                 # It let the call end as the caller hung up, not at a limit.
                 assert cursor.lines_with(CALL_FINISHED, one.room, "participant_disconnected")
                 assert not cursor.lines_with("drain timed out")
-                await answered(second, two)
+                await answered(second, three)
 
 
 async def test_a_call_past_the_drain_limit_is_cut_and_the_worker_exits(
