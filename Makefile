@@ -12,14 +12,15 @@ LLAMA_VER     := 0.3.36
 # A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
 LLAMA_CMAKE   := -DGGML_NATIVE=OFF
 WHEELS        := $(CACHE)/wheels
-APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server
+APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup peers run call test test-unit console bench lint clean
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
 
-$(CACHE)/.apt-installed:
+# Checked again when this file changes (a package added to the list gets installed).
+$(CACHE)/.apt-installed: Makefile
 	@mkdir -p $(CACHE)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

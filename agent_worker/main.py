@@ -109,6 +109,7 @@ def create_server(s: Settings = settings) -> AgentServer:
         api_secret=s.livekit_api_secret.get_secret_value(),
         setup_fnc=prewarm,
         num_idle_processes=s.worker_idle_processes,
+        drain_timeout=s.worker_drain_seconds,
         load_fnc=lambda server: _load(server, s.worker_max_calls),
         load_threshold=0.999,
         initialize_process_timeout=120.0,

@@ -47,6 +47,11 @@ class Settings(ServiceSettings):
     replaced by the local voice."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
+    worker_drain_seconds: int = Field(default=600, ge=1)
+    """On SIGTERM or SIGINT (`start`) the worker takes no new calls and waits this long for
+    its calls to end, then cuts those still running and exits; give the orchestrator's stop
+    timeout (Kubernetes' `terminationGracePeriodSeconds`, compose's `stop_grace_period`) a
+    little more."""
     input_frame_ms: int = Field(default=20, ge=10, le=100)
     """Size of the caller's audio frames the session handles: 20 ms stops the agent ~35 ms
     sooner on a barge-in than livekit-agents' 50 ms, and costs ~10% more worker CPU per call
