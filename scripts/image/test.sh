@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The image takes a real call. livekit-server runs on this machine; the LLM server and the
-# worker run inside the image (one buildah container, chroot isolation: this machine's
-# network); the simulator calls from this machine and must hear the greeting and an answer.
+# The image takes a real call. livekit-server runs on this machine; the LLM server, the
+# control plane and the worker run inside the image (one buildah container, chroot isolation:
+# this machine's network, one SQLite store in the container's /data); a simulated caller on
+# this machine starts a call through the API and must hear the greeting and an answer.
 #   scripts/image/test.sh [IMAGE]     (`make image-test`; after `make image` and `make setup`)
 # Ports (not the ones `make run` or the test suite use): IMAGE_TEST_LIVEKIT_PORT (7990),
-# IMAGE_TEST_LIVEKIT_UDP_PORT (7992), IMAGE_TEST_LLM_PORT (8198), IMAGE_TEST_WORKER_PORT (8191).
+# IMAGE_TEST_LIVEKIT_UDP_PORT (7992), IMAGE_TEST_LLM_PORT (8198), IMAGE_TEST_WORKER_PORT (8191),
+# IMAGE_TEST_CONTROL_PLANE_PORT (8196).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,6 +15,7 @@ LIVEKIT_PORT=${IMAGE_TEST_LIVEKIT_PORT:-7990}
 LIVEKIT_UDP_PORT=${IMAGE_TEST_LIVEKIT_UDP_PORT:-7992}
 LLM_PORT=${IMAGE_TEST_LLM_PORT:-8198}
 WORKER_PORT=${IMAGE_TEST_WORKER_PORT:-8191}
+CONTROL_PLANE_PORT=${IMAGE_TEST_CONTROL_PLANE_PORT:-8196}
 AGENT_NAME=image-test-agent
 PY=${PYTHON:-.venv/bin/python}
 LIVEKIT_BIN=${LIVEKIT_SERVER_BIN:-.cache/bin/livekit-server-v1.13.5}
@@ -88,6 +91,7 @@ port_free "$LIVEKIT_PORT"
 port_free "$LIVEKIT_UDP_PORT" udp
 port_free "$LLM_PORT"
 port_free "$WORKER_PORT"
+port_free "$CONTROL_PLANE_PORT"
 mkdir -p "$LOGS"
 read -r KEY SECRET < <("$PY" -c 'from simulator.stack import livekit_keys; print(*livekit_keys())')
 started=$(date +%s)
@@ -125,6 +129,21 @@ wait_for 120 http_ok "http://127.0.0.1:$LLM_PORT/v1/models" \
   || fail "the LLM server did not answer ($LOGS/llm.log)"
 in_image --env "LLM_PORT=$LLM_PORT" "$container" -- voice-agents healthcheck llm
 
+echo "in the image: the control plane on 127.0.0.1:$CONTROL_PLANE_PORT (SQLite in /data) ..."
+start control-plane "${BUILDAH[@]}" run --isolation chroot --user app \
+  --env "LIVEKIT_URL=ws://127.0.0.1:$LIVEKIT_PORT" \
+  --env "LIVEKIT_API_KEY=$KEY" --env "LIVEKIT_API_SECRET=$SECRET" \
+  --env "VOICE_AGENT_NAME=$AGENT_NAME" \
+  --env CONTROL_PLANE_HOST=127.0.0.1 --env "CONTROL_PLANE_PORT=$CONTROL_PLANE_PORT" \
+  "$container" -- voice-agents control-plane
+wait_for 120 http_ok "http://127.0.0.1:$CONTROL_PLANE_PORT/openapi.json" \
+  || fail "the control plane did not answer ($LOGS/control-plane.log)"
+in_image --env "CONTROL_PLANE_PORT=$CONTROL_PLANE_PORT" "$container" -- \
+  voice-agents healthcheck control-plane
+API_KEY=$(in_image "$container" -- voice-agents admin create-company "Image test" 2>/dev/null \
+  | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["api_key"])') \
+  || fail "admin create-company"
+
 echo "in the image: the worker (health on 127.0.0.1:$WORKER_PORT) ..."
 start worker "${BUILDAH[@]}" run --isolation chroot --user app \
   --env "LIVEKIT_URL=ws://127.0.0.1:$LIVEKIT_PORT" \
@@ -138,21 +157,7 @@ wait_for 180 grep -q "registered worker" "$LOGS/worker.log" \
 in_image --env "WORKER_HTTP_PORT=$WORKER_PORT" "$container" -- voice-agents healthcheck worker
 in_image "$container" -- id -un | grep -qx app || fail "the image does not run as its user app"
 
-echo "a simulated call from this machine ..."
-LIVEKIT_URL="ws://127.0.0.1:$LIVEKIT_PORT" LIVEKIT_API_KEY=$KEY LIVEKIT_API_SECRET=$SECRET \
-  VOICE_AGENT_NAME=$AGENT_NAME \
-  "$PY" -m simulator call --json --say "Hello. What is the capital of France?" >"$LOGS/call.json" \
-  || fail "the call ($LOGS/call.json, $LOGS/worker.log)"
-"$PY" - "$LOGS/call.json" <<'EOF' || fail "the agent did not answer ($LOGS/call.json)"
-import json
-import sys
-
-report = json.load(open(sys.argv[1]))
-print(f"  agent : {report['greeting_transcript']}")
-assert report["greeting_heard"] and report["greeting_transcript"], "no greeting heard"
-for turn in report["turns"]:
-    print(f"  caller: {turn['said']}")
-    print(f"  agent : {turn['reply_transcript']}  ({turn['voice_to_voice'] or 0:.2f} s)")
-    assert turn["reply_heard"] and turn["reply_transcript"], "no reply heard"
-EOF
+echo "a call through the control plane, the caller on this machine ..."
+"$PY" scripts/image/call.py "http://127.0.0.1:$CONTROL_PLANE_PORT" "$API_KEY" \
+  || fail "the call (logs in $LOGS)"
 echo "image-test: passed in $(($(date +%s) - started)) s (logs in $LOGS)"
