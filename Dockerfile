@@ -4,6 +4,7 @@
 
 # --- build: compile llama.cpp once, install the project and its dependencies into /opt/venv ---
 FROM debian:bookworm-slim AS build
+ARG DEBIAN_FRONTEND=noninteractive
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
@@ -38,6 +39,7 @@ RUN /opt/venv/bin/pip install --no-deps /src
 
 # --- runtime: Python, the venv, and the few shared libraries the wheels do not carry ---
 FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
 
 # libgomp1: llama.cpp's OpenMP threads. Piper carries its own espeak-ng; PortAudio is only
 # needed by the console mode, which has no audio devices in a container.
