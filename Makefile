@@ -15,7 +15,7 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench lint clean image image-test
+.PHONY: setup peers run call test test-unit console bench bench-scale lint clean image image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
 
@@ -81,6 +81,12 @@ test-unit: setup
 
 bench: setup
 	$(PY) benchmarks/latency.py
+
+# One worker against two on the same load (capacity, CPU per call; benchmarks/RESULTS.md), then
+# the control plane's cost per call: the figures behind the README's sizing table.
+bench-scale: setup
+	$(PY) benchmarks/scale_out.py
+	$(PY) benchmarks/control_plane_calls.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup

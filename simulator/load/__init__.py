@@ -41,14 +41,16 @@ from .plan import (
     describe,
     load_utterances,
 )
-from .run import LoadRun, drive, report_dict, run_capacity, run_fixed
+from .run import LoadRun, drive, report_dict, run_capacity, run_fixed, summed_series
 from .runtimes import (
     PEERS,
     PIPECAT,
     PIPECAT_PYTHON,
+    assign_workers,
     start_agents,
     start_fakes,
     start_pipecat,
+    start_workers,
     worker_env,
 )
 
@@ -74,6 +76,7 @@ __all__ = [
     "Providers",
     "Runtime",
     "add_arguments",
+    "assign_workers",
     "cmd_load",
     "describe",
     "drive",
@@ -87,5 +90,7 @@ __all__ = [
     "start_agents",
     "start_fakes",
     "start_pipecat",
+    "start_workers",
+    "summed_series",
     "worker_env",
 ]

@@ -31,7 +31,7 @@ from .plan import (
     load_utterances,
 )
 from .run import LoadRun, _terminate, drive, report_dict
-from .runtimes import start_agents, start_fakes, worker_env
+from .runtimes import assign_workers, start_agents, start_fakes, worker_env
 
 
 def run_load(
@@ -51,11 +51,10 @@ def run_load(
     with stack:
         if not local:
             env.update(start_fakes(stack, plan.providers, log_dir, fake_ports or FAKE_PORTS))
-        worker, summon = start_agents(stack, plan, env)
+        workers, summon = start_agents(stack, plan, env)
         roots = {name: p.proc.pid for name, p in stack.processes.items() if p.proc}
         roots["simulator"] = os.getpid()
         print(f"stack up (logs in {log_dir}); {describe(plan)}", flush=True)
-        assert worker.proc is not None
         if plan.event_routing:
             ffi_routing.install()
         with ProcessSampler(roots, interval=1.0) as sampler:
@@ -65,7 +64,10 @@ def run_load(
             try:
                 steps = asyncio.run(drive(run, sampler))
             finally:
+                taken = assign_workers(run.calls, workers) if len(workers) > 1 else None
                 report = report_dict(run, steps, sampler)
+                if taken is not None:
+                    report["calls_per_worker"] = taken
                 paths = write_report(report, out_dir)
     return paths
 
@@ -108,6 +110,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc")
     parser.add_argument("--hold", type=float, default=0.6, help="VAD hold, seconds")
     parser.add_argument("--executor", choices=["thread", "process"], default="thread")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="our worker processes under the one agent name (LiveKit's dispatch spreads the "
+        "calls; their CPU and RSS are summed as the worker's)",
+    )
+    parser.add_argument(
+        "--worker-max-calls",
+        type=int,
+        help="each worker's WORKER_MAX_CALLS (default: more than the test places); LiveKit "
+        "picks a worker at random weighted by 1 - active calls / this",
+    )
     parser.add_argument("--input-frame-ms", type=int, default=20, help="the worker's frames")
     parser.add_argument(
         "--caller-frame-ms", type=int, choices=[10, 20], default=20, help="the callers' frames"
@@ -144,6 +159,12 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
     peers = {args.runtime, *(args.compare or [])} - {"ours"}
     if peers and args.providers != "network":
         raise StackError(f"{', '.join(sorted(peers))} run with network providers only")
+    if args.workers < 1:
+        raise StackError("--workers needs at least 1")
+    if args.worker_max_calls is not None and args.worker_max_calls < 1:
+        raise StackError("--worker-max-calls needs at least 1")
+    if peers and args.workers > 1:
+        raise StackError("--workers runs our worker only; the peers run one process each")
     return LoadPlan(
         mode=mode,
         calls=args.calls,
@@ -174,6 +195,8 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         caller_frame_ms=args.caller_frame_ms,
         event_routing=not args.sdk_event_fanout,
         wav_dir=args.wav_dir,
+        workers=args.workers,
+        worker_max_calls=args.worker_max_calls,
         runtime=args.runtime,
     )
 

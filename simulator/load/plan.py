@@ -122,12 +122,24 @@ class LoadPlan:
     """livekit's audio events handed straight to their call, in the callers' process and
     our worker (`agent_worker.ffi_routing`); False: the SDK's delivery to every subscriber."""
     wav_dir: Path | None = None
+    workers: int = 1
+    """Our worker processes, all registered under the one agent name on the one
+    livekit-server: LiveKit's dispatch spreads the calls between them."""
+    worker_max_calls: int | None = None
+    """Each worker's WORKER_MAX_CALLS; None: more than the test places, so none is refused."""
     runtime: Runtime = "ours"
     """Whose agents answer: this runtime's worker, or a peer (stock livekit-agents as its
     quickstart configures it, or Pipecat), with the same providers; peers need network ones.
     "bare" is the media floor: livekit's SDK alone hearing and answering with a fixed reply
     after the hold and the providers' latency, no session and no providers
     (`benchmarks/peers/bare_sdk.py`)."""
+
+    def worker_names(self) -> list[str]:
+        """The process name of each worker: "worker" alone, else "worker-1", "worker-2"...
+        (their sum is reported as "worker")."""
+        if self.workers == 1:
+            return ["worker"]
+        return [f"worker-{i}" for i in range(1, self.workers + 1)]
 
     def agent(self) -> AgentConfig:
         td = TurnDetection(vad=self.vad, min_silence_duration=self.hold)
@@ -188,7 +200,8 @@ def describe(plan: LoadPlan) -> str:
         what = f"{plan.calls} calls of {plan.turns} turns"
     if plan.runtime != "ours":
         return f"{what}, {providers}, {plan.runtime} as it ships (hold {plan.hold_ms():.0f} ms)"
-    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s"
+    workers = f", {plan.workers} workers" if plan.workers > 1 else ""
+    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s{workers}"
 
 
 def load_utterances(wav_dir: Path | None) -> list[Utterance]:

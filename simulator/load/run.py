@@ -232,6 +232,10 @@ def report_dict(
     plan = run.plan
     config = asdict(plan)
     config["wav_dir"] = str(plan.wav_dir) if plan.wav_dir else None
+    processes = sampler.samples() if sampler else {}
+    names = plan.worker_names()
+    if len(names) > 1 and processes:
+        processes["worker"] = summed_series([processes.get(name, []) for name in names])
     config.update(
         cpu_count=os.cpu_count(),
         worker_process="worker",
@@ -249,9 +253,25 @@ def report_dict(
         "calls": run.calls,
         "turns": run.turns,
         "steps": steps,
-        "processes": sampler.samples() if sampler else {},
+        "processes": processes,
         "marks": sampler.marks if sampler else [],
     }
+
+
+def summed_series(series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Several process trees' samples as one series (several workers as "the worker"): CPU,
+    RSS and process counts added up per sampling moment (the sampler takes every tree's
+    sample of a tick at the same `t`)."""
+    totals: dict[float, dict[str, Any]] = {}
+    for samples in series:
+        for sample in samples:
+            total = totals.setdefault(
+                sample["t"], {"t": sample["t"], "cpu_percent": 0.0, "rss_bytes": 0, "processes": 0}
+            )
+            total["cpu_percent"] = round(total["cpu_percent"] + sample["cpu_percent"], 1)
+            total["rss_bytes"] += sample["rss_bytes"]
+            total["processes"] += sample["processes"]
+    return [totals[t] for t in sorted(totals)]
 
 
 def _terminate(_signum: int, _frame: object) -> None:

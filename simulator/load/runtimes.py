@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -65,11 +66,49 @@ def start_fakes(
 
 def start_agents(
     stack: Stack, plan: LoadPlan, env: dict[str, str]
-) -> tuple[ManagedProcess, Callable[[str], Awaitable[None]] | None]:
-    """Start whatever answers the calls of `plan.runtime`, as the process named "worker";
-    with how to bring it into a room when LiveKit's agent dispatch does not."""
+) -> tuple[list[ManagedProcess], Callable[[str], Awaitable[None]] | None]:
+    """Start whatever answers the calls of `plan.runtime`: the process named "worker" (or our
+    `plan.workers` workers); with how to bring it into a room when LiveKit's agent dispatch
+    does not."""
     if plan.runtime == "ours":
-        return stack.start_worker(env=env), None
+        return start_workers(stack, plan, env), None
+    agent, summon = _start_peer(stack, plan, env)
+    return [agent], summon
+
+
+def start_workers(stack: Stack, plan: LoadPlan, env: dict[str, str]) -> list[ManagedProcess]:
+    """Our workers, one after the other (each loads its models before the next starts), all
+    under the one agent name: LiveKit dispatches each call to one of them. The first serves
+    its health endpoint on the stack's worker port, the others on ports the system picks."""
+    port = stack.config.worker_http_port
+    return [
+        stack.start_worker(name, http_port=port if i == 0 else 0, env=env)
+        for i, name in enumerate(plan.worker_names())
+    ]
+
+
+def assign_workers(calls: list[dict[str, Any]], workers: list[ManagedProcess]) -> dict[str, int]:
+    """Mark each call with the worker that took it (`call["worker"]`: the worker whose log
+    names the call's room, as each worker logs a call's room when it starts) and count the
+    calls each took."""
+    logs = {}
+    for worker in workers:
+        try:
+            logs[worker.name] = worker.log_path.read_text(errors="replace")
+        except OSError:
+            logs[worker.name] = ""
+    taken = dict.fromkeys(logs, 0)
+    for call in calls:
+        room = call.get("room")
+        call["worker"] = next((n for n, log in logs.items() if room and room in log), None)
+        if call["worker"] is not None:
+            taken[call["worker"]] += 1
+    return taken
+
+
+def _start_peer(
+    stack: Stack, plan: LoadPlan, env: dict[str, str]
+) -> tuple[ManagedProcess, Callable[[str], Awaitable[None]] | None]:
     if plan.runtime == "livekit-agents":
         peer = {
             **env,
@@ -128,9 +167,12 @@ def start_pipecat(
 def worker_env(plan: LoadPlan) -> dict[str, str]:
     """The worker's environment for the plan: its call limit, executor, frames and
     event routing."""
+    # By default the worker accepts every call of the test: its own limit is what is being
+    # measured. LiveKit weighs its choice between workers by 1 - load (active calls / this
+    # limit), so with several workers the limit also decides how evenly the calls are spread.
+    limit = plan.worker_max_calls or max(plan.calls, plan.max_calls) + 8
     return {
-        # the worker accepts every call of the test; its own limit is what is being measured
-        "WORKER_MAX_CALLS": str(max(plan.calls, plan.max_calls) + 8),
+        "WORKER_MAX_CALLS": str(limit),
         "WORKER_EXECUTOR": plan.executor,
         "INPUT_FRAME_MS": str(plan.input_frame_ms),
         "EVENT_ROUTING": str(plan.event_routing).lower(),

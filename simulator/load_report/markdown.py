@@ -67,6 +67,11 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
         "",
     ]
 
+    taken = run.get("calls_per_worker")
+    if taken:
+        spread = ", ".join(f"{name} {calls}" for name, calls in taken.items())
+        lines += ["## Workers", "", f"Calls each worker took (LiveKit's dispatch): {spread}.", ""]
+
     steps = summary["steps"]
     if steps:
         lines += [

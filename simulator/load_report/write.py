@@ -20,7 +20,8 @@ def write_report(run: Run, out_dir: Path) -> dict[str, Path]:
     budget_ms, calls [{call, room, join_time, dropped, error, turns_done, started_at,
     ended_at}], turns [{call, turn, t, concurrent, voice_to_voice, barge_in_stop, missed,
     barge_in}], steps [{concurrent, since, until}], processes (`ProcessSampler.samples()`) and
-    marks; times in seconds since the run started. Missing keys count as empty.
+    marks, and with several workers calls_per_worker {name: calls}; times in seconds since the
+    run started. Missing keys count as empty.
 
     report.json is the run plus a "summary" key (`summarize_run`). Plots are written only when
     they have data: latency_cdf.png when any voice-to-voice latency was measured, capacity.png

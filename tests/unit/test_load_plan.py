@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
-from simulator.load import add_arguments, plan_from
-from simulator.stack import StackError
+from simulator.load import (
+    add_arguments,
+    assign_workers,
+    describe,
+    plan_from,
+    summed_series,
+    worker_env,
+)
+from simulator.stack import ManagedProcess, StackError
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -47,3 +55,43 @@ def test_redial_needs_a_duration() -> None:
         plan_from(parse("--redial-after", "4"))
     plan = plan_from(parse("--soak", "--duration", "60", "--redial-after", "4"))
     assert plan.call_turns == 4 and plan.turns is None
+
+
+def test_several_workers_share_the_agent_name_and_are_summed_as_the_worker() -> None:
+    assert plan_from(parse()).worker_names() == ["worker"]
+    plan = plan_from(parse("--capacity", "--workers", "2", "--worker-max-calls", "4"))
+    assert plan.workers == 2 and plan.worker_max_calls == 4
+    assert plan.worker_names() == ["worker-1", "worker-2"]
+    assert worker_env(plan)["WORKER_MAX_CALLS"] == "4"
+    assert "2 workers" in describe(plan)
+    samples = [
+        [{"t": 1.0, "cpu_percent": 10.0, "rss_bytes": 100, "processes": 1}],
+        [
+            {"t": 1.0, "cpu_percent": 20.5, "rss_bytes": 50, "processes": 2},
+            {"t": 2.0, "cpu_percent": 5.0, "rss_bytes": 60, "processes": 2},
+        ],
+    ]
+    assert summed_series(samples) == [
+        {"t": 1.0, "cpu_percent": 30.5, "rss_bytes": 150, "processes": 3},
+        {"t": 2.0, "cpu_percent": 5.0, "rss_bytes": 60, "processes": 2},
+    ]
+
+
+def test_workers_are_ours_only_and_at_least_one() -> None:
+    with pytest.raises(StackError, match="at least 1"):
+        plan_from(parse("--workers", "0"))
+    with pytest.raises(StackError, match="our worker only"):
+        plan_from(parse("--workers", "2", "--runtime", "bare"))
+    # without a limit, one worker would accept every call the test places
+    assert int(worker_env(plan_from(parse("--capacity")))["WORKER_MAX_CALLS"]) > 64
+
+
+def test_each_call_is_marked_with_the_worker_whose_log_names_its_room(tmp_path: Path) -> None:
+    logs = {"worker-1": "call job started room=call-aaa\n", "worker-2": "room call-bbb\n"}
+    workers = []
+    for name, text in logs.items():
+        (tmp_path / f"{name}.log").write_text(text)
+        workers.append(ManagedProcess(name, ["true"], tmp_path / f"{name}.log", {}))
+    calls = [{"room": "call-aaa"}, {"room": "call-bbb"}, {"room": None}]
+    assert assign_workers(calls, workers) == {"worker-1": 1, "worker-2": 1}
+    assert [c["worker"] for c in calls] == ["worker-1", "worker-2", None]
