@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.egress import EgressPolicy, parse_networks
@@ -106,6 +106,10 @@ class Settings(ServiceSettings):
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 2.0
     """First retry after this; doubled each time (2, 4, 8 ... s), at most an hour."""
+    webhook_lease_seconds: float = 30.0
+    """A dispatcher holds the deliveries it claimed this long; those of a dispatcher that
+    died are delivered by another once it passes. Longer than a delivery may take
+    (`webhook_timeout_seconds`), so that no other dispatcher sends one still in flight."""
     retention_interval_seconds: float = 3600.0
     """How often calls older than their agent's `privacy.retention_days` are deleted."""
     webhook_log_days: int = Field(default=30, ge=1)
@@ -130,6 +134,16 @@ class Settings(ServiceSettings):
     whisper_model: str | None = None
     """Whisper model for `/voice-agents/stt`; local TTS voices follow `PIPER_VOICE` and
     `PIPER_VOICES_DIR` (see `voices.catalog`)."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_delivery(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS "
+                f"({self.webhook_lease_seconds} <= {self.webhook_timeout_seconds}): another "
+                "dispatcher would send a delivery still in flight"
+            )
+        return self
 
 
 @lru_cache

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     timeout=settings.webhook_timeout_seconds,
                     max_attempts=settings.webhook_max_attempts,
                     retry_base=settings.webhook_retry_base_seconds,
+                    lease=settings.webhook_lease_seconds,
                     egress=settings.egress_policy(),
                 ),
             )
