@@ -1,7 +1,8 @@
-"""Two control planes on one store, each running the webhook dispatcher, the reaper and the
-retention purge: every event is delivered once, every lost call closed and reported once,
-every expired call purged once; and a control plane killed while it holds claimed deliveries
-loses none of them (the other delivers them once their lease has passed)."""
+"""Two control-plane processes on one PostgreSQL, each running the webhook dispatcher, the
+reaper and the retention purge: every event is delivered once, every lost call closed and
+reported once, every expired call purged once; and a control plane killed while it holds
+claimed deliveries loses none of them (the other delivers them once their lease has passed).
+The same claims on SQLite, and at the same moment, are tested in `test_store_concurrency`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +33,7 @@ from tests.integration.conftest import LOG_DIR, Tenant, admin, database_url_for
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"sqlite": (8396, 8397), "postgresql": (8398, 8399)}
+PORTS = (8396, 8397)
 LEASE_SECONDS = 5.0
 TIMEOUT_SECONDS = 4.0
 """A delivery may take 4 s, its claim lasts 5 s: a killed dispatcher's claims free up soon."""
@@ -100,7 +100,6 @@ async def stays(probe: Callable[[], bool], seconds: float, what: str) -> None:
 class Pair:
     """Two control planes on one store, and a company of theirs."""
 
-    backend: str
     database_url: str
     recordings: Path
     processes: list[ManagedProcess]
@@ -122,11 +121,10 @@ class Pair:
         return "".join(p.log_path.read_text(errors="replace") for p in self.processes)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def pair(request, tmp_path_factory, provider_env) -> Iterator[Pair]:
-    backend = request.param
-    tmp = tmp_path_factory.mktemp(f"scale-{backend}")
-    database_url = database_url_for(backend, tmp)
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, provider_env) -> Iterator[Pair]:
+    tmp = tmp_path_factory.mktemp("scale")
+    database_url = database_url_for("postgresql", tmp)
     recordings = tmp / "recordings"
     env = {
         **provider_env,
@@ -141,25 +139,18 @@ def pair(request, tmp_path_factory, provider_env) -> Iterator[Pair]:
     processes: list[ManagedProcess] = []
 
     def start(port: int) -> None:
-        log_path = LOG_DIR / f"control-plane-scale-{backend}-{port}.log"
+        log_path = LOG_DIR / f"control-plane-scale-{port}.log"
         processes.append(
             control_plane_process(port, database_url=database_url, log_path=log_path, env=env)
         )
 
     try:
-        # Both at once on an empty store: one migrates it, the other waits and finds it done.
-        with ThreadPoolExecutor() as pool:
-            list(pool.map(start, PORTS[backend]))
+        for port in PORTS:  # one after the other: each start's wait is bounded
+            start(port)
         created = admin(database_url, "create-company", "Scaled")
         tenant = Tenant(created["company_id"], created["key_id"], created["api_key"])
-        yield Pair(
-            backend,
-            database_url,
-            recordings,
-            processes,
-            (f"http://127.0.0.1:{PORTS[backend][0]}", f"http://127.0.0.1:{PORTS[backend][1]}"),
-            tenant,
-        )
+        urls = (f"http://127.0.0.1:{PORTS[0]}", f"http://127.0.0.1:{PORTS[1]}")
+        yield Pair(database_url, recordings, processes, urls, tenant)
     finally:
         stop_together(processes)
 

@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from subprocess import PIPE, STDOUT
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Update, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.jobs.reaper import reap
@@ -113,6 +114,58 @@ async def test_two_dispatchers_claim_each_delivery_once(stores):
     await asyncio.gather(dispatcher(stores[0]), dispatcher(stores[1]))
     assert len(claimed) == count
     assert claimed.most_common(1)[0][1] == 1, claimed.most_common(3)
+
+
+class StalledSession(AsyncSession):
+    """A session whose UPDATEs wait for `go`: a dispatcher stalled (descheduled, say) between
+    reading the deliveries it will claim and claiming them."""
+
+    stalled = asyncio.Event()
+    go = asyncio.Event()
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(statement, Update):
+            self.stalled.set()
+            await self.go.wait()
+        return await super().execute(statement, *args, **kwargs)
+
+
+async def test_a_claim_stalled_after_reading_takes_nothing_delivered_meanwhile(stores):
+    """Dispatcher B reads the due deliveries and stalls before claiming them; dispatcher A
+    claims what it can and delivers it; B then claims only what A did not take (before, B
+    claimed and sent again what A had delivered in between)."""
+    company = await add_company(stores[0])
+    async with stores[0]() as session, session.begin():
+        hook = await session.scalar(select(Webhook.id).where(Webhook.company_id == company))
+        for i in range(3):
+            WebhookDeliveryRepository(session).queue(
+                company_id=company, webhook_id=hook, event="e", payload={"i": i}
+            )
+    StalledSession.stalled, StalledSession.go = asyncio.Event(), asyncio.Event()
+    engine_b = stores[1].kw["bind"]
+    stalled = async_sessionmaker(engine_b, class_=StalledSession, expire_on_commit=False)
+
+    async def claim(sessions: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
+        async with sessions() as session, session.begin():
+            due = await WebhookDeliveryRepository(session).claim_due(
+                now=utcnow(), lease=timedelta(seconds=30), limit=10
+            )
+        return [d.id for d in due]
+
+    b = asyncio.create_task(claim(stalled))
+    await asyncio.wait_for(StalledSession.stalled.wait(), 10)
+    taken_by_a = await asyncio.wait_for(claim(stores[0]), 10)
+    for delivery_id in taken_by_a:
+        async with stores[0]() as session, session.begin():
+            await WebhookDeliveryRepository(session).record_attempt(
+                delivery_id=delivery_id,
+                claimed_until=(await session.get(WebhookDelivery, delivery_id)).locked_until,
+                values={"status": "delivered", "locked_until": None},
+            )
+    StalledSession.go.set()
+    taken_by_b = await asyncio.wait_for(b, 10)
+    assert not set(taken_by_a) & set(taken_by_b), (taken_by_a, taken_by_b)
+    assert len(taken_by_a) + len(taken_by_b) == 3
 
 
 async def test_an_expired_claim_is_not_recorded(stores):
