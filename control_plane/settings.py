@@ -121,6 +121,9 @@ class Settings(ServiceSettings):
 
     rate_limit: str = "600/minute"
     """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""
+    redis_url: str = ""
+    """Redis shared by every control plane (`redis://host:6379/0`): rate limits count there,
+    across all of them. Empty: each process counts in its own memory."""
     auth_failure_limit: str = "30/minute"
     """Failed authentications per client address; beyond it, 429 until the window passes
     (behind a proxy, run uvicorn with `--forwarded-allow-ips` so the address is the client's)."""
