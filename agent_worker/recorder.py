@@ -122,8 +122,9 @@ class ConversationRecorder:
         """Mark the call started (creating its record if the API did not); False when the
         call was already ended through the API, and must not go on. With the database out of
         reach the call goes on, and is marked started when it answers."""
-        if await self._write("start", {}) is _Outcome.RETRY:
-            self._queue.put_nowait(("start", {}))
+        started = {"at": utcnow()}
+        if await self._write("start", started) is _Outcome.RETRY:
+            self._queue.put_nowait(("start", started))
         if self._ended:
             await self._engine.dispose()
             return False
@@ -244,7 +245,7 @@ class ConversationRecorder:
     def _conversations(self, session: AsyncSession) -> ConversationRepository:
         return ConversationRepository(session)
 
-    async def _start(self, session: AsyncSession) -> None:
+    async def _start(self, session: AsyncSession, *, at: datetime) -> None:
         conversations = self._conversations(session)
         row = await conversations.get(
             company_id=self.call.company_id, conversation_id=self.call.conversation_id
@@ -260,10 +261,9 @@ class ConversationRecorder:
                 user_id=self.call.user_id,
                 room_name=self.room_name,
             )
-        now = utcnow()
         row.status = "ongoing"
-        row.started_at = now
-        row.last_seen_at = now
+        row.started_at = at
+        row.last_seen_at = utcnow()
         await enqueue(session, self.call.company_id, "conversation.started", self._ids())
 
     async def _message(self, session: AsyncSession, **values: Any) -> None:
