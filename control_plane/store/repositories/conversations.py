@@ -133,11 +133,11 @@ class ConversationRepository:
         end_reason: str,
         ended_at: datetime | InstrumentedAttribute[datetime | None],
     ) -> Sequence[Conversation]:
-        """One UPDATE ... RETURNING, so that of several reapers (or a reaper and a worker
-        closing its call) each call is closed by one only, on both backends: PostgreSQL
-        takes the rows other transactions hold as `SKIP LOCKED` leaves them (a later round
-        sees them again), and the UPDATE takes only those still ongoing, which on SQLite (one
-        writer at a time) is what keeps a call closed meanwhile from being closed twice."""
+        """One UPDATE ... RETURNING, so that with several reapers each call is closed, and
+        returned, by one of them, on both backends: on PostgreSQL the candidates are locked,
+        skipping rows another transaction holds (a later round sees them again); on SQLite,
+        without row locks but with one writer at a time, the UPDATE's own `ongoing` check
+        keeps a call closed meanwhile from being closed again."""
         candidates = (
             select(Conversation.id)
             .where(Conversation.status == "ongoing", *conditions)
