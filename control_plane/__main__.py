@@ -13,12 +13,20 @@ from .settings import StoreSettings, get_settings
 
 
 def _serve(_args: argparse.Namespace) -> int:
+    from .preflight import StartupError, check_dependencies
+
+    settings = get_settings()
+    try:  # before the app's imports, which take seconds: a missing dependency is said at once
+        asyncio.run(check_dependencies(settings))
+    except StartupError as exc:
+        print(f"control plane: {exc}", file=sys.stderr)
+        return 1
+
     import uvicorn
 
     from .api.access_log import uvicorn_log_config
     from .api.app import create_app
 
-    settings = get_settings()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
