@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ NODE_B = Node("b", 7992, 7993)
 NODES = {n.name: n for n in (NODE_A, NODE_B)}
 BALANCER_PORT = 7994
 BALANCER_URL = f"ws://127.0.0.1:{BALANCER_PORT}"
-BALANCER_SOCKET = LOG_DIR / "haproxy.sock"
+BALANCER_SOCKET = Path(tempfile.gettempdir()) / f"voice-agents-haproxy-{BALANCER_PORT}.sock"
+"""Its stats socket (outside the checkout: a Unix socket's path is at most 107 bytes)."""
 
 
 @dataclass(frozen=True)
