@@ -4,6 +4,7 @@ runtime under test (this runtime's worker, stock livekit-agents, Pipecat or the 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -87,23 +88,25 @@ def start_workers(stack: Stack, plan: LoadPlan, env: dict[str, str]) -> list[Man
     ]
 
 
+JOB_ROOM = re.compile(r'"room": "([^"]+)"')
+"""A room named in a worker's log (livekit-agents logs each job request, our worker each call,
+as JSON records with the room's name)."""
+
+
 def assign_workers(calls: list[dict[str, Any]], workers: list[ManagedProcess]) -> dict[str, int]:
-    """Mark each call with the worker that took it (`call["worker"]`: the worker whose log
-    names the call's room, as each worker logs a call's room when it starts) and count the
-    calls each took."""
-    logs = {}
+    """The calls each worker took (the rooms its log names), and each call marked with its
+    worker (`call["worker"]`; None when the call's room is unknown: a caller stopped before
+    its call ended)."""
+    rooms: dict[str, set[str]] = {}
     for worker in workers:
         try:
-            logs[worker.name] = worker.log_path.read_text(errors="replace")
+            rooms[worker.name] = set(JOB_ROOM.findall(worker.log_path.read_text(errors="replace")))
         except OSError:
-            logs[worker.name] = ""
-    taken = dict.fromkeys(logs, 0)
+            rooms[worker.name] = set()
     for call in calls:
         room = call.get("room")
-        call["worker"] = next((n for n, log in logs.items() if room and room in log), None)
-        if call["worker"] is not None:
-            taken[call["worker"]] += 1
-    return taken
+        call["worker"] = next((name for name, seen in rooms.items() if room in seen), None)
+    return {name: len(seen) for name, seen in rooms.items()}
 
 
 def _start_peer(

@@ -86,12 +86,18 @@ def test_workers_are_ours_only_and_at_least_one() -> None:
     assert int(worker_env(plan_from(parse("--capacity")))["WORKER_MAX_CALLS"]) > 64
 
 
-def test_each_call_is_marked_with_the_worker_whose_log_names_its_room(tmp_path: Path) -> None:
-    logs = {"worker-1": "call job started room=call-aaa\n", "worker-2": "room call-bbb\n"}
+def test_calls_are_counted_and_marked_by_the_rooms_each_worker_logs(tmp_path: Path) -> None:
+    logs = {
+        "worker-1": '{"message": "received job request", "room": "call-aaa"}\n'
+        '{"message": "call job started", "room": "call-aaa"}\n'
+        '{"message": "received job request", "room": "call-ccc"}\n',
+        "worker-2": '{"message": "received job request", "room": "call-bbb"}\n',
+    }
     workers = []
     for name, text in logs.items():
         (tmp_path / f"{name}.log").write_text(text)
         workers.append(ManagedProcess(name, ["true"], tmp_path / f"{name}.log", {}))
+    # call-ccc's caller was stopped before its call ended: its room is not in the run's calls
     calls = [{"room": "call-aaa"}, {"room": "call-bbb"}, {"room": None}]
-    assert assign_workers(calls, workers) == {"worker-1": 1, "worker-2": 1}
+    assert assign_workers(calls, workers) == {"worker-1": 2, "worker-2": 1}
     assert [c["worker"] for c in calls] == ["worker-1", "worker-2", None]
