@@ -42,7 +42,7 @@ from tests.integration.conftest import Tenant, admin, database_url_for
 
 pytestmark = pytest.mark.integration
 
-CONTROL_PLANE_PORTS = (8396, 8397)
+CONTROL_PLANE_PORTS = (8380, 8381)
 REAPER = {"REAPER_INTERVAL_SECONDS": "0.5", "REAPER_STALE_SECONDS": "30"}
 """A call whose worker stopped beating (every 10 s) is failed 30 s after its last sign (at
 20 s a live call on a busy machine was once failed: its beats came late)."""
