@@ -12,14 +12,15 @@ LLAMA_VER     := 0.3.36
 # A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
 LLAMA_CMAKE   := -DGGML_NATIVE=OFF
 WHEELS        := $(CACHE)/wheels
-APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server
+APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale lint clean
+.PHONY: setup peers run call test test-unit console bench bench-scale lint clean image image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
 
-$(CACHE)/.apt-installed:
+# Checked again when this file changes (a package added to the list gets installed).
+$(CACHE)/.apt-installed: Makefile
 	@mkdir -p $(CACHE)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -93,6 +94,34 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+
+# The container image (Dockerfile), built with buildah: no Docker engine or registry needed. The
+# base image is made locally with debootstrap; `docker build -t voice-agents .` builds the same.
+IMAGE         ?= voice-agents:latest
+BUILDAH       := buildah --storage-driver vfs
+IMAGE_TOOLS   := buildah debootstrap
+# pip in the build trusts what this machine trusts (such as a TLS-inspecting proxy's CA).
+HOST_CA       := /etc/ssl/certs/ca-certificates.crt
+IMAGE_CA      := $(if $(wildcard $(HOST_CA)),-v $(HOST_CA):/run/host-ca.crt:ro --build-arg PIP_CERT=/run/host-ca.crt)
+
+$(CACHE)/.image-tools:
+	@mkdir -p $(CACHE)
+	@missing=""; for p in $(IMAGE_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@touch $@
+
+# --layers keeps each step's layer for the next build; --format docker keeps the HEALTHCHECK.
+image: $(CACHE)/.image-tools
+	$(SUDO) scripts/image/base.sh
+	$(SUDO) $(BUILDAH) bud --isolation chroot --pull=never --layers --format docker $(IMAGE_CA) \
+	  -t $(IMAGE) .
+
+# The worker in the image takes a call placed by the simulator on this machine (not in `make test`).
+image-test: image setup
+	$(SUDO) scripts/image/test.sh $(IMAGE)
 
 clean:
 	rm -rf $(VENV) $(CACHE)/logs

@@ -17,6 +17,7 @@ from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines
 from shared.telemetry import turn_stages
 
+from . import metrics
 from .agent import VoiceAgent
 from .agents import AgentDirectory, ResolvedAgent, resolve_agent
 from .memory import collect_call_garbage
@@ -89,6 +90,7 @@ class Call:
         agent, session = assembled
         await self.ctx.connect()
         logger.info(CALL_STARTED, extra={"room": self.room})
+        metrics.call_started()
         self.ctx.add_shutdown_callback(self._finished)
         self.ctx.add_shutdown_callback(collect_call_garbage)
         publisher = self.publish_telemetry(session)
@@ -218,6 +220,7 @@ class Call:
 
     async def _finished(self, reason: str) -> None:
         logger.info(CALL_FINISHED, extra={"room": self.room, "reason": reason})
+        metrics.call_ended(status=self.ending.status, reason=self.ending.reason)
 
 
 async def leave_and_close_room(ctx: JobContext) -> None:

@@ -21,6 +21,7 @@ from pipelines.factory import Engines
 from .agents import AgentDirectory
 from .call import Call
 from .memory import freeze_startup_objects
+from .server import VoiceAgentServer
 from .settings import Settings
 
 logger = logging.getLogger("agent_worker")
@@ -99,18 +100,22 @@ def create_server(s: Settings = settings) -> AgentServer:
     quiet_loop_monitor()
     if executor is JobExecutorType.THREAD:
         shared_engines()  # before registering: the first call must not wait for loading
-    server = AgentServer(
+    server = VoiceAgentServer(
+        log_format=s.log_format,
+        log_secrets=s.log_secrets(),
         job_executor_type=executor,
         ws_url=s.livekit_url,
         api_key=s.livekit_api_key,
         api_secret=s.livekit_api_secret.get_secret_value(),
         setup_fnc=prewarm,
         num_idle_processes=s.worker_idle_processes,
+        drain_timeout=s.worker_drain_seconds,
         load_fnc=lambda server: _load(server, s.worker_max_calls),
         load_threshold=0.999,
         initialize_process_timeout=120.0,
         port=s.worker_http_port,
-        host="127.0.0.1",
+        host=s.worker_http_host,
+        prometheus_port=s.worker_metrics_port or None,
     )
     server.rtc_session(entrypoint, agent_name=s.agent_name)
     return server

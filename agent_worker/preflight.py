@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -40,3 +42,31 @@ def check_livekit(settings: Settings, wait_seconds: float) -> None:
                     "start it (`make run` starts one) or set LIVEKIT_URL"
                 ) from None
         time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agent_worker.preflight [--livekit]`: the worker's start-up checks alone (the
+    container image's `check` role), exit status 0 when they pass."""
+    parser = argparse.ArgumentParser(prog="python -m agent_worker.preflight", description=__doc__)
+    parser.add_argument(
+        "--livekit", action="store_true", help="also wait for livekit-server at LIVEKIT_URL"
+    )
+    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for it")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    try:
+        check_models(settings)
+        if args.livekit:
+            check_livekit(settings, args.wait)
+    except PipelineSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"whisper model: {whisper_model_dir(settings.whisper_model)}")
+    print(f"piper voice: {piper_voice_path(settings.piper_voice)}")
+    if args.livekit:
+        print(f"livekit-server: {settings.livekit_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

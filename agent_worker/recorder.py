@@ -5,6 +5,12 @@ the turn in flight; a heartbeat (`last_seen_at`) lets the control plane's reaper
 whose worker is gone. Writes go through one queue per call, in order, off the audio path:
 a slow database never delays the conversation, and a failing one only costs the record.
 
+A database out of reach does not end the call: what is said waits in the queue, in order,
+and is written when the database answers again (tried every few seconds; the outage is
+logged once, and its end). Once the call has ended, its record waits at most
+`finish_grace` seconds for the database; what could not be written by then is logged as
+lost. A write that fails for another reason (not an outage) is logged and skipped.
+
 The agent's privacy settings decide what is kept: with `zero_retention` no message text and
 no recording (status and metrics only), with `delete_audio` no recording. The recording is
 written to the recording store when the call ends.
@@ -13,12 +19,15 @@ written to the recording store when the call ends.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
@@ -27,12 +36,23 @@ from control_plane.jobs.webhooks import enqueue, enqueue_closed
 from control_plane.recordings import RecordingFormat, RecordingStore, recording_key, to_mp3
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import utcnow
+from control_plane.store.outage import OutageLog, is_outage
 from control_plane.store.repositories import ConversationRepository
 from shared.telemetry import CallLatency
 
 logger = logging.getLogger("agent_worker.recorder")
 
 HEARTBEAT_SECONDS = 10.0
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+"""Waits between tries of a write while the database is out of reach (the last repeats)."""
+FINISH_GRACE_SECONDS = 30.0
+
+
+class _Outcome(enum.Enum):
+    DONE = "done"
+    """Written, or failed for good (a bad write is not tried again)."""
+    RETRY = "retry"
+    """The database is out of reach: try again when it answers."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +98,14 @@ class ConversationRecorder:
         store: RecordingStore | None = None,
         recording_format: RecordingFormat = "ogg",
         heartbeat: float = HEARTBEAT_SECONDS,
+        finish_grace: float = FINISH_GRACE_SECONDS,
     ) -> None:
         self.call = call
         self.room_name = room_name
         self.store = store if call.keep_audio else None
         self.recording_format = recording_format
         self.heartbeat = heartbeat
+        self.finish_grace = finish_grace
         self._engine = create_engine(database_url, poolclass=NullPool)
         self._sessions = session_factory(self._engine)
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
@@ -91,11 +113,18 @@ class ConversationRecorder:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._turns: list[dict[str, float]] = []
         self._ended = False
+        self._beat_queued = False
+        self._give_up_at: float | None = None
+        """Set when the call ended: until then, writes are tried until the store answers."""
+        self._outages = OutageLog(logger, f"the record of {call.conversation_id}")
 
     async def start(self) -> bool:
         """Mark the call started (creating its record if the API did not); False when the
-        call was already ended through the API, and must not go on."""
-        await self._write("start", {})
+        call was already ended through the API, and must not go on. With the database out of
+        reach the call goes on, and is marked started when it answers."""
+        started = {"at": utcnow()}
+        if await self._write("start", started) is _Outcome.RETRY:
+            self._queue.put_nowait(("start", started))
         if self._ended:
             await self._engine.dispose()
             return False
@@ -133,17 +162,19 @@ class ConversationRecorder:
         self._queue.put_nowait(("event", {"name": name, "data": data}))
 
     async def finish(self, *, status: str, reason: str, recording: Path | None = None) -> None:
-        """Write what is queued, store the call's recording (Ogg/Opus at `recording`), then
-        the end of the call."""
+        """Store the call's recording (Ogg/Opus at `recording`), then write what is queued
+        and the end of the call, waiting at most `finish_grace` s for an unreachable store."""
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
-        self._queue.put_nowait(None)
-        if self._writer is not None:
-            await self._writer
         key = None
         if self.store is not None and recording is not None:
             key = await asyncio.to_thread(self._store_recording, self.store, recording)
-        await self._write("finish", {"status": status, "reason": reason, "recording": key})
+        self._give_up_at = time.monotonic() + self.finish_grace
+        self._queue.put_nowait(("finish", {"status": status, "reason": reason, "recording": key}))
+        self._queue.put_nowait(None)
+        if self._writer is None:  # not started: only the end is written
+            self._writer = asyncio.create_task(self._drain(), name="conversation-writer")
+        await self._writer
         await self._engine.dispose()
 
     def _store_recording(self, store: RecordingStore, source: Path) -> str | None:
@@ -164,24 +195,57 @@ class ConversationRecorder:
 
     async def _drain(self) -> None:
         while (item := await self._queue.get()) is not None:
-            await self._write(*item)
+            kind, values = item
+            if kind == "beat":
+                self._beat_queued = False
+            tries = 0
+            while await self._write(kind, values) is _Outcome.RETRY:
+                if self._give_up_at is not None and time.monotonic() >= self._give_up_at:
+                    self._give_up(kind)
+                    return
+                await asyncio.sleep(RETRY_SECONDS[min(tries, len(RETRY_SECONDS) - 1)])
+                tries += 1
+
+    def _give_up(self, kind: str) -> None:
+        """The call is over and the database still out of reach: say what is lost."""
+        left = [kind] + [item[0] for item in self._drain_queue()]
+        logger.error(
+            "the database is still unreachable %.0f s after the call %s ended: its record "
+            "misses %d message(s) and its end",
+            self.finish_grace,
+            self.call.conversation_id,
+            left.count("message"),
+        )
+
+    def _drain_queue(self) -> list[tuple[str, dict[str, Any]]]:
+        items = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                items.append(item)
+        return items
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat)
-            self._queue.put_nowait(("beat", {}))
+            if not self._beat_queued:  # while the store is out, one beat waits, not many
+                self._beat_queued = True
+                self._queue.put_nowait(("beat", {}))
 
-    async def _write(self, kind: str, values: dict[str, Any]) -> None:
+    async def _write(self, kind: str, values: dict[str, Any]) -> _Outcome:
         try:
             async with self._sessions() as session, session.begin():
-                await getattr(self, f"_{kind}")(session, **values)
+                await self._writers[kind](self, session, **values)
         except Exception as exc:  # the call goes on; only its record suffers
-            logger.warning("could not record %s of %s: %s", kind, self.call.conversation_id, exc)
+            self._outages.failed(exc)
+            return _Outcome.RETRY if is_outage(exc) else _Outcome.DONE
+        self._outages.succeeded()
+        return _Outcome.DONE
 
     def _conversations(self, session: AsyncSession) -> ConversationRepository:
         return ConversationRepository(session)
 
-    async def _start(self, session: AsyncSession) -> None:
+    async def _start(self, session: AsyncSession, *, at: datetime) -> None:
         conversations = self._conversations(session)
         row = await conversations.get(
             company_id=self.call.company_id, conversation_id=self.call.conversation_id
@@ -197,10 +261,9 @@ class ConversationRecorder:
                 user_id=self.call.user_id,
                 room_name=self.room_name,
             )
-        now = utcnow()
         row.status = "ongoing"
-        row.started_at = now
-        row.last_seen_at = now
+        row.started_at = at
+        row.last_seen_at = utcnow()
         await enqueue(session, self.call.company_id, "conversation.started", self._ids())
 
     async def _message(self, session: AsyncSession, **values: Any) -> None:
@@ -249,3 +312,12 @@ class ConversationRecorder:
         row.metrics = CallLatency.of_turns(self._turns).model_dump()
         row.recording = recording
         await enqueue_closed(session, row)
+
+    _writers: ClassVar[dict[str, Callable[..., Awaitable[None]]]] = {
+        "start": _start,
+        "message": _message,
+        "event": _event,
+        "beat": _beat,
+        "finish": _finish,
+    }
+    """What each kind of queued item writes."""

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from control_plane.settings import ServiceSettings
 from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.factory import EngineSettings
+from shared.logs import secret_values
 
 
 class Settings(ServiceSettings):
@@ -30,6 +31,10 @@ class Settings(ServiceSettings):
     a reply ahead of playout yields the CPU to the calls' audio and VAD."""
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
+    worker_http_host: str = "127.0.0.1"
+    """Address the health and metrics endpoints listen on (`0.0.0.0` in a container)."""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Prometheus `/metrics` (`agent_worker.metrics` and livekit-agents' own); 0: not served."""
     worker_idle_processes: int = 2
     """Job processes kept warm with models loaded, so a call starts without loading time."""
     worker_executor: Literal["thread", "process"] = "thread"
@@ -42,6 +47,11 @@ class Settings(ServiceSettings):
     replaced by the local voice."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
+    worker_drain_seconds: int = Field(default=600, ge=1)
+    """On SIGTERM or SIGINT (`start`) the worker takes no new calls and waits this long for
+    its calls to end, then cuts those still running and exits; give the orchestrator's stop
+    timeout (Kubernetes' `terminationGracePeriodSeconds`, compose's `stop_grace_period`) a
+    little more."""
     input_frame_ms: int = Field(default=20, ge=10, le=100)
     """Size of the caller's audio frames the session handles: 20 ms stops the agent ~35 ms
     sooner on a barge-in than livekit-agents' 50 ms, and costs ~10% more worker CPU per call
@@ -70,6 +80,9 @@ class Settings(ServiceSettings):
             ),
             egress=self.egress_policy(),
         )
+
+    def log_secrets(self) -> list[str]:
+        return [*super().log_secrets(), *secret_values(self.llm_api_key)]
 
 
 def _secret(value: SecretStr | None) -> str | None:

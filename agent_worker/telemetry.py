@@ -22,6 +22,8 @@ from livekit.agents.voice import (
 from shared import telemetry as events
 from shared.telemetry import ERROR_EVENT, METRICS_TOPIC, Event
 
+from . import metrics
+
 logger = logging.getLogger("agent_worker.telemetry")
 
 
@@ -45,7 +47,9 @@ class MetricsPublisher:
         item = ev.item
         if item.type != "message" or not item.metrics:
             return
-        self._spawn(events.TurnMetrics.of_message(item.role, item.interrupted, item.metrics))
+        event = events.TurnMetrics.of_message(item.role, item.interrupted, item.metrics)
+        metrics.turn(event)
+        self._spawn(event)
 
     def on_state(self, ev: UserStateChangedEvent | AgentStateChangedEvent) -> None:
         """The caller's and the agent's state changes ("speaking", "listening", ...), with
@@ -143,6 +147,7 @@ def watch_providers(
     the room's metrics topic and `report` (the call's record and webhooks)."""
 
     def emit(event: events.ProviderError) -> None:
+        metrics.provider_event(event)
         publisher.publish(event)
         if report is not None:
             report(ERROR_EVENT, event.record())

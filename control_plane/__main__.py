@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
+
+from shared import logs
 
 from .admin import add_admin_commands, run_admin
 from .settings import StoreSettings, get_settings
 
 
 def _serve(_args: argparse.Namespace) -> int:
+    from .preflight import StartupError, check_dependencies
+
+    settings = get_settings()
+    try:  # before the app's imports, which take seconds: a missing dependency is said at once
+        asyncio.run(check_dependencies(settings))
+    except StartupError as exc:
+        print(f"control plane: {exc}", file=sys.stderr)
+        return 1
+
     import uvicorn
 
     from .api.access_log import uvicorn_log_config
     from .api.app import create_app
 
-    settings = get_settings()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level="info",
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format or "text", settings.log_secrets()),
     )
     return 0
 
@@ -61,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ).set_defaults(run=_new_secret)
     add_admin_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    logs.configure(settings.log_format or "text", settings.log_secrets())
     if hasattr(args, "run"):
         return args.run(args)
     return run_admin(args)

@@ -62,11 +62,15 @@ class RecordingStore:
         return read()
 
     def delete(self, key: str) -> bool:
-        """Remove the recording; whether there was one."""
+        """Remove the recording; whether there was one (and this call removed it: another
+        control plane's purge may race this one for the same file)."""
         path = self._path(key)
         if not self.fs.exists(path):
             return False
-        self.fs.rm_file(path)
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            return False
         return True
 
 

@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.egress import EgressPolicy, parse_networks
+from shared.logs import LogFormat, secret_values
 
 from .recordings import RecordingStore
 
@@ -88,6 +89,19 @@ class ServiceSettings(StoreSettings):
     def egress_policy(self) -> EgressPolicy:
         return EgressPolicy.from_setting(self.egress_allowed_networks)
 
+    log_format: LogFormat | None = None
+    """`text` or `json` (one object per line, `shared.logs`); default: text for the control
+    plane, livekit-agents' own for the worker (JSON under `start`, coloured under `dev`)."""
+
+    def log_secrets(self) -> list[str]:
+        """Values masked in every log line."""
+        return secret_values(
+            self.livekit_api_secret,
+            self.provider_keys_secret,
+            self.elevenlabs_api_key,
+            self.openai_api_key,
+        )
+
 
 class Settings(ServiceSettings):
     """Everything the control-plane process reads from its environment."""
@@ -96,6 +110,10 @@ class Settings(ServiceSettings):
     port: int = Field(default=8000, validation_alias="CONTROL_PLANE_PORT")
     auto_migrate: bool = True
     """Apply database migrations at start-up."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics on `GET /metrics` (no API key: expose it to your scraper only)."""
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long the metrics read from the store (webhook backlog, ongoing calls) are reused."""
 
     call_token_ttl_seconds: int = 600
     """How long a call's token admits the caller; a call not joined by then is failed."""
@@ -106,6 +124,10 @@ class Settings(ServiceSettings):
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 2.0
     """First retry after this; doubled each time (2, 4, 8 ... s), at most an hour."""
+    webhook_lease_seconds: float = 30.0
+    """A dispatcher holds the deliveries it claimed this long; those of a dispatcher that
+    died are delivered by another once it passes. Longer than a delivery may take
+    (`webhook_timeout_seconds`), so that no other dispatcher sends one still in flight."""
     retention_interval_seconds: float = 3600.0
     """How often calls older than their agent's `privacy.retention_days` are deleted."""
     webhook_log_days: int = Field(default=30, ge=1)
@@ -117,6 +139,9 @@ class Settings(ServiceSettings):
 
     rate_limit: str = "600/minute"
     """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""
+    redis_url: str = ""
+    """Redis shared by every control plane (`redis://host:6379/0`): rate limits count there,
+    across all of them. Empty: each process counts in its own memory."""
     auth_failure_limit: str = "30/minute"
     """Failed authentications per client address; beyond it, 429 until the window passes
     (behind a proxy, run uvicorn with `--forwarded-allow-ips` so the address is the client's)."""
@@ -130,6 +155,16 @@ class Settings(ServiceSettings):
     whisper_model: str | None = None
     """Whisper model for `/voice-agents/stt`; local TTS voices follow `PIPER_VOICE` and
     `PIPER_VOICES_DIR` (see `voices.catalog`)."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_delivery(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS "
+                f"({self.webhook_lease_seconds} <= {self.webhook_timeout_seconds}): another "
+                "dispatcher would send a delivery still in flight"
+            )
+        return self
 
 
 @lru_cache

@@ -263,26 +263,27 @@ class ProcessSampler:
                 now = time.monotonic()
                 dt = now - previous
                 previous = now
-                t = round(now - self._t0, 3)
-                taken: dict[str, dict[str, Any]] = {MACHINE: self._machine(t)}
+                taken: dict[str, dict[str, Any]] = {MACHINE: self._machine()}
                 kids = children_by_parent()
                 nested = self._tree_pids(trees, kids)
                 for name, tree in trees.items():
                     if tree.alive:
                         sample = self._measure(tree, dt, kids, nested)
                         if sample is not None:
-                            taken[name] = {"t": t, **sample}
+                            taken[name] = sample
+                # Stamped once read: a sample dated before a moment was read entirely before
+                # it (on a busy machine a round can take longer than its interval).
+                t = round(time.monotonic() - self._t0, 3)
                 with self._lock:
                     for name, sample in taken.items():
-                        self._samples[name].append(sample)
+                        self._samples[name].append({"t": t, **sample})
             except Exception:
                 logger.exception("process sample failed")
 
     @staticmethod
-    def _machine(t: float) -> dict[str, Any]:
+    def _machine() -> dict[str, Any]:
         memory = psutil.virtual_memory()
         return {
-            "t": t,
             "cpu_percent": round(psutil.cpu_percent() * (psutil.cpu_count() or 1), 1),
             "rss_bytes": memory.total - memory.available,
             "processes": len(psutil.pids()),

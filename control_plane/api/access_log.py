@@ -9,8 +9,12 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from shared import logs
+from shared.logs import LogFormat
 
 SECRET_NAME = re.compile(r"key|token|secret|passw|signature|auth|session", re.IGNORECASE)
 MASK = "***"
@@ -30,20 +34,32 @@ def redact_path(path: str) -> str:
 
 class RedactSecrets(logging.Filter):
     """For uvicorn's access logger, whose record args are (client, method, path, version,
-    status)."""
+    status). The request's parts are also set as the record's fields, for JSON lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             record.args = (*args[:2], redact_path(args[2]), *args[3:])
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            record.client, record.method, record.path, _, record.status = record.args
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration, with the access log redacted."""
+def uvicorn_log_config(
+    log_format: LogFormat = "text", secrets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """uvicorn's own logging configuration, with the access log redacted; in JSON, its lines
+    are written as the rest of the process's (`shared.logs`)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact_secrets"] = {"()": RedactSecrets}
     config["handlers"]["access"]["filters"] = ["redact_secrets"]
+    if log_format == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {
+                "()": logs.formatter,
+                "log_format": "json",
+                "secrets": list(secrets),
+            }
     return config

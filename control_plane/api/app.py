@@ -16,9 +16,11 @@ from ..security import ProviderKeyVault
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
+from . import metrics
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
+from .routes.health import router as health_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     timeout=settings.webhook_timeout_seconds,
                     max_attempts=settings.webhook_max_attempts,
                     retry_base=settings.webhook_retry_base_seconds,
+                    lease=settings.webhook_lease_seconds,
                     egress=settings.egress_policy(),
                 ),
             )
@@ -89,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_upload_bytes=settings.stt_max_upload_bytes + 64 * 1024,
             rate_limit=settings.rate_limit,
             auth_failure_limit=settings.auth_failure_limit,
+            redis_url=settings.redis_url,
         )
     )
     install_error_handlers(app)
+    app.include_router(health_router)
     # Static paths before `/voice-agents/{id}`.
     app.include_router(analytics.router)
     app.include_router(voices.router)
@@ -100,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
+    if settings.metrics_enabled:
+        metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)
     return app
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..schemas.errors import ErrorResponse
+from ..store.outage import StoreUnavailableError, is_outage, unavailable
 
 logger = logging.getLogger("control_plane")
 
@@ -86,9 +90,42 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal server error"})
 
 
+class _Sometimes:
+    """True at most once in `seconds`: while the database is out of reach, its 503s are
+    logged once a minute, not once each."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = -seconds
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
+_log_outage = _Sometimes(60.0)
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 when the database is out of reach (the detail says why; the client retries), and
+    the same 500 as any other failure for an error of the query itself."""
+    if not is_outage(exc):
+        return await _unexpected_error(request, exc)
+    if _log_outage():
+        logger.warning("answering 503 while %s", unavailable(exc))
+    return JSONResponse(
+        status_code=503, content={"detail": str(unavailable(exc))}, headers={"Retry-After": "5"}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in (StoreUnavailableError, PoolTimeoutError, DBAPIError):
+        app.add_exception_handler(error, _store_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -102,5 +139,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Upload too large",
         429: "Rate limit exceeded; see the Retry-After header",
         502: "An upstream service (LiveKit, a voice provider) failed",
+        503: "A dependency (the database, Redis) is unreachable; retry later",
     }
     return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}

@@ -26,7 +26,8 @@ from starlette.types import Message, Receive
 
 from ..store.models import ApiKey
 from ..store.repositories import ApiKeyRepository
-from .ratelimit import RateLimiter
+from .errors import error_responses
+from .ratelimit import Counters, RateLimiter
 
 AUTH_STATE = "api_key_record"
 """Where the authenticated key record is left in the request state."""
@@ -43,6 +44,9 @@ class GuardSettings:
     """Requests per API key."""
     auth_failure_limit: str
     """Failed authentications per client address."""
+    redis_url: str = ""
+    """Where the limits are counted, shared by every control plane (`ratelimit`); empty:
+    in this process's memory."""
 
 
 class RequestGuard:
@@ -50,8 +54,9 @@ class RequestGuard:
 
     def __init__(self, settings: GuardSettings) -> None:
         self.settings = settings
-        self.requests = RateLimiter(settings.rate_limit)
-        self.failures = RateLimiter(settings.auth_failure_limit)
+        self.counters = Counters(settings.redis_url)
+        self.requests = RateLimiter(settings.rate_limit, self.counters)
+        self.failures = RateLimiter(settings.auth_failure_limit, self.counters)
 
     def body_limit(self, *, takes_file: bool) -> int:
         return self.settings.max_upload_bytes if takes_file else self.settings.max_body_bytes
@@ -60,19 +65,19 @@ class RequestGuard:
         """The request's live key record, also left in the request state; 401 without a valid
         key, 429 over the key's rate or after too many failures from the client's address."""
         client = request.client.host if request.client else "unknown"
-        wait = self.failures.blocked(client)
+        wait = await self.failures.blocked(client)
         if wait is not None:
             raise _refusal(429, f"Too many failed authentications; retry in {int(wait)} s", wait)
         key = request.headers.get(API_KEY_HEADER)
         if not key:
-            self.failures.hit(client)
+            await self.failures.hit(client)
             raise _refusal(401, "Missing API key: send it in the x-api-key header")
         async with request.app.state.sessions() as session:
             record = await ApiKeyRepository(session).authenticate(key=key)
         if record is None:
-            self.failures.hit(client)
+            await self.failures.hit(client)
             raise _refusal(401, "Invalid API key")
-        wait = self.requests.hit(str(record.id))
+        wait = await self.requests.hit(str(record.id))
         if wait is not None:
             raise _refusal(429, f"Rate limit exceeded; retry in {int(wait)} s", wait)
         setattr(request.state, AUTH_STATE, record)
@@ -80,7 +85,13 @@ class RequestGuard:
 
 
 class GuardedRoute(APIRoute):
-    """A route whose request passes `RequestGuard` before FastAPI reads its body."""
+    """A route whose request passes `RequestGuard` before FastAPI reads its body. Each reads
+    the store (the key, at least), so each may answer 503 while the database is out of reach:
+    the OpenAPI document says so."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        responses = {**error_responses(503), **(kwargs.pop("responses", None) or {})}
+        super().__init__(path, endpoint, responses=responses, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

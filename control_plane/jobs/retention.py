@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..recordings import RecordingStore
 from ..store.models import utcnow
+from ..store.outage import OutageLog
 from ..store.repositories import (
     ConversationRepository,
     VoiceAgentRepository,
@@ -41,7 +42,13 @@ async def purge(
     webhook_log_days: int = 30,
     now: datetime | None = None,
 ) -> Purged:
-    """Delete every agent's calls older than its `retention_days`; commits per agent."""
+    """Delete every agent's calls older than its `retention_days`; commits per agent.
+
+    Recordings go first, then the records: a purge that dies between the two leaves records
+    whose recordings are gone (the next purge deletes them), never a recording no record
+    points to any more. Several purges may run at once (one per control plane): on PostgreSQL
+    each call is locked by one of them, and on both backends each counts only the records
+    and recordings it deleted itself."""
     now = now or utcnow()
     purged = Purged()
     agents = await VoiceAgentRepository(session).privacy_of_all()
@@ -50,15 +57,14 @@ async def purge(
         days = (privacy or {}).get("retention_days")
         if not days:
             continue
-        old = await calls.expired(agent_id=agent_id, created_before=now - timedelta(days=days))
+        old = await calls.lock_expired(agent_id=agent_id, created_before=now - timedelta(days=days))
         if not old:
             continue
-        await calls.delete_many(conversation_ids=[r.id for r in old])
-        await session.commit()
-        purged.conversations += len(old)
         for row in old:
             if row.recording and await asyncio.to_thread(store.delete, row.recording):
                 purged.recordings += 1
+        purged.conversations += await calls.delete_many(conversation_ids=[r.id for r in old])
+        await session.commit()
     purged.webhook_deliveries = await WebhookDeliveryRepository(session).delete_finished(
         created_before=now - timedelta(days=webhook_log_days)
     )
@@ -76,10 +82,12 @@ async def run_purge(
     webhook_log_days: int,
 ) -> None:
     """Purge every `interval` seconds until cancelled."""
+    outages = OutageLog(logger, "the retention purge")
     while True:
         try:
             async with sessions() as session:
                 await purge(session, store, webhook_log_days=webhook_log_days)
+            outages.succeeded()
         except Exception as exc:  # the next round tries again
-            logger.warning("retention purge failed: %s", exc)
+            outages.failed(exc)
         await asyncio.sleep(interval)

@@ -2,9 +2,14 @@
 
 `enqueue` writes one delivery per subscribed webhook in the same transaction as the change it
 reports, so an event exists exactly when its change does. `Dispatcher` delivers them at least
-once: it claims due deliveries for a short lease (a dispatcher that dies mid-delivery loses
+once: it claims due deliveries for a lease (a dispatcher that dies mid-delivery loses
 nothing, its claim expires), POSTs them signed, and on failure retries with exponential
 backoff until `max_attempts`. Each attempt is kept on the delivery and readable through the API.
+
+Any number of control planes dispatch from one store: a claim is atomic (see
+`WebhookDeliveryRepository.claim_due`), so each delivery is sent once while its dispatcher
+lives, and an attempt is recorded only by the dispatcher whose claim is still current. A
+store out of reach pauses delivery (logged once); what is pending goes out when it returns.
 
 Signature: `X-Signature` is the hex HMAC-SHA256 of the raw body with the webhook's secret.
 The body carries `timestamp` (the attempt's Unix time), also sent as `X-Timestamp`: it is part
@@ -21,7 +26,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,8 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.egress import EgressPolicy, httpx_client
 
+from ..metrics import WEBHOOK_DELIVERIES
 from ..security import ProviderKeyVault
 from ..store.models import Conversation, WebhookDelivery, utcnow
+from ..store.outage import OutageLog
 from ..store.repositories import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 logger = logging.getLogger("control_plane.jobs.webhooks")
@@ -93,6 +100,7 @@ class DispatchSettings:
     """Seconds before the first retry; doubled each time, at most `retry_max`."""
     retry_max: float = 3600.0
     lease: float = 30.0
+    """How long a claim holds (`Settings.webhook_lease_seconds`)."""
     batch: int = 20
     egress: EgressPolicy = EgressPolicy()
     """Where receivers may be: checked again at each connection (the name may resolve
@@ -109,6 +117,7 @@ class Dispatcher:
         self.sessions = sessions
         self.vault = vault
         self.settings = settings
+        self.outages = OutageLog(logger, "webhook delivery")
 
     async def run(self) -> None:
         """Deliver until cancelled."""
@@ -116,8 +125,9 @@ class Dispatcher:
             while True:
                 try:
                     delivered = await self.deliver_due(client)
+                    self.outages.succeeded()
                 except Exception as exc:  # the next round tries again
-                    logger.warning("webhook round failed: %s", exc)
+                    self.outages.failed(exc)
                     delivered = 0
                 if not delivered:
                     await asyncio.sleep(self.settings.poll_interval)
@@ -125,7 +135,7 @@ class Dispatcher:
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         claimed = await self._claim()
         if claimed:
-            await asyncio.gather(*(self._deliver(client, d, url, s) for d, url, s in claimed))
+            await asyncio.gather(*(self._deliver(client, due) for due in claimed))
         return len(claimed)
 
     async def _claim(self) -> list[DueDelivery]:
@@ -136,15 +146,12 @@ class Dispatcher:
                 limit=self.settings.batch,
             )
 
-    async def _deliver(
-        self, client: httpx.AsyncClient, delivery_id: uuid.UUID, url: str, sealed: str
-    ) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, due: DueDelivery) -> None:
         async with self.sessions() as session:
-            delivery = await WebhookDeliveryRepository(session).get_for_dispatch(
-                delivery_id=delivery_id
-            )
+            delivery = await WebhookDeliveryRepository(session).get_for_dispatch(delivery_id=due.id)
         if delivery is None:
             return
+        url, sealed = due.url, due.secret_ciphertext
         timestamp = str(int(time.time()))
         body = json.dumps({**delivery.payload, "timestamp": int(timestamp)}).encode()
         status_code: int | None = None
@@ -167,10 +174,14 @@ class Dispatcher:
                 error = f"HTTP {status_code}"
         except (httpx.HTTPError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        await self._record(delivery, status_code, error)
+        await self._record(delivery, due.claimed_until, status_code, error)
 
     async def _record(
-        self, delivery: WebhookDelivery, status_code: int | None, error: str | None
+        self,
+        delivery: WebhookDelivery,
+        claimed_until: datetime,
+        status_code: int | None,
+        error: str | None,
     ) -> None:
         now = utcnow()
         attempt: dict[str, Any] = {
@@ -195,8 +206,18 @@ class Dispatcher:
                 attempt["next_retry"] = next_retry.isoformat()
         values["attempts"] = [*delivery.attempts, attempt]
         async with self.sessions() as session, session.begin():
-            await WebhookDeliveryRepository(session).record_attempt(
-                delivery_id=delivery.id, values=values
+            recorded = await WebhookDeliveryRepository(session).record_attempt(
+                delivery_id=delivery.id, claimed_until=claimed_until, values=values
             )
+        if not recorded:
+            logger.warning(
+                "webhook %s (delivery %s): attempt not recorded, its claim expired and another "
+                "dispatcher took it over (raise WEBHOOK_LEASE_SECONDS)",
+                delivery.event,
+                delivery.id,
+            )
+            return
+        outcome = "delivered" if error is None else values.get("status", "retrying")
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
         log = logger.info if error is None else logger.warning
         log("webhook %s (delivery %s): %s", delivery.event, delivery.id, error or "delivered")

@@ -40,4 +40,9 @@ def llama_server_command(
         "true",
         "--verbose",
         "false",
+        # One completion at a time: by default a request arriving while another streams ends
+        # that one at once, and a call whose request overlaps another call's got an empty
+        # reply (two calls at once, on one worker or on several). Queued, both are answered.
+        "--interrupt_requests",
+        "false",
     ]

@@ -39,8 +39,10 @@ def doomed_worker(stack: Stack) -> Iterator[ManagedProcess]:
 
 @pytest.fixture(scope="module")
 def reaping_api(stack: Stack, store_url: str, provider_env: dict[str, str]) -> Iterator[str]:
-    """A control plane dispatching to the doomed worker, reaping calls silent for 8 s."""
-    reaper = {"REAPER_INTERVAL_SECONDS": "0.5", "REAPER_STALE_SECONDS": "8"}
+    """A control plane dispatching to the doomed worker, reaping calls silent for 25 s: longer
+    than two of the worker's heartbeats (every 10 s), so a live call whose beat comes late on a
+    busy machine is not taken for a lost one."""
+    reaper = {"REAPER_INTERVAL_SECONDS": "0.5", "REAPER_STALE_SECONDS": "25"}
     process = stack_control_plane(
         stack, store_url, PORT, AGENT_NAME, "control-plane-reaper.log", {**reaper, **provider_env}
     )
@@ -99,7 +101,7 @@ async def test_a_killed_worker_keeps_what_was_said_and_the_call_fails(
                 body = (await client.get(conversation)).json()
                 return body if body["status"] == "failed" else None
 
-            record = await poll_until(failed, 30, "the reaper to fail the call")
+            record = await poll_until(failed, 60, "the reaper to fail the call")
         finally:
             caller.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

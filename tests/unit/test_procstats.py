@@ -171,8 +171,11 @@ def test_tree_cpu_includes_a_child_started_during_sampling(
             child_cpu,
         )
         window = sampler.summary(since=t_go, until=t_done)
-        assert window["tree"]["cpu_mean"] > 20.0
-        assert window["tree"]["cpu_p95"] > 40.0
+        # The window's mean is the child's CPU time spread over the window. How much CPU the
+        # child got depends on the machine's other work, so no fixed percentage is expected.
+        window_cpu = window["tree"]["cpu_mean"] / 100 * (t_done - t_go)
+        assert window_cpu >= child_cpu - 2 * INTERVAL - 0.1, (window_cpu, child_cpu)
+        assert window["tree"]["cpu_p95"] >= window["tree"]["cpu_mean"] > 0.0
         assert window["idle"]["cpu_mean"] < 5.0
         assert window["idle"]["processes_max"] == 1
 

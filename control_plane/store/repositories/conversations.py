@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ..models import Conversation, ConversationMessage, utcnow
 
@@ -103,51 +104,82 @@ class ConversationRepository:
         await self.session.delete(conversation)
         await self.session.flush()
 
-    async def lock_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
-        """Ongoing calls of every company whose worker's last heartbeat is older than
-        `last_seen_before` (the worker is gone), locked for the caller's transaction (rows
-        another transaction holds are skipped: a later round sees them again)."""
-        result = await self.session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.status == "ongoing",
-                Conversation.last_seen_at.is_not(None),
-                Conversation.last_seen_at < last_seen_before,
-            )
+    async def count_ongoing(self) -> int:
+        """Calls in progress (`ongoing` records), across companies."""
+        query = select(func.count()).select_from(Conversation)
+        return await self.session.scalar(query.where(Conversation.status == "ongoing")) or 0
+
+    async def fail_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
+        """Close as failed (`worker_lost`, ended at the last heartbeat) the ongoing calls of
+        every company whose worker's last heartbeat is older than `last_seen_before` (the
+        worker is gone); the calls closed here are returned."""
+        return await self._fail_ongoing(
+            (Conversation.last_seen_at.is_not(None), Conversation.last_seen_at < last_seen_before),
+            end_reason="worker_lost",
+            ended_at=Conversation.last_seen_at,
+        )
+
+    async def fail_unjoined(
+        self, *, created_before: datetime, now: datetime
+    ) -> Sequence[Conversation]:
+        """Close as failed (`not_joined`, ended `now`) the ongoing calls of every company
+        that no agent joined and that were set up before `created_before`; the calls closed
+        here are returned."""
+        return await self._fail_ongoing(
+            (Conversation.started_at.is_(None), Conversation.created_at < created_before),
+            end_reason="not_joined",
+            ended_at=now,
+        )
+
+    async def _fail_ongoing(
+        self,
+        conditions: tuple[ColumnElement[bool], ...],
+        *,
+        end_reason: str,
+        ended_at: datetime | InstrumentedAttribute[datetime | None],
+    ) -> Sequence[Conversation]:
+        """One UPDATE ... RETURNING, so that with several reapers each call is closed, and
+        returned, by one of them, on both backends: on PostgreSQL the candidates are locked,
+        skipping rows another transaction holds (a later round sees them again); on SQLite,
+        without row locks but with one writer at a time, the UPDATE's own `ongoing` check
+        keeps a call closed meanwhile from being closed again."""
+        candidates = (
+            select(Conversation.id)
+            .where(Conversation.status == "ongoing", *conditions)
             .with_for_update(skip_locked=True)
+        )
+        result = await self.session.scalars(
+            update(Conversation)
+            .where(Conversation.id.in_(candidates), Conversation.status == "ongoing")
+            .values(status="failed", end_reason=end_reason, ended_at=ended_at)
+            .returning(Conversation)
+            .execution_options(synchronize_session=False)
         )
         return result.all()
 
-    async def lock_unjoined(self, *, created_before: datetime) -> Sequence[Conversation]:
-        """Ongoing calls of every company that no agent joined and that were set up before
-        `created_before`, locked as `lock_lost` locks."""
-        result = await self.session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.status == "ongoing",
-                Conversation.started_at.is_(None),
-                Conversation.created_at < created_before,
-            )
-            .with_for_update(skip_locked=True)
-        )
-        return result.all()
-
-    async def expired(
+    async def lock_expired(
         self, *, agent_id: uuid.UUID, created_before: datetime
     ) -> Sequence[Row[str, str | None]]:
         """The id and recording key of one agent's finished calls set up before
-        `created_before` (the retention purge's, which goes through every agent)."""
+        `created_before` (the retention purge's, which goes through every agent), locked for
+        the caller's transaction: on PostgreSQL another purge skips them (`SKIP LOCKED`)."""
         result = await self.session.execute(
-            select(Conversation.id, Conversation.recording).where(
+            select(Conversation.id, Conversation.recording)
+            .where(
                 Conversation.agent_id == agent_id,
                 Conversation.status != "ongoing",
                 Conversation.created_at < created_before,
             )
+            .with_for_update(skip_locked=True)
         )
         return result.all()
 
-    async def delete_many(self, *, conversation_ids: Sequence[str]) -> None:
-        """Delete these calls; their messages go with them (ON DELETE CASCADE)."""
-        await self.session.execute(
+    async def delete_many(self, *, conversation_ids: Sequence[str]) -> int:
+        """Delete these calls; their messages go with them (ON DELETE CASCADE). How many
+        were deleted here (not by another transaction meanwhile)."""
+        result = await self.session.execute(
             delete(Conversation).where(Conversation.id.in_(conversation_ids))
         )
+        if not isinstance(result, CursorResult):
+            raise TypeError(f"not the result of a DELETE: {type(result).__name__}")
+        return result.rowcount

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, CursorResult, Result, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Webhook, WebhookDelivery, utcnow
@@ -74,11 +74,13 @@ class WebhookRepository:
 
 
 class DueDelivery(NamedTuple):
-    """A delivery claimed by a dispatcher, with where it goes and its sealed secret."""
+    """A delivery claimed by a dispatcher, with where it goes, its sealed secret and the end
+    of the claim's lease."""
 
     id: uuid.UUID
     url: str
     secret_ciphertext: str
+    claimed_until: datetime
 
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
@@ -136,44 +138,83 @@ class WebhookDeliveryRepository:
     async def claim_due(self, *, now: datetime, lease: timedelta, limit: int) -> list[DueDelivery]:
         """Claim up to `limit` pending deliveries due by `now`, the longest due first, across
         companies: each is held until `now + lease` (a dispatcher that dies loses nothing, its
-        claim expires). A delivery another dispatcher claimed meanwhile is left to it; only
-        those claimed here are returned. Run in the caller's transaction."""
-        due = (
-            await self.session.execute(
-                select(WebhookDelivery.id, Webhook.url, Webhook.secret_ciphertext)
-                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_retry_at <= now,
-                    _unclaimed(now),
-                )
+        claim expires), and only those claimed here are returned. Run in the caller's
+        transaction, committed at once.
+
+        Atomic on both backends: PostgreSQL locks the candidates (`SKIP LOCKED`: those another
+        dispatcher is claiming are left to it); the UPDATE then takes only rows still pending,
+        due and unclaimed, which on SQLite (one writer at a time, no row locks) is what keeps
+        a delivery another dispatcher claimed, or already delivered, since the candidates were
+        read from being claimed again."""
+        claimable = (
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_retry_at <= now,
+            _unclaimed(now),
+        )
+        candidates = (
+            await self.session.scalars(
+                select(WebhookDelivery.id)
+                .where(*claimable)
                 .order_by(WebhookDelivery.next_retry_at)
                 .limit(limit)
+                .with_for_update(skip_locked=True)
             )
         ).all()
-        claimed = []
-        for delivery_id, url, secret_ciphertext in due:
-            # Another dispatcher may have claimed it since: only take what is still free.
-            result = await self.session.execute(
+        if not candidates:
+            return []
+        until = now + lease
+        claimed = (
+            await self.session.scalars(
                 update(WebhookDelivery)
-                .where(and_(WebhookDelivery.id == delivery_id, _unclaimed(now)))
-                .values(locked_until=now + lease)
+                .where(WebhookDelivery.id.in_(candidates), *claimable)
+                .values(locked_until=until)
+                .returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False)
             )
-            if _changed_rows(result):
-                claimed.append(DueDelivery(delivery_id, url, secret_ciphertext))
-        return claimed
+        ).all()
+        if not claimed:
+            return []
+        rows = await self.session.execute(
+            select(WebhookDelivery.id, Webhook.url, Webhook.secret_ciphertext)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(WebhookDelivery.id.in_(claimed))
+            .order_by(WebhookDelivery.next_retry_at)
+        )
+        return [DueDelivery(*row, claimed_until=until) for row in rows.all()]
 
     async def get_for_dispatch(self, *, delivery_id: uuid.UUID) -> WebhookDelivery | None:
         """A delivery the dispatcher claimed, whatever its company (None if it was deleted
         since, with its webhook)."""
         return await self.session.get(WebhookDelivery, delivery_id)
 
-    async def record_attempt(self, *, delivery_id: uuid.UUID, values: dict[str, Any]) -> None:
+    async def record_attempt(
+        self, *, delivery_id: uuid.UUID, claimed_until: datetime, values: dict[str, Any]
+    ) -> bool:
         """Write an attempt's outcome on the delivery: `values` holds its new status, retry
-        schedule, lease and attempts log."""
-        await self.session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
+        schedule, lease and attempts log. Only while the claim that ends at `claimed_until` is
+        still the delivery's (its lease is the claim's token): False, and nothing written,
+        when it expired and another dispatcher took the delivery over."""
+        result = await self.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.locked_until == claimed_until,
+            )
+            .values(**values)
         )
+        return _changed_rows(result) == 1
+
+    async def backlog(self, *, now: datetime) -> tuple[int, int]:
+        """The outbox's depth across companies: pending deliveries due by `now`, and pending
+        deliveries in all (those waiting for their next retry too)."""
+        due, pending = (
+            await self.session.execute(
+                select(
+                    func.count().filter(WebhookDelivery.next_retry_at <= now), func.count()
+                ).where(WebhookDelivery.status == "pending")
+            )
+        ).one()
+        return int(due), int(pending)
 
     async def delete_finished(self, *, created_before: datetime) -> int:
         """Delete the delivered and failed deliveries (not the pending ones) created before
