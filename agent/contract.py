@@ -142,6 +142,24 @@ class CustomResponses(_Contract):
     there?")."""
 
 
+class KnowledgeSettings(_Contract):
+    """How the agent answers from its knowledge base (the items added to it through
+    `/v1/api/knowledge-base`)."""
+
+    top_k: int = Field(default=3, ge=1, le=10)
+    """Passages at most put before the model each turn."""
+    min_score: float = Field(default=0.82, ge=0.0, le=1.0)
+    """Cosine similarity a passage needs to count as relevant. The packaged multilingual-e5
+    scores unrelated text 0.70-0.80 and an answering passage 0.83 or more; with another model,
+    tune it with `POST /v1/api/knowledge-base/search`."""
+    embedding_model: Name = "local"
+    """`local` (the packaged multilingual-e5-small) or a model of `embedding_base_url`.
+    Changing it re-ingests the agent's items."""
+    embedding_base_url: BaseUrl | None = None
+    """Any OpenAI-compatible embeddings endpoint; null: OpenAI (unless the model is
+    `local`)."""
+
+
 class AgentConfig(_Contract):
     """Everything an agent is: its voice, its model and prompt, its turn-taking, what is kept.
 
@@ -184,6 +202,7 @@ class AgentConfig(_Contract):
     turn_detection: TurnDetection = TurnDetection()
     privacy: Privacy = Privacy()
     custom_responses: CustomResponses = CustomResponses()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     max_duration_seconds: MaxDuration = 1800.0
 
     @classmethod

@@ -128,6 +128,20 @@ class Settings(ServiceSettings):
     """A dispatcher holds the deliveries it claimed this long; those of a dispatcher that
     died are delivered by another once it passes. Longer than a delivery may take
     (`webhook_timeout_seconds`), so that no other dispatcher sends one still in flight."""
+    knowledge_ingester: bool = True
+    """Ingest knowledge-base items from this process (any number of control planes may)."""
+    knowledge_poll_seconds: float = Field(default=2.0, gt=0)
+    knowledge_lease_seconds: float = Field(default=300.0, gt=0)
+    """An ingestion job holds an item this long; a dead job's items are taken over after."""
+    knowledge_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Largest knowledge-base file (413 beyond)."""
+    knowledge_max_items_per_agent: int = Field(default=200, ge=1)
+    knowledge_max_text_chars: int = Field(default=200_000, ge=100)
+    knowledge_url_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    """Largest page or file a knowledge-base URL may answer with."""
+    knowledge_url_timeout_seconds: float = Field(default=20.0, gt=0)
+    knowledge_min_refresh_seconds: int = Field(default=300, ge=1)
+    """Shortest `refresh_interval` a URL may have."""
     retention_interval_seconds: float = 3600.0
     """How often calls older than their agent's `privacy.retention_days` are deleted."""
     webhook_log_days: int = Field(default=30, ge=1)

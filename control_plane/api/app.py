@@ -9,6 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from knowledge.sources import FetchLimits
+
+from ..jobs.knowledge import Ingester, IngestSettings
 from ..jobs.reaper import run_reaper
 from ..jobs.retention import run_purge
 from ..jobs.webhooks import Dispatcher, DispatchSettings
@@ -17,6 +20,7 @@ from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
+from .compat import knowledge as compat_knowledge
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
@@ -67,6 +71,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
             )
             tasks.append(asyncio.create_task(dispatcher.run(), name="webhook-dispatcher"))
+        if settings.knowledge_ingester:
+            ingester = Ingester(
+                app.state.sessions,
+                lambda: ProviderKeyVault.from_settings(settings),
+                IngestSettings(
+                    poll_interval=settings.knowledge_poll_seconds,
+                    lease=settings.knowledge_lease_seconds,
+                    egress=settings.egress_policy(),
+                    fetch=FetchLimits(
+                        max_bytes=settings.knowledge_url_max_bytes,
+                        timeout=settings.knowledge_url_timeout_seconds,
+                    ),
+                    openai_base_url=settings.openai_base_url,
+                    openai_api_key=(
+                        settings.openai_api_key.get_secret_value()
+                        if settings.openai_api_key
+                        else None
+                    ),
+                ),
+            )
+            app.state.ingester = ingester
+            tasks.append(asyncio.create_task(ingester.run(), name="knowledge-ingester"))
         try:
             yield
         finally:
@@ -105,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
+    app.include_router(compat_knowledge.router)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)

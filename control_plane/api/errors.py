@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..schemas.envelope import SEED_PREFIX, failed
 from ..schemas.errors import ErrorResponse
 from ..store.outage import StoreUnavailableError, is_outage, unavailable
 
@@ -46,10 +47,38 @@ def _is_tag(part: object) -> bool:
     return isinstance(part, str) and (part[:1].isupper() or "[" in part)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def error_response(
+    request: Request,
+    status: int,
+    detail: Any,
+    headers: dict[str, str] | None = None,
+    field: str | None = None,
+) -> JSONResponse:
+    """`{"detail": "..."}`, or on the seed-001 surface its envelope (`schemas.envelope`). A
+    route may give `detail` as `{"code", "message", "field"}` for that envelope's sake."""
+    code = None
+    if isinstance(detail, dict) and "message" in detail:
+        code, field, detail = detail.get("code"), detail.get("field", field), detail["message"]
+    if request.url.path.startswith(SEED_PREFIX):
+        content = failed(status, str(detail), code=code, field=field)
+    else:
+        content = {"detail": detail}
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def first_field(errors: list[dict[str, Any]]) -> str | None:
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in _LOCATIONS and not _is_tag(p)]
+        if loc:
+            return ".".join(loc)
+    return None
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        status_code=400, content={"detail": describe_validation_errors(list(exc.errors()))}
+    errors = list(exc.errors())
+    return error_response(
+        request, 400, describe_validation_errors(errors), field=first_field(errors)
     )
 
 
@@ -58,7 +87,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    return error_response(request, exc.status_code, exc.detail, headers)
 
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -87,7 +116,7 @@ def _template(path: str) -> re.Pattern[str]:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+    return error_response(request, 500, "internal server error")
 
 
 class _Sometimes:
@@ -116,9 +145,7 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
         return await _unexpected_error(request, exc)
     if _log_outage():
         logger.warning("answering 503 while %s", unavailable(exc))
-    return JSONResponse(
-        status_code=503, content={"detail": str(unavailable(exc))}, headers={"Retry-After": "5"}
-    )
+    return error_response(request, 503, str(unavailable(exc)), {"Retry-After": "5"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -137,6 +164,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict with the resource's state",
         413: "Upload too large",
+        415: "Unsupported file type",
         429: "Rate limit exceeded; see the Retry-After header",
         502: "An upstream service (LiveKit, a voice provider) failed",
         503: "A dependency (the database, Redis) is unreachable; retry later",

@@ -21,7 +21,7 @@ from fastapi import HTTPException, Request, Response, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.params import File
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Message, Receive
 
 from ..store.models import ApiKey
@@ -68,10 +68,13 @@ class RequestGuard:
         wait = await self.failures.blocked(client)
         if wait is not None:
             raise _refusal(429, f"Too many failed authentications; retry in {int(wait)} s", wait)
-        key = request.headers.get(API_KEY_HEADER)
+        key = request_key(request)
         if not key:
             await self.failures.hit(client)
-            raise _refusal(401, "Missing API key: send it in the x-api-key header")
+            raise _refusal(
+                401,
+                "Missing API key: send it in the x-api-key header or as Authorization: Bearer",
+            )
         async with request.app.state.sessions() as session:
             record = await ApiKeyRepository(session).authenticate(key=key)
         if record is None:
@@ -82,6 +85,17 @@ class RequestGuard:
             raise _refusal(429, f"Rate limit exceeded; retry in {int(wait)} s", wait)
         setattr(request.state, AUTH_STATE, record)
         return record
+
+
+def request_key(request: Request) -> str | None:
+    """The API key a request carries: `x-api-key`, else `Authorization: Bearer <key>`."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
 
 
 class GuardedRoute(APIRoute):
@@ -119,9 +133,13 @@ api_key_header = APIKeyHeader(
 )
 
 
+bearer = HTTPBearer(auto_error=False, description="The company's API key, as a Bearer token")
+
+
 async def get_company_id(
     request: Request,
     _api_key: Annotated[str | None, Security(api_key_header)] = None,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> uuid.UUID:
     """The company of the request's API key (the routes' `CompanyDep`), checked and rate
     limited before the body was read when the route is a `GuardedRoute`."""

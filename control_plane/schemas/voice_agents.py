@@ -21,6 +21,7 @@ from agent.contract import (
     DEFAULT_MODEL_ID,
     AgentConfig,
     CustomResponses,
+    KnowledgeSettings,
     Name,
     Privacy,
     TurnDetection,
@@ -39,6 +40,7 @@ NESTED_SETTINGS: dict[str, type[BaseModel]] = {
     "turn_detection": TurnDetection,
     "privacy": Privacy,
     "custom_responses": CustomResponses,
+    "knowledge": KnowledgeSettings,
 }
 """Settings objects that an update changes key by key."""
 

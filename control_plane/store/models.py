@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -116,6 +117,9 @@ class VoiceAgent(Base):
     )
     max_duration_seconds: Mapped[float] = mapped_column(
         Float, default=1800.0, server_default=text("1800")
+    )
+    knowledge: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -243,3 +247,65 @@ class WebhookDelivery(Base):
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KnowledgeItem(Base):
+    """A document an agent knows: a text, a URL (re-fetched every `refresh_interval` seconds)
+    or a file. Ingested off the request by the knowledge job: `processing` until its passages
+    are embedded and stored (`ready`), or `failed` with the reason in `error`."""
+
+    __tablename__ = "knowledge_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(16))
+    """`text`, `url` or `document`."""
+    name: Mapped[str] = mapped_column(String(500))
+    """The title, the URL or the file's name: the source a passage is quoted with."""
+    category: Mapped[str | None] = mapped_column(String(200), default=None)
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    refresh_interval: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Seconds between fetches of a URL (None: fetched once)."""
+    format: Mapped[str | None] = mapped_column(String(16), default=None)
+    """How the source was read: `text`, `html`, `pdf`, `docx`, `markdown`, `csv`."""
+    source: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """What is still to ingest: a text's content or a file's bytes (cleared once ingested)."""
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="processing", index=True)
+    """`processing`, `ready` or `failed`."""
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    chunks_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    """A knowledge job holds the item until then; a dead one's claim expires."""
+    next_refresh_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ingested_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KnowledgeChunk(Base):
+    """A passage of a knowledge item, with its embedding (float32, little-endian, normalised)
+    and the model that made it: vectors of different models are never compared."""
+
+    __tablename__ = "knowledge_chunks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("knowledge_items.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    embedding_model: Mapped[str] = mapped_column(String(200))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)

@@ -19,6 +19,8 @@ it by base URL (``http://127.0.0.1:PORT/v1``):
 * ``POST /v1/audio/speech`` (route ``speech``): espeak-ng speech at 24 kHz encoded as mp3,
   opus (Ogg), aac (ADTS), flac, wav or pcm (raw s16le mono), streamed in ~100 ms chunks, or as
   ``speech.audio.delta`` / ``speech.audio.done`` SSE events when ``stream_format="sse"``.
+* ``POST /v1/embeddings`` (route ``embeddings``): one vector per input, ``float`` or
+  ``base64``; a hashed bag of words (`embeddings.bag_of_words`), deterministic.
 
 Every route checks ``Authorization: Bearer <key>`` against ``state.valid_keys`` (any non-empty
 key when None) and honours the `Fault` set for its route name: an error status answered with

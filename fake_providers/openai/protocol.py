@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_MODELS = (
     "gpt-4o-mini",
+    "text-embedding-3-small",
     "gpt-4o",
     "gpt-4.1",
     "gpt-4.1-mini",

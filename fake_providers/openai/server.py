@@ -8,11 +8,12 @@ from aiohttp import web
 
 from fake_providers.common import Fault, RequestRecord
 from fake_providers.openai.chat import ChatRoutes
+from fake_providers.openai.embeddings import EmbeddingRoutes
 from fake_providers.openai.speech import SpeechRoutes
 from fake_providers.openai.transcriptions import TranscriptionRoutes
 
 
-class FakeOpenAI(ChatRoutes, TranscriptionRoutes, SpeechRoutes):
+class FakeOpenAI(ChatRoutes, TranscriptionRoutes, SpeechRoutes, EmbeddingRoutes):
     """The fake OpenAI server: ``async start()`` / ``stop()``, or ``with FakeOpenAI() as f``.
 
     It takes the arguments `OpenAICore` lists (see the package docstring for routes and
@@ -30,6 +31,7 @@ class FakeOpenAI(ChatRoutes, TranscriptionRoutes, SpeechRoutes):
                 self._route("transcriptions", self._transcriptions),
             ),
             web.post("/v1/audio/speech", self._route("speech", self._speech)),
+            web.post("/v1/embeddings", self._route("embeddings", self._embeddings)),
         ]
 
     # --- models ---------------------------------------------------------------------------------

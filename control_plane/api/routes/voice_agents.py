@@ -91,6 +91,7 @@ async def update_voice_agent(
                 "turn_detection": agent.turn_detection,
                 "privacy": agent.privacy,
                 "custom_responses": agent.custom_responses,
+                "knowledge": agent.knowledge,
             }
         )
     except InvalidSettingsError as exc:

@@ -6,15 +6,20 @@ from .agents import VoiceAgentRepository
 from .companies import CompanyRepository
 from .conversations import ConversationRepository
 from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
+from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePassages
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
     "ApiKeyRepository",
+    "ClaimedItem",
     "CompanyRepository",
     "ConversationRepository",
     "DueDelivery",
     "IssuedKey",
+    "KnowledgeRepository",
     "ProviderKeyRepository",
+    "StorePassages",
+    "StoredPassage",
     "VoiceAgentRepository",
     "WebhookDeliveryRepository",
     "WebhookRepository",

@@ -1,0 +1,105 @@
+"""Answering from knowledge, for every channel: the passages a question retrieves, and the
+words that put them before the model.
+
+`Retriever` searches an agent's passages wherever they are kept (`PassageStore`: the store,
+through the control plane's repository); each process keeps one index per agent and model,
+rebuilt when the agent's knowledge changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Sequence
+from typing import Protocol
+
+from knowledge.embeddings import Embedder, from_bytes
+from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex, stack
+
+from .contract import KnowledgeSettings
+
+__all__ = ["PROCESS_INDEXES", "Passage", "PassageStore", "Retriever", "knowledge_prompt"]
+
+PROCESS_INDEXES = IndexCache()
+"""The indexes of the agents this process serves."""
+
+
+class StoredPassageLike(Protocol):
+    @property
+    def chunk_id(self) -> uuid.UUID: ...
+    @property
+    def item_id(self) -> uuid.UUID: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def embedding(self) -> bytes: ...
+
+
+class PassageStore(Protocol):
+    async def revision(self, agent_id: uuid.UUID) -> Hashable: ...
+
+    async def passages(self, agent_id: uuid.UUID, model: str) -> Sequence[StoredPassageLike]: ...
+
+
+class Retriever:
+    """The passages of one agent's knowledge closest to a question."""
+
+    def __init__(
+        self,
+        agent_id: uuid.UUID,
+        store: PassageStore,
+        embedder: Embedder,
+        settings: KnowledgeSettings,
+        indexes: IndexCache = PROCESS_INDEXES,
+    ) -> None:
+        self.agent_id = agent_id
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.indexes = indexes
+
+    async def index(self) -> VectorIndex:
+        revision = await self.store.revision(self.agent_id)
+
+        async def load() -> VectorIndex:
+            rows = await self.store.passages(self.agent_id, self.embedder.model)
+            refs = [PassageRef(str(r.chunk_id), str(r.item_id), r.source, r.text) for r in rows]
+            vectors = [from_bytes(r.embedding) for r in rows]
+            dims = vectors[0].shape[0] if vectors else 0
+            return VectorIndex(refs, stack(vectors, dims))
+
+        return await self.indexes.get((self.agent_id, self.embedder.model), revision, load)
+
+    async def search(
+        self, question: str, *, top_k: int | None = None, min_score: float | None = None
+    ) -> list[Passage]:
+        """The best passages for `question`, best first; those under the agent's `min_score`
+        are left out (none: the knowledge has no answer)."""
+        index = await self.index()
+        if not len(index) or not question.strip():
+            return []
+        query = await self.embedder.query(question)
+        return index.search(
+            query,
+            top_k=top_k if top_k is not None else self.settings.top_k,
+            min_score=min_score if min_score is not None else self.settings.min_score,
+        )
+
+
+def knowledge_prompt(passages: Sequence[Passage]) -> str:
+    """What the model reads before the caller's question: the passages with their sources,
+    or, when none is relevant, that the knowledge base has no answer."""
+    if not passages:
+        return (
+            "The knowledge base has nothing about the caller's last words. If they ask about "
+            "the business (its products, prices, hours or policies), say you do not know "
+            "rather than guessing."
+        )
+    lines = [
+        "Answer from these passages of the knowledge base when they answer the caller; "
+        "do not invent facts that are not in them."
+    ]
+    for number, passage in enumerate(passages, start=1):
+        lines.append(f"[{number}] ({passage.source}) {passage.text}")
+    return "\n".join(lines)

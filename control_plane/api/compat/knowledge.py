@@ -1,0 +1,290 @@
+"""`/v1/api/knowledge-base/...`: seed 001's knowledge-base API.
+
+Items are ingested off the request: each is answered at once with `status: processing`, and
+`GET /v1/api/knowledge-base/{id}` (or the list) shows it turn `ready` or `failed` with the
+reason. `POST /v1/api/knowledge-base/search` shows what a call would retrieve, with scores.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+
+from knowledge.documents import ACCEPTED_FILES, UnsupportedDocumentError, format_of
+
+from ...schemas.envelope import ok
+from ...schemas.knowledge import (
+    ItemType,
+    KnowledgeItemList,
+    KnowledgeItemView,
+    KnowledgeSearch,
+    SearchResult,
+    TextItemCreate,
+    UrlItemCreate,
+    envelope_of,
+)
+from ...services import knowledge as service
+from ...store.models import KnowledgeItem, VoiceAgent
+from ...store.repositories import KnowledgeRepository, VoiceAgentRepository
+from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
+from ..errors import error_responses
+from ..guard import GuardedRoute
+from ..routes.integrations import VaultDep
+
+router = APIRouter(
+    prefix="/v1/api/knowledge-base", tags=["knowledge base"], route_class=GuardedRoute
+)
+
+
+def _error(
+    status: int, message: str, code: str | None = None, field: str | None = None
+) -> HTTPException:
+    return HTTPException(status, {"code": code, "message": message, "field": field})
+
+
+async def _agent(session: SessionDep, company_id: uuid.UUID, agent_id: str) -> VoiceAgent:
+    parsed = service.parse_agent_id(agent_id)
+    agent = (
+        await VoiceAgentRepository(session).get(company_id=company_id, agent_id=parsed)
+        if parsed is not None
+        else None
+    )
+    if agent is None:
+        raise _error(404, "Agent not found", "AGENT_NOT_FOUND", "agent_id")
+    return agent
+
+
+async def _item(session: SessionDep, company_id: uuid.UUID, item_id: str) -> KnowledgeItem:
+    parsed = service.parse_agent_id(item_id)
+    item = (
+        await KnowledgeRepository(session).get(company_id=company_id, item_id=parsed)
+        if parsed is not None
+        else None
+    )
+    if item is None:
+        raise _error(404, "Knowledge item not found", "NOT_FOUND", "id")
+    return item
+
+
+async def _room_for_one_more(
+    session: SessionDep, settings: SettingsDep, company_id: uuid.UUID, agent: VoiceAgent
+) -> None:
+    limit = settings.knowledge_max_items_per_agent
+    if await KnowledgeRepository(session).count(company_id=company_id, agent_id=agent.id) >= limit:
+        raise _error(
+            409, f"the agent has {limit} knowledge items, the most it may have", "LIMIT_EXCEEDED"
+        )
+
+
+async def _added(request: Request, session: SessionDep, item: KnowledgeItem) -> dict[str, Any]:
+    view = service.item_view(item)
+    await session.commit()
+    ingester = getattr(request.app.state, "ingester", None)
+    if ingester is not None:
+        ingester.wake.set()
+    return ok(view, "Knowledge item added; it is being processed")
+
+
+ItemEnvelope = envelope_of(KnowledgeItemView)
+
+
+@router.get(
+    "/list",
+    responses=error_responses(400, 401, 404, 429),
+    response_model=envelope_of(KnowledgeItemList),
+)
+async def list_items(
+    session: SessionDep,
+    company_id: CompanyDep,
+    agent_id: Annotated[str | None, Query(description="Only this agent's items")] = None,
+    type: Annotated[ItemType | None, Query(description="Only items of this type")] = None,
+) -> dict[str, Any]:
+    """The company's knowledge items, oldest first."""
+    parsed = None
+    if agent_id is not None:
+        parsed = (await _agent(session, company_id, agent_id)).id
+    items = await KnowledgeRepository(session).list(
+        company_id=company_id, agent_id=parsed, type=type
+    )
+    return ok({"items": [service.item_view(item) for item in items]})
+
+
+@router.post(
+    "/text",
+    status_code=201,
+    responses=error_responses(400, 401, 404, 409, 429),
+    response_model=ItemEnvelope,
+)
+async def add_text(
+    body: TextItemCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    company_id: CompanyDep,
+) -> dict[str, Any]:
+    """Add a text (a title and its content)."""
+    agent = await _agent(session, company_id, body.agent_id)
+    if len(body.content) > settings.knowledge_max_text_chars:
+        raise _error(
+            400,
+            f"content is longer than {settings.knowledge_max_text_chars} characters",
+            field="content",
+        )
+    await _room_for_one_more(session, settings, company_id, agent)
+    source = body.content.encode("utf-8")
+    item = await KnowledgeRepository(session).create(
+        company_id=company_id,
+        agent_id=agent.id,
+        type="text",
+        name=body.title,
+        category=body.category,
+        format="text",
+        source=source,
+        size_bytes=len(source),
+    )
+    return await _added(request, session, item)
+
+
+@router.post(
+    "/url",
+    status_code=201,
+    responses=error_responses(400, 401, 404, 409, 429),
+    response_model=ItemEnvelope,
+)
+async def add_url(
+    body: UrlItemCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    company_id: CompanyDep,
+) -> dict[str, Any]:
+    """Add a web page or a file on the web; with `refresh_interval` (seconds) it is fetched
+    again on that schedule. The URL must reach a public address (`EGRESS_ALLOWED_NETWORKS`
+    relaxes that)."""
+    agent = await _agent(session, company_id, body.agent_id)
+    if (
+        body.refresh_interval is not None
+        and body.refresh_interval < settings.knowledge_min_refresh_seconds
+    ):
+        raise _error(
+            400,
+            f"refresh_interval must be at least {settings.knowledge_min_refresh_seconds} seconds",
+            field="refresh_interval",
+        )
+    try:
+        await check_tenant_url(settings, "url", body.url)
+    except HTTPException as exc:
+        raise _error(400, str(exc.detail), field="url") from None
+    await _room_for_one_more(session, settings, company_id, agent)
+    item = await KnowledgeRepository(session).create(
+        company_id=company_id,
+        agent_id=agent.id,
+        type="url",
+        name=body.name or body.url,
+        category=body.category,
+        url=body.url,
+        refresh_interval=body.refresh_interval,
+    )
+    return await _added(request, session, item)
+
+
+@router.post(
+    "/file",
+    status_code=201,
+    responses=error_responses(400, 401, 404, 409, 413, 415, 429),
+    response_model=ItemEnvelope,
+)
+async def add_file(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    company_id: CompanyDep,
+    agent_id: Annotated[str, Form()],
+    file: Annotated[UploadFile, File(description=f"The document: {ACCEPTED_FILES}")],
+    category: Annotated[str | None, Form(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Upload a document: PDF, DOCX, HTML, Markdown, CSV or plain text."""
+    agent = await _agent(session, company_id, agent_id)
+    name = (file.filename or "").strip() or "document"
+    try:
+        kind = format_of(name, file.content_type)
+    except UnsupportedDocumentError as exc:
+        raise _error(415, str(exc), field="file") from None
+    limit = settings.knowledge_max_file_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise _error(413, f"the file is larger than {limit} bytes", field="file")
+    if not data:
+        raise _error(400, "the file is empty", field="file")
+    await _room_for_one_more(session, settings, company_id, agent)
+    item = await KnowledgeRepository(session).create(
+        company_id=company_id,
+        agent_id=agent.id,
+        type="document",
+        name=name[:500],
+        category=category,
+        format=kind,
+        source=data,
+        size_bytes=len(data),
+    )
+    return await _added(request, session, item)
+
+
+@router.post(
+    "/search",
+    responses=error_responses(400, 401, 404, 429, 502),
+    response_model=envelope_of(SearchResult),
+)
+async def search(
+    body: KnowledgeSearch,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    vault: VaultDep,
+    company_id: CompanyDep,
+) -> dict[str, Any]:
+    """The passages a call of the agent would retrieve for `query`, best first, with their
+    similarity scores; `relevant` marks those reaching the agent's `min_score`."""
+    from knowledge.embeddings import EmbeddingError
+
+    agent = await _agent(session, company_id, body.agent_id)
+    config = service.knowledge_settings(agent)
+    try:
+        passages = await service.search(
+            session, request.app.state.sessions, settings, vault, agent, body.query, body.top_k
+        )
+    except EmbeddingError as exc:
+        raise _error(502, str(exc), "UPSTREAM_ERROR") from None
+    return ok(
+        {
+            "query": body.query,
+            "min_score": config.min_score,
+            "passages": [
+                {
+                    "item_id": p.item_id,
+                    "source": p.source,
+                    "text": p.text,
+                    "score": p.score,
+                    "relevant": p.score >= config.min_score,
+                }
+                for p in passages
+            ],
+        }
+    )
+
+
+@router.get("/{id}", responses=error_responses(401, 404, 429), response_model=ItemEnvelope)
+async def get_item(id: str, session: SessionDep, company_id: CompanyDep) -> dict[str, Any]:
+    """One knowledge item, with its ingestion status."""
+    return ok(service.item_view(await _item(session, company_id, id)))
+
+
+@router.delete("/{id}", responses=error_responses(401, 404, 429))
+async def delete_item(id: str, session: SessionDep, company_id: CompanyDep) -> dict[str, Any]:
+    """Delete a knowledge item and its passages; calls stop using them at once."""
+    item = await _item(session, company_id, id)
+    await KnowledgeRepository(session).delete(item=item)
+    await session.commit()
+    return ok(message="Knowledge item deleted successfully")
