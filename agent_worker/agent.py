@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator
 
 from livekit import rtc
-from livekit.agents import Agent, ModelSettings, llm, stt
+from livekit.agents import Agent, FlushSentinel, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from agent.contract import AgentConfig
+from agent.knowledge import Passage, Retriever, knowledge_prompt
 from pipelines.transcript_gate import gate_of, mark_gate
 
 from .backchannel import is_backchannel
@@ -27,9 +28,17 @@ class VoiceAgent(Agent):
     Servers with a prefix cache (llama.cpp, OpenAI) reuse that work for the real request.
     """
 
-    def __init__(self, config: AgentConfig, *, warm_llm: bool = True) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        warm_llm: bool = True,
+        knowledge: Retriever | None = None,
+    ) -> None:
         super().__init__(instructions=config.system_prompt)
         self.config = config
+        self.knowledge = knowledge
+        self._retrievals: dict[str, asyncio.Task[list[Passage] | None]] = {}
         self._warm_llm_enabled = warm_llm
         self._warmup: asyncio.Task[None] | None = None
         self._protection: asyncio.Task[None] | None = None
@@ -75,6 +84,65 @@ class VoiceAgent(Agent):
                 logger.info("ignoring a backchannel over the agent: %r", ev.alternatives[0].text)
                 continue
             yield ev
+
+    async def llm_node(
+        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
+    ) -> AsyncIterator[llm.ChatChunk | str | FlushSentinel]:
+        """The LLM's answer, with the passages of the agent's knowledge that the caller's
+        last words retrieve put just before them (so the conversation before them stays a
+        prefix the LLM server has cached)."""
+        if self.knowledge is not None:
+            chat_ctx = await self._with_knowledge(chat_ctx)
+        async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
+            yield chunk
+
+    async def _with_knowledge(self, chat_ctx: llm.ChatContext) -> llm.ChatContext:
+        """`chat_ctx` with the knowledge for its last user message. The search starts when
+        the LLM is first asked for that message, which with preemptive generation is on the
+        transcript, while the turn's end is still being decided; a second request for the
+        same words (the preemptive one discarded) reuses it. Without knowledge, or when the
+        search fails, the context is unchanged."""
+        assert self.knowledge is not None
+        last = next(
+            (
+                i
+                for i in range(len(chat_ctx.items) - 1, -1, -1)
+                if getattr(chat_ctx.items[i], "role", None) == "user"
+            ),
+            None,
+        )
+        if last is None:
+            return chat_ctx
+        question = (chat_ctx.items[last].text_content or "").strip()  # type: ignore[union-attr]
+        if not question:
+            return chat_ctx
+        task = self._retrievals.get(question)
+        if task is None:
+            task = asyncio.create_task(self._retrieve(question), name="knowledge-search")
+            self._retrievals = {question: task}  # only the latest words are asked for again
+        try:
+            passages = await asyncio.shield(task)
+        except Exception as exc:  # an answer without knowledge beats no answer
+            logger.warning("knowledge search failed: %s", exc)
+            return chat_ctx
+        if passages is None:
+            return chat_ctx
+        ctx = chat_ctx.copy()
+        ctx.items.insert(last, llm.ChatMessage(role="system", content=[knowledge_prompt(passages)]))
+        return ctx
+
+    async def _retrieve(self, question: str) -> list[Passage] | None:
+        """The passages for `question`; None when the agent has no knowledge at all."""
+        assert self.knowledge is not None
+        if not len(await self.knowledge.index()):
+            return None
+        passages = await self.knowledge.search(question)
+        logger.info(
+            "knowledge: %d passage(s) for the caller's words%s",
+            len(passages),
+            f", best {passages[0].score:.2f} from {passages[0].source!r}" if passages else "",
+        )
+        return passages
 
     def _speaking(self) -> bool:
         speech = self.session.current_speech

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +59,8 @@ class ResolvedAgent:
     """Provider keys of a stored agent; inline configs use the deployment's only."""
     call: CallIdentity | None = None
     """The conversation a stored agent's call records into (none for inline configs)."""
+    agent_id: uuid.UUID | None = None
+    """The stored agent's id (none for inline configs): its knowledge is searched."""
 
 
 async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
@@ -93,4 +96,4 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
             agent_id=agent.agent_id,
             user_id=user_id if isinstance(user_id, str) else "",
         )
-    return ResolvedAgent(config, agent.credentials, call)
+    return ResolvedAgent(config, agent.credentials, call, agent.agent_id)

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from livekit import rtc
 from livekit.agents import AgentSession, CloseEvent, CloseReason, JobContext, RecordingOptions
 from livekit.agents.voice import ConversationItemAddedEvent
+from sqlalchemy.pool import NullPool
 
+from agent.knowledge import Retriever
+from control_plane.store.db import create_engine, session_factory
+from control_plane.store.repositories import StorePassages
 from livekit_patches.playout import stop_on_pause
 from livekit_patches.speaking_rate import vectorize_speaking_rate
 from pipelines.cloud import llm_provider
+from pipelines.embeddings import build_embedder
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines
 from shared.telemetry import turn_stages
@@ -204,7 +209,9 @@ class Call:
             # Warming re-reads the conversation on the embedded model; on a paid API it would
             # bill a request per turn, and prefix caching there needs no help.
             agent=VoiceAgent(
-                config, warm_llm=llm_provider(config) == "local" and not config.llm_base_url
+                config,
+                warm_llm=llm_provider(config) == "local" and not config.llm_base_url,
+                knowledge=self.knowledge_of(agent),
             ),
             room=self.ctx.room,
             room_options=room_options(self.settings.input_frame_ms),
@@ -217,6 +224,25 @@ class Call:
         )
         stop_on_pause(session.output.audio)
         vectorize_speaking_rate(session.output.audio)
+
+    def knowledge_of(self, agent: ResolvedAgent) -> Retriever | None:
+        """Search over a stored agent's knowledge base, read from the store as the call
+        goes (an item added or deleted applies from the next turn)."""
+        if agent.agent_id is None:
+            return None
+        engine = create_engine(self.settings.resolved_database_url(), poolclass=NullPool)
+        self.ctx.add_shutdown_callback(engine.dispose)
+        settings = self.engines.settings
+        credentials = agent.credentials.or_else(settings.credentials)
+        embedder = build_embedder(
+            agent.config.knowledge,
+            api_key=credentials.openai,
+            egress=settings.egress,
+            default_base_url=settings.cloud.openai_base_url,
+        )
+        return Retriever(
+            agent.agent_id, StorePassages(session_factory(engine)), embedder, agent.config.knowledge
+        )
 
     async def _finished(self, reason: str) -> None:
         logger.info(CALL_FINISHED, extra={"room": self.room, "reason": reason})
