@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..schemas.envelope import SEED_PREFIX, failed
+from ..schemas.envelope import SEED_PREFIX, ErrorEnvelope, failed
 from ..schemas.errors import ErrorResponse
 from ..store.outage import StoreUnavailableError, is_outage, unavailable
 
@@ -156,8 +157,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can return."""
+def error_responses(
+    *codes: int, model: type[BaseModel] = ErrorResponse
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can return (in `model`'s shape)."""
     text = {
         400: "Bad request: the detail names the invalid field",
         401: "Missing or invalid API key",
@@ -169,4 +172,9 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         502: "An upstream service (LiveKit, a voice provider) failed",
         503: "A dependency (the database, Redis) is unreachable; retry later",
     }
-    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
+    return {code: {"model": model, "description": text[code]} for code in codes}
+
+
+def seed_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`error_responses` of the seed-001 surface, in its envelope."""
+    return error_responses(*codes, model=ErrorEnvelope)

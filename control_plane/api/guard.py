@@ -22,8 +22,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.params import File
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.types import Message, Receive
 
+from ..schemas.envelope import ErrorEnvelope
+from ..schemas.errors import ErrorResponse
 from ..store.models import ApiKey
 from ..store.repositories import ApiKeyRepository
 from .errors import error_responses
@@ -103,8 +106,13 @@ class GuardedRoute(APIRoute):
     the store (the key, at least), so each may answer 503 while the database is out of reach:
     the OpenAPI document says so."""
 
+    error_model: type[BaseModel] = ErrorResponse
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        responses = {**error_responses(503), **(kwargs.pop("responses", None) or {})}
+        responses = {
+            **error_responses(503, model=self.error_model),
+            **(kwargs.pop("responses", None) or {}),
+        }
         super().__init__(path, endpoint, responses=responses, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -126,6 +134,12 @@ class GuardedRoute(APIRoute):
             return await handler(limited)
 
         return guarded
+
+
+class SeedRoute(GuardedRoute):
+    """A `GuardedRoute` of the seed-001 surface: its errors come in that surface's envelope."""
+
+    error_model = ErrorEnvelope
 
 
 api_key_header = APIKeyHeader(

@@ -29,13 +29,11 @@ from ...services import knowledge as service
 from ...store.models import KnowledgeItem, VoiceAgent
 from ...store.repositories import KnowledgeRepository, VoiceAgentRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
-from ..errors import error_responses
-from ..guard import GuardedRoute
+from ..errors import seed_error_responses as error_responses
+from ..guard import SeedRoute
 from ..routes.integrations import VaultDep
 
-router = APIRouter(
-    prefix="/v1/api/knowledge-base", tags=["knowledge base"], route_class=GuardedRoute
-)
+router = APIRouter(prefix="/v1/api/knowledge-base", tags=["knowledge base"], route_class=SeedRoute)
 
 
 def _error(
@@ -201,7 +199,7 @@ async def add_file(
     session: SessionDep,
     settings: SettingsDep,
     company_id: CompanyDep,
-    agent_id: Annotated[str, Form()],
+    agent_id: Annotated[str, Form(min_length=1)],
     file: Annotated[UploadFile, File(description=f"The document: {ACCEPTED_FILES}")],
     category: Annotated[str | None, Form(max_length=200)] = None,
 ) -> dict[str, Any]:
