@@ -10,7 +10,7 @@ it.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -160,8 +160,77 @@ class KnowledgeSettings(_Contract):
     `local`)."""
 
 
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
+"""A tool's name as the model calls it (OpenAI's rule: letters, digits, `_`, `-`, 64 at most)."""
+ToolDescription = Annotated[
+    str, Field(min_length=1, max_length=1000, json_schema_extra=NO_NUL_SCHEMA), NoNul
+]
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """A tool's parameters: a JSON Schema of an object (checked as a schema)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if value.get("type") != "object":
+        raise ValueError('must be a JSON Schema with "type": "object"')
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        raise ValueError(f"is not a valid JSON Schema: {exc.message}") from None
+    return value
+
+
+class HttpTool(_Contract):
+    """A tool the agent calls by HTTP: the model fills `parameters`, the request carries them
+    (the query string for GET and DELETE, a JSON body otherwise); the answer's body is the
+    result the model reads."""
+
+    type: Literal["http"] = "http"
+    name: ToolName
+    description: ToolDescription
+    """What it does and when to use it: the model reads this to decide."""
+    parameters: Annotated[dict[str, Any], AfterValidator(_parameters_schema)] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    url: BaseUrl
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=dict, max_length=20
+    )
+    """Sent with each request (an `Authorization` key...): stored encrypted, shown masked."""
+    timeout: float = Field(default=10.0, gt=0.0, le=60.0)
+    """Seconds before the call counts as failed (the agent tells the caller)."""
+
+
+class BuiltinTool(_Contract):
+    """A tool the runtime provides: `end_call` (the agent says goodbye and hangs up),
+    `transfer_call` (hands the caller to `transfer_to`, a phone number or a person, and
+    emits `agent.handoff`), `search_knowledge` (the model searches the knowledge base)."""
+
+    type: Literal["end_call", "transfer_call", "search_knowledge"]
+    description: ToolDescription | None = None
+    """Replaces the built-in description (when to use it, in the agent's words)."""
+    transfer_to: ShortText | None = None
+    """`transfer_call`: the number (E.164) or the person the caller is handed to."""
+
+
+Tool = Annotated[HttpTool | BuiltinTool, Field(discriminator="type")]
+
+
+class ToolSettings(_Contract):
+    """How tool calls sound on a call."""
+
+    filler: LongText | None = None
+    """Said when a tool has not answered after `filler_after` seconds; null: a default line
+    in the agent's language ("One moment, please.")."""
+    filler_after: float = Field(default=1.0, ge=0.0, le=30.0)
+
+
 class AgentConfig(_Contract):
-    """Everything an agent is: its voice, its model and prompt, its turn-taking, what is kept.
+    """Everything an agent is: its voice, its model and prompt, its turn-taking, what is kept,
+    what it knows and the tools it may use.
 
     Unknown top-level fields are ignored (clients of other platforms send their own); unknown
     fields inside a nested setting are refused (a misspelt `turn_detection` key is a mistake).
@@ -203,6 +272,12 @@ class AgentConfig(_Contract):
     privacy: Privacy = Privacy()
     custom_responses: CustomResponses = CustomResponses()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    tools: list[Tool] = Field(default_factory=list, max_length=32)
+    """HTTP and built-in tools the model may call (`assigned_tools` adds MCP servers')."""
+    tool_settings: ToolSettings = ToolSettings()
+    assigned_tools: list[ToolName] = Field(default_factory=list, max_length=64)
+    """Tools of the company's MCP servers the agent may call, by name
+    (`POST /v1/api/agents/{id}/assign-tools`)."""
     max_duration_seconds: MaxDuration = 1800.0
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from livekit import rtc
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm, stt
@@ -34,8 +34,9 @@ class VoiceAgent(Agent):
         *,
         warm_llm: bool = True,
         knowledge: Retriever | None = None,
+        tools: Sequence[llm.Tool | llm.Toolset] | None = None,
     ) -> None:
-        super().__init__(instructions=config.system_prompt)
+        super().__init__(instructions=config.system_prompt, tools=list(tools or []))
         self.config = config
         self.knowledge = knowledge
         self._retrievals: dict[str, asyncio.Task[list[Passage] | None]] = {}

@@ -3,15 +3,19 @@ run, then close and record how it ended."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents import AgentSession, CloseEvent, CloseReason, JobContext, RecordingOptions
-from livekit.agents.voice import ConversationItemAddedEvent
+from livekit.agents.voice import ConversationItemAddedEvent, FunctionToolsExecutedEvent
 from sqlalchemy.pool import NullPool
 
+from agent.contract import AgentConfig
 from agent.knowledge import Retriever
+from agent.tools import ToolHooks, build_tools, filler_line
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.repositories import StorePassages
 from livekit_patches.playout import stop_on_pause
@@ -87,6 +91,9 @@ class Call:
         self.room = ctx.job.room.name
         self.ending = Ending()
         self.recorder: ConversationRecorder | None = None
+        self.config: AgentConfig | None = None
+        self.end_call: Callable[[str], Awaitable[None]] | None = None
+        """Say the farewell and hang up (set once the call's endings are followed)."""
 
     async def run(self) -> None:
         assembled = await self.load_and_assemble()
@@ -197,21 +204,28 @@ class Call:
 
         self.ctx.room.on("participant_disconnected", on_participant_disconnected)
         session.on("close", on_close)
+        self.end_call = end_call
         rules = CallRules(session, agent.config, end_call)
         self.ctx.add_shutdown_callback(rules.aclose)
         return rules
 
     async def start(self, agent: ResolvedAgent, session: AgentSession) -> None:
         """Join the session to the room; the agent greets as it enters."""
-        config = agent.config
+        config = self.config = agent.config
         keep_audio = agent.call is not None and agent.call.keep_audio
+        knowledge = self.knowledge_of(agent)
+        tools = build_tools(
+            config, self.tool_hooks(agent, session, knowledge), self.engines.settings.egress
+        )
+        session.on("function_tools_executed", self.record_tools)
         await session.start(
             # Warming re-reads the conversation on the embedded model; on a paid API it would
             # bill a request per turn, and prefix caching there needs no help.
             agent=VoiceAgent(
                 config,
                 warm_llm=llm_provider(config) == "local" and not config.llm_base_url,
-                knowledge=self.knowledge_of(agent),
+                knowledge=knowledge,
+                tools=tools,
             ),
             room=self.ctx.room,
             room_options=room_options(self.settings.input_frame_ms),
@@ -224,6 +238,52 @@ class Call:
         )
         stop_on_pause(session.output.audio)
         vectorize_speaking_rate(session.output.audio)
+
+    def tool_hooks(
+        self, agent: ResolvedAgent, session: AgentSession, knowledge: Retriever | None
+    ) -> ToolHooks:
+        """What the built-in tools do on a call."""
+
+        async def end_call(reason: str) -> None:
+            if self.end_call is not None:
+                await self.end_call(reason)
+
+        async def transfer(target: str | None, reason: str) -> None:
+            """Hand the caller over: `agent.handoff` tells the company's systems (a phone
+            line transfers the call itself), the caller hears it, and the agent leaves."""
+            to = target or agent.config.main_agent_id
+            logger.info("handing the call over to %s", to or "a person", extra={"room": self.room})
+            if self.recorder is not None:
+                self.recorder.event("agent.handoff", {"to": to, "reason": reason})
+            await end_call("transferred")
+
+        def filler() -> None:
+            session.say(filler_line(agent.config), add_to_chat_ctx=False)
+
+        return ToolHooks(end_call=end_call, transfer=transfer, filler=filler, retriever=knowledge)
+
+    def record_tools(self, ev: FunctionToolsExecutedEvent) -> None:
+        """Each tool call on the conversation's record, and its webhook."""
+        for call, output in ev.zipped():
+            ok = not output.is_error
+            logger.info(
+                "tool %s %s", call.name, "succeeded" if ok else "failed", extra={"room": self.room}
+            )
+            metrics.tool_called(call.name, ok)
+            if self.recorder is None:
+                continue
+            try:
+                arguments = json.loads(call.arguments or "{}")
+            except json.JSONDecodeError:
+                arguments = {"raw": call.arguments}
+            self.recorder.tool(
+                name=call.name,
+                source=tool_source(call.name, self.config),
+                ok=ok,
+                arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
+                result=output.output,
+                at=ev.created_at,
+            )
 
     def knowledge_of(self, agent: ResolvedAgent) -> Retriever | None:
         """Search over a stored agent's knowledge base, read from the store as the call
@@ -274,3 +334,14 @@ def record_item(recorder: ConversationRecorder, ev: ConversationItemAddedEvent) 
         created_at=item.created_at,
         metrics=turn_stages(dict(item.metrics or {})),
     )
+
+
+def tool_source(name: str, config: AgentConfig | None) -> str:
+    """Where a tool the model called comes from: `http`, `builtin` or `mcp`."""
+    if config is not None:
+        for tool in config.tools:
+            if tool.type == "http" and getattr(tool, "name", None) == name:
+                return "http"
+            if tool.type == name:
+                return "builtin"
+    return "mcp"

@@ -11,6 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from agent.contract import AgentConfig
 from control_plane.security import ProviderKeyVault
+from control_plane.tool_secrets import open_tools
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import VoiceAgent
 from control_plane.store.repositories import ProviderKeyRepository, VoiceAgentRepository
@@ -80,10 +81,19 @@ async def load_call_agent(
         credentials = ProviderCredentials(
             elevenlabs=opened.get("elevenlabs"), openai=opened.get("openai")
         )
+    config = agent_config(agent)
+    if vault is not None and any(getattr(t, "headers", None) for t in config.tools):
+        try:
+            tools = open_tools([t.model_dump(mode="json") for t in config.tools], vault())
+        except ValueError as exc:
+            raise AgentUnavailableError(f"agent {agent_id}'s tool headers: {exc}") from exc
+        config = AgentConfig.model_validate(
+            {**config.model_dump(mode="json"), "tools": tools}, strict=False
+        )
     return CallAgent(
         agent_id=agent.id,
         company_id=agent.company_id,
         version=agent.updated_at.isoformat(),
-        config=agent_config(agent),
+        config=config,
         credentials=credentials,
     )

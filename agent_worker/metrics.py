@@ -68,6 +68,12 @@ PROVIDER_ERRORS = Counter(
     ["kind", "provider"],
 )
 
+TOOL_CALLS = Counter(
+    "voice_agent_tool_calls_total",
+    "Tool calls the agents made (HTTP, built-in, MCP), by outcome",
+    ["outcome"],
+)
+
 
 def call_started() -> None:
     CALLS_STARTED.inc()
@@ -96,3 +102,8 @@ def provider_event(event: ProviderError) -> None:
         PROVIDER_RECOVERIES.labels(**labels).inc()
     else:
         PROVIDER_FAILOVERS.labels(**labels).inc()
+
+
+def tool_called(name: str, ok: bool) -> None:
+    """Count a tool call (not by name: tenants name their tools)."""
+    TOOL_CALLS.labels(outcome="success" if ok else "failed").inc()

@@ -157,6 +157,35 @@ class ConversationRecorder:
             )
         )
 
+    def tool(
+        self,
+        *,
+        name: str,
+        source: str,
+        ok: bool,
+        arguments: dict[str, Any] | None,
+        result: str | None,
+        at: float,
+    ) -> None:
+        """Record one tool call on the conversation and fire `tool.executed` or `tool.failed`
+        (arguments and result only when the agent's privacy keeps content)."""
+        keep = self.call.keep_transcript
+        self._queue.put_nowait(
+            (
+                "tool",
+                {
+                    "use": {
+                        "name": name,
+                        "source": source,
+                        "status": "success" if ok else "failed",
+                        "arguments": arguments if keep else None,
+                        "result": (result or "")[:4000] if keep else None,
+                        "at": datetime.fromtimestamp(at, UTC).isoformat(),
+                    }
+                },
+            )
+        )
+
     def event(self, name: str, data: dict[str, Any]) -> None:
         """Report another event of the call (e.g. `error.occurred`) to the webhooks."""
         self._queue.put_nowait(("event", {"name": name, "data": data}))
@@ -280,6 +309,13 @@ class ConversationRecorder:
         }
         await enqueue(session, self.call.company_id, "message.received", data)
 
+    async def _tool(self, session: AsyncSession, *, use: dict[str, Any]) -> None:
+        await self._conversations(session).add_tool_use(
+            company_id=self.call.company_id, conversation_id=self.call.conversation_id, use=use
+        )
+        event = "tool.executed" if use["status"] == "success" else "tool.failed"
+        await enqueue(session, self.call.company_id, event, {**self._ids(), **use})
+
     async def _event(self, session: AsyncSession, *, name: str, data: dict[str, Any]) -> None:
         await enqueue(session, self.call.company_id, name, {**self._ids(), **data})
 
@@ -317,6 +353,7 @@ class ConversationRecorder:
         "start": _start,
         "message": _message,
         "event": _event,
+        "tool": _tool,
         "beat": _beat,
         "finish": _finish,
     }

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.egress import EgressRefusedError
 
+from ..security import ProviderKeyVault
 from ..settings import Settings
 from .guard import get_company_id
 
@@ -29,6 +30,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 CompanyDep = Annotated[uuid.UUID, Depends(get_company_id)]
+
+
+def get_vault(request: Request) -> ProviderKeyVault:
+    """The provider-keys vault (made once per app): it seals and opens tenants' secrets."""
+    vault = getattr(request.app.state, "vault", None)
+    if vault is None:
+        vault = request.app.state.vault = ProviderKeyVault.from_settings(request.app.state.settings)
+    return vault
+
+
+VaultDep = Annotated[ProviderKeyVault, Depends(get_vault)]
 
 
 async def check_tenant_url(settings: Settings, field: str, url: str) -> None:

@@ -52,6 +52,7 @@ EVENTS = {
     "agent.deleted": "A voice agent was deleted",
     "tool.executed": "A tool call of an agent succeeded",
     "tool.failed": "A tool call of an agent failed",
+    "agent.handoff": "An agent handed the caller over (its transfer_call tool)",
     "error.occurred": "A provider failed during a call (and the call fell back)",
 }
 

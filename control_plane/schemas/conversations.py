@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,8 +107,30 @@ class ConversationEnd(BaseModel):
     feedback: Feedback | None = None
 
 
+class ToolUse(BaseModel):
+    """One tool call the agent made during the call."""
+
+    name: str
+    source: str
+    """`http`, `builtin` or `mcp`."""
+    status: Literal["success", "failed"]
+    arguments: dict[str, Any] | None
+    """What the model passed (null when the agent's privacy keeps no content)."""
+    result: str | None
+    """What the tool answered, or the error (null under the same privacy)."""
+    at: datetime
+
+
+class ConversationMetadata(BaseModel):
+    tools_used: list[str]
+    """Names of the tools used, in order (seed 001's `metadata.tools_used`)."""
+
+
 class ConversationDetails(ConversationSummary):
     transcript: list[TranscriptMessage]
+    tools: list[ToolUse]
+    """Every tool call of the call, in order."""
+    metadata: ConversationMetadata
     metrics: dict[str, Any]
     """Per-turn latency (seconds) of each stage, and their p50/p95."""
     audio_url: str | None

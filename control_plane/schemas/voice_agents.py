@@ -13,7 +13,14 @@ from datetime import datetime
 from types import NoneType, UnionType
 from typing import Annotated, Any, ClassVar, TypeAlias, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 
@@ -24,9 +31,12 @@ from agent.contract import (
     KnowledgeSettings,
     Name,
     Privacy,
+    ToolSettings,
     TurnDetection,
     VoiceId,
 )
+
+from ..tool_secrets import mask_tools
 
 __all__ = [
     "DEFAULT_MODEL_ID",
@@ -41,6 +51,7 @@ NESTED_SETTINGS: dict[str, type[BaseModel]] = {
     "privacy": Privacy,
     "custom_responses": CustomResponses,
     "knowledge": KnowledgeSettings,
+    "tool_settings": ToolSettings,
 }
 """Settings objects that an update changes key by key."""
 
@@ -150,3 +161,9 @@ class VoiceAgentPublic(AgentConfig):
     company_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _masked(cls, tools: object) -> object:
+        """HTTP tools' header values are secrets: never shown."""
+        return mask_tools(tools)

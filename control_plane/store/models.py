@@ -121,6 +121,16 @@ class VoiceAgent(Base):
     knowledge: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict, server_default=text("'{}'")
     )
+    tools: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    """The agent's HTTP and built-in tools; HTTP headers sealed (`control_plane.tool_secrets`)."""
+    tool_settings: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    assigned_tools: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -180,6 +190,10 @@ class Conversation(Base):
     """The caller's business outcome given when ending it (e.g. `resolved`)."""
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """`{"rating": 1-5, "comments": "..."}` given when ending it."""
+    tools_used: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    """Each tool call of the call (`schemas.conversations.ToolUse`), in order."""
 
     @property
     def duration(self) -> float | None:
@@ -309,3 +323,28 @@ class KnowledgeChunk(Base):
     text: Mapped[str] = mapped_column(Text)
     embedding_model: Mapped[str] = mapped_column(String(200))
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class McpServer(Base):
+    """A company's MCP server: where it is, how to reach it (headers sealed like provider
+    keys), and what it offered when last checked."""
+
+    __tablename__ = "mcp_servers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    transport: Mapped[str] = mapped_column(String(32))
+    """`streamable_http` or `sse`."""
+    headers_ciphertext: Mapped[str | None] = mapped_column(Text, default=None)
+    """The headers sent to it (JSON), encrypted."""
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    """`connected`, `error` (see `last_error`) or `unknown` (not checked yet)."""
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    tools: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """What it offered when last checked: name, description, parameters."""
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -39,7 +39,7 @@ async def test_signed_deliveries_are_retried_until_the_receiver_takes_them(
         assert {e["event"] for e in events} >= {
             "conversation.started", "conversation.ended", "conversation.failed",
             "message.received", "agent.created", "agent.updated", "agent.deleted",
-            "tool.executed", "tool.failed", "error.occurred",
+            "tool.executed", "tool.failed", "agent.handoff", "error.occurred",
         }  # fmt: skip
 
         url = f"http://127.0.0.1:{receiver.port}/hook"

@@ -28,10 +28,9 @@ from ...schemas.knowledge import (
 from ...services import knowledge as service
 from ...store.models import KnowledgeItem, VoiceAgent
 from ...store.repositories import KnowledgeRepository, VoiceAgentRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
-from ..routes.integrations import VaultDep
 
 router = APIRouter(prefix="/v1/api/knowledge-base", tags=["knowledge base"], route_class=SeedRoute)
 

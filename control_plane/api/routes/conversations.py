@@ -21,10 +21,12 @@ from ...schemas.conversations import (
     ConversationDetails,
     ConversationEnd,
     ConversationList,
+    ConversationMetadata,
     ConversationStart,
     ConversationStarted,
     ConversationSummary,
     Feedback,
+    ToolUse,
     TranscriptMessage,
 )
 from ...services.calls import (
@@ -170,6 +172,8 @@ async def get_conversation(
             )
             for m in messages
         ],
+        tools=[ToolUse(**use) for use in row.tools_used or []],
+        metadata=ConversationMetadata(tools_used=[use["name"] for use in row.tools_used or []]),
         metrics=row.metrics or {},
         audio_url=f"/conversations/{row.id}/audio" if row.recording else None,
         outcome=row.outcome,

@@ -37,7 +37,7 @@ from ...settings import Settings
 from ...store.models import utcnow
 from ...store.repositories import ProviderKeyRepository
 from ...voices.catalog import Voice, curated_elevenlabs_voices, installed_local_voices
-from ..deps import CompanyDep, SessionDep, SettingsDep
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
 from .voice_agents import find_agent
@@ -55,13 +55,6 @@ def endpoints(settings: Settings) -> ProviderEndpoints:
     )
 
 
-def get_vault(request: Request) -> ProviderKeyVault:
-    vault = getattr(request.app.state, "vault", None)
-    if vault is None:
-        vault = request.app.state.vault = ProviderKeyVault.from_settings(request.app.state.settings)
-    return vault
-
-
 def get_voice_cache(request: Request) -> VoiceListCache:
     cache = getattr(request.app.state, "voice_cache", None)
     if cache is None:
@@ -69,7 +62,6 @@ def get_voice_cache(request: Request) -> VoiceListCache:
     return cache
 
 
-VaultDep = Annotated[ProviderKeyVault, Depends(get_vault)]
 VoiceCacheDep = Annotated[VoiceListCache, Depends(get_voice_cache)]
 
 

@@ -31,10 +31,10 @@ from ...providers import KeyRejectedError, ProviderUnavailableError, elevenlabs_
 from ...schemas.speech import TranscriptionResponse, TTSRequest
 from ...schemas.voice_agents import DEFAULT_MODEL_ID
 from ...speech import SpeechEngines, UnknownVoiceError
-from ..deps import CompanyDep, SessionDep, SettingsDep
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
-from .integrations import VaultDep, endpoints, provider_key
+from .integrations import endpoints, provider_key
 
 router = APIRouter(prefix="/voice-agents", tags=["speech"], route_class=GuardedRoute)
 

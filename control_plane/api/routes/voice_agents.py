@@ -13,15 +13,41 @@ from ...schemas.voice_agents import (
     VoiceAgentPublic,
     VoiceAgentUpdate,
 )
+from ...security import ProviderKeyVault
 from ...store.models import VoiceAgent
 from ...store.repositories import VoiceAgentRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
+from ...tool_secrets import ToolSecretError, seal_tools
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
 from ..errors import error_responses
 from ..guard import GuardedRoute
 
 router = APIRouter(prefix="/voice-agents", tags=["voice agents"], route_class=GuardedRoute)
 
 NOT_FOUND = "Voice agent not found"
+
+
+async def check_agent_urls(settings: SettingsDep, values: dict) -> None:
+    """400 naming the field when a URL the agent would call is not allowed (egress policy)."""
+    if values.get("llm_base_url"):
+        await check_tenant_url(settings, "llm_base_url", values["llm_base_url"])
+    knowledge = values.get("knowledge") or {}
+    if knowledge.get("embedding_base_url"):
+        await check_tenant_url(
+            settings, "knowledge.embedding_base_url", knowledge["embedding_base_url"]
+        )
+    for number, tool in enumerate(values.get("tools") or []):
+        if tool.get("type") == "http":
+            await check_tenant_url(settings, f"tools.{number}.url", tool["url"])
+
+
+def sealed(values: dict, vault: ProviderKeyVault, stored: list | None) -> dict:
+    """`values` with the tools' header values encrypted (400 when one cannot be taken)."""
+    if "tools" not in values:
+        return values
+    try:
+        return {**values, "tools": seal_tools(values["tools"], vault, stored)}
+    except ToolSecretError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 async def find_agent(session: SessionDep, company_id: uuid.UUID, agent_id: str) -> VoiceAgent:
@@ -45,12 +71,18 @@ async def list_voice_agents(session: SessionDep, company_id: CompanyDep) -> list
 
 @router.post("", status_code=201, responses=error_responses(400, 401, 409, 429))
 async def create_voice_agent(
-    body: VoiceAgentCreate, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
+    body: VoiceAgentCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    vault: VaultDep,
+    company_id: CompanyDep,
 ) -> VoiceAgentPublic:
-    """Create a voice agent; fields left out take their defaults. An `llm_base_url` must reach
-    a public address (`EGRESS_ALLOWED_NETWORKS` relaxes that)."""
-    if body.llm_base_url:
-        await check_tenant_url(settings, "llm_base_url", body.llm_base_url)
+    """Create a voice agent; fields left out take their defaults. URLs the agent calls
+    (`llm_base_url`, HTTP tools, an embeddings endpoint) must reach a public address
+    (`EGRESS_ALLOWED_NETWORKS` relaxes that); HTTP tools' header values are stored encrypted
+    and shown masked."""
+    values = body.model_dump(mode="json")
+    await check_agent_urls(settings, values)
     count = await VoiceAgentRepository(session).count(company_id=company_id)
     if count >= settings.max_agents_per_company:
         raise HTTPException(
@@ -59,7 +91,7 @@ async def create_voice_agent(
             "(MAX_AGENTS_PER_COMPANY); delete one first",
         )
     agent = await VoiceAgentRepository(session).create(
-        company_id=company_id, values=body.model_dump(mode="json")
+        company_id=company_id, values=sealed(values, vault, None)
     )
     public = VoiceAgentPublic.model_validate(agent)
     await enqueue(session, company_id, "agent.created", public.model_dump(mode="json"))
@@ -79,12 +111,12 @@ async def update_voice_agent(
     body: VoiceAgentUpdate,
     session: SessionDep,
     settings: SettingsDep,
+    vault: VaultDep,
     company_id: CompanyDep,
 ) -> VoiceAgentPublic:
-    """Change the fields given; the others keep their values. Applies to the next call."""
+    """Change the fields given; the others keep their values. Applies to the next call. A
+    tool header sent back masked keeps its stored value."""
     agent = await find_agent(session, company_id, id)
-    if body.llm_base_url:
-        await check_tenant_url(settings, "llm_base_url", body.llm_base_url)
     try:
         changes = body.changes(
             {
@@ -92,10 +124,13 @@ async def update_voice_agent(
                 "privacy": agent.privacy,
                 "custom_responses": agent.custom_responses,
                 "knowledge": agent.knowledge,
+                "tool_settings": agent.tool_settings,
             }
         )
     except InvalidSettingsError as exc:
         raise HTTPException(400, str(exc)) from None
+    await check_agent_urls(settings, changes)
+    changes = sealed(changes, vault, agent.tools)
     agent = await VoiceAgentRepository(session).update(agent=agent, changes=changes)
     public = VoiceAgentPublic.model_validate(agent)
     data = {**public.model_dump(mode="json"), "changed": sorted(changes)}

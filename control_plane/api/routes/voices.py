@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 
 from ...providers import KeyRejectedError, ProviderUnavailableError
 from ...voices.catalog import Voice, catalog
-from ..deps import CompanyDep, SessionDep, SettingsDep
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
-from .integrations import VaultDep, VoiceCacheDep, endpoints, provider_key
+from .integrations import VoiceCacheDep, endpoints, provider_key
 
 logger = logging.getLogger("control_plane.voices")
 

@@ -12,10 +12,9 @@ from ...jobs.webhooks import EVENTS
 from ...schemas.webhooks import Delivery, EventType, WebhookCreate, WebhookCreated, WebhookPublic
 from ...store.models import Webhook
 from ...store.repositories import WebhookDeliveryRepository, WebhookRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, check_tenant_url
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
 from ..errors import error_responses
 from ..guard import GuardedRoute
-from .integrations import VaultDep
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute)
 

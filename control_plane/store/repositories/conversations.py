@@ -100,6 +100,16 @@ class ConversationRepository:
             .values(last_seen_at=utcnow())
         )
 
+    async def add_tool_use(
+        self, *, company_id: uuid.UUID, conversation_id: str, use: dict[str, Any]
+    ) -> None:
+        """Append one tool call to the conversation's `tools_used` (and beat its heartbeat)."""
+        row = await self.get(company_id=company_id, conversation_id=conversation_id)
+        if row is None:
+            return
+        row.tools_used = [*(row.tools_used or []), use]
+        row.last_seen_at = utcnow()
+
     async def delete(self, *, conversation: Conversation) -> None:
         await self.session.delete(conversation)
         await self.session.flush()
