@@ -11,10 +11,10 @@ from sqlalchemy.pool import NullPool
 
 from agent.contract import AgentConfig
 from control_plane.security import ProviderKeyVault
-from control_plane.tool_secrets import open_tools
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import VoiceAgent
 from control_plane.store.repositories import ProviderKeyRepository, VoiceAgentRepository
+from control_plane.tool_secrets import open_tools
 from pipelines.cloud import ProviderCredentials
 
 
