@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.contract import AgentConfig, InvalidAgentConfigError
+from agent.mcp import McpAccess
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials
 from pipelines.errors import PipelineSetupError
@@ -61,6 +62,8 @@ class ResolvedAgent:
     """The conversation a stored agent's call records into (none for inline configs)."""
     agent_id: uuid.UUID | None = None
     """The stored agent's id (none for inline configs): its knowledge is searched."""
+    mcp: tuple[McpAccess, ...] = ()
+    """The MCP servers whose tools the agent may call."""
 
 
 async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
@@ -96,4 +99,4 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
             agent_id=agent.agent_id,
             user_id=user_id if isinstance(user_id, str) else "",
         )
-    return ResolvedAgent(config, agent.credentials, call, agent.agent_id)
+    return ResolvedAgent(config, agent.credentials, call, agent.agent_id, agent.mcp)

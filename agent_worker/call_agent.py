@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,10 +11,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from agent.contract import AgentConfig
+from agent.mcp import McpAccess, transport_of
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import VoiceAgent
-from control_plane.store.repositories import ProviderKeyRepository, VoiceAgentRepository
+from control_plane.store.repositories import (
+    McpServerRepository,
+    ProviderKeyRepository,
+    VoiceAgentRepository,
+)
 from control_plane.tool_secrets import open_tools
 from pipelines.cloud import ProviderCredentials
 
@@ -33,6 +39,8 @@ class CallAgent:
     config: AgentConfig
     credentials: ProviderCredentials = ProviderCredentials()
     """The agent's provider keys (its own, else its company's), decrypted."""
+    mcp: tuple[McpAccess, ...] = ()
+    """The company's MCP servers that offer the agent's assigned tools, headers opened."""
 
 
 def agent_config(agent: VoiceAgent) -> AgentConfig:
@@ -60,6 +68,11 @@ async def load_call_agent(
                 )
                 if agent is not None
                 else {}
+            )
+            servers = (
+                await McpServerRepository(session).list(company_id=agent.company_id)
+                if agent is not None and agent.assigned_tools
+                else []
             )
     except SQLAlchemyError as exc:
         raise AgentUnavailableError(
@@ -90,10 +103,33 @@ async def load_call_agent(
         config = AgentConfig.model_validate(
             {**config.model_dump(mode="json"), "tools": tools}, strict=False
         )
+    mcp = []
+    for server in servers:
+        offered = {tool["name"] for tool in server.tools or []}
+        allowed = tuple(name for name in config.assigned_tools if name in offered)
+        if not allowed or vault is None:
+            continue
+        try:
+            headers = (
+                json.loads(vault().decrypt(server.headers_ciphertext))
+                if server.headers_ciphertext
+                else {}
+            )
+        except ValueError as exc:
+            raise AgentUnavailableError(f"MCP server {server.id}'s headers: {exc}") from exc
+        mcp.append(
+            McpAccess(
+                url=server.url,
+                transport=transport_of(server.url, server.transport),
+                headers=headers,
+                allowed_tools=allowed,
+            )
+        )
     return CallAgent(
         agent_id=agent.id,
         company_id=agent.company_id,
         version=agent.updated_at.isoformat(),
         config=config,
         credentials=credentials,
+        mcp=tuple(mcp),
     )

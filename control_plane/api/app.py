@@ -21,6 +21,7 @@ from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
 from .compat import knowledge as compat_knowledge
+from .compat import mcp as compat_mcp
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
     app.include_router(compat_knowledge.router)
+    app.include_router(compat_mcp.router)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)

@@ -7,6 +7,7 @@ from .companies import CompanyRepository
 from .conversations import ConversationRepository
 from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
 from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePassages
+from .mcp import McpServerRepository
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "DueDelivery",
     "IssuedKey",
     "KnowledgeRepository",
+    "McpServerRepository",
     "ProviderKeyRepository",
     "StorePassages",
     "StoredPassage",
