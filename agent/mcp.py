@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import httpcore2
 import httpx2
-from livekit.agents.llm import is_raw_function_tool
-from livekit.agents.llm.mcp import MCPServer, MCPServerHTTP
+import mcp.types as mcp_types
+from livekit.agents.llm import ToolError, is_raw_function_tool
+from livekit.agents.llm.mcp import MCPServerHTTP, MCPToolResultContext, MCPToolset
 from livekit.agents.llm.tool_context import get_raw_function_info
 
 from shared.egress import EgressPolicy, httpx_client
@@ -45,6 +46,26 @@ class McpAccess:
     """The tools a call may use (None: all, for listing)."""
 
 
+def text_result(ctx: MCPToolResultContext) -> str:
+    """What the model reads of a tool's result: its text, as the server wrote it (other
+    content, such as an image, as JSON). livekit-agents' default hands the model each text
+    wrapped in its JSON envelope, which a small model then reads out."""
+    if ctx.result.is_error:
+        texts = [
+            item.text for item in ctx.result.content if isinstance(item, mcp_types.TextContent)
+        ]
+        raise ToolError(" ".join(t for t in texts if t) or f"{ctx.tool_name} failed")
+    parts = [
+        item.text
+        if isinstance(item, mcp_types.TextContent)
+        else item.model_dump_json(by_alias=True)
+        for item in ctx.result.content
+    ]
+    if not parts:
+        raise ToolError(f"{ctx.tool_name} returned nothing")
+    return "\n".join(parts)
+
+
 class GuardedMCPServer(MCPServerHTTP):
     """livekit-agents' HTTP MCP client whose connections go only where the egress policy
     allows (checked at each connection, redirects included)."""
@@ -59,6 +80,7 @@ class GuardedMCPServer(MCPServerHTTP):
             headers=dict(access.headers),
             timeout=connect_seconds,
             client_session_timeout_seconds=max(connect_seconds, 10.0),
+            tool_result_resolver=text_result,
         )
         self._egress = egress
 
@@ -107,10 +129,13 @@ async def server_tools(
     return listed
 
 
-def call_servers(accesses: list[McpAccess], egress: EgressPolicy) -> list[MCPServer]:
-    """The servers a call's agent uses (each connects when the session starts; one that is
-    down leaves its tools out and the call goes on)."""
-    return [GuardedMCPServer(access, egress) for access in accesses]
+def call_toolsets(accesses: list[McpAccess], egress: EgressPolicy) -> list[MCPToolset]:
+    """The tools of the servers a call's agent uses (each server connects when the session
+    starts; one that is down leaves its tools out and the call goes on)."""
+    return [
+        MCPToolset(id=f"mcp_{number}", mcp_server=GuardedMCPServer(access, egress))
+        for number, access in enumerate(accesses)
+    ]
 
 
 def describe_error(exc: BaseException) -> str:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from livekit import rtc
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm, stt
-from livekit.agents.llm.mcp import MCPServer
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from agent.contract import AgentConfig
@@ -36,13 +35,8 @@ class VoiceAgent(Agent):
         warm_llm: bool = True,
         knowledge: Retriever | None = None,
         tools: Sequence[llm.Tool | llm.Toolset] | None = None,
-        mcp_servers: list[MCPServer] | None = None,
     ) -> None:
-        super().__init__(
-            instructions=config.system_prompt,
-            tools=list(tools or []),
-            mcp_servers=mcp_servers or None,
-        )
+        super().__init__(instructions=config.system_prompt, tools=list(tools or []))
         self.config = config
         self.knowledge = knowledge
         self._retrievals: dict[str, asyncio.Task[list[Passage] | None]] = {}

@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from agent.contract import AgentConfig
 from agent.knowledge import Retriever
-from agent.mcp import call_servers
+from agent.mcp import call_toolsets
 from agent.tools import ToolHooks, build_tools, filler_line
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.repositories import StorePassages
@@ -226,8 +226,7 @@ class Call:
                 config,
                 warm_llm=llm_provider(config) == "local" and not config.llm_base_url,
                 knowledge=knowledge,
-                tools=tools,
-                mcp_servers=call_servers(list(agent.mcp), self.engines.settings.egress),
+                tools=[*tools, *call_toolsets(list(agent.mcp), self.engines.settings.egress)],
             ),
             room=self.ctx.room,
             room_options=room_options(self.settings.input_frame_ms),

@@ -1,4 +1,4 @@
-"""A real MCP server (the official SDK's `MCPServer`) for the tests: a calendar with two
+"""A real MCP server (the official SDK's `MCPServer`) for the tests: a calendar with three
 tools, over streamable HTTP or SSE, on loopback, in a thread of the test process. It refuses
 requests without the expected bearer token, and records each tool call."""
 
@@ -45,6 +45,12 @@ def calendar_server(
         """Tell which appointment times are free on a day."""
         calendar.calls.append({"tool": "check_availability", "day": day})
         return f"On {day} we have free appointments at ten and at three."
+
+    @server.tool()
+    def opening_times(day: str) -> str:
+        """Tell when the clinic is open on a day."""
+        calendar.calls.append({"tool": "opening_times", "day": day})
+        return "On that day the clinic is open from nine in the morning to five in the evening."
 
     @server.tool()
     def book_appointment(date: str, time: str, duration: int) -> str:

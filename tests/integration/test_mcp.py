@@ -50,7 +50,7 @@ async def test_a_server_is_registered_checked_and_its_tools_assigned(
             assert registered.status_code == 201, registered.text
             server = registered.json()["data"]
             assert server["status"] == "connected", server
-            assert server["tools_count"] == 2 and server["transport"] == transport
+            assert server["tools_count"] == 3 and server["transport"] == transport
             assert "mcp-secret" not in registered.text
 
             listed = await client.get(f"{API}/mcp-servers", headers=bearer(mcp_api.acme))
