@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.contract import KnowledgeSettings
@@ -72,10 +70,3 @@ async def search(
     )
     retriever = Retriever(agent.id, StorePassages(sessions), embedder, config)
     return await retriever.search(query, top_k=top_k, min_score=-1.0)
-
-
-def parse_agent_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

@@ -27,41 +27,24 @@ from ...schemas.knowledge import (
 )
 from ...services import knowledge as service
 from ...store.models import KnowledgeItem, VoiceAgent
-from ...store.repositories import KnowledgeRepository, VoiceAgentRepository
+from ...store.repositories import KnowledgeRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
+from .common import company_agent, parse_id, seed_error
 
 router = APIRouter(prefix="/v1/api/knowledge-base", tags=["knowledge base"], route_class=SeedRoute)
 
 
-def _error(
-    status: int, message: str, code: str | None = None, field: str | None = None
-) -> HTTPException:
-    return HTTPException(status, {"code": code, "message": message, "field": field})
-
-
-async def _agent(session: SessionDep, company_id: uuid.UUID, agent_id: str) -> VoiceAgent:
-    parsed = service.parse_agent_id(agent_id)
-    agent = (
-        await VoiceAgentRepository(session).get(company_id=company_id, agent_id=parsed)
-        if parsed is not None
-        else None
-    )
-    if agent is None:
-        raise _error(404, "Agent not found", "AGENT_NOT_FOUND", "agent_id")
-    return agent
-
-
 async def _item(session: SessionDep, company_id: uuid.UUID, item_id: str) -> KnowledgeItem:
-    parsed = service.parse_agent_id(item_id)
+    parsed = parse_id(item_id)
     item = (
         await KnowledgeRepository(session).get(company_id=company_id, item_id=parsed)
         if parsed is not None
         else None
     )
     if item is None:
-        raise _error(404, "Knowledge item not found", "NOT_FOUND", "id")
+        raise seed_error(404, "Knowledge item not found", "NOT_FOUND", "id")
     return item
 
 
@@ -70,7 +53,7 @@ async def _room_for_one_more(
 ) -> None:
     limit = settings.knowledge_max_items_per_agent
     if await KnowledgeRepository(session).count(company_id=company_id, agent_id=agent.id) >= limit:
-        raise _error(
+        raise seed_error(
             409, f"the agent has {limit} knowledge items, the most it may have", "LIMIT_EXCEEDED"
         )
 
@@ -101,7 +84,7 @@ async def list_items(
     """The company's knowledge items, oldest first."""
     parsed = None
     if agent_id is not None:
-        parsed = (await _agent(session, company_id, agent_id)).id
+        parsed = (await company_agent(session, company_id, agent_id)).id
     items = await KnowledgeRepository(session).list(
         company_id=company_id, agent_id=parsed, type=type
     )
@@ -122,9 +105,9 @@ async def add_text(
     company_id: CompanyDep,
 ) -> dict[str, Any]:
     """Add a text (a title and its content)."""
-    agent = await _agent(session, company_id, body.agent_id)
+    agent = await company_agent(session, company_id, body.agent_id)
     if len(body.content) > settings.knowledge_max_text_chars:
-        raise _error(
+        raise seed_error(
             400,
             f"content is longer than {settings.knowledge_max_text_chars} characters",
             field="content",
@@ -160,12 +143,12 @@ async def add_url(
     """Add a web page or a file on the web; with `refresh_interval` (seconds) it is fetched
     again on that schedule. The URL must reach a public address (`EGRESS_ALLOWED_NETWORKS`
     relaxes that)."""
-    agent = await _agent(session, company_id, body.agent_id)
+    agent = await company_agent(session, company_id, body.agent_id)
     if (
         body.refresh_interval is not None
         and body.refresh_interval < settings.knowledge_min_refresh_seconds
     ):
-        raise _error(
+        raise seed_error(
             400,
             f"refresh_interval must be at least {settings.knowledge_min_refresh_seconds} seconds",
             field="refresh_interval",
@@ -173,7 +156,7 @@ async def add_url(
     try:
         await check_tenant_url(settings, "url", body.url)
     except HTTPException as exc:
-        raise _error(400, str(exc.detail), field="url") from None
+        raise seed_error(400, str(exc.detail), field="url") from None
     await _room_for_one_more(session, settings, company_id, agent)
     item = await KnowledgeRepository(session).create(
         company_id=company_id,
@@ -203,18 +186,18 @@ async def add_file(
     category: Annotated[str | None, Form(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Upload a document: PDF, DOCX, HTML, Markdown, CSV or plain text."""
-    agent = await _agent(session, company_id, agent_id)
+    agent = await company_agent(session, company_id, agent_id)
     name = (file.filename or "").strip() or "document"
     try:
         kind = format_of(name, file.content_type)
     except UnsupportedDocumentError as exc:
-        raise _error(415, str(exc), field="file") from None
+        raise seed_error(415, str(exc), field="file") from None
     limit = settings.knowledge_max_file_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise _error(413, f"the file is larger than {limit} bytes", field="file")
+        raise seed_error(413, f"the file is larger than {limit} bytes", field="file")
     if not data:
-        raise _error(400, "the file is empty", field="file")
+        raise seed_error(400, "the file is empty", field="file")
     await _room_for_one_more(session, settings, company_id, agent)
     item = await KnowledgeRepository(session).create(
         company_id=company_id,
@@ -246,14 +229,14 @@ async def search(
     similarity scores; `relevant` marks those reaching the agent's `min_score`."""
     from knowledge.embeddings import EmbeddingError
 
-    agent = await _agent(session, company_id, body.agent_id)
+    agent = await company_agent(session, company_id, body.agent_id)
     config = service.knowledge_settings(agent)
     try:
         passages = await service.search(
             session, request.app.state.sessions, settings, vault, agent, body.query, body.top_k
         )
     except EmbeddingError as exc:
-        raise _error(502, str(exc), "UPSTREAM_ERROR") from None
+        raise seed_error(502, str(exc), "UPSTREAM_ERROR") from None
     return ok(
         {
             "query": body.query,

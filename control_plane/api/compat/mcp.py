@@ -31,34 +31,22 @@ from ...store.repositories import McpServerRepository, VoiceAgentRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
+from .common import company_agent, parse_id, seed_error
 
 router = APIRouter(prefix="/v1/api", tags=["MCP tools"], route_class=SeedRoute)
 
 RECHECK_SECONDS = 60.0
 
 
-def _error(
-    status: int, message: str, code: str | None = None, field: str | None = None
-) -> HTTPException:
-    return HTTPException(status, {"code": code, "message": message, "field": field})
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 async def _server(session: SessionDep, company_id: uuid.UUID, server_id: str) -> McpServer:
-    parsed = _uuid(server_id)
+    parsed = parse_id(server_id)
     server = (
         await McpServerRepository(session).get(company_id=company_id, server_id=parsed)
         if parsed is not None
         else None
     )
     if server is None:
-        raise _error(404, "MCP server not found", "NOT_FOUND", "id")
+        raise seed_error(404, "MCP server not found", "NOT_FOUND", "id")
     return server
 
 
@@ -81,7 +69,7 @@ async def register_server(
     try:
         await check_tenant_url(settings, "url", body.url)
     except HTTPException as exc:
-        raise _error(400, str(exc.detail), field="url") from None
+        raise seed_error(400, str(exc.detail), field="url") from None
     repo = McpServerRepository(session)
     server = await repo.create(
         company_id=company_id,
@@ -153,14 +141,7 @@ async def assign_tools(
 ) -> dict[str, Any]:
     """Let the agent's calls use these tools of the company's MCP servers (replaces the
     assigned list; an empty list takes them all away)."""
-    parsed = _uuid(id)
-    agent = (
-        await VoiceAgentRepository(session).get(company_id=company_id, agent_id=parsed)
-        if parsed is not None
-        else None
-    )
-    if agent is None:
-        raise _error(404, "Agent not found", "AGENT_NOT_FOUND", "id")
+    agent = await company_agent(session, company_id, id, field="id")
     offered = {
         tool["name"]
         for server in await McpServerRepository(session).list(company_id=company_id)
@@ -168,7 +149,7 @@ async def assign_tools(
     }
     unknown = [name for name in body.tools if name not in offered]
     if unknown:
-        raise _error(
+        raise seed_error(
             400,
             f"no MCP server of the company offers {', '.join(unknown)}",
             field="tools",
