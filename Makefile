@@ -15,7 +15,8 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale lint clean image image-test
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge lint clean image \
+        image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
 
@@ -87,6 +88,17 @@ bench: setup
 bench-scale: setup
 	$(PY) benchmarks/scale_out.py
 	$(PY) benchmarks/control_plane_calls.py
+
+# The knowledge base's search at 1k and 10k passages on SQLite and PostgreSQL beside sqlite-vec
+# and pgvector, and its answers to English and Arabic questions (benchmarks/RESULTS.md). The
+# first run embeds the catalogue once (~30 minutes of one core; cached in .cache/bench/).
+BENCH_PG      := PG_DIR=$(CACHE)/postgres-bench PG_PORT=55434
+bench-knowledge: setup
+	@$(PY) -c "import apsw, sqlite_vec" 2>/dev/null || $(PIP) install -q "apsw==3.54.1.0" "sqlite-vec==0.1.9"
+	@benchmarks/peers/pgvector/build.sh || echo "pgvector could not be built: its rows are skipped"
+	@$(BENCH_PG) scripts/postgres.sh start
+	@BENCH_POSTGRES_URL="$$($(BENCH_PG) scripts/postgres.sh url)" nice $(PY) benchmarks/knowledge.py; \
+	  rc=$$?; $(BENCH_PG) scripts/postgres.sh stop; exit $$rc
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup
