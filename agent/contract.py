@@ -154,7 +154,8 @@ class KnowledgeSettings(_Contract):
     tune it with `POST /v1/api/knowledge-base/search`."""
     embedding_model: Name = "local"
     """`local` (the packaged multilingual-e5-small) or a model of `embedding_base_url`.
-    Changing it re-ingests the agent's items."""
+    Items are embedded when they are added: after changing it, add them again (passages of
+    another model are not searched)."""
     embedding_base_url: BaseUrl | None = None
     """Any OpenAI-compatible embeddings endpoint; null: OpenAI (unless the model is
     `local`)."""

@@ -133,6 +133,8 @@ class Settings(ServiceSettings):
     knowledge_poll_seconds: float = Field(default=2.0, gt=0)
     knowledge_lease_seconds: float = Field(default=300.0, gt=0)
     """An ingestion job holds an item this long; a dead job's items are taken over after."""
+    knowledge_embed_batch: int = Field(default=64, ge=1)
+    """Passages embedded between renewals of an item's claim (a long document keeps it)."""
     knowledge_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest knowledge-base file (413 beyond)."""
     knowledge_max_items_per_agent: int = Field(default=200, ge=1)

@@ -77,13 +77,18 @@ class LocalEmbedder:
 
     # The C engine is not documented as thread-safe: one embedding at a time per process.
     _engine_lock = threading.Lock()
+    BATCH = 8
+    """Passages embedded per hold of the lock: a question asked while a long document is
+    ingested waits for one batch (~0.3-2 s on a busy core), not for the whole document."""
 
     def _run(self, texts: Sequence[str], is_query: bool) -> Vectors:
         model = _LocalModel.get()
-        with self._engine_lock:
-            embed = model.query if is_query else model.passage  # type: ignore[attr-defined]
-            out = embed(list(texts))
-        return normalise(out)
+        embed = model.query if is_query else model.passage  # type: ignore[attr-defined]
+        parts = []
+        for start in range(0, len(texts), self.BATCH):
+            with self._engine_lock:
+                parts.append(np.asarray(embed(list(texts[start : start + self.BATCH]))))
+        return normalise(np.vstack(parts))
 
     async def passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:

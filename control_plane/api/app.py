@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 IngestSettings(
                     poll_interval=settings.knowledge_poll_seconds,
                     lease=settings.knowledge_lease_seconds,
+                    embed_batch=settings.knowledge_embed_batch,
                     egress=settings.egress_policy(),
                     fetch=FetchLimits(
                         max_bytes=settings.knowledge_url_max_bytes,

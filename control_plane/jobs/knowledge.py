@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from agent.contract import KnowledgeSettings
 from knowledge.chunking import chunk_text
 from knowledge.documents import Document, DocumentError, UnsupportedDocumentError, extract
-from knowledge.embeddings import Embedder, EmbeddingError, to_bytes
+from knowledge.embeddings import Embedder, EmbeddingError, Vectors, to_bytes
 from knowledge.sources import FetchError, FetchLimits, fetch
 from pipelines.embeddings import build_embedder
 from shared.egress import EgressPolicy
@@ -46,6 +46,8 @@ class IngestSettings:
     poll_interval: float = 2.0
     lease: float = 300.0
     batch: int = 4
+    embed_batch: int = 64
+    """Passages embedded between renewals of an item's claim."""
     egress: EgressPolicy = EgressPolicy()
     fetch: FetchLimits = field(default_factory=FetchLimits)
     openai_base_url: str = "https://api.openai.com/v1"
@@ -109,7 +111,16 @@ class Ingester:
             document = await self._read(item)
             passages = chunk_text(document.text)
             embedder = self._embedder(agent, sealed)
-            vectors = await embedder.passages(passages)
+            vectors: list[Vectors] = []
+            step = self.settings.embed_batch
+            for start in range(0, len(passages), step):
+                vectors.extend(await embedder.passages(passages[start : start + step]))
+                if start + step < len(passages):
+                    renewed = await self._renew(claim)
+                    if renewed is None:
+                        logger.warning("knowledge item %s: claim lost while embedding", item.id)
+                        return
+                    claim = renewed
         except (FetchError, DocumentError, UnsupportedDocumentError) as exc:
             await self._failed(claim, item, str(exc), refreshing, retry=False)
             return
@@ -139,6 +150,13 @@ class Ingester:
             )
         else:
             logger.warning("knowledge item %s: claim expired or item deleted; not stored", item.id)
+
+    async def _renew(self, claim: ClaimedItem) -> ClaimedItem | None:
+        """Extend the claim by a lease (a document longer than a lease takes to embed)."""
+        async with self.sessions() as session, session.begin():
+            return await KnowledgeRepository(session).extend(
+                item=claim, until=utcnow() + timedelta(seconds=self.settings.lease)
+            )
 
     async def _read(self, item: KnowledgeItem) -> Document:
         if item.type == "url":

@@ -92,6 +92,8 @@ def kb_api(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
         "KNOWLEDGE_MAX_ITEMS_PER_AGENT": "12",
         "KNOWLEDGE_URL_MAX_BYTES": "100000",
         "KNOWLEDGE_MIN_REFRESH_SECONDS": "1",
+        # Claims renewed between every two passages: long items take that path here.
+        "KNOWLEDGE_EMBED_BATCH": "2",
         **FAST_WEBHOOKS,
         **provider_env,
     }
@@ -200,6 +202,20 @@ async def test_text_items_are_ingested_and_answer_the_question_they_hold(kb_api:
             item = await settled(client, kb_api.acme, item_id)
             assert item["status"] == "ready", item
             assert item["chunks"] >= 1 and item["category"] == "policies"
+        # A longer text: several passages, embedded two at a time, the claim renewed between.
+        catalogue = "\n\n".join(
+            f"Product {n}. The model {n} kettle holds {n} litres and costs {10 + n} euros. "
+            f"It comes in red, blue and steel, and its warranty lasts {n} years."
+            for n in range(1, 9)
+        )
+        response = await client.post(
+            f"{KB}/text",
+            json={"agent_id": agent_id, "title": "Catalogue", "content": catalogue},
+            headers=bearer(kb_api.acme),
+        )
+        catalogue_item = await settled(client, kb_api.acme, response.json()["data"]["id"])
+        assert catalogue_item["status"] == "ready" and catalogue_item["chunks"] >= 3, catalogue_item
+        added.append(catalogue_item["id"])
 
         passages = await search(
             client, kb_api.acme, agent_id, "How many days do I have to return an item?"

@@ -159,6 +159,17 @@ class KnowledgeRepository:
         ).all()
         return [ClaimedItem(item_id, until) for item_id in claimed]
 
+    async def extend(self, *, item: ClaimedItem, until: datetime) -> ClaimedItem | None:
+        """Hold the item longer (a long document still embedding); None when the claim is no
+        longer the job's."""
+        result = await self.session.execute(
+            update(KnowledgeItem)
+            .where(KnowledgeItem.id == item.id, KnowledgeItem.locked_until == item.claimed_until)
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return ClaimedItem(item.id, until) if result.rowcount else None  # type: ignore[attr-defined]
+
     async def get_for_ingest(self, *, item_id: uuid.UUID) -> KnowledgeItem | None:
         """An item the job claimed, whatever its company (None once deleted)."""
         return await self.session.get(KnowledgeItem, item_id)
