@@ -8,6 +8,7 @@ rebuilt when the agent's knowledge changes.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Hashable, Sequence
 from typing import Protocol
@@ -52,14 +53,27 @@ class Retriever:
         embedder: Embedder,
         settings: KnowledgeSettings,
         indexes: IndexCache = PROCESS_INDEXES,
+        recheck_seconds: float = 2.0,
     ) -> None:
         self.agent_id = agent_id
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.indexes = indexes
+        self.recheck_seconds = recheck_seconds
+        """How long the agent's knowledge is taken as unchanged: a call's turns do not each
+        ask the store (an item added or deleted applies within this)."""
+        self._checked: tuple[float, VectorIndex] | None = None
 
     async def index(self) -> VectorIndex:
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked[0] < self.recheck_seconds:
+            return self._checked[1]
+        index = await self._current_index()
+        self._checked = (now, index)
+        return index
+
+    async def _current_index(self) -> VectorIndex:
         revision = await self.store.revision(self.agent_id)
 
         async def load() -> VectorIndex:

@@ -40,6 +40,11 @@ native side can answer before the requesting thread reads the response); a bound
 waiter never comes (its task cancelled between the request and the wait)."""
 
 
+CLOSED_STREAMS_MAX = 1024
+"""Closed streams remembered, to drop the frames still in flight to them (handles are not
+reused: a closed one is only ever sent its late frames)."""
+
+
 class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
     """`FfiQueue` with direct routes for audio stream frames and frame captures.
 
@@ -52,14 +57,21 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
         self._streams: dict[int, tuple[Any, asyncio.AbstractEventLoop]] = {}
         self._captures: dict[int, Any] = {}
         """async id -> its waiter (future, loop), or its completion if that came first."""
+        self._closed: dict[int, None] = {}
+        """Handles of routed streams since closed (the latest `CLOSED_STREAMS_MAX`): frames the
+        native side still sends them are dropped, as the SDK's own unsubscribed stream would
+        drop them, instead of being offered to every subscriber in the process."""
 
     def put(self, item: proto_ffi.FfiEvent) -> None:
         which = item.WhichOneof("message")
         if which == "audio_stream_event":
-            route = self._streams.get(item.audio_stream_event.stream_handle)
+            handle = item.audio_stream_event.stream_handle
+            route = self._streams.get(handle)
             if route is not None:
                 queue, loop = route
                 _deliver(loop, queue.put_nowait, item)
+                return
+            if handle in self._closed:
                 return
         elif which == "capture_audio_frame":
             async_id = item.capture_audio_frame.async_id
@@ -80,7 +92,11 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
     def unsubscribe(self, queue: Any) -> None:
         for handle, (routed, _) in list(self._streams.items()):
             if routed is queue:
+                self._closed[handle] = None
                 self._streams.pop(handle, None)
+        while len(self._closed) > CLOSED_STREAMS_MAX:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                self._closed.pop(next(iter(self._closed)))
         super().unsubscribe(queue)
 
     def capture_done(self, async_id: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:

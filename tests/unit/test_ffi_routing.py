@@ -112,3 +112,24 @@ def test_unclaimed_completions_are_bounded() -> None:
         queue.put(capture_done_event(async_id))
     assert len(queue._captures) == ffi_routing.EARLY_CALLBACKS_MAX
     assert 0 not in queue._captures  # the oldest went first
+
+
+def test_late_frames_of_a_closed_stream_go_nowhere() -> None:
+    queue = ffi_routing.RoutedFfiQueue()
+    loop = asyncio.new_event_loop()
+    try:
+        offered: list[proto_ffi.FfiEvent] = []
+        spy = queue.subscribe(loop, filter_fn=lambda ev: bool(offered.append(ev)))
+        own = queue.subscribe(loop)
+        queue.route_stream(150, own, loop)
+        queue.unsubscribe(own)  # the stream closed; the native side still had a frame for it
+        late = proto_ffi.FfiEvent()
+        late.audio_stream_event.stream_handle = 150
+        queue.put(late)
+        other = proto_ffi.FfiEvent()
+        other.audio_stream_event.stream_handle = 151  # never routed: the SDK's own path
+        queue.put(other)
+        assert [ev.audio_stream_event.stream_handle for ev in offered] == [151]
+        queue.unsubscribe(spy)
+    finally:
+        loop.close()

@@ -232,7 +232,9 @@ async def test_retriever_uses_the_cached_index_until_the_knowledge_changes(faq_i
     item = uuid.uuid4()
     for ref, vector in zip(index.refs, index.matrix, strict=True):
         store.rows.append(Row(uuid.uuid4(), item, ref.source, ref.text, to_bytes(vector)))
-    retriever = Retriever(uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache())
+    retriever = Retriever(
+        uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache(), recheck_seconds=0
+    )
     found = await retriever.search("When are you open?")
     assert found[0].source == "hours"
     await retriever.search("How much does shipping cost?")
@@ -242,6 +244,27 @@ async def test_retriever_uses_the_cached_index_until_the_knowledge_changes(faq_i
     found = await retriever.search("When are you open?", min_score=0.0)
     assert store.loads == 2 and [p.source for p in found] == ["returns"]
     assert await retriever.search("   ") == []
+
+
+async def test_a_calls_turns_ask_the_store_once_within_the_recheck_time(faq_index):
+    embedder, _ = faq_index
+    store = Passages()
+    retriever = Retriever(uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache())
+    asked = 0
+    revision = store.revision
+
+    async def counted(agent_id: uuid.UUID) -> int:
+        nonlocal asked
+        asked += 1
+        return await revision(agent_id)
+
+    store.revision = counted  # type: ignore[method-assign]
+    for _ in range(3):
+        assert len(await retriever.index()) == 0
+    assert asked == 1
+    retriever.recheck_seconds = 0
+    await retriever.index()
+    assert asked == 2
 
 
 def test_the_prompt_quotes_sources_or_says_there_is_nothing():
