@@ -146,10 +146,8 @@ def builtin_tool(tool: BuiltinTool, hooks: ToolHooks) -> Any | None:
         end_call = hooks.end_call
 
         async def end(raw_arguments: dict[str, Any]) -> None:
-            # After this turn: the tool's own speech must not be cut by the goodbye.
-            asyncio.get_running_loop().call_soon(
-                lambda: asyncio.ensure_future(end_call("agent_ended"))
-            )
+            # A task of its own: the goodbye runs after this tool returns, not inside it.
+            asyncio.ensure_future(end_call("agent_ended"))
 
         schema = {"type": "object", "properties": {}}
         return function_tool(
@@ -163,9 +161,7 @@ def builtin_tool(tool: BuiltinTool, hooks: ToolHooks) -> Any | None:
 
         async def hand_over(raw_arguments: dict[str, Any]) -> None:
             reason = str(raw_arguments.get("reason") or "")
-            asyncio.get_running_loop().call_soon(
-                lambda: asyncio.ensure_future(transfer(target, reason))
-            )
+            asyncio.ensure_future(transfer(target, reason))
 
         schema = {
             "type": "object",

@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.stack import control_plane_process  # noqa: E402
+from simulator.stack import admin, control_plane_process  # noqa: E402
 
 PORT = 9396
 """Clear of the load tester's ports (93xx) and the test suite's."""
@@ -53,20 +52,6 @@ RECEIVER_PORT = 9397
 EVENTS_PER_CALL_FIXED = 2
 """conversation.started and conversation.ended (or .failed); plus one message.received per
 message said, the caller's and the agent's."""
-
-
-def admin(database_url: str, *args: str) -> Any:
-    """`python -m control_plane <args>` (the admin command), its JSON output."""
-    out = subprocess.run(
-        [sys.executable, "-m", "control_plane", *args],
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
 
 
 class Meter:

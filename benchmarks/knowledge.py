@@ -49,7 +49,6 @@ import platform
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,7 +69,7 @@ from agent.contract import KnowledgeSettings  # noqa: E402
 from knowledge.chunking import chunk_text  # noqa: E402
 from knowledge.embeddings import LOCAL_MODEL_NAME, LocalEmbedder, Vectors  # noqa: E402
 from knowledge.index import PassageRef, VectorIndex  # noqa: E402
-from simulator.stack import control_plane_process  # noqa: E402
+from simulator.stack import admin, control_plane_process  # noqa: E402
 
 PORT = 9394
 """Clear of the other benchmarks' control planes (9396) and the load tester's ports."""
@@ -414,20 +413,6 @@ class EmbeddingsEndpoint:
 
 
 # --- the product path: a control plane, its API ---------------------------------------------
-
-
-def admin(database_url: str, *args: str) -> Any:
-    """`python -m control_plane <args>` (the admin command), its JSON output."""
-    out = subprocess.run(
-        [sys.executable, "-m", "control_plane", *args],
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -7,6 +7,7 @@ Used by `make run`, the integration/e2e tests and the benchmarks. Every failure 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -186,6 +188,20 @@ def stop_together(processes: list[ManagedProcess], timeout: float = 15.0) -> Non
             p.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+def admin(database_url: str, *args: str) -> Any:
+    """`python -m control_plane <args>` (the admin command), its JSON output."""
+    out = subprocess.run(
+        [sys.executable, "-m", "control_plane", *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout)
 
 
 def control_plane_process(

@@ -9,9 +9,9 @@ succeeded, carries its `data` or an `error` with a machine-readable `code`, and 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 SEED_PREFIX = "/v1/api/"
 """Paths answered in this envelope."""
@@ -30,18 +30,9 @@ CODES = {
     503: "SERVICE_UNAVAILABLE",
 }
 
-Data = TypeVar("Data")
-
 
 def timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Envelope(BaseModel, Generic[Data]):
-    success: bool = True
-    data: Data | None = None
-    message: str | None = None
-    timestamp: str
 
 
 class SeedError(BaseModel):
@@ -54,6 +45,17 @@ class ErrorEnvelope(BaseModel):
     success: bool = False
     error: SeedError
     timestamp: str
+
+
+def envelope_of(data: type[BaseModel]) -> Any:
+    """The success envelope around `data`, for the OpenAPI document."""
+    return create_model(
+        f"{data.__name__}Envelope",
+        success=(bool, True),
+        data=(data, ...),
+        message=(str | None, None),
+        timestamp=(str, ...),
+    )
 
 
 def ok(data: Any = None, message: str | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,16 +82,3 @@ class SearchResult(BaseModel):
     query: str
     min_score: float
     passages: list[PassageView]
-
-
-def envelope_of(data: type[BaseModel]) -> Any:
-    """The success envelope around `data`, for the OpenAPI document."""
-    from pydantic import create_model
-
-    return create_model(
-        f"{data.__name__}Envelope",
-        success=(bool, True),
-        data=(data, ...),
-        message=(str | None, None),
-        timestamp=(str, ...),
-    )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 
 from knowledge.documents import ACCEPTED_FILES, UnsupportedDocumentError, format_of
 
-from ...schemas.envelope import ok
+from ...schemas.envelope import envelope_of, ok
 from ...schemas.knowledge import (
     ItemType,
     KnowledgeItemList,
@@ -23,7 +23,6 @@ from ...schemas.knowledge import (
     SearchResult,
     TextItemCreate,
     UrlItemCreate,
-    envelope_of,
 )
 from ...services import knowledge as service
 from ...store.models import KnowledgeItem, VoiceAgent

@@ -15,8 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from ...schemas.envelope import ok
-from ...schemas.knowledge import envelope_of
+from ...schemas.envelope import envelope_of, ok
 from ...schemas.mcp import (
     AssignedTools,
     AssignTools,
