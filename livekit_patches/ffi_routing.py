@@ -12,8 +12,11 @@ recipient:
 - an audio stream's frames go to the stream with that handle;
 - a frame capture's completion goes to the capture waiting for that request id.
 
-Every other event, and the frames of a stream created but not yet registered, take the SDK's
-own path. Installed in the worker and the load tester before any room is joined.
+The native side starts sending a stream's frames (silence, at least) as soon as it has created
+the stream, before the request creating it has returned its handle to Python: frames of an
+unknown handle that arrive while a stream is being created are parked, and delivered, in
+order, with that stream's next frame once it is routed. Every other event takes the SDK's own
+path. Installed in the worker and the load tester before any room is joined.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from livekit.rtc import AudioSource, AudioStream
@@ -40,6 +44,9 @@ native side can answer before the requesting thread reads the response); a bound
 waiter never comes (its task cancelled between the request and the wait)."""
 
 
+PARKED_MAX = 50
+"""Frames parked for one unknown handle (half a second of audio) before they are given to the
+SDK's own path after all (a stream created some other way, not one being created now)."""
 CLOSED_STREAMS_MAX = 1024
 """Closed streams remembered, to drop the frames still in flight to them (handles are not
 reused: a closed one is only ever sent its late frames)."""
@@ -57,6 +64,12 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
         self._streams: dict[int, tuple[Any, asyncio.AbstractEventLoop]] = {}
         self._captures: dict[int, Any] = {}
         """async id -> its waiter (future, loop), or its completion if that came first."""
+        self._creating: set[object] = set()
+        """Streams being created now: their handles are not known yet."""
+        self._parked: dict[int, list[proto_ffi.FfiEvent]] = {}
+        """Unknown handle -> its frames that arrived while a stream was being created. Only the
+        thread putting a handle's frames (the native side sends one stream's events one after
+        another) takes them out, so they keep their order."""
         self._closed: dict[int, None] = {}
         """Handles of routed streams since closed (the latest `CLOSED_STREAMS_MAX`): frames the
         native side still sends them are dropped, as the SDK's own unsubscribed stream would
@@ -67,12 +80,24 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
         if which == "audio_stream_event":
             handle = item.audio_stream_event.stream_handle
             route = self._streams.get(handle)
+            if route is None:
+                if handle in self._closed:
+                    self._parked.pop(handle, None)
+                    return
+                if self._creating:
+                    parked = self._parked.setdefault(handle, [])
+                    parked.append(item)
+                    if len(parked) <= PARKED_MAX:
+                        return
+            early = self._parked.pop(handle, None) or ()
             if route is not None:
                 queue, loop = route
-                _deliver(loop, queue.put_nowait, item)
+                for event in (*early, item):
+                    _deliver(loop, queue.put_nowait, event)
                 return
-            if handle in self._closed:
-                return
+            for event in early:
+                if event is not item:
+                    super().put(event)
         elif which == "capture_audio_frame":
             async_id = item.capture_audio_frame.async_id
             slot = self._captures.setdefault(async_id, item)
@@ -85,8 +110,19 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
             return
         super().put(item)
 
+    @contextlib.contextmanager
+    def creating_stream(self) -> Iterator[None]:
+        """While a stream is created: frames of handles not routed yet are parked."""
+        token = object()
+        self._creating.add(token)
+        try:
+            yield
+        finally:
+            self._creating.discard(token)
+
     def route_stream(self, handle: int, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
-        """Send the frames of stream `handle` only to `queue` (the stream's own)."""
+        """Send the frames of stream `handle` only to `queue` (the stream's own): those parked
+        for it go with its next frame."""
         self._streams[handle] = (queue, loop)
 
     def unsubscribe(self, queue: Any) -> None:
@@ -94,6 +130,7 @@ class RoutedFfiQueue(FfiQueue[proto_ffi.FfiEvent]):
             if routed is queue:
                 self._closed[handle] = None
                 self._streams.pop(handle, None)
+                self._parked.pop(handle, None)
         while len(self._closed) > CLOSED_STREAMS_MAX:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):
                 self._closed.pop(next(iter(self._closed)))
@@ -142,8 +179,10 @@ _stock_stream_init = AudioStream.__init__
 
 
 def _stream_init(self: AudioStream, *args: Any, **kwargs: Any) -> None:
-    _stock_stream_init(self, *args, **kwargs)
-    _routed().route_stream(self._ffi_handle.handle, self._ffi_queue, self._loop)
+    routes = _routed()
+    with routes.creating_stream():
+        _stock_stream_init(self, *args, **kwargs)
+        routes.route_stream(self._ffi_handle.handle, self._ffi_queue, self._loop)
 
 
 async def _capture_frame(self: AudioSource, frame: Any) -> None:

@@ -218,7 +218,7 @@ class ProcessSampler:
     def mark(self, label: str) -> None:
         """Record a named moment (e.g. "step 8 calls"), drawn as a line on the resource plot."""
         with self._lock:
-            self._marks.append({"t": round(self.elapsed(), 3), "label": label})
+            self._marks.append({"t": self.elapsed(), "label": label})
 
     @property
     def marks(self) -> list[dict[str, Any]]:
@@ -272,8 +272,9 @@ class ProcessSampler:
                         if sample is not None:
                             taken[name] = sample
                 # Stamped once read: a sample dated before a moment was read entirely before
-                # it (on a busy machine a round can take longer than its interval).
-                t = round(time.monotonic() - self._t0, 3)
+                # it (on a busy machine a round can take longer than its interval). Not
+                # rounded: a stamp rounded up could fall after a moment taken once it was read.
+                t = time.monotonic() - self._t0
                 with self._lock:
                     for name, sample in taken.items():
                         self._samples[name].append({"t": t, **sample})

@@ -133,3 +133,38 @@ def test_late_frames_of_a_closed_stream_go_nowhere() -> None:
         queue.unsubscribe(spy)
     finally:
         loop.close()
+
+
+def frame_event(handle: int, n: int) -> proto_ffi.FfiEvent:
+    event = proto_ffi.FfiEvent()
+    event.audio_stream_event.stream_handle = handle
+    event.audio_stream_event.frame_received.frame.handle.id = n
+    return event
+
+
+async def test_frames_before_a_new_stream_is_routed_reach_it_in_order() -> None:
+    # The native side sends a stream's first frames before the request that created it has
+    # returned the handle: they wait for the stream instead of going to every subscriber.
+    queue = ffi_routing.RoutedFfiQueue()
+    loop = asyncio.get_running_loop()
+    offered: list[proto_ffi.FfiEvent] = []
+    spy = queue.subscribe(loop, filter_fn=lambda ev: bool(offered.append(ev)))
+    own = queue.subscribe(loop)
+    with queue.creating_stream():
+        queue.put(frame_event(150, 1))
+        queue.put(frame_event(150, 2))
+        queue.route_stream(150, own, loop)
+    queue.put(frame_event(150, 3))
+    got = [(await asyncio.wait_for(own.get(), 1)) for _ in range(3)]
+    assert [ev.audio_stream_event.frame_received.frame.handle.id for ev in got] == [1, 2, 3]
+    assert offered == []
+
+    # A handle nobody is creating (a stream made some other way) keeps the SDK's own path,
+    # its parked frames first.
+    with queue.creating_stream():
+        queue.put(frame_event(160, 1))
+    queue.put(frame_event(160, 2))
+    assert [ev.audio_stream_event.frame_received.frame.handle.id for ev in offered] == [1, 2]
+    assert queue._parked == {}
+    queue.unsubscribe(spy)
+    queue.unsubscribe(own)
