@@ -15,7 +15,7 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge lint clean image \
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls lint clean image \
         image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
@@ -99,6 +99,11 @@ bench-knowledge: setup
 	@$(BENCH_PG) scripts/postgres.sh start
 	@BENCH_POSTGRES_URL="$$($(BENCH_PG) scripts/postgres.sh url)" nice $(PY) benchmarks/knowledge.py; \
 	  rc=$$?; $(BENCH_PG) scripts/postgres.sh stop; exit $$rc
+
+# What knowledge adds to a call's voice-to-voice latency: calls alternating between an agent
+# with the shop's documents and one without (benchmarks/RESULTS.md).
+bench-knowledge-calls: setup
+	$(PY) benchmarks/knowledge_calls.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from livekit import rtc
@@ -121,11 +122,16 @@ class VoiceAgent(Agent):
         if task is None:
             task = asyncio.create_task(self._retrieve(question), name="knowledge-search")
             self._retrievals = {question: task}  # only the latest words are asked for again
+        asked = time.perf_counter()
         try:
             passages = await asyncio.shield(task)
         except Exception as exc:  # an answer without knowledge beats no answer
             logger.warning("knowledge search failed: %s", exc)
             return chat_ctx
+        logger.info(
+            "knowledge: the LLM request waited %.1f ms for the search",
+            (time.perf_counter() - asked) * 1000,
+        )
         if passages is None:
             return chat_ctx
         ctx = chat_ctx.copy()
@@ -135,13 +141,15 @@ class VoiceAgent(Agent):
     async def _retrieve(self, question: str) -> list[Passage] | None:
         """The passages for `question`; None when the agent has no knowledge at all."""
         assert self.knowledge is not None
+        started = time.perf_counter()
         if not len(await self.knowledge.index()):
             return None
         passages = await self.knowledge.search(question)
         logger.info(
-            "knowledge: %d passage(s) for the caller's words%s",
+            "knowledge: %d passage(s) for the caller's words%s, searched in %.1f ms",
             len(passages),
             f", best {passages[0].score:.2f} from {passages[0].source!r}" if passages else "",
+            (time.perf_counter() - started) * 1000,
         )
         return passages
 

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from pipelines import PipelineSetupError
 
@@ -73,7 +74,11 @@ def cmd_demo(_: argparse.Namespace) -> None:
                 flush=True,
             )
             try:
-                signal.pause()
+                while True:
+                    # Not signal.pause(): the kernel may hand the signal to another thread
+                    # (the stack's clients run native ones), which leaves pause() waiting;
+                    # Python runs the handler on this thread at its next step, within 1 s.
+                    time.sleep(1)
             except KeyboardInterrupt:
                 print("\nstopping ...", flush=True)
     finally:

@@ -1,0 +1,263 @@
+"""What knowledge adds to a call's voice-to-voice latency, measured from the caller's side.
+
+Two agents on the same worker, stack and models, the same prompt and greeting; one has the
+shop's English documents of the knowledge QA set (`knowledge_qa/`) in its knowledge base,
+its peer has none. Calls alternate between them, one at a time; each call asks questions of the QA
+set that its documents answer. Prints, per agent, the caller-side voice-to-voice latency
+and the agent-side stages (p50/p95), the difference and ratio knows/plain, and from the
+worker's log how long each search took and how long the LLM request waited for it (the
+search starts with preemptive generation, while the hold decides the end of the turn).
+Writes everything as JSON.
+
+    .venv/bin/python benchmarks/knowledge_calls.py --calls 6 --turns 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.stats import percentile  # noqa: E402
+from simulator.caller import CallReport, CallScript, Utterance, join_conversation  # noqa: E402
+from simulator.speech import render_speech  # noqa: E402
+from simulator.stack import Stack, StackConfig, admin, control_plane_process  # noqa: E402
+
+QA_DIR = ROOT / "benchmarks/knowledge_qa"
+AGENT_NAME = "bench-knowledge"
+CONTROL_PLANE_PORT = 9395
+STAGES = ["end_of_utterance_delay", "llm_ttft", "agent_llm_node_ttfs", "tts_ttfb"]
+QUESTIONS = [
+    "How long do I have to return something?",
+    "Is the Leeds shop open on Sundays?",
+    "How much is standard delivery?",
+    "How long is the guarantee on a sofa frame?",
+    "Can I pay with PayPal?",
+    "Do you deliver to Germany?",
+]
+"""Questions of the QA set that its English documents answer, phrased so a synthetic voice
+is transcribed well; each must be one of the set's (checked at start)."""
+SEARCHED = re.compile(r"knowledge: (\d+) passage\(s\).*searched in ([\d.]+) ms")
+WAITED = re.compile(r"knowledge: the LLM request waited ([\d.]+) ms")
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.0f}"
+
+
+def summarize(reports: list[CallReport]) -> dict[str, Any]:
+    turns = [t for r in reports for t in r.turns]
+    v2v = [t.voice_to_voice for t in turns if t.voice_to_voice is not None]
+    out: dict[str, Any] = {
+        "calls": len(reports),
+        "turns": len(turns),
+        "missed_replies": sum(1 for t in turns if t.reply is None),
+        "voice_to_voice": {
+            "p50": percentile(v2v, 0.5),
+            "p95": percentile(v2v, 0.95),
+            "mean": statistics.fmean(v2v) if v2v else None,
+            "values": v2v,
+        },
+    }
+    for stage in STAGES:
+        vals = [t.agent_metrics[stage] for t in turns if stage in t.agent_metrics]
+        out[stage] = {"p50": percentile(vals, 0.5), "p95": percentile(vals, 0.95), "n": len(vals)}
+    return out
+
+
+def from_log(text: str) -> dict[str, Any]:
+    """The worker's own account of its searches (seconds)."""
+    searches = [(int(n), float(t) / 1000) for n, t in SEARCHED.findall(text)]
+    waits = [float(t) / 1000 for t in WAITED.findall(text)]
+    found = [n for n, _ in searches]
+    return {
+        "searches": len(searches),
+        "with_passages": sum(1 for n in found if n),
+        "search": {
+            "p50": percentile([t for _, t in searches], 0.5),
+            "p95": percentile([t for _, t in searches], 0.95),
+        },
+        "llm_request_waited": {
+            "p50": percentile(waits, 0.5),
+            "p95": percentile(waits, 0.95),
+            "n": len(waits),
+        },
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    agents = results["agents"]
+    head = f"{'metric (ms)':<26}" + "".join(f"{a + ' p50':>12}{a + ' p95':>12}" for a in agents)
+    lines = [head, "-" * len(head)]
+    for row in ["voice_to_voice", *STAGES]:
+        line = f"{row:<26}"
+        for res in agents.values():
+            line += f"{ms(res[row]['p50']):>12}{ms(res[row]['p95']):>12}"
+        lines.append(line)
+    knows, plain = agents["knows"]["voice_to_voice"], agents["plain"]["voice_to_voice"]
+    if knows["p50"] and plain["p50"]:
+        lines.append(
+            f"\nknowledge adds to voice-to-voice: p50 {ms(knows['p50'] - plain['p50'])} ms "
+            f"(ratio knows/plain {knows['p50'] / plain['p50']:.2f}), "
+            f"p95 {ms(knows['p95'] - plain['p95'])} ms"
+        )
+    log = results["worker_log"]
+    lines.append(
+        f"searches: {log['searches']} ({log['with_passages']} found passages), "
+        f"search p50 {ms(log['search']['p50'])} ms p95 {ms(log['search']['p95'])} ms; "
+        f"the LLM request waited for it p50 {ms(log['llm_request_waited']['p50'])} ms "
+        f"p95 {ms(log['llm_request_waited']['p95'])} ms"
+    )
+    for name, res in agents.items():
+        lines.append(
+            f"{name}: {res['calls']} calls, {res['turns']} turns, "
+            f"{res['missed_replies']} missed replies"
+        )
+    return "\n".join(lines)
+
+
+async def make_agents(api: str, headers: dict[str, str]) -> dict[str, str]:
+    """The two agents, the knowledge of one ingested; name -> agent id."""
+    common = {
+        "voice_id": "local:en_US-joe-medium",
+        "active": True,
+        "temperature": 0.0,
+        "first_message": "Hello, this is Northwind Home. How can I help?",
+        "system_prompt": "You answer the callers of Northwind Home, a home goods shop, briefly.",
+    }
+    ids: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=api, headers=headers, timeout=60) as client:
+        for name in ("plain", "knows"):
+            created = await client.post("/voice-agents", json={"name": name, **common})
+            created.raise_for_status()
+            ids[name] = created.json()["id"]
+        items = []
+        for doc in sorted((QA_DIR / "documents").glob("*_en.txt")):
+            if doc.stem == "hotel_en":  # another business
+                continue
+            body = {"agent_id": ids["knows"], "title": doc.stem, "content": doc.read_text()}
+            added = await client.post("/v1/api/knowledge-base/text", json=body)
+            added.raise_for_status()
+            items.append(added.json()["data"]["id"])
+        deadline = time.monotonic() + 600
+        while items:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the knowledge base was not ingested in 10 minutes")
+            item = (await client.get(f"/v1/api/knowledge-base/{items[0]}")).json()["data"]
+            if item["status"] == "failed":
+                raise RuntimeError(f"ingestion failed: {item}")
+            if item["status"] == "ready":
+                items.pop(0)
+            else:
+                await asyncio.sleep(0.5)
+    return ids
+
+
+async def run(
+    api: str, headers: dict[str, str], ids: dict[str, str], calls: int, turns: int
+) -> dict[str, list[CallReport]]:
+    reports: dict[str, list[CallReport]] = {name: [] for name in ids}
+    async with httpx.AsyncClient(base_url=api, headers=headers, timeout=60) as client:
+        for i in range(calls):
+            asked = [QUESTIONS[(i * turns + k) % len(QUESTIONS)] for k in range(turns)]
+            script = CallScript(
+                turns=[Utterance(render_speech(q), q) for q in asked],
+                greeting_timeout=60,
+                reply_timeout=30,
+            )
+            for name, agent_id in ids.items():
+                started = await client.post(
+                    "/conversations", json={"agent_id": agent_id, "user_id": f"bench-{i}"}
+                )
+                started.raise_for_status()
+                d = started.json()["connection_details"]
+                report = await join_conversation(
+                    d["websocket_url"], d["token"], d["room_name"], script
+                )
+                reports[name].append(report)
+                v2v = [ms(t.voice_to_voice) if t.voice_to_voice else "miss" for t in report.turns]
+                print(
+                    f"call {i + 1}/{calls} {name:>6}: voice-to-voice ms {' '.join(v2v)}", flush=True
+                )
+    return reports
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=6)
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks/results/knowledge_calls.json"
+    )
+    args = parser.parse_args()
+    qa = json.loads((QA_DIR / "questions.json").read_text(encoding="utf-8"))
+    known = {item["q"] for item in qa["answerable"]}
+    assert set(QUESTIONS) <= known, set(QUESTIONS) - known
+
+    log_dir = ROOT / ".cache/logs/bench-knowledge-calls"
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"sqlite+aiosqlite:///{tmp}/knowledge-calls.db"
+        admin(store, "migrate")
+        config = StackConfig(
+            livekit_port=7880 + 330,
+            livekit_udp_port=7882 + 330,
+            llm_port=8391,
+            worker_http_port=0,
+            agent_name=AGENT_NAME,
+            log_dir=log_dir,
+            worker_env={"DATABASE_URL": store},
+        )
+        started = time.time()
+        with Stack(config) as stack:
+            control_plane = control_plane_process(
+                CONTROL_PLANE_PORT,
+                database_url=store,
+                log_path=log_dir / "control-plane.log",
+                env={
+                    "LIVEKIT_URL": config.livekit_url,
+                    "LIVEKIT_API_KEY": stack.key,
+                    "LIVEKIT_API_SECRET": stack.secret,
+                    "VOICE_AGENT_NAME": AGENT_NAME,
+                },
+            )
+            try:
+                company = admin(store, "create-company", "Northwind Home")
+                api = f"http://127.0.0.1:{CONTROL_PLANE_PORT}"
+                headers = {"Authorization": f"Bearer {company['api_key']}"}
+                ids = asyncio.run(make_agents(api, headers))
+                reports = asyncio.run(run(api, headers, ids, args.calls, args.turns))
+            finally:
+                control_plane.stop()
+            worker_log = stack.processes["worker"].log_path.read_text(errors="replace")
+    results = {
+        "benchmark": "knowledge_calls",
+        "started_at": started,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "calls": args.calls,
+        "turns_per_call": args.turns,
+        "agents": {name: summarize(r) for name, r in reports.items()},
+        "worker_log": from_log(worker_log),
+    }
+    print()
+    print(table(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
