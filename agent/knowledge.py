@@ -86,19 +86,27 @@ class Retriever:
         return await self.indexes.get((self.agent_id, self.embedder.model), revision, load)
 
     async def search(
-        self, question: str, *, top_k: int | None = None, min_score: float | None = None
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        min_score: float | None = None,
+        margin: float | None = None,
     ) -> list[Passage]:
         """The best passages for `question`, best first; those under the agent's `min_score`
-        are left out (none: the knowledge has no answer)."""
+        (none: the knowledge has no answer) or more than its `score_margin` under the best are
+        left out."""
         index = await self.index()
         if not len(index) or not question.strip():
             return []
         query = await self.embedder.query(question)
-        return index.search(
+        found = index.search(
             query,
             top_k=top_k if top_k is not None else self.settings.top_k,
             min_score=min_score if min_score is not None else self.settings.min_score,
         )
+        margin = margin if margin is not None else self.settings.score_margin
+        return [p for p in found if p.score >= found[0].score - margin]
 
 
 def knowledge_prompt(passages: Sequence[Passage]) -> str:

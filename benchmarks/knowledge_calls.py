@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,7 +212,13 @@ def main() -> None:
     log_dir = ROOT / ".cache/logs/bench-knowledge-calls"
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite+aiosqlite:///{tmp}/knowledge-calls.db"
-        admin(store, "migrate")
+        subprocess.run(
+            [sys.executable, "-m", "control_plane", "migrate"],
+            env={**os.environ, "DATABASE_URL": store},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         config = StackConfig(
             livekit_port=7880 + 330,
             livekit_udp_port=7882 + 330,

@@ -75,7 +75,8 @@ class PassageView(BaseModel):
     text: str
     score: float
     relevant: bool
-    """Whether a call would use it (its score reaches the agent's `min_score`)."""
+    """Whether a call would use it (its score reaches the agent's `min_score` and is within
+    its `score_margin` of the best)."""
 
 
 class SearchResult(BaseModel):

@@ -69,4 +69,4 @@ async def search(
         default_base_url=settings.openai_base_url,
     )
     retriever = Retriever(agent.id, StorePassages(sessions), embedder, config)
-    return await retriever.search(query, top_k=top_k, min_score=-1.0)
+    return await retriever.search(query, top_k=top_k, min_score=-1.0, margin=1.0)

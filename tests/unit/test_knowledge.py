@@ -272,3 +272,24 @@ def test_the_prompt_quotes_sources_or_says_there_is_nothing():
     text = knowledge_prompt([passage])
     assert "[1] (Returns policy) Returns within 30 days." in text
     assert "do not know" in knowledge_prompt([])
+
+
+async def test_passages_far_below_the_best_are_left_out(faq_index):
+    embedder, index = faq_index
+    store = Passages()
+    item = uuid.uuid4()
+    for ref, vector in zip(index.refs, index.matrix, strict=True):
+        store.rows.append(Row(uuid.uuid4(), item, ref.source, ref.text, to_bytes(vector)))
+    question = "How many days do I have to return an item?"
+    everything = await Retriever(
+        uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache()
+    ).search(question, top_k=4, min_score=0.0, margin=1.0)
+    assert len(everything) == 4
+    best = everything[0].score
+    margin = (best - everything[-1].score) / 2  # between the best and the worst
+    kept = await Retriever(
+        uuid.uuid4(), store, embedder, KnowledgeSettings(score_margin=margin), IndexCache()
+    ).search(question, top_k=4, min_score=0.0)
+    assert kept and len(kept) < 4
+    assert [p.chunk_id for p in kept] == [p.chunk_id for p in everything[: len(kept)]]
+    assert all(p.score >= best - margin for p in kept)

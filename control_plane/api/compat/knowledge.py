@@ -225,7 +225,8 @@ async def search(
     company_id: CompanyDep,
 ) -> dict[str, Any]:
     """The passages a call of the agent would retrieve for `query`, best first, with their
-    similarity scores; `relevant` marks those reaching the agent's `min_score`."""
+    similarity scores; `relevant` marks those a call would use (reaching the agent's
+    `min_score`, and within its `score_margin` of the best)."""
     from knowledge.embeddings import EmbeddingError
 
     agent = await company_agent(session, company_id, body.agent_id)
@@ -236,6 +237,9 @@ async def search(
         )
     except EmbeddingError as exc:
         raise seed_error(502, str(exc), "UPSTREAM_ERROR") from None
+    bar = config.min_score
+    if passages:
+        bar = max(bar, passages[0].score - config.score_margin)
     return ok(
         {
             "query": body.query,
@@ -246,7 +250,7 @@ async def search(
                     "source": p.source,
                     "text": p.text,
                     "score": p.score,
-                    "relevant": p.score >= config.min_score,
+                    "relevant": p.score >= bar,
                 }
                 for p in passages
             ],
