@@ -39,8 +39,7 @@ sys.path.insert(0, str(ROOT))
 from agent.contract import AgentConfig  # noqa: E402
 from agent.tools import ToolHooks, build_tools  # noqa: E402
 from fake_providers.openai import FakeOpenAI  # noqa: E402
-from pipelines.llm.openai_compat import build_openai_compatible_llm  # noqa: E402
-from pipelines.llm.server import llama_server_command  # noqa: E402
+from pipelines import EngineSettings, build_llm, llama_server_command  # noqa: E402
 from shared.egress import EgressPolicy  # noqa: E402
 from simulator.stack import ManagedProcess, http_ok  # noqa: E402
 
@@ -112,10 +111,14 @@ async def _nothing(*_: Any) -> None:
     return None
 
 
+AGENT = AgentConfig.model_validate(
+    {"name": "Riverside Dental", "tools": TOOLS, "temperature": 0.0, "system_prompt": SYSTEM_PROMPT}
+)
+
+
 def agent_tools() -> list[llm.Tool]:
-    config = AgentConfig.model_validate({"name": "Riverside Dental", "tools": TOOLS})
     hooks = ToolHooks(end_call=_nothing, transfer=_nothing)
-    return build_tools(config, hooks, EgressPolicy())
+    return build_tools(AGENT, hooks, EgressPolicy())
 
 
 def schemas(tools: list[llm.Tool]) -> dict[str, dict[str, Any]]:
@@ -209,18 +212,19 @@ async def measure(endpoints: list[str], log_dir: Path) -> dict[str, dict[str, An
         try:
             base_url = f"http://127.0.0.1:{LLM_PORT}/v1"
             server.wait_until(lambda: http_ok(f"{base_url}/models"), 120, "no LLM server")
-            model = build_openai_compatible_llm(
-                base_url=base_url, model="local", temperature=0.0, max_tokens=120
-            )
+            model = build_llm(AGENT, EngineSettings(llm_base_url=base_url))
             print("embedded (SmolLM2-135M-Instruct):", flush=True)
             results["embedded"] = await run_endpoint(model, tools)
         finally:
             server.stop()
     if "fake" in endpoints:
         async with FakeOpenAI(tool_triggers=FAKE_TRIGGERS) as fake:
-            model = build_openai_compatible_llm(
-                base_url=str(fake.base_url), model="gpt-4o-mini", temperature=0.0, max_tokens=120
+            # The agent's own OpenAI-compatible endpoint: no fallback, the fake's answers only.
+            cloud = AGENT.model_copy(
+                update={"llm_model": "gpt-4o-mini", "llm_base_url": str(fake.base_url)}
             )
+            loopback = EgressPolicy.from_setting("127.0.0.0/8")
+            model = build_llm(cloud, EngineSettings(egress=loopback))
             print("fake OpenAI (keyword triggers):", flush=True)
             results["fake"] = await run_endpoint(model, tools)
     return results

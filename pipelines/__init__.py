@@ -31,6 +31,7 @@ _PUBLIC = {
     "Engines": "pipelines.factory",
     "EngineSettings": "pipelines.factory",
     "build_tts": "pipelines.factory",
+    "build_llm": "pipelines.factory",
 }
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "WhisperSTT",
     "WhisperSTTOptions",
     "attempt_options",
+    "build_llm",
     "build_tts",
     "is_fallback",
     "llama_server_command",
@@ -59,7 +61,7 @@ __all__ = [
 if TYPE_CHECKING:
     from pipelines.cloud import CloudSettings, ProviderCredentials, attempt_options, is_fallback
     from pipelines.errors import ModelNotFoundError, PipelineSetupError
-    from pipelines.factory import Engines, EngineSettings, build_tts
+    from pipelines.factory import Engines, EngineSettings, build_llm, build_tts
     from pipelines.llm.server import llama_server_command
     from pipelines.models import piper_voice_path, whisper_model_dir
     from pipelines.stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions

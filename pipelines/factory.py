@@ -201,10 +201,11 @@ def build_tts(
 
 
 def build_llm(
-    config: AgentConfig, engines: Engines, credentials: ProviderCredentials | None = None
+    config: AgentConfig, settings: EngineSettings, credentials: ProviderCredentials | None = None
 ) -> llm.LLM:
     """The embedded model for `llm_model` "local", else an OpenAI-compatible endpoint (the
-    agent's `llm_base_url` or OpenAI) with the embedded model behind it.
+    agent's `llm_base_url` or OpenAI) with the embedded model behind it. Only `settings` is
+    needed (no local speech engine): the text chat builds it too.
 
     An agent's own `llm_base_url` is a URL its company chose: its connections go through the
     egress policy, and it gets the agent's or company's OpenAI key, never the deployment's
@@ -222,24 +223,22 @@ def build_llm(
             egress=egress,
         )
 
-    local = client(engines.settings.llm_base_url, cloud.LOCAL_LLM, engines.settings.llm_api_key)
+    local = client(settings.llm_base_url, cloud.LOCAL_LLM, settings.llm_api_key)
     is_local = cloud.llm_provider(config) == "local"
     if config.llm_base_url:
         own_key = None if is_local else (credentials or ProviderCredentials()).openai
-        primary = client(
-            config.llm_base_url, config.llm_model, own_key, egress=engines.settings.egress
-        )
+        primary = client(config.llm_base_url, config.llm_model, own_key, egress=settings.egress)
         if is_local:  # an agent's own server for its model, no key and no fallback
             return primary
     elif is_local:
         return local
     else:
-        key = _credentials(engines, credentials).openai
+        key = (credentials or ProviderCredentials()).or_else(settings.credentials).openai
         if not key:
             cloud.missing_key("LLM", "openai", repr(config.llm_model), "the embedded model")
             return local
-        primary = client(engines.settings.cloud.openai_base_url, config.llm_model, key)
-    return cloud.fallback_llm(primary, local, engines.settings.cloud)
+        primary = client(settings.cloud.openai_base_url, config.llm_model, key)
+    return cloud.fallback_llm(primary, local, settings.cloud)
 
 
 def build_pipeline(
@@ -252,6 +251,6 @@ def build_pipeline(
     return Pipeline(
         vad=GatedVAD(build_vad(config, engines), gate),
         stt=build_stt(config, engines, credentials, gate),
-        llm=build_llm(config, engines, credentials),
+        llm=build_llm(config, engines.settings, credentials),
         tts=build_tts(config, engines, credentials),
     )

@@ -259,7 +259,7 @@ async def ask(server: ApiServer, agent_id: str) -> None:
         deployment_openai_key=DEPLOYMENT_OPENAI_KEY,
         egress=EgressPolicy.from_setting(f"{RECEIVERS}/32"),
     )
-    await answer(primary_llm(build_llm(call.config, engines, call.credentials)))
+    await answer(primary_llm(build_llm(call.config, engines.settings, call.credentials)))
 
 
 async def raw_request(port: int, head: str, body: bytes = b"", within: float = 10) -> str:

@@ -132,7 +132,7 @@ async def test_elevenlabs_failures_fall_back_to_the_local_voice(
 
 async def test_openai_model_failing_falls_back_to_the_embedded_model(http, cloud_engines, oai):
     oai.state.faults["chat"] = Fault(status=429)
-    llm = build_llm(AgentConfig(llm_model="gpt-4o-mini"), cloud_engines, KEYS)
+    llm = build_llm(AgentConfig(llm_model="gpt-4o-mini"), cloud_engines.settings, KEYS)
     primary, local = llm._llm_instances
     # The embedded model is not running in unit tests: stand its endpoint in with the fake's
     # healthy twin, so the answer shows which one served.

@@ -89,7 +89,7 @@ def test_without_any_key_the_call_uses_the_local_engines(cloud_engines, caplog):
     with caplog.at_level("WARNING", logger="pipelines.cloud"):
         tts = build_tts(config, cloud_engines, ProviderCredentials())
         stt = build_stt(config, cloud_engines, None)
-        llm = build_llm(config, cloud_engines, None)
+        llm = build_llm(config, cloud_engines.settings, None)
     assert isinstance(tts._wrapped_tts, PiperTTS)
     assert isinstance(stt.wrapped_stt, WhisperSTT)
     assert llm.model == "local"
@@ -117,7 +117,7 @@ def test_cloud_stt_is_segmented_by_the_vad_with_whisper_behind(cloud_engines, pr
 
 def test_openai_model_uses_openai_with_the_embedded_model_behind(cloud_engines):
     config = AgentConfig(llm_model="gpt-4o-mini", temperature=0.1)
-    llm = build_llm(config, cloud_engines, KEYS)
+    llm = build_llm(config, cloud_engines.settings, KEYS)
     assert isinstance(llm, lk_llm.FallbackAdapter)
     primary, local = llm._llm_instances
     assert primary.model == "gpt-4o-mini"
@@ -132,7 +132,7 @@ def test_calls_share_one_tls_context(cloud_engines):
     its own per client cost ~40 ms and ~1 MB (the CA bundle loaded again), 2-3 times a call."""
     clients = []
     for _ in range(2):  # two calls
-        llm = build_llm(AgentConfig(llm_model="gpt-4o-mini"), cloud_engines, KEYS)
+        llm = build_llm(AgentConfig(llm_model="gpt-4o-mini"), cloud_engines.settings, KEYS)
         stt = build_stt(AgentConfig(stt_provider="openai"), cloud_engines, KEYS)
         tts = build_tts(AgentConfig(voice_id="openai:nova"), cloud_engines, KEYS)
         clients += [instance._client for instance in llm._llm_instances]  # cloud and embedded
@@ -148,10 +148,10 @@ def test_deployment_keys_fill_in_for_missing_company_keys(cloud_engines):
     )
     cloud_engines.settings = settings
     config = AgentConfig(llm_model="gpt-4o-mini")
-    assert build_llm(config, cloud_engines)._llm_instances[0]._client.api_key == (
+    assert build_llm(config, cloud_engines.settings)._llm_instances[0]._client.api_key == (
         "sk-deployment-0000"
     )
-    assert build_llm(config, cloud_engines, KEYS)._llm_instances[0]._client.api_key == (
+    assert build_llm(config, cloud_engines.settings, KEYS)._llm_instances[0]._client.api_key == (
         "sk-openai-secret-9876"
     )
 

@@ -36,17 +36,18 @@ def engines(egress: EgressPolicy):
 async def test_the_deployment_key_never_goes_to_an_agents_own_endpoint(http, tenant_server):
     config = AgentConfig(llm_model="gpt-4o-mini", llm_base_url=tenant_server.base_url)
     # A company with no key of its own: nothing of the deployment's reaches the tenant's host.
-    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK)))) == (
+    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK).settings))) == (
         "From the tenant's server."
     )
     # With its company's key, that key (and only that one) goes there.
     own = ProviderCredentials(openai=COMPANY_KEY)
-    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK), own)))
+    assert await answer(primary_llm(build_llm(config, engines(LOOPBACK).settings, own)))
     keys = [r.api_key for r in tenant_server.state.requests if r.route == "chat"]
     assert len(keys) == 2 and DEPLOYMENT_KEY not in keys, keys
     assert keys[1] == COMPANY_KEY
     # The deployment's own OpenAI URL still gets the deployment's key.
-    deployment = primary_llm(build_llm(AgentConfig(llm_model="gpt-4o-mini"), engines(LOOPBACK)))
+    cloud = AgentConfig(llm_model="gpt-4o-mini")
+    deployment = primary_llm(build_llm(cloud, engines(LOOPBACK).settings))
     assert deployment._client.api_key == DEPLOYMENT_KEY
     assert str(deployment._client.base_url).startswith("https://api.openai.example/v1")
 
@@ -59,6 +60,6 @@ async def test_an_agents_endpoint_on_an_internal_address_is_refused_when_connect
     for model in ("gpt-4o-mini", "local"):
         config = AgentConfig(llm_model=model, llm_base_url=tenant_server.base_url)
         with pytest.raises(APIConnectionError) as refused:
-            await answer(primary_llm(build_llm(config, engines(EgressPolicy()))))
+            await answer(primary_llm(build_llm(config, engines(EgressPolicy()).settings)))
         assert "egress policy" in repr(refused.value.__cause__) + str(refused.value)
     assert tenant_server.state.requests == []
