@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from agent.contract import AgentConfig, InvalidAgentConfigError
 from agent.mcp import McpAccess
+from control_plane.agent_loader import AgentUnavailableError, StoredAgent, load_agent
 from control_plane.security import ProviderKeyVault
 from pipelines.cloud import ProviderCredentials
 from pipelines.errors import PipelineSetupError
 
-from .call_agent import AgentUnavailableError, CallAgent, load_call_agent
 from .recorder import CallIdentity
 
 
@@ -37,17 +37,17 @@ class AgentDirectory:
         self.database_url = database_url
         self.ttl = ttl
         self.vault = vault
-        self._cache: dict[str, tuple[float, CallAgent]] = {}
+        self._cache: dict[str, tuple[float, StoredAgent]] = {}
         self._lock = threading.Lock()
 
-    async def load(self, agent_id: str, version: str | None = None) -> CallAgent:
+    async def load(self, agent_id: str, version: str | None = None) -> StoredAgent:
         with self._lock:
             hit = self._cache.get(agent_id)
         if hit is not None:
             expires_at, agent = hit
             if time.monotonic() < expires_at and version in (None, agent.version):
                 return agent
-        agent = await load_call_agent(self.database_url, agent_id, self.vault)
+        agent = await load_agent(self.database_url, agent_id, self.vault)
         with self._lock:
             self._cache[agent_id] = (time.monotonic() + self.ttl, agent)
         return agent

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.contract import VOICE_ID_PATTERN, AgentConfig
-from agent_worker.call_agent import load_call_agent
+from control_plane.agent_loader import load_agent
 from shared.audio import OUTPUT_FORMATS
 from tests.integration.conftest import ApiServer
 
@@ -95,7 +95,7 @@ def test_valid_agents_round_trip(api_server: ApiServer):
                         assert stored[field][k] == v
                 else:
                     assert stored[field] == value, field
-            call = asyncio.run(load_call_agent(api_server.database_url, stored["id"]))
+            call = asyncio.run(load_agent(api_server.database_url, stored["id"]))
             assert call.config == AgentConfig.model_validate_json(json.dumps(body))
             assert client.delete(f"/voice-agents/{stored['id']}").status_code == 204
 

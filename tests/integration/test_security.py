@@ -23,7 +23,7 @@ import psutil
 import pytest
 from sqlalchemy import update
 
-from agent_worker.call_agent import load_call_agent
+from control_plane.agent_loader import load_agent
 from control_plane.security import ProviderKeyVault
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import Conversation, Webhook
@@ -254,7 +254,7 @@ async def test_the_deployment_key_never_goes_to_a_url_the_tenant_chose(server: A
 async def ask(server: ApiServer, agent_id: str) -> None:
     """One LLM request of a call to the stored agent, with the deployment's key configured."""
     vault = ProviderKeyVault([PROVIDER_KEYS_SECRET])
-    call = await load_call_agent(server.database_url, agent_id, lambda: vault)
+    call = await load_agent(server.database_url, agent_id, lambda: vault)
     engines = llm_engines(
         deployment_openai_key=DEPLOYMENT_OPENAI_KEY,
         egress=EgressPolicy.from_setting(f"{RECEIVERS}/32"),

@@ -1,4 +1,6 @@
-"""What a call needs from the store: the agent a dispatch names, as a pipeline `AgentConfig`."""
+"""What a conversation needs from the store: the agent it names, as the agent contract
+(`AgentConfig`), with its provider keys, tool headers and MCP servers opened. Calls (the
+worker) and chats (the control plane) load their agent here."""
 
 from __future__ import annotations
 
@@ -25,12 +27,12 @@ from pipelines.cloud import ProviderCredentials
 
 
 class AgentUnavailableError(LookupError):
-    """The dispatched agent cannot take the call; the message says why (no personal data)."""
+    """The agent cannot take the conversation; the message says why (no personal data)."""
 
 
 @dataclass(frozen=True)
-class CallAgent:
-    """A stored agent, ready for a call."""
+class StoredAgent:
+    """A stored agent, ready for a conversation."""
 
     agent_id: uuid.UUID
     company_id: uuid.UUID
@@ -48,12 +50,12 @@ def agent_config(agent: VoiceAgent) -> AgentConfig:
     return AgentConfig.model_validate(agent, from_attributes=True, strict=False)
 
 
-async def load_call_agent(
+async def load_agent(
     database_url: str, agent_id: str, vault: Callable[[], ProviderKeyVault] | None = None
-) -> CallAgent:
-    """Load and check the agent named by a dispatch, with its provider keys (decrypted by
-    `vault()`, asked for only when there are keys). One short-lived connection: each call
-    runs on its own event loop, and connections cannot move between loops."""
+) -> StoredAgent:
+    """Load and check the agent named by a dispatch or a chat, with its provider keys
+    (decrypted by `vault()`, asked for only when there are keys). One short-lived connection:
+    each call runs on its own event loop, and connections cannot move between loops."""
     try:
         parsed = uuid.UUID(agent_id)
     except ValueError:
@@ -125,7 +127,7 @@ async def load_call_agent(
                 allowed_tools=allowed,
             )
         )
-    return CallAgent(
+    return StoredAgent(
         agent_id=agent.id,
         company_id=agent.company_id,
         version=agent.updated_at.isoformat(),
