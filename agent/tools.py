@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -53,6 +54,46 @@ FILLERS = {
     "it": "Un momento, per favore.",
     "pt": "Um momento, por favor.",
 }
+
+
+def tool_source(name: str, config: AgentConfig | None) -> str:
+    """Where a tool the model called comes from: `http`, `builtin` or `mcp`."""
+    if config is not None:
+        for tool in config.tools:
+            if tool.type == "http" and getattr(tool, "name", None) == name:
+                return "http"
+            if tool.type == name:
+                return "builtin"
+    return "mcp"
+
+
+def tool_use(
+    *,
+    name: str,
+    config: AgentConfig | None,
+    ok: bool,
+    arguments: str | None,
+    result: str | None,
+    at: float,
+    keep_content: bool,
+) -> dict[str, Any]:
+    """One tool call as a conversation's record keeps it (its `metadata.tools_used`, the
+    `tool.executed` / `tool.failed` webhooks): arguments and result only when the agent's
+    privacy keeps content."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        parsed = {"raw": arguments}
+    if not isinstance(parsed, dict):
+        parsed = {"value": parsed}
+    return {
+        "name": name,
+        "source": tool_source(name, config),
+        "status": "success" if ok else "failed",
+        "arguments": parsed if keep_content else None,
+        "result": (result or "")[:MAX_RESULT_CHARS] if keep_content else None,
+        "at": datetime.fromtimestamp(at, UTC).isoformat(),
+    }
 
 
 def filler_line(config: AgentConfig) -> str:

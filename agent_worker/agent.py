@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm, stt
 from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 
 from agent.contract import AgentConfig
-from agent.knowledge import Passage, Retriever, knowledge_prompt
+from agent.knowledge import Passage, Retriever
+from agent.prompt import instructions, last_user_text, with_knowledge
 from pipelines.transcript_gate import gate_of, mark_gate
 
 from .backchannel import is_backchannel
@@ -36,8 +38,9 @@ class VoiceAgent(Agent):
         warm_llm: bool = True,
         knowledge: Retriever | None = None,
         tools: Sequence[llm.Tool | llm.Toolset] | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(instructions=config.system_prompt, tools=list(tools or []))
+        super().__init__(instructions=instructions(config, context), tools=list(tools or []))
         self.config = config
         self.knowledge = knowledge
         self._retrievals: dict[str, asyncio.Task[list[Passage] | None]] = {}
@@ -105,19 +108,10 @@ class VoiceAgent(Agent):
         same words (the preemptive one discarded) reuses it. Without knowledge, or when the
         search fails, the context is unchanged."""
         assert self.knowledge is not None
-        last = next(
-            (
-                i
-                for i in range(len(chat_ctx.items) - 1, -1, -1)
-                if getattr(chat_ctx.items[i], "role", None) == "user"
-            ),
-            None,
-        )
-        if last is None:
+        found = last_user_text(chat_ctx)
+        if found is None:
             return chat_ctx
-        question = (chat_ctx.items[last].text_content or "").strip()  # type: ignore[union-attr]
-        if not question:
-            return chat_ctx
+        last, question = found
         task = self._retrievals.get(question)
         if task is None:
             task = asyncio.create_task(self._retrieve(question), name="knowledge-search")
@@ -134,9 +128,7 @@ class VoiceAgent(Agent):
         )
         if passages is None:
             return chat_ctx
-        ctx = chat_ctx.copy()
-        ctx.items.insert(last, llm.ChatMessage(role="system", content=[knowledge_prompt(passages)]))
-        return ctx
+        return with_knowledge(chat_ctx, last, passages)
 
     async def _retrieve(self, question: str) -> list[Passage] | None:
         """The passages for `question`; None when the agent has no knowledge at all."""

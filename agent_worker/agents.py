@@ -12,7 +12,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from agent.contract import AgentConfig, InvalidAgentConfigError
 from agent.mcp import McpAccess
@@ -64,6 +65,8 @@ class ResolvedAgent:
     """The stored agent's id (none for inline configs): its knowledge is searched."""
     mcp: tuple[McpAccess, ...] = ()
     """The MCP servers whose tools the agent may call."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """The call's `initial_context` (`POST /conversations`): told to the model."""
 
 
 async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
@@ -99,4 +102,12 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
             agent_id=agent.agent_id,
             user_id=user_id if isinstance(user_id, str) else "",
         )
-    return ResolvedAgent(config, agent.credentials, call, agent.agent_id, agent.mcp)
+    context = payload.get("initial_context")
+    return ResolvedAgent(
+        config,
+        agent.credentials,
+        call,
+        agent.agent_id,
+        agent.mcp,
+        context if isinstance(context, dict) else {},
+    )

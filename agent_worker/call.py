@@ -3,7 +3,6 @@ run, then close and record how it ended."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from sqlalchemy.pool import NullPool
 from agent.contract import AgentConfig
 from agent.knowledge import Retriever
 from agent.mcp import call_toolsets
-from agent.tools import ToolHooks, build_tools, filler_line
+from agent.tools import ToolHooks, build_tools, filler_line, tool_use
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.repositories import StorePassages
 from livekit_patches.playout import stop_on_pause
@@ -227,6 +226,7 @@ class Call:
                 warm_llm=llm_provider(config) == "local" and not config.llm_base_url,
                 knowledge=knowledge,
                 tools=[*tools, *call_toolsets(list(agent.mcp), self.engines.settings.egress)],
+                context=agent.context,
             ),
             room=self.ctx.room,
             room_options=room_options(self.settings.input_frame_ms),
@@ -273,17 +273,16 @@ class Call:
             metrics.tool_called(call.name, ok)
             if self.recorder is None:
                 continue
-            try:
-                arguments = json.loads(call.arguments or "{}")
-            except json.JSONDecodeError:
-                arguments = {"raw": call.arguments}
             self.recorder.tool(
-                name=call.name,
-                source=tool_source(call.name, self.config),
-                ok=ok,
-                arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
-                result=output.output,
-                at=ev.created_at,
+                tool_use(
+                    name=call.name,
+                    config=self.config,
+                    ok=ok,
+                    arguments=call.arguments,
+                    result=output.output,
+                    at=ev.created_at,
+                    keep_content=self.recorder.call.keep_transcript,
+                )
             )
 
     def knowledge_of(self, agent: ResolvedAgent) -> Retriever | None:
@@ -335,14 +334,3 @@ def record_item(recorder: ConversationRecorder, ev: ConversationItemAddedEvent) 
         created_at=item.created_at,
         metrics=turn_stages(dict(item.metrics or {})),
     )
-
-
-def tool_source(name: str, config: AgentConfig | None) -> str:
-    """Where a tool the model called comes from: `http`, `builtin` or `mcp`."""
-    if config is not None:
-        for tool in config.tools:
-            if tool.type == "http" and getattr(tool, "name", None) == name:
-                return "http"
-            if tool.type == name:
-                return "builtin"
-    return "mcp"

@@ -157,34 +157,11 @@ class ConversationRecorder:
             )
         )
 
-    def tool(
-        self,
-        *,
-        name: str,
-        source: str,
-        ok: bool,
-        arguments: dict[str, Any] | None,
-        result: str | None,
-        at: float,
-    ) -> None:
-        """Record one tool call on the conversation and fire `tool.executed` or `tool.failed`
-        (arguments and result only when the agent's privacy keeps content)."""
-        keep = self.call.keep_transcript
-        self._queue.put_nowait(
-            (
-                "tool",
-                {
-                    "use": {
-                        "name": name,
-                        "source": source,
-                        "status": "success" if ok else "failed",
-                        "arguments": arguments if keep else None,
-                        "result": (result or "")[:4000] if keep else None,
-                        "at": datetime.fromtimestamp(at, UTC).isoformat(),
-                    }
-                },
-            )
-        )
+    def tool(self, use: dict[str, Any]) -> None:
+        """Record one tool call on the conversation (`agent.tools.tool_use`, its content
+        already kept or left out by the agent's privacy) and fire `tool.executed` or
+        `tool.failed`."""
+        self._queue.put_nowait(("tool", {"use": use}))
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         """Report another event of the call (e.g. `error.occurred`) to the webhooks."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from control_plane.settings import ServiceSettings
-from pipelines.cloud import CloudSettings, ProviderCredentials
 from pipelines.factory import EngineSettings
-from shared.logs import secret_values
 
 
 class Settings(ServiceSettings):
@@ -19,8 +18,6 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    llm_base_url: str = "http://127.0.0.1:8088/v1"
-    llm_api_key: SecretStr | None = None
     whisper_model: str | None = None
     """Directory of a CTranslate2 Whisper model; default: the packaged tiny.en."""
     piper_voice: str | None = None
@@ -42,9 +39,6 @@ class Settings(ServiceSettings):
     agent_cache_seconds: float = 5.0
     """How long a loaded agent is reused; a call started through the API always gets the
     agent's current version."""
-    tts_timeout_seconds: float = 2.0
-    """How long a cloud voice may take to start speaking before it is retried (once), then
-    replaced by the local voice."""
     worker_max_calls: int = 4
     """Calls one worker accepts at once; the worker reports itself full beyond this."""
     worker_drain_seconds: int = Field(default=600, ge=1)
@@ -62,28 +56,10 @@ class Settings(ServiceSettings):
     false: the SDK's own delivery, which offers each event to every call in the process."""
 
     def engine_settings(self) -> EngineSettings:
-        return EngineSettings(
+        return dataclasses.replace(
+            self.llm_engine_settings(),
             whisper_model=self.whisper_model,
             piper_voice=self.piper_voice,
             stt_threads=self.stt_threads,
             tts_nice=self.tts_nice,
-            llm_base_url=self.llm_base_url,
-            llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
-            cloud=CloudSettings(
-                elevenlabs_base_url=self.elevenlabs_base_url,
-                openai_base_url=self.openai_base_url,
-                timeout=self.provider_timeout_seconds,
-                tts_timeout=self.tts_timeout_seconds,
-            ),
-            credentials=ProviderCredentials(
-                elevenlabs=_secret(self.elevenlabs_api_key), openai=_secret(self.openai_api_key)
-            ),
-            egress=self.egress_policy(),
         )
-
-    def log_secrets(self) -> list[str]:
-        return [*super().log_secrets(), *secret_values(self.llm_api_key)]
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipelines.cloud import CloudSettings, ProviderCredentials
+from pipelines.factory import EngineSettings
 from shared.egress import EgressPolicy, parse_networks
 from shared.logs import LogFormat, secret_values
 
@@ -74,6 +76,13 @@ class ServiceSettings(StoreSettings):
     """Deployment-wide provider keys, used when neither the agent nor its company has one."""
     provider_timeout_seconds: float = 5.0
     """How long one attempt at a cloud provider may take."""
+    tts_timeout_seconds: float = 2.0
+    """How long a cloud voice may take to start speaking before it is retried (once), then
+    replaced by the local voice."""
+    llm_base_url: str = "http://127.0.0.1:8088/v1"
+    """The embedded LLM server (`make run` starts it): agents whose model is `local`, and
+    every agent's fallback. The worker's calls and the control plane's chats both use it."""
+    llm_api_key: SecretStr | None = None
 
     egress_allowed_networks: str = ""
     """Networks that URLs set by tenants (webhooks, an agent's `llm_base_url`) may reach
@@ -89,6 +98,24 @@ class ServiceSettings(StoreSettings):
     def egress_policy(self) -> EgressPolicy:
         return EgressPolicy.from_setting(self.egress_allowed_networks)
 
+    def llm_engine_settings(self) -> EngineSettings:
+        """Where the models are, without the local speech engines (the text chat's; the
+        worker adds its speech engines)."""
+        return EngineSettings(
+            llm_base_url=self.llm_base_url,
+            llm_api_key=_secret(self.llm_api_key),
+            cloud=CloudSettings(
+                elevenlabs_base_url=self.elevenlabs_base_url,
+                openai_base_url=self.openai_base_url,
+                timeout=self.provider_timeout_seconds,
+                tts_timeout=self.tts_timeout_seconds,
+            ),
+            credentials=ProviderCredentials(
+                elevenlabs=_secret(self.elevenlabs_api_key), openai=_secret(self.openai_api_key)
+            ),
+            egress=self.egress_policy(),
+        )
+
     log_format: LogFormat | None = None
     """`text` or `json` (one object per line, `shared.logs`); default: text for the control
     plane, livekit-agents' own for the worker (JSON under `start`, coloured under `dev`)."""
@@ -100,6 +127,7 @@ class ServiceSettings(StoreSettings):
             self.provider_keys_secret,
             self.elevenlabs_api_key,
             self.openai_api_key,
+            self.llm_api_key,
         )
 
 
@@ -186,3 +214,7 @@ class Settings(ServiceSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
