@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from agent.contract import AgentConfig
@@ -53,9 +54,9 @@ def agent_config(agent: VoiceAgent) -> AgentConfig:
 async def load_agent(
     database_url: str, agent_id: str, vault: Callable[[], ProviderKeyVault] | None = None
 ) -> StoredAgent:
-    """Load and check the agent named by a dispatch or a chat, with its provider keys
-    (decrypted by `vault()`, asked for only when there are keys). One short-lived connection:
-    each call runs on its own event loop, and connections cannot move between loops."""
+    """Load and check the agent named by a dispatch, with its provider keys (decrypted by
+    `vault()`, asked for only when there are keys). One short-lived connection: each call
+    runs on its own event loop, and connections cannot move between loops."""
     try:
         parsed = uuid.UUID(agent_id)
     except ValueError:
@@ -63,26 +64,40 @@ async def load_agent(
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         async with session_factory(engine)() as session:
-            agent = await VoiceAgentRepository(session).get_for_call(agent_id=parsed)
-            sealed = (
-                await ProviderKeyRepository(session).for_agent(
-                    company_id=agent.company_id, agent_id=agent.id
-                )
-                if agent is not None
-                else {}
+            return await ready_agent(session, parsed, vault)
+    finally:
+        await engine.dispose()
+
+
+async def ready_agent(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    vault: Callable[[], ProviderKeyVault] | None = None,
+    company_id: uuid.UUID | None = None,
+) -> StoredAgent:
+    """The agent `agent_id` (of `company_id`, when given) read through `session`, checked
+    and opened; `AgentUnavailableError` says why it cannot serve."""
+    try:
+        agent = await VoiceAgentRepository(session).get_for_call(agent_id=agent_id)
+        if agent is not None and company_id is not None and agent.company_id != company_id:
+            agent = None
+        sealed = (
+            await ProviderKeyRepository(session).for_agent(
+                company_id=agent.company_id, agent_id=agent.id
             )
-            servers = (
-                await McpServerRepository(session).list(company_id=agent.company_id)
-                if agent is not None and agent.assigned_tools
-                else []
-            )
+            if agent is not None
+            else {}
+        )
+        servers = (
+            await McpServerRepository(session).list(company_id=agent.company_id)
+            if agent is not None and agent.assigned_tools
+            else []
+        )
     except SQLAlchemyError as exc:
         raise AgentUnavailableError(
             f"store unavailable ({type(exc).__name__}); is the control plane's database "
             "migrated (`python -m control_plane migrate`)?"
         ) from exc
-    finally:
-        await engine.dispose()
     if agent is None:
         raise AgentUnavailableError(f"agent {agent_id} does not exist")
     if not agent.active:

@@ -20,6 +20,7 @@ from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
+from .compat import chat as compat_chat
 from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
 from .errors import install_error_handlers
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
+    app.include_router(compat_chat.router)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)

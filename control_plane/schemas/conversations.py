@@ -56,6 +56,8 @@ class ConversationSummary(BaseModel):
     ended_at: datetime | None
     duration: float | None
     """Seconds from the agent joining to the end of the call."""
+    channel: Literal["voice", "chat"] = "voice"
+    """`voice` (a call) or `chat` (a text chat: `POST /v1/api/agents/{id}/chat`)."""
 
     @classmethod
     def of(cls, row: Conversation) -> ConversationSummary:
@@ -69,6 +71,7 @@ class ConversationSummary(BaseModel):
             started_at=row.started_at,
             ended_at=row.ended_at,
             duration=row.duration,
+            channel=row.channel,  # type: ignore[arg-type]
         )
 
 

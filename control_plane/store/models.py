@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -194,6 +195,20 @@ class Conversation(Base):
         JSON, default=list, server_default=text("'[]'")
     )
     """Each tool call of the call (`schemas.conversations.ToolUse`), in order."""
+    channel: Mapped[str] = mapped_column(
+        String(16), default="voice", server_default=text("'voice'")
+    )
+    """`voice` (a call) or `chat` (a text conversation, which no worker serves: the reaper
+    leaves it alone)."""
+    session_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    """A chat's session id as its client names it (unique per company)."""
+    title: Mapped[str | None] = mapped_column(String(200), default=None)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """What the conversation was started with (`initial_context`, a chat's `context`)."""
+
+    __table_args__ = (
+        Index("ix_conversations_company_session", "company_id", "session_id", unique=True),
+    )
 
     @property
     def duration(self) -> float | None:

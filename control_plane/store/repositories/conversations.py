@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Row, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -115,9 +115,10 @@ class ConversationRepository:
         await self.session.flush()
 
     async def count_ongoing(self) -> int:
-        """Calls in progress (`ongoing` records), across companies."""
+        """Calls in progress (`ongoing` records of the voice channel), across companies."""
         query = select(func.count()).select_from(Conversation)
-        return await self.session.scalar(query.where(Conversation.status == "ongoing")) or 0
+        ongoing = query.where(Conversation.status == "ongoing", Conversation.channel == "voice")
+        return await self.session.scalar(ongoing) or 0
 
     async def fail_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:
         """Close as failed (`worker_lost`, ended at the last heartbeat) the ongoing calls of
@@ -155,7 +156,7 @@ class ConversationRepository:
         keeps a call closed meanwhile from being closed again."""
         candidates = (
             select(Conversation.id)
-            .where(Conversation.status == "ongoing", *conditions)
+            .where(Conversation.status == "ongoing", Conversation.channel == "voice", *conditions)
             .with_for_update(skip_locked=True)
         )
         result = await self.session.scalars(
@@ -170,14 +171,15 @@ class ConversationRepository:
     async def lock_expired(
         self, *, agent_id: uuid.UUID, created_before: datetime
     ) -> Sequence[Row[str, str | None]]:
-        """The id and recording key of one agent's finished calls set up before
-        `created_before` (the retention purge's, which goes through every agent), locked for
-        the caller's transaction: on PostgreSQL another purge skips them (`SKIP LOCKED`)."""
+        """The id and recording key of one agent's finished calls and its chats (which have no
+        end) set up before `created_before` (the retention purge's, which goes through every
+        agent), locked for the caller's transaction: on PostgreSQL another purge skips them
+        (`SKIP LOCKED`)."""
         result = await self.session.execute(
             select(Conversation.id, Conversation.recording)
             .where(
                 Conversation.agent_id == agent_id,
-                Conversation.status != "ongoing",
+                or_(Conversation.status != "ongoing", Conversation.channel == "chat"),
                 Conversation.created_at < created_before,
             )
             .with_for_update(skip_locked=True)
@@ -193,3 +195,13 @@ class ConversationRepository:
         if not isinstance(result, CursorResult):
             raise TypeError(f"not the result of a DELETE: {type(result).__name__}")
         return result.rowcount
+
+    async def chat_session(self, *, company_id: uuid.UUID, session_id: str) -> Conversation | None:
+        """The company's chat whose client names it `session_id`."""
+        return await self.session.scalar(
+            select(Conversation).where(
+                Conversation.company_id == company_id,
+                Conversation.session_id == session_id,
+                Conversation.channel == "chat",
+            )
+        )

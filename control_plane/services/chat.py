@@ -1,0 +1,262 @@
+"""Text chat with an agent: the same instructions, knowledge, tools and LLM chain as its calls
+(`agent.text`, `agent.prompt`, `agent.tools`, `pipelines.build_llm`), stored like a call.
+
+A chat is a conversation of channel `chat`. Each turn stores the user's message before the
+model is asked (and fires `message.received`), then the agent's reply as it was sent: all
+of it, or, when the client left or the model failed mid-reply, the part already sent (marked
+`interrupted`). Tool calls go on the record (`tools_used`) with their `tool.executed` /
+`tool.failed` webhooks. The first turn fires `conversation.started`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import llm
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.contract import AgentConfig
+from agent.knowledge import Retriever
+from agent.mcp import call_toolsets
+from agent.prompt import instructions
+from agent.text import Knowledge, ReplyEvent, TextDelta, ToolRan, history, reply
+from agent.tools import ToolHooks, build_tools, tool_use
+from pipelines.embeddings import build_embedder
+from pipelines.factory import build_llm
+
+from ..agent_loader import StoredAgent
+from ..jobs.webhooks import enqueue
+from ..settings import Settings
+from ..store.models import Conversation, utcnow
+from ..store.repositories import ConversationRepository, StorePassages
+
+logger = logging.getLogger("control_plane.chat")
+
+HISTORY_MESSAGES = 40
+"""The latest messages of a chat the model reads (older ones are kept, not re-read)."""
+
+
+class ChatError(Exception):
+    """A chat turn that cannot be served; `status` and the message say why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class TurnResult:
+    """What a finished turn said and did."""
+
+    text: str = ""
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float | None = None
+    """The best knowledge passage's score, when the agent has knowledge."""
+    ended: bool = False
+    """The agent ended the conversation (`end_call`) or handed it over."""
+    error: str | None = None
+    response_ms: int = 0
+
+
+async def open_chat(
+    session: AsyncSession,
+    agent: StoredAgent,
+    *,
+    session_id: str | None,
+    user_id: str,
+    title: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Conversation:
+    """The company's chat `session_id` with `agent`, created when new (committed)."""
+    conversations = ConversationRepository(session)
+    if session_id is not None:
+        row = await conversations.chat_session(company_id=agent.company_id, session_id=session_id)
+        if row is not None:
+            if row.agent_id != agent.agent_id:
+                raise ChatError(409, f"session {session_id!r} belongs to another agent")
+            if context:
+                row.context = {**(row.context or {}), **context}
+            return row
+    conversation_id = f"chat_{uuid.uuid4().hex}"
+    now = utcnow()
+    row = await conversations.create(
+        id=conversation_id,
+        company_id=agent.company_id,
+        agent_id=agent.agent_id,
+        user_id=user_id,
+        room_name="",
+        status="ongoing",
+        channel="chat",
+        session_id=session_id or conversation_id,
+        title=title,
+        context=dict(context) if context else None,
+        started_at=now,
+        last_seen_at=now,
+    )
+    await enqueue(session, agent.company_id, "conversation.started", ids(row))
+    await session.commit()
+    return row
+
+
+def ids(row: Conversation) -> dict[str, Any]:
+    return {
+        "conversation_id": row.id,
+        "agent_id": str(row.agent_id) if row.agent_id else None,
+        "user_id": row.user_id,
+        "channel": row.channel,
+    }
+
+
+class ChatTurn:
+    """One user message and the agent's reply in a chat, recorded as it goes."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        agent: StoredAgent,
+        conversation: Conversation,
+        message: str,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.agent = agent
+        self.config: AgentConfig = agent.config
+        self.conversation_id = conversation.id
+        self.company_id = conversation.company_id
+        self.ids = ids(conversation)
+        self.context = conversation.context or {}
+        self.message = message
+        self.keep = not self.config.privacy.zero_retention
+        self.result = TurnResult()
+
+    async def run(self) -> AsyncIterator[ReplyEvent]:
+        """The reply's events as they come; the turn is on the record when this ends (also
+        when the consumer stops early: closing the generator stores what was sent)."""
+        started = time.perf_counter()
+        past = await self._store_user_message()
+        ctx = history(instructions(self.config, self.context), past, question=self.message)
+        settings = self.settings.llm_engine_settings()
+        model = build_llm(self.config, settings, self.agent.credentials)
+        hooks = ToolHooks(end_call=self._end, transfer=self._transfer, retriever=None)
+        retriever = self._retriever()
+        hooks.retriever = retriever
+        toolsets = call_toolsets(list(self.agent.mcp), settings.egress)
+        tools: list[llm.Tool | llm.Toolset] = [*build_tools(self.config, hooks, settings.egress)]
+        sent: list[str] = []
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for toolset in toolsets:
+                    with contextlib.suppress(Exception):  # a server that is down: no tools
+                        await toolset.setup()
+                        stack.push_async_callback(toolset.aclose)
+                        tools.append(toolset)
+                async for event in reply(model, ctx, tools, knowledge=retriever):
+                    if isinstance(event, TextDelta):
+                        sent.append(event.text)
+                    elif isinstance(event, ToolRan):
+                        self.result.tools.append(self._tool_use(event))
+                    elif isinstance(event, Knowledge) and event.passages:
+                        self.result.best_score = round(event.passages[0].score, 3)
+                    yield event
+        except Exception as exc:
+            logger.warning("chat %s: the reply failed: %s", self.conversation_id, exc)
+            self.result.error = str(exc) or type(exc).__name__
+            raise
+        finally:
+            self.result.text = "".join(sent).strip()
+            self.result.response_ms = round((time.perf_counter() - started) * 1000)
+            complete = self.result.error is None
+            await self._store_reply(complete=complete)
+            await model.aclose()
+
+    def _retriever(self) -> Retriever | None:
+        knowledge = self.config.knowledge
+        credentials = self.agent.credentials.or_else(
+            self.settings.llm_engine_settings().credentials
+        )
+        embedder = build_embedder(
+            knowledge,
+            api_key=credentials.openai,
+            egress=self.settings.egress_policy(),
+            default_base_url=self.settings.openai_base_url,
+        )
+        return Retriever(self.agent.agent_id, StorePassages(self.sessions), embedder, knowledge)
+
+    def _tool_use(self, event: ToolRan) -> dict[str, Any]:
+        return tool_use(
+            name=event.name,
+            config=self.config,
+            ok=event.ok,
+            arguments=event.arguments,
+            result=event.output,
+            at=event.at,
+            keep_content=self.keep,
+        )
+
+    async def _end(self, reason: str) -> None:
+        self.result.ended = True
+
+    async def _transfer(self, target: str | None, reason: str) -> None:
+        to = target or self.config.main_agent_id
+        async with self.sessions() as session:
+            await enqueue(
+                session, self.company_id, "agent.handoff", {**self.ids, "to": to, "reason": reason}
+            )
+            await session.commit()
+        self.result.ended = True
+
+    async def _store_user_message(self) -> list[tuple[str, str]]:
+        """Store the user's message (and its webhook); the conversation so far, for the
+        model."""
+        async with self.sessions() as session:
+            conversations = ConversationRepository(session)
+            past = await conversations.messages(conversation_id=self.conversation_id)
+            await self._message(session, "user", self.message, interrupted=False)
+            await session.commit()
+        recent = past[-HISTORY_MESSAGES:]
+        return [("user" if m.speaker == "user" else "assistant", m.text) for m in recent]
+
+    async def _store_reply(self, *, complete: bool) -> None:
+        async with self.sessions() as session:
+            conversations = ConversationRepository(session)
+            if self.result.text:
+                await self._message(session, "agent", self.result.text, interrupted=not complete)
+            for use in self.result.tools:
+                await conversations.add_tool_use(
+                    company_id=self.company_id, conversation_id=self.conversation_id, use=use
+                )
+                event = "tool.executed" if use["status"] == "success" else "tool.failed"
+                await enqueue(session, self.company_id, event, {**self.ids, **use})
+            row = await conversations.get(
+                company_id=self.company_id, conversation_id=self.conversation_id
+            )
+            if row is not None and self.result.ended and row.status == "ongoing":
+                row.status, row.end_reason, row.ended_at = "success", "agent_ended", utcnow()
+            await session.commit()
+
+    async def _message(
+        self, session: AsyncSession, speaker: str, text: str, *, interrupted: bool
+    ) -> None:
+        conversations = ConversationRepository(session)
+        if self.keep:
+            conversations.add_message(
+                conversation_id=self.conversation_id,
+                speaker=speaker,
+                text=text,
+                interrupted=interrupted,
+            )
+        await conversations.touch(company_id=self.company_id, conversation_id=self.conversation_id)
+        data = {
+            **self.ids,
+            "speaker": speaker,
+            "text": text if self.keep else None,
+            "interrupted": interrupted,
+        }
+        await enqueue(session, self.company_id, "message.received", data)
