@@ -217,3 +217,34 @@ async def answer(model: lk_llm.LLM, within: float = 10) -> str:
             if chunk.delta and chunk.delta.content:
                 text += chunk.delta.content
     return text
+
+
+class BookingServer:
+    """An HTTP tool on loopback (`POST /bookings`): records each request's body and
+    `Authorization` header, answers `{"confirmation": ...}`."""
+
+    def __init__(self, confirmation: str) -> None:
+        self.confirmation = confirmation
+        self.requests: list[dict[str, Any]] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def book(self, request: web.Request) -> web.Response:
+        self.requests.append(
+            {"body": await request.json(), "authorization": request.headers.get("Authorization")}
+        )
+        return web.json_response({"confirmation": self.confirmation})
+
+    async def __aenter__(self) -> BookingServer:
+        app = web.Application()
+        app.router.add_post("/bookings", self.book)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/bookings"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()

@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 
 from fake_providers.openai import FakeOpenAI
 from tests.conftest import OPENAI_KEY
-from tests.helpers import Receiver, poll_until
+from tests.helpers import BookingServer, Receiver, poll_until
 
 from .conftest import ApiServer, Tenant
 
@@ -143,36 +142,9 @@ async def test_a_chat_answers_with_context_and_history_and_is_stored(
         await receiver.stop()
 
 
-class BookingServer:
-    """A booking service on loopback: records each request, answers a confirmation."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def book(self, request: web.Request) -> web.Response:
-        self.requests.append(await request.json())
-        return web.json_response({"confirmation": "Booked for two at seven, reference A12."})
-
-    async def __aenter__(self) -> BookingServer:
-        app = web.Application()
-        app.router.add_post("/bookings", self.book)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/bookings"
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
-
-
 @pytest.fixture
 async def booking() -> AsyncIterator[BookingServer]:
-    async with BookingServer() as server:
+    async with BookingServer("Booked for two at seven, reference A12.") as server:
         yield server
 
 
@@ -203,7 +175,7 @@ async def test_a_chat_calls_the_agents_tool_and_answers_from_its_knowledge(
         assert booked.status_code == 200, booked.text
         data = booked.json()["data"]
         assert data["tools_used"] == ["reserve"]
-        assert len(booking.requests) == 1 and "when" in booking.requests[0]
+        assert len(booking.requests) == 1 and "when" in booking.requests[0]["body"]
         assert "reference A12" in data["response"]
         record = (await client.get(f"/conversations/{data['conversation_id']}")).json()
         assert record["metadata"]["tools_used"] == ["reserve"]

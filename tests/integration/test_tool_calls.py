@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 
 from fake_providers.openai import FakeOpenAI
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import OPENAI_KEY
-from tests.helpers import Receiver, call_once, poll_until, words
+from tests.helpers import BookingServer, Receiver, call_once, poll_until, words
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
@@ -24,44 +23,17 @@ QUESTION = "I would like to reserve a table for two people, please."
 CONFIRMATION = "Your table is booked for two at seven, reference A12."
 
 
-class ToolServer:
-    """A booking service on loopback: records each request, answers a confirmation."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def book(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            {"body": await request.json(), "authorization": request.headers.get("Authorization")}
-        )
-        return web.json_response({"confirmation": CONFIRMATION})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/bookings", self.book)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/bookings"
-
-
 @pytest.fixture
-async def tool_server() -> AsyncIterator[ToolServer]:
-    server = ToolServer()
-    await server.start()
-    yield server
-    assert server.runner is not None
-    await server.runner.cleanup()
+async def tool_server() -> AsyncIterator[BookingServer]:
+    async with BookingServer(CONFIRMATION) as server:
+        yield server
 
 
 async def test_a_caller_books_through_the_agents_http_tool(
     idle_stack: Stack,
     calls_api: str,
     calls_tenant: Tenant,
-    tool_server: ToolServer,
+    tool_server: BookingServer,
     fake_openai: FakeOpenAI,
 ) -> None:
     receiver = Receiver()

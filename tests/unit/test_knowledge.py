@@ -218,6 +218,15 @@ class Passages:
         self.revision_number = 0
         self.loads = 0
 
+    @classmethod
+    def of(cls, index: VectorIndex) -> Passages:
+        """The passages of `index`, as one item's."""
+        store = cls()
+        item = uuid.uuid4()
+        for ref, vector in zip(index.refs, index.matrix, strict=True):
+            store.rows.append(Row(uuid.uuid4(), item, ref.source, ref.text, to_bytes(vector)))
+        return store
+
     async def revision(self, agent_id: uuid.UUID) -> int:
         return self.revision_number
 
@@ -228,10 +237,7 @@ class Passages:
 
 async def test_retriever_uses_the_cached_index_until_the_knowledge_changes(faq_index):
     embedder, index = faq_index
-    store = Passages()
-    item = uuid.uuid4()
-    for ref, vector in zip(index.refs, index.matrix, strict=True):
-        store.rows.append(Row(uuid.uuid4(), item, ref.source, ref.text, to_bytes(vector)))
+    store = Passages.of(index)
     retriever = Retriever(
         uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache(), recheck_seconds=0
     )
@@ -276,10 +282,7 @@ def test_the_prompt_quotes_sources_or_says_there_is_nothing():
 
 async def test_passages_far_below_the_best_are_left_out(faq_index):
     embedder, index = faq_index
-    store = Passages()
-    item = uuid.uuid4()
-    for ref, vector in zip(index.refs, index.matrix, strict=True):
-        store.rows.append(Row(uuid.uuid4(), item, ref.source, ref.text, to_bytes(vector)))
+    store = Passages.of(index)
     question = "How many days do I have to return an item?"
     everything = await Retriever(
         uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache()
