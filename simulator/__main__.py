@@ -54,6 +54,9 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 def cmd_demo(_: argparse.Namespace) -> None:
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (as a shell starts
+    # a background job): Python then keeps it ignored instead of raising KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     config = StackConfig.from_env()
@@ -75,9 +78,9 @@ def cmd_demo(_: argparse.Namespace) -> None:
             )
             try:
                 while True:
-                    # Not signal.pause(): the kernel may hand the signal to another thread
-                    # (the stack's clients run native ones), which leaves pause() waiting;
-                    # Python runs the handler on this thread at its next step, within 1 s.
+                    # Not signal.pause(): a signal taken by another thread (the stack's
+                    # clients run native ones) would not wake it; Python runs the handler on
+                    # this thread at its next step, within a second.
                     time.sleep(1)
             except KeyboardInterrupt:
                 print("\nstopping ...", flush=True)
