@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from livekit.agents import llm
 from livekit.agents.llm.utils import execute_function_call
@@ -124,7 +123,3 @@ def history(
     if question:
         ctx.add_message(role="user", content=question)
     return ctx
-
-
-def text_of(events: Sequence[Any]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))

@@ -28,7 +28,7 @@ from agent.prompt import instructions
 from agent.text import Knowledge, ReplyEvent, TextDelta, ToolRan, history, reply
 from agent.tools import ToolHooks, build_tools, tool_use
 from pipelines.embeddings import build_embedder
-from pipelines.factory import build_llm
+from pipelines.factory import EngineSettings, build_llm
 
 from ..agent_loader import StoredAgent
 from ..jobs.webhooks import enqueue
@@ -144,9 +144,8 @@ class ChatTurn:
         ctx = history(instructions(self.config, self.context), past, question=self.message)
         settings = self.settings.llm_engine_settings()
         model = build_llm(self.config, settings, self.agent.credentials)
-        hooks = ToolHooks(end_call=self._end, transfer=self._transfer, retriever=None)
-        retriever = self._retriever()
-        hooks.retriever = retriever
+        retriever = self._retriever(settings)
+        hooks = ToolHooks(end_call=self._end, transfer=self._transfer, retriever=retriever)
         toolsets = call_toolsets(list(self.agent.mcp), settings.egress)
         tools: list[llm.Tool | llm.Toolset] = [*build_tools(self.config, hooks, settings.egress)]
         sent: list[str] = []
@@ -176,16 +175,14 @@ class ChatTurn:
             await self._store_reply(complete=complete)
             await model.aclose()
 
-    def _retriever(self) -> Retriever | None:
+    def _retriever(self, settings: EngineSettings) -> Retriever:
         knowledge = self.config.knowledge
-        credentials = self.agent.credentials.or_else(
-            self.settings.llm_engine_settings().credentials
-        )
+        credentials = self.agent.credentials.or_else(settings.credentials)
         embedder = build_embedder(
             knowledge,
             api_key=credentials.openai,
-            egress=self.settings.egress_policy(),
-            default_base_url=self.settings.openai_base_url,
+            egress=settings.egress,
+            default_base_url=settings.cloud.openai_base_url,
         )
         return Retriever(self.agent.agent_id, StorePassages(self.sessions), embedder, knowledge)
 
