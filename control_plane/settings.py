@@ -189,6 +189,15 @@ class Settings(ServiceSettings):
     auth_failure_limit: str = "30/minute"
     """Failed authentications per client address; beyond it, 429 until the window passes
     (behind a proxy, run uvicorn with `--forwarded-allow-ips` so the address is the client's)."""
+    chat_conversations_rate_limit: str = "100/minute"
+    """The chat API's conversation management, per API key (beside `rate_limit`)."""
+    chat_rate_limit: str = "60/minute"
+    """The chat API's `agent/chat` (a whole reply per request), per API key."""
+    chat_stream_rate_limit: str = "30/minute"
+    """The chat API's `agent/stream` (a reply streamed as events), per API key."""
+    chat_audio_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Largest audio message the chat API takes (413 beyond)."""
+    chat_audio_max_seconds: float = 120.0
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Largest JSON body; larger requests are refused (413) before they are read."""
     max_webhooks_per_company: int = Field(default=20, ge=1)

@@ -59,6 +59,9 @@ class RequestRecord:
     api_key: str | None
     status: int | None = None
     body: Any = None
+    completed: bool | None = None
+    """A streamed answer: whether it was written to its end (False: the client left, or a
+    fault dropped it)."""
 
 
 @dataclass

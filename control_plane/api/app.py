@@ -21,6 +21,7 @@ from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
 from .compat import chat as compat_chat
+from .compat import chat_api
 from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
 from .errors import install_error_handlers
@@ -118,10 +119,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         GuardSettings(
             max_body_bytes=settings.max_body_bytes,
             # multipart framing around the largest file
-            max_upload_bytes=settings.stt_max_upload_bytes + 64 * 1024,
+            max_upload_bytes=max(settings.stt_max_upload_bytes, settings.chat_audio_max_bytes)
+            + 64 * 1024,
             rate_limit=settings.rate_limit,
             auth_failure_limit=settings.auth_failure_limit,
             redis_url=settings.redis_url,
+            route_limits={
+                "chat_conversations": settings.chat_conversations_rate_limit,
+                "chat": settings.chat_rate_limit,
+                "chat_stream": settings.chat_stream_rate_limit,
+            },
         )
     )
     install_error_handlers(app)
@@ -137,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
     app.include_router(compat_chat.router)
+    app.include_router(chat_api.router)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)

@@ -13,7 +13,8 @@ from shared.egress import EgressRefusedError
 
 from ..security import ProviderKeyVault
 from ..settings import Settings
-from .guard import get_company_id
+from ..store.models import ApiKey
+from .guard import get_api_key, get_company_id
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,6 +31,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 CompanyDep = Annotated[uuid.UUID, Depends(get_company_id)]
+KeyDep = Annotated[ApiKey, Depends(get_api_key)]
+"""The request's API key record, for routes that read its scope (`deployment_id`)."""
 
 
 def get_vault(request: Request) -> ProviderKeyVault:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..schemas.envelope import SEED_PREFIX, ErrorEnvelope, failed
-from ..schemas.errors import ErrorResponse
+from ..schemas.errors import CHAT_PREFIX, ChatErrorResponse, ErrorResponse, chat_error
 from ..store.outage import StoreUnavailableError, is_outage, unavailable
 
 logger = logging.getLogger("control_plane")
@@ -55,13 +55,16 @@ def error_response(
     headers: dict[str, str] | None = None,
     field: str | None = None,
 ) -> JSONResponse:
-    """`{"detail": "..."}`, or on the seed-001 surface its envelope (`schemas.envelope`). A
+    """`{"detail": "..."}`, or on the seed-001 surface its envelope (`schemas.envelope`), or
+    on the chat API its `{"error", "message", "statusCode"}`. A
     route may give `detail` as `{"code", "message", "field"}` for that envelope's sake."""
     code = None
     if isinstance(detail, dict) and "message" in detail:
         code, field, detail = detail.get("code"), detail.get("field", field), detail["message"]
     if request.url.path.startswith(SEED_PREFIX):
         content = failed(status, str(detail), code=code, field=field)
+    elif request.url.path.startswith(CHAT_PREFIX):
+        content = chat_error(status, str(detail))
     else:
         content = {"detail": detail}
     return JSONResponse(content, status_code=status, headers=headers)
@@ -164,6 +167,7 @@ def error_responses(
     text = {
         400: "Bad request: the detail names the invalid field",
         401: "Missing or invalid API key",
+        403: "The API key may not do this",
         404: "Not found",
         409: "Conflict with the resource's state",
         413: "Upload too large",
@@ -178,3 +182,8 @@ def error_responses(
 def seed_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`error_responses` of the seed-001 surface, in its envelope."""
     return error_responses(*codes, model=ErrorEnvelope)
+
+
+def chat_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`error_responses` of the chat API, in its error shape."""
+    return error_responses(*codes, model=ChatErrorResponse)

@@ -13,11 +13,11 @@ key is looked up once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, Response, Security
+from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.params import File
 from fastapi.routing import APIRoute
@@ -26,15 +26,17 @@ from pydantic import BaseModel
 from starlette.types import Message, Receive
 
 from ..schemas.envelope import ErrorEnvelope
-from ..schemas.errors import ErrorResponse
+from ..schemas.errors import ChatErrorResponse, ErrorResponse
 from ..store.models import ApiKey
-from ..store.repositories import ApiKeyRepository
+from ..store.repositories import ApiKeyRepository, DeploymentRepository
 from .errors import error_responses
 from .ratelimit import Counters, RateLimiter
 
 AUTH_STATE = "api_key_record"
 """Where the authenticated key record is left in the request state."""
 API_KEY_HEADER = "x-api-key"
+API_TOKEN_HEADER = "x-api-token"
+"""The chat API's name for the same key."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class GuardSettings:
     redis_url: str = ""
     """Where the limits are counted, shared by every control plane (`ratelimit`); empty:
     in this process's memory."""
+    route_limits: Mapping[str, str] = field(default_factory=dict)
+    """Routes' own limits per API key, by the name their `RouteLimit` gives."""
 
 
 class RequestGuard:
@@ -60,13 +64,20 @@ class RequestGuard:
         self.counters = Counters(settings.redis_url)
         self.requests = RateLimiter(settings.rate_limit, self.counters)
         self.failures = RateLimiter(settings.auth_failure_limit, self.counters)
+        self.route_limiters = {
+            name: RateLimiter(limit, self.counters) for name, limit in settings.route_limits.items()
+        }
 
     def body_limit(self, *, takes_file: bool) -> int:
         return self.settings.max_upload_bytes if takes_file else self.settings.max_body_bytes
 
-    async def authenticate(self, request: Request) -> ApiKey:
+    async def authenticate(
+        self, request: Request, *, scoped_ok: bool = False, limits: Iterable[str] = ()
+    ) -> ApiKey:
         """The request's live key record, also left in the request state; 401 without a valid
-        key, 429 over the key's rate or after too many failures from the client's address."""
+        key, 429 over the key's rate (or a route's own `limits`) or after too many failures
+        from the client's address. A key scoped to a deployment serves only routes that take
+        one (`scoped_ok`), and not once its deployment is revoked."""
         client = request.client.host if request.client else "unknown"
         wait = await self.failures.blocked(client)
         if wait is not None:
@@ -80,10 +91,20 @@ class RequestGuard:
             )
         async with request.app.state.sessions() as session:
             record = await ApiKeyRepository(session).authenticate(key=key)
+            if record is not None and record.deployment_id is not None:
+                deployment = await DeploymentRepository(session).by_id(record.deployment_id)
+                if deployment is None or deployment.revoked_at is not None:
+                    raise _refusal(401, "This API key's deployment was revoked")
+                if not scoped_ok:
+                    raise _refusal(
+                        403, "This API key is scoped to a deployment: it serves its chat only"
+                    )
         if record is None:
             await self.failures.hit(client)
             raise _refusal(401, "Invalid API key")
         wait = await self.requests.hit(str(record.id))
+        for name in limits:
+            wait = wait or await self.route_limiters[name].hit(f"{name}:{record.id}")
         if wait is not None:
             raise _refusal(429, f"Rate limit exceeded; retry in {int(wait)} s", wait)
         setattr(request.state, AUTH_STATE, record)
@@ -91,8 +112,9 @@ class RequestGuard:
 
 
 def request_key(request: Request) -> str | None:
-    """The API key a request carries: `x-api-key`, else `Authorization: Bearer <key>`."""
-    key = request.headers.get(API_KEY_HEADER)
+    """The API key a request carries: `x-api-key` or `x-api-token`, else `Authorization:
+    Bearer <key>`."""
+    key = request.headers.get(API_KEY_HEADER) or request.headers.get(API_TOKEN_HEADER)
     if key:
         return key
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -107,6 +129,8 @@ class GuardedRoute(APIRoute):
     the OpenAPI document says so."""
 
     error_model: type[BaseModel] = ErrorResponse
+    scoped_keys = False
+    """Whether keys scoped to a deployment may call it."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         responses = {
@@ -119,6 +143,9 @@ class GuardedRoute(APIRoute):
         handler = super().get_route_handler()
         needs_key = _needs_key(self.dependant)
         takes_file = any(isinstance(p.field_info, File) for p in _body_params(self.dependant))
+        limits = [
+            d.call.name for d in _dependencies(self.dependant) if isinstance(d.call, RouteLimit)
+        ]
 
         async def guarded(request: Request) -> Response:
             guard: RequestGuard = request.app.state.guard
@@ -129,7 +156,7 @@ class GuardedRoute(APIRoute):
             if length is not None and int(length) > limit:
                 raise _refusal(413, _too_large(limit))
             if needs_key:
-                await guard.authenticate(request)
+                await guard.authenticate(request, scoped_ok=self.scoped_keys, limits=limits)
             limited = Request(request.scope, _limited(request.receive, limit), request._send)
             return await handler(limited)
 
@@ -142,8 +169,34 @@ class SeedRoute(GuardedRoute):
     error_model = ErrorEnvelope
 
 
+class ChatRoute(GuardedRoute):
+    """A `GuardedRoute` of the chat API: its errors come in that API's shape, and keys scoped
+    to a deployment may call it (the route checks that the deployment is theirs)."""
+
+    error_model = ChatErrorResponse
+    scoped_keys = True
+
+
+class RouteLimit:
+    """A route's own rate limit per API key, beside the key's overall one: a dependency naming
+    the limit (`GuardSettings.route_limits`), counted by the guard before the body is read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self) -> None:
+        return None
+
+
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="The company's API key"
+)
+
+
+api_token_header = APIKeyHeader(
+    name=API_TOKEN_HEADER,
+    auto_error=False,
+    description="The company's API key (the chat API's name for it)",
 )
 
 
@@ -153,6 +206,7 @@ bearer = HTTPBearer(auto_error=False, description="The company's API key, as a B
 async def get_company_id(
     request: Request,
     _api_key: Annotated[str | None, Security(api_key_header)] = None,
+    _api_token: Annotated[str | None, Security(api_token_header)] = None,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> uuid.UUID:
     """The company of the request's API key (the routes' `CompanyDep`), checked and rate
@@ -163,8 +217,21 @@ async def get_company_id(
     return record.company_id
 
 
+async def get_api_key(
+    request: Request, _company_id: Annotated[uuid.UUID, Depends(get_company_id)]
+) -> ApiKey:
+    """The request's key record (the routes' `KeyDep`), for routes that read its scope."""
+    return getattr(request.state, AUTH_STATE)
+
+
 def _needs_key(dependant: Dependant) -> bool:
     return dependant.call is get_company_id or any(_needs_key(d) for d in dependant.dependencies)
+
+
+def _dependencies(dependant: Dependant) -> Iterable[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _dependencies(sub)
 
 
 def _body_params(dependant: Dependant) -> Iterable[Any]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from livekit.agents import llm
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,8 +35,8 @@ from pipelines.factory import EngineSettings, build_llm
 from ..agent_loader import StoredAgent
 from ..jobs.webhooks import enqueue
 from ..settings import Settings
-from ..store.models import Conversation, utcnow
-from ..store.repositories import ConversationRepository, StorePassages
+from ..store.models import ApiKey, Conversation, Deployment, utcnow
+from ..store.repositories import ConversationRepository, DeploymentRepository, StorePassages
 
 logger = logging.getLogger("control_plane.chat")
 
@@ -60,6 +62,8 @@ class TurnResult:
     """The best knowledge passage's score, when the agent has knowledge."""
     ended: bool = False
     """The agent ended the conversation (`end_call`) or handed it over."""
+    handed_over: bool = False
+    """The agent handed the conversation over (to a person or another agent)."""
     error: str | None = None
     response_ms: int = 0
 
@@ -72,6 +76,7 @@ async def open_chat(
     user_id: str,
     title: str | None = None,
     context: Mapping[str, Any] | None = None,
+    deployment_id: uuid.UUID | None = None,
 ) -> Conversation:
     """The company's chat `session_id` with `agent`, created when new (committed)."""
     conversations = ConversationRepository(session)
@@ -96,12 +101,84 @@ async def open_chat(
         session_id=session_id or conversation_id,
         title=title,
         context=dict(context) if context else None,
+        deployment_id=deployment_id,
         started_at=now,
         last_seen_at=now,
     )
     await enqueue(session, agent.company_id, "conversation.started", ids(row))
     await session.commit()
     return row
+
+
+async def chat_of(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    conversation_id: str,
+    *,
+    deployment_id: uuid.UUID | None = None,
+) -> Conversation:
+    """The company's chat `conversation_id` (one its deployment-scoped key may read, when
+    `deployment_id`); `ChatError` 404 otherwise."""
+    row = await ConversationRepository(session).get(
+        company_id=company_id, conversation_id=conversation_id
+    )
+    if (
+        row is None
+        or row.channel != "chat"
+        or (deployment_id is not None and row.deployment_id != deployment_id)
+    ):
+        raise ChatError(404, f"conversation {conversation_id!r} not found")
+    return row
+
+
+AGENT_KEY = re.compile(
+    r"agent:(?P<agent>[0-9a-fA-F-]{36}):(?P<channel>[A-Za-z0-9_.-]{1,32}):"
+    r"(?P<region>[A-Za-z0-9_.-]{1,64})"
+)
+AGENT_KEY_FORMAT = "agent:<agent_id>:<channel>:<region>"
+
+
+@dataclass(frozen=True)
+class AgentKey:
+    """The chat API's `agent_key`: which agent, published on which channel and region."""
+
+    agent_id: uuid.UUID
+    channel: str
+    region: str
+
+    @classmethod
+    def parse(cls, value: str) -> AgentKey:
+        match = AGENT_KEY.fullmatch(value.strip())
+        try:
+            agent_id = uuid.UUID(match["agent"]) if match else None
+        except ValueError:
+            agent_id = None
+        if match is None or agent_id is None:
+            raise ChatError(400, f"Invalid agent_key format: expected {AGENT_KEY_FORMAT}")
+        return cls(agent_id, match["channel"], match["region"])
+
+
+async def deployment_for(
+    session: AsyncSession, key: ApiKey, agent_key: AgentKey
+) -> Deployment | None:
+    """The deployment a chat with `agent_key` goes through, for the request's key: the
+    company's live deployment of that agent on that channel and region, or none when the agent
+    was never deployed there (a company-wide key may talk to its agents directly). `ChatError`
+    403 when every such deployment was revoked, or the key is scoped to another deployment."""
+    rows = await DeploymentRepository(session).matching(
+        company_id=key.company_id,
+        agent_id=agent_key.agent_id,
+        channel=agent_key.channel,
+        region=agent_key.region,
+    )
+    live = [row for row in rows if row.revoked_at is None]
+    if key.deployment_id is not None:
+        if not any(row.id == key.deployment_id for row in live):
+            raise ChatError(403, "This API key serves another deployment")
+        return next(row for row in live if row.id == key.deployment_id)
+    if rows and not live:
+        raise ChatError(403, "This agent's deployment on that channel and region was revoked")
+    return live[0] if live else None
 
 
 def ids(row: Conversation) -> dict[str, Any]:
@@ -123,6 +200,7 @@ class ChatTurn:
         agent: StoredAgent,
         conversation: Conversation,
         message: str,
+        prior: list[tuple[str, str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -133,6 +211,9 @@ class ChatTurn:
         self.ids = ids(conversation)
         self.context = conversation.context or {}
         self.message = message
+        self.prior = prior or []
+        """Earlier messages the client sent along (`(role, text)`), read by the model when the
+        conversation has none stored."""
         self.keep = not self.config.privacy.zero_retention
         self.result = TurnResult()
 
@@ -149,6 +230,7 @@ class ChatTurn:
         toolsets = call_toolsets(list(self.agent.mcp), settings.egress)
         tools: list[llm.Tool | llm.Toolset] = [*build_tools(self.config, hooks, settings.egress)]
         sent: list[str] = []
+        complete = False
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for toolset in toolsets:
@@ -164,6 +246,7 @@ class ChatTurn:
                     elif isinstance(event, Knowledge) and event.passages:
                         self.result.best_score = round(event.passages[0].score, 3)
                     yield event
+            complete = True
         except Exception as exc:
             logger.warning("chat %s: the reply failed: %s", self.conversation_id, exc)
             self.result.error = str(exc) or type(exc).__name__
@@ -171,9 +254,16 @@ class ChatTurn:
         finally:
             self.result.text = "".join(sent).strip()
             self.result.response_ms = round((time.perf_counter() - started) * 1000)
-            complete = self.result.error is None
-            await self._store_reply(complete=complete)
-            await model.aclose()
+            # Also when the client left (the request's task cancelled): what was sent is kept.
+            with anyio.CancelScope(shield=True):
+                await self._store_reply(complete=complete)
+                await model.aclose()
+
+    @property
+    def resolved(self) -> bool:
+        """The agent answered, without failing or handing the conversation over."""
+        r = self.result
+        return bool(r.text) and r.error is None and not r.handed_over
 
     def _retriever(self, settings: EngineSettings) -> Retriever:
         knowledge = self.config.knowledge
@@ -207,7 +297,7 @@ class ChatTurn:
                 session, self.company_id, "agent.handoff", {**self.ids, "to": to, "reason": reason}
             )
             await session.commit()
-        self.result.ended = True
+        self.result.ended = self.result.handed_over = True
 
     async def _store_user_message(self) -> list[tuple[str, str]]:
         """Store the user's message (and its webhook); the conversation so far, for the
@@ -217,6 +307,8 @@ class ChatTurn:
             past = await conversations.messages(conversation_id=self.conversation_id)
             await self._message(session, "user", self.message, interrupted=False)
             await session.commit()
+        if not past:
+            return self.prior[-HISTORY_MESSAGES:]
         recent = past[-HISTORY_MESSAGES:]
         return [("user" if m.speaker == "user" else "assistant", m.text) for m in recent]
 

@@ -79,6 +79,35 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), default=None, index=True
+    )
+    """A key scoped to one deployment: it serves the chat API for that deployment only (a key
+    a web page can carry), and dies with the deployment's revocation."""
+
+
+class Deployment(Base):
+    """An agent published on a channel and region (`agent:<agent_id>:<channel>:<region>`, the
+    chat API's `agent_key`): API keys can be scoped to it, and revoking it cuts them all."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def agent_key(self) -> str:
+        return f"agent:{self.agent_id}:{self.channel}:{self.region}"
 
 
 class VoiceAgent(Base):
@@ -205,6 +234,10 @@ class Conversation(Base):
     title: Mapped[str | None] = mapped_column(String(200), default=None)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """What the conversation was started with (`initial_context`, a chat's `context`)."""
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL"), default=None
+    )
+    """The deployment a chat came through, when it came through one."""
 
     __table_args__ = (
         Index("ix_conversations_company_session", "company_id", "session_id", unique=True),

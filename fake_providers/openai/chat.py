@@ -179,6 +179,7 @@ class ChatRoutes(ChatPlanning):
             for delay, event in events
         ]
         pieces.append((0.0, b"data: [DONE]\n\n"))
-        if await self._write_stream(request, response, pieces, fault):
+        record.completed = await self._write_stream(request, response, pieces, fault)
+        if record.completed:
             await response.write_eof()
         return response

@@ -5,6 +5,7 @@ span companies (the background jobs', the worker's) say so."""
 from .agents import VoiceAgentRepository
 from .companies import CompanyRepository
 from .conversations import ConversationRepository
+from .deployments import DeploymentRepository
 from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
 from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePassages
 from .mcp import McpServerRepository
@@ -15,6 +16,7 @@ __all__ = [
     "ClaimedItem",
     "CompanyRepository",
     "ConversationRepository",
+    "DeploymentRepository",
     "DueDelivery",
     "IssuedKey",
     "KnowledgeRepository",

@@ -43,9 +43,15 @@ class ConversationRepository:
         date_to: datetime | None = None,
         offset: int = 0,
         limit: int = 50,
+        channel: str | None = None,
+        deployment_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[Conversation], int]:
         """One page of the company's conversations, newest first, and how many match."""
         query = select(Conversation).where(Conversation.company_id == company_id)
+        if channel is not None:
+            query = query.where(Conversation.channel == channel)
+        if deployment_id is not None:
+            query = query.where(Conversation.deployment_id == deployment_id)
         if agent_id is not None:
             query = query.where(Conversation.agent_id == agent_id)
         if status is not None:
@@ -87,6 +93,23 @@ class ConversationRepository:
             .order_by(ConversationMessage.created_at, ConversationMessage.id)
         )
         return result.all()
+
+    async def messages_page(
+        self, *, conversation_id: str, offset: int, limit: int
+    ) -> tuple[Sequence[ConversationMessage], int]:
+        """One page of a conversation's messages, oldest first, and how many it has."""
+        where = ConversationMessage.conversation_id == conversation_id
+        total = await self.session.scalar(
+            select(func.count()).select_from(ConversationMessage).where(where)
+        )
+        rows = await self.session.scalars(
+            select(ConversationMessage)
+            .where(where)
+            .order_by(ConversationMessage.created_at, ConversationMessage.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
 
     def add_message(self, *, conversation_id: str, **values: Any) -> None:
         """One message of a call's transcript (written with the session's transaction)."""

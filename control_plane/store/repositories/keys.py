@@ -28,10 +28,18 @@ class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def issue(self, *, company_id: uuid.UUID, name: str = "") -> IssuedKey:
+    async def issue(
+        self, *, company_id: uuid.UUID, name: str = "", deployment_id: uuid.UUID | None = None
+    ) -> IssuedKey:
+        """A new key of the company; with `deployment_id`, one that serves only that
+        deployment's chat."""
         key = generate_api_key()
         record = ApiKey(
-            company_id=company_id, name=name, prefix=display_prefix(key), key_hash=hash_api_key(key)
+            company_id=company_id,
+            name=name,
+            prefix=display_prefix(key),
+            key_hash=hash_api_key(key),
+            deployment_id=deployment_id,
         )
         self.session.add(record)
         await self.session.flush()
