@@ -12,6 +12,8 @@ key is looked up once.
 
 from __future__ import annotations
 
+import types
+import typing
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -146,6 +148,7 @@ class GuardedRoute(APIRoute):
         limits = [
             d.call.name for d in _dependencies(self.dependant) if isinstance(d.call, RouteLimit)
         ]
+        single = [p.alias for p in _query_params(self.dependant) if not _takes_many(p.field_info)]
 
         async def guarded(request: Request) -> Response:
             guard: RequestGuard = request.app.state.guard
@@ -157,6 +160,9 @@ class GuardedRoute(APIRoute):
                 raise _refusal(413, _too_large(limit))
             if needs_key:
                 await guard.authenticate(request, scoped_ok=self.scoped_keys, limits=limits)
+            for name in single:  # taken as its last value otherwise, silently
+                if len(request.query_params.getlist(name)) > 1:
+                    raise _refusal(400, f"{name}: give it once")
             limited = Request(request.scope, _limited(request.receive, limit), request._send)
             return await handler(limited)
 
@@ -195,6 +201,7 @@ api_key_header = APIKeyHeader(
 
 api_token_header = APIKeyHeader(
     name=API_TOKEN_HEADER,
+    scheme_name="APIToken",
     auto_error=False,
     description="The company's API key (the chat API's name for it)",
 )
@@ -226,6 +233,23 @@ async def get_api_key(
 
 def _needs_key(dependant: Dependant) -> bool:
     return dependant.call is get_company_id or any(_needs_key(d) for d in dependant.dependencies)
+
+
+def _query_params(dependant: Dependant) -> Iterable[Any]:
+    yield from dependant.query_params
+    for sub in dependant.dependencies:
+        yield from _query_params(sub)
+
+
+def _takes_many(field_info: Any) -> bool:
+    """Whether a query parameter is a list (given once per value)."""
+    annotation = field_info.annotation
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    return any(typing.get_origin(o) in (list, set, tuple, frozenset) for o in options)
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
 def _dependencies(dependant: Dependant) -> Iterable[Dependant]:

@@ -131,10 +131,11 @@ async def chat_of(
     return row
 
 
-AGENT_KEY = re.compile(
-    r"agent:(?P<agent>[0-9a-fA-F-]{36}):(?P<channel>[A-Za-z0-9_.-]{1,32}):"
-    r"(?P<region>[A-Za-z0-9_.-]{1,64})"
+AGENT_KEY_PATTERN = (
+    r"^agent:(?P<agent>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}):(?P<channel>[A-Za-z0-9_.-]{1,32}):(?P<region>[A-Za-z0-9_.-]{1,64})$"
 )
+AGENT_KEY = re.compile(AGENT_KEY_PATTERN)
 AGENT_KEY_FORMAT = "agent:<agent_id>:<channel>:<region>"
 
 
@@ -149,13 +150,9 @@ class AgentKey:
     @classmethod
     def parse(cls, value: str) -> AgentKey:
         match = AGENT_KEY.fullmatch(value.strip())
-        try:
-            agent_id = uuid.UUID(match["agent"]) if match else None
-        except ValueError:
-            agent_id = None
-        if match is None or agent_id is None:
+        if match is None:
             raise ChatError(400, f"Invalid agent_key format: expected {AGENT_KEY_FORMAT}")
-        return cls(agent_id, match["channel"], match["region"])
+        return cls(uuid.UUID(match["agent"]), match["channel"], match["region"])
 
 
 async def deployment_for(

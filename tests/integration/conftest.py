@@ -133,6 +133,11 @@ def api_server(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
         "RATE_LIMIT": "100000/minute",
         # schemathesis and the isolation tests send many requests without a valid key
         "AUTH_FAILURE_LIMIT": "100000/minute",
+        # the chat API's own limits (test_api_limits checks them)
+        "CHAT_CONVERSATIONS_RATE_LIMIT": "100000/minute",
+        "CHAT_RATE_LIMIT": "100000/minute",
+        "CHAT_STREAM_RATE_LIMIT": "100000/minute",
+        "CHAT_AUDIO_MAX_BYTES": str(256 * 1024),
         **FAST_WEBHOOKS,
         **provider_env,
     }

@@ -22,7 +22,13 @@ def limited(tmp_path_factory) -> Iterator[tuple[str, str]]:
         PORT,
         database_url=database_url,
         log_path=LOG_DIR / "control-plane-limits.log",
-        env={"RATE_LIMIT": "5/minute", "STT_MAX_UPLOAD_BYTES": "64000", "STT_MAX_SECONDS": "1"},
+        env={
+            "RATE_LIMIT": "5/minute",
+            "CHAT_CONVERSATIONS_RATE_LIMIT": "3/minute",
+            "CHAT_STREAM_RATE_LIMIT": "2/minute",
+            "STT_MAX_UPLOAD_BYTES": "64000",
+            "STT_MAX_SECONDS": "1",
+        },
     )
     try:
         yield f"http://127.0.0.1:{PORT}", database_url
@@ -49,6 +55,33 @@ async def test_rate_limit_is_per_key_with_retry_after(limited):
         assert "Rate limit" in resp.json()["detail"]
         # Another key of another company is not affected.
         assert (await client.get("/voice-agents", headers=second.headers)).status_code == 200
+
+
+async def test_chat_api_routes_have_their_own_limits_per_key(limited):
+    """The chat API's conversation routes and its streaming route each count per key on top of
+    the key's overall limit, and answer 429 in that API's error shape."""
+    base_url, database_url = limited
+    chats, streams = tenant(database_url, "Chats"), tenant(database_url, "Streams")
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        answers = [
+            await client.get("/api/v1/chat/conversations", headers=chats.headers) for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200] * 3 + [429]
+        refused = answers[-1]
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json() == {**refused.json(), "error": "RateLimitError", "statusCode": 429}
+        # The key's other routes still answer: 4 of its 5 requests a minute are taken.
+        assert (await client.get("/voice-agents", headers=chats.headers)).status_code == 200
+
+        # Counted before the form is read: refused requests (400) count too.
+        form = {"agent_key": "agent:bad", "query": "Hi"}
+        codes = [
+            (
+                await client.post("/api/v1/chat/agent/stream", data=form, headers=streams.headers)
+            ).status_code
+            for _ in range(3)
+        ]
+        assert codes == [400, 400, 429]
 
 
 async def test_uploads_too_large_or_too_long_are_413(limited):

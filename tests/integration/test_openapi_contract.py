@@ -37,6 +37,18 @@ async def test_docs_and_openapi_are_served(sqlite_api: ApiServer):
         assert "401" in operation["responses"], (path, method)
         assert "422" not in operation["responses"]  # validation errors are 400
     assert schema["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "x-api-key"
+    assert schema["components"]["securitySchemes"]["APIToken"]["name"] == "x-api-token"
+    for path, method in [
+        ("/api/v1/chat/conversations", "post"),
+        ("/api/v1/chat/agent/chat", "post"),
+        ("/api/v1/chat/agent/stream", "post"),
+    ]:
+        responses = paths[path][method]["responses"]
+        assert responses["429"]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ChatErrorResponse"
+        )
+    stream = paths["/api/v1/chat/agent/stream"]["post"]["responses"]["200"]["content"]
+    assert "text/event-stream" in stream
 
 
 def test_schemathesis_finds_no_contract_violation(sqlite_api: ApiServer):

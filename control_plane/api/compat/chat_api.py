@@ -51,6 +51,7 @@ from ...schemas.chat import (
     StreamEvent,
 )
 from ...services.chat import (
+    AGENT_KEY_PATTERN,
     AgentKey,
     ChatError,
     ChatTurn,
@@ -78,6 +79,8 @@ MANAGE = Depends(RouteLimit("chat_conversations"))
 CHAT = Depends(RouteLimit("chat"))
 STREAM = Depends(RouteLimit("chat_stream"))
 MAX_PRIOR_MESSAGES = 100
+MAX_OFFSET = 10_000_000
+"""Beyond any list here, and within every database's integers."""
 
 
 # Conversations
@@ -127,7 +130,7 @@ async def list_conversations(
     session: SessionDep,
     key: KeyDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     agent_id: uuid.UUID | None = None,
 ) -> ChatConversationList:
     """The company's chats, newest first (a deployment-scoped key: its deployment's)."""
@@ -196,7 +199,7 @@ async def list_messages(
     session: SessionDep,
     key: KeyDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ChatMessageList:
     """A conversation's messages, oldest first."""
     await _chat(session, key, conversation_id)
@@ -222,6 +225,8 @@ AgentKeyForm = Annotated[
     str,
     Form(
         max_length=200,
+        # documented, and checked by `AgentKey.parse` for the seed's own message
+        json_schema_extra={"pattern": AGENT_KEY_PATTERN},
         description="`agent:<agent_id>:<channel>:<region>`",
         examples=["agent:123e4567-e89b-12d3-a456-426614174000:web:us-east-1"],
     ),
@@ -231,9 +236,8 @@ MessagesForm = Annotated[
     Form(description='Earlier messages, JSON: `[{"role": "user", "content": "Hello"}]`'),
 ]
 QueryForm = Annotated[str | None, Form(max_length=20000, description="The user's words")]
-AudioForm = Annotated[
-    UploadFile | None, File(description="The user's words as audio, instead of `query`")
-]
+# Not `UploadFile | None`: a form field is a file or absent, never a "null" text.
+AudioForm = Annotated[UploadFile, File(description="The user's words as audio, instead of `query`")]
 ConversationForm = Annotated[
     str | None,
     Form(max_length=64, description="Continue this conversation (new one when absent)"),
@@ -254,7 +258,7 @@ async def agent_chat(
     agent_key: AgentKeyForm,
     messages: MessagesForm = None,
     query: QueryForm = None,
-    audio: AudioForm = None,
+    audio: AudioForm = None,  # type: ignore[assignment]
     conversation_id: ConversationForm = None,
 ) -> ChatResponse:
     """The agent's whole reply to `query` (or to the words of `audio`)."""
@@ -279,7 +283,7 @@ async def agent_chat(
 @router.post(
     "/agent/stream",
     dependencies=[STREAM],
-    response_class=EventSourceResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "Server-Sent Events, each `data:` a JSON `StreamEvent`",
@@ -297,7 +301,7 @@ async def agent_stream(
     agent_key: AgentKeyForm,
     messages: MessagesForm = None,
     query: QueryForm = None,
-    audio: AudioForm = None,
+    audio: AudioForm = None,  # type: ignore[assignment]
     conversation_id: ConversationForm = None,
     audio_output: Annotated[
         bool, Form(description="Also send each sentence's speech (`chunk` events)")
@@ -311,7 +315,10 @@ async def agent_stream(
         request, session, settings, vault, key, agent_key, messages, query, audio, conversation_id
     )
     speech = prepared.speech if audio_output else None
-    return EventSourceResponse(_events(prepared, speech))
+    # Returned, not yielded from: a bad request is refused with its status before the stream.
+    return EventSourceResponse(
+        _events(prepared, speech), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 class _Prepared:
@@ -442,6 +449,8 @@ def _prior(messages: str | None) -> list[tuple[str, str]]:
         items = json.loads(messages)
     except json.JSONDecodeError:
         raise ChatError(400, "messages: not valid JSON") from None
+    if items is None:
+        return []
     if not isinstance(items, list) or len(items) > MAX_PRIOR_MESSAGES:
         raise ChatError(400, f"messages: a JSON array of at most {MAX_PRIOR_MESSAGES} messages")
     prior = []
