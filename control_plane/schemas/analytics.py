@@ -18,11 +18,14 @@ class DayCount(BaseModel):
     calls: int
     success: int
     failed: int
+    chats: int = 0
 
 
 class AgentAnalytics(BaseModel):
     agent_id: uuid.UUID
     total_calls: int
+    total_chats: int = 0
+    """Text chats with the agent in the period (not in the calls' figures)."""
     success_rate: float | None
     """Share of finished calls that succeeded (ongoing calls are not counted)."""
     average_duration: float | None

@@ -12,7 +12,10 @@ from ..schemas.analytics import AgentAnalytics, DayCount, StageLatency
 from ..store.models import Conversation
 
 
-def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalytics:
+def analytics(agent_id: uuid.UUID, conversations: Sequence[Conversation]) -> AgentAnalytics:
+    """Calls' counts, outcomes and latency; text chats counted beside them."""
+    rows = [r for r in conversations if r.channel == "voice"]
+    chats = [r for r in conversations if r.channel == "chat"]
     finished = [r for r in rows if r.status != "ongoing"]
     durations = [r.duration for r in finished if r.duration is not None]
     stages: dict[str, list[float]] = {}
@@ -20,15 +23,19 @@ def analytics(agent_id: uuid.UUID, rows: Sequence[Conversation]) -> AgentAnalyti
         for stage, values in CallLatency.stored(row.metrics).stage_values().items():
             stages.setdefault(stage, []).extend(values)
     days: dict[str, DayCount] = {}
-    for row in rows:
+    for row in conversations:
         day = row.created_at.date().isoformat()
         count = days.setdefault(day, DayCount(date=day, calls=0, success=0, failed=0))
+        if row.channel == "chat":
+            count.chats += 1
+            continue
         count.calls += 1
         count.success += row.status == "success"
         count.failed += row.status == "failed"
     return AgentAnalytics(
         agent_id=agent_id,
         total_calls=len(rows),
+        total_chats=len(chats),
         success_rate=(
             round(sum(r.status == "success" for r in finished) / len(finished), 4)
             if finished

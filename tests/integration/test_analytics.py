@@ -62,9 +62,10 @@ async def test_agent_analytics(api_server: ApiServer):
         assert (v2v["p50"], v2v["p95"], v2v["samples"]) == (1.0, 2.0, 6)
         assert stats["latency"]["llm_ttft"]["p50"] == 0.2
         assert stats["timeline"] == [
-            {"date": "2026-11-19", "calls": 2, "success": 1, "failed": 1},
-            {"date": "2026-11-20", "calls": 2, "success": 1, "failed": 0},
+            {"date": "2026-11-19", "calls": 2, "success": 1, "failed": 1, "chats": 0},
+            {"date": "2026-11-20", "calls": 2, "success": 1, "failed": 0, "chats": 0},
         ]
+        assert stats["total_chats"] == 0
 
         one_day = await client.get(
             f"/voice-agents/{agent['id']}/analytics",
@@ -88,6 +89,7 @@ def test_an_agent_without_calls_has_empty_analytics(sqlite_api: ApiServer):
             assert stats == {
                 "agent_id": agent["id"],
                 "total_calls": 0,
+                "total_chats": 0,
                 "success_rate": None,
                 "average_duration": None,
                 "latency": {},

@@ -112,6 +112,10 @@ async def test_a_chat_answers_with_context_and_history_and_is_stored(
                 ("agent", "You said: And the second question. Here is my answer."),
             ]
             assert record["channel"] == "chat" and record["status"] == "ongoing"
+            # Counted beside the agent's calls, not among them.
+            stats = (await client.get(f"/voice-agents/{agent['id']}/analytics")).json()
+            assert (stats["total_chats"], stats["total_calls"]) == (1, 0)
+            assert [day["chats"] for day in stats["timeline"]] == [1]
 
             # Another company neither sees the chat nor continues it.
             async with api_server.client(api_server.globex) as other:
