@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +214,7 @@ class ChatTurn:
         self.keep = not self.config.privacy.zero_retention
         self.result = TurnResult()
 
-    async def run(self) -> AsyncIterator[ReplyEvent]:
+    async def run(self) -> AsyncGenerator[ReplyEvent]:
         """The reply's events as they come; the turn is on the record when this ends (also
         when the consumer stops early: closing the generator stores what was sent)."""
         started = time.perf_counter()

@@ -8,6 +8,8 @@ import base64
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from shared.audio import AudioDecodeError, AudioTooLongError, decode_to_mono, encode_pcm
 
@@ -67,6 +69,7 @@ class ChatSpeech:
     async def speak(self, text: str) -> str:
         """`text` in the agent's voice, as base64 `AUDIO_FORMAT`."""
         config = self.agent.config
+        pcm: bytes | np.ndarray
         if config.voice_id.startswith(LOCAL_VOICE_PREFIX):
             pcm, rate = await self.engines.synthesize(
                 config.voice_id, text, voice_speed=config.voice_speed
