@@ -74,7 +74,7 @@ console: setup
 # installs the Debian package if needed, starts the server, and stops it afterwards).
 test: setup peers lint
 	@scripts/postgres.sh start
-	@TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PY) -m pytest -q -rs; rc=$$?; \
+	@TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PY) -m pytest -q -rs --durations=30; rc=$$?; \
 	  scripts/postgres.sh stop; exit $$rc
 
 test-unit: setup

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.text import TextDelta
 
 from ...agent_loader import AgentUnavailableError, StoredAgent, ready_agent
-from ...providers import ProviderEndpoints
 from ...schemas.chat import (
     ChatConversation,
     ChatConversationCreate,
@@ -71,6 +70,7 @@ from ...store.repositories import (
 from ..deps import KeyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import chat_error_responses as error_responses
 from ..guard import ChatRoute, RouteLimit
+from ..routes.integrations import endpoints
 from ..routes.speech import speech_engines
 
 router = APIRouter(prefix="/api/v1/chat", tags=["Chat API"], route_class=ChatRoute)
@@ -244,12 +244,7 @@ ConversationForm = Annotated[
 ]
 
 
-@router.post(
-    "/agent/chat",
-    dependencies=[CHAT],
-    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 502),
-)
-async def agent_chat(
+async def prepare(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -260,11 +255,64 @@ async def agent_chat(
     query: QueryForm = None,
     audio: AudioForm = None,  # type: ignore[assignment]
     conversation_id: ConversationForm = None,
-) -> ChatResponse:
+) -> Prepared:
+    """Everything a reply needs (the form of `agent/chat` and `agent/stream`), checked before
+    anything is stored or streamed."""
+    started = time.perf_counter()
+    try:
+        parsed = AgentKey.parse(agent_key)
+        if not await VoiceAgentRepository(session).get(
+            company_id=key.company_id, agent_id=parsed.agent_id
+        ):
+            raise ChatError(404, f"agent {parsed.agent_id} not found")
+        deployment = await deployment_for(session, key, parsed)
+        prior = _prior(messages)
+        data = await _audio(audio, settings) if audio is not None else None
+        if data is None and not (query or "").strip():
+            raise ChatError(400, "query: field required (or send the words as audio)")
+        agent = await _ready(session, vault, key.company_id, parsed.agent_id)
+        speech = ChatSpeech(
+            speech_engines(request),
+            agent,
+            endpoints(settings),
+            agent.credentials.elevenlabs,
+            settings.chat_audio_max_seconds,
+        )
+        transcribed = await speech.transcribe(data) if data is not None else None
+        conversation = await _conversation_for(
+            session, agent, key, deployment, conversation_id, parsed
+        )
+    except ChatError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    message = transcribed if transcribed is not None else (query or "").strip()
+    turn = ChatTurn(request.app.state.sessions, settings, agent, conversation, message, prior)
+    return Prepared(turn, speech, transcribed, started)
+
+
+class Prepared:
+    def __init__(
+        self, turn: ChatTurn, speech: ChatSpeech, transcribed: str | None, started: float
+    ) -> None:
+        self.turn = turn
+        self.speech = speech
+        self.transcribed = transcribed
+        self.started = started
+        """When the request came (`time.perf_counter()`): response times count from it."""
+
+    def elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+
+PreparedDep = Annotated[Prepared, Depends(prepare)]
+
+
+@router.post(
+    "/agent/chat",
+    dependencies=[CHAT],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 502),
+)
+async def agent_chat(prepared: PreparedDep) -> ChatResponse:
     """The agent's whole reply to `query` (or to the words of `audio`)."""
-    prepared = await _prepare(
-        request, session, settings, vault, key, agent_key, messages, query, audio, conversation_id
-    )
     turn = prepared.turn
     try:
         async for _ in turn.run():
@@ -293,16 +341,7 @@ async def agent_chat(
     },
 )
 async def agent_stream(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    vault: VaultDep,
-    key: KeyDep,
-    agent_key: AgentKeyForm,
-    messages: MessagesForm = None,
-    query: QueryForm = None,
-    audio: AudioForm = None,  # type: ignore[assignment]
-    conversation_id: ConversationForm = None,
+    prepared: PreparedDep,
     audio_output: Annotated[
         bool, Form(description="Also send each sentence's speech (`chunk` events)")
     ] = False,
@@ -311,9 +350,6 @@ async def agent_stream(
     `agent_text_chunk`s, `chunk`s of speech (with `audio_output`), then `end`; `error`
     (then `end`) when the model fails mid-reply. A client that leaves stops the reply; what was
     sent is kept."""
-    prepared = await _prepare(
-        request, session, settings, vault, key, agent_key, messages, query, audio, conversation_id
-    )
     speech = prepared.speech if audio_output else None
     # Returned, not yielded from: a bad request is refused with its status before the stream.
     return EventSourceResponse(
@@ -321,69 +357,7 @@ async def agent_stream(
     )
 
 
-class _Prepared:
-    def __init__(
-        self, turn: ChatTurn, speech: ChatSpeech, transcribed: str | None, started: float
-    ) -> None:
-        self.turn = turn
-        self.speech = speech
-        self.transcribed = transcribed
-        self.started = started
-        """When the request came (`time.perf_counter()`): response times count from it."""
-
-    def elapsed_ms(self) -> int:
-        return round((time.perf_counter() - self.started) * 1000)
-
-
-async def _prepare(
-    request: Request,
-    session: AsyncSession,
-    settings: Settings,
-    vault: Any,
-    key: ApiKey,
-    agent_key: str,
-    messages: str | None,
-    query: str | None,
-    audio: UploadFile | None,
-    conversation_id: str | None,
-) -> _Prepared:
-    """Everything a reply needs, checked before anything is stored or streamed."""
-    started = time.perf_counter()
-    try:
-        parsed = AgentKey.parse(agent_key)
-        if not await VoiceAgentRepository(session).get(
-            company_id=key.company_id, agent_id=parsed.agent_id
-        ):
-            raise ChatError(404, f"agent {parsed.agent_id} not found")
-        deployment = await deployment_for(session, key, parsed)
-        prior = _prior(messages)
-        data = await _audio(audio, settings) if audio is not None else None
-        if data is None and not (query or "").strip():
-            raise ChatError(400, "query: field required (or send the words as audio)")
-        agent = await _ready(session, vault, key.company_id, parsed.agent_id)
-        speech = ChatSpeech(
-            speech_engines(request),
-            agent,
-            ProviderEndpoints(
-                elevenlabs_base_url=settings.elevenlabs_base_url,
-                openai_base_url=settings.openai_base_url,
-                timeout=settings.provider_timeout_seconds,
-            ),
-            agent.credentials.elevenlabs,
-            settings.chat_audio_max_seconds,
-        )
-        transcribed = await speech.transcribe(data) if data is not None else None
-        conversation = await _conversation_for(
-            session, agent, key, deployment, conversation_id, parsed
-        )
-    except ChatError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    message = transcribed if transcribed is not None else (query or "").strip()
-    turn = ChatTurn(request.app.state.sessions, settings, agent, conversation, message, prior)
-    return _Prepared(turn, speech, transcribed, started)
-
-
-async def _events(prepared: _Prepared, speech: ChatSpeech | None) -> AsyncIterator[str]:
+async def _events(prepared: Prepared, speech: ChatSpeech | None) -> AsyncIterator[str]:
     turn = prepared.turn
     cid = turn.conversation_id
     spoken: deque[tuple[str, asyncio.Task[str]]] = deque()
