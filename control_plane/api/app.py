@@ -16,6 +16,7 @@ from ..jobs.reaper import run_reaper
 from ..jobs.retention import run_purge
 from ..jobs.webhooks import Dispatcher, DispatchSettings
 from ..security import ProviderKeyVault
+from ..services.chat import ChatModels
 from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await upgrade(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.chat_models = ChatModels(app.state.sessions, settings)
         reaper = asyncio.create_task(
             run_reaper(
                 app.state.sessions,
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await app.state.chat_models.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -10,17 +10,20 @@ of it, or, when the client left or the model failed mid-reply, the part already 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from livekit.agents import llm
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.contract import AgentConfig
@@ -77,8 +80,10 @@ async def open_chat(
     title: str | None = None,
     context: Mapping[str, Any] | None = None,
     deployment_id: uuid.UUID | None = None,
+    defer: bool = False,
 ) -> Conversation:
-    """The company's chat `session_id` with `agent`, created when new (committed)."""
+    """The company's chat `session_id` with `agent`, created when new (committed); with
+    `defer`, a new one is left for its first turn to store (`ChatTurn`, one transaction)."""
     conversations = ConversationRepository(session)
     if session_id is not None:
         row = await conversations.chat_session(company_id=agent.company_id, session_id=session_id)
@@ -87,10 +92,11 @@ async def open_chat(
                 raise ChatError(409, f"session {session_id!r} belongs to another agent")
             if context:
                 row.context = {**(row.context or {}), **context}
+                await session.commit()
             return row
     conversation_id = f"chat_{uuid.uuid4().hex}"
     now = utcnow()
-    row = await conversations.create(
+    row = Conversation(
         id=conversation_id,
         company_id=agent.company_id,
         agent_id=agent.agent_id,
@@ -104,7 +110,12 @@ async def open_chat(
         deployment_id=deployment_id,
         started_at=now,
         last_seen_at=now,
+        tools_used=[],
+        metrics={},
     )
+    if defer:
+        return row
+    session.add(row)
     await enqueue(session, agent.company_id, "conversation.started", ids(row))
     await session.commit()
     return row
@@ -187,21 +198,73 @@ def ids(row: Conversation) -> dict[str, Any]:
     }
 
 
+class ChatModels:
+    """Each agent's LLM and knowledge retriever, kept across its chat turns (the latest
+    `size` agents): a turn reuses the model's connections to its provider. An agent changed
+    (its `version`) or given other keys gets new ones."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, size: int = 256
+    ) -> None:
+        self.sessions = sessions
+        self.engine_settings = settings.llm_engine_settings()
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[llm.LLM, Retriever]] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def of(self, agent: StoredAgent) -> tuple[llm.LLM, Retriever]:
+        key = (agent.agent_id, agent.version, agent.credentials)
+        entry = self._entries.get(key)
+        if entry is None:
+            settings = self.engine_settings
+            model = build_llm(agent.config, settings, agent.credentials)
+            entry = self._entries[key] = (model, self._retriever(agent, settings))
+            while len(self._entries) > self.size:
+                _, (old, _) = self._entries.popitem(last=False)
+                task = asyncio.create_task(old.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        self._entries.move_to_end(key)
+        return entry
+
+    def _retriever(self, agent: StoredAgent, settings: EngineSettings) -> Retriever:
+        knowledge = agent.config.knowledge
+        credentials = agent.credentials.or_else(settings.credentials)
+        embedder = build_embedder(
+            knowledge,
+            api_key=credentials.openai,
+            egress=settings.egress,
+            default_base_url=settings.cloud.openai_base_url,
+        )
+        # Each turn asks the store for the knowledge's revision (one query): an item added or
+        # deleted applies to the next message, as the search API shows it.
+        return Retriever(
+            agent.agent_id, StorePassages(self.sessions), embedder, knowledge, recheck_seconds=0
+        )
+
+    async def aclose(self) -> None:
+        models = [model for model, _ in self._entries.values()]
+        self._entries.clear()
+        await asyncio.gather(*(m.aclose() for m in models), *self._closing, return_exceptions=True)
+
+
 class ChatTurn:
     """One user message and the agent's reply in a chat, recorded as it goes."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
-        settings: Settings,
+        models: ChatModels,
         agent: StoredAgent,
         conversation: Conversation,
         message: str,
         prior: list[tuple[str, str]] | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.settings = settings
+        self.models = models
+        self.sessions = models.sessions
         self.agent = agent
+        self.conversation = conversation
+        self.new = inspect(conversation).transient
+        """A conversation not stored yet: stored with the first message, in one transaction."""
         self.config: AgentConfig = agent.config
         self.conversation_id = conversation.id
         self.company_id = conversation.company_id
@@ -218,16 +281,17 @@ class ChatTurn:
         """The reply's events as they come; the turn is on the record when this ends (also
         when the consumer stops early: closing the generator stores what was sent)."""
         started = time.perf_counter()
-        past = await self._store_user_message()
+        past = await self._history()
         ctx = history(instructions(self.config, self.context), past, question=self.message)
-        settings = self.settings.llm_engine_settings()
-        model = build_llm(self.config, settings, self.agent.credentials)
-        retriever = self._retriever(settings)
+        settings = self.models.engine_settings
+        model, retriever = self.models.of(self.agent)
         hooks = ToolHooks(end_call=self._end, transfer=self._transfer, retriever=retriever)
         toolsets = call_toolsets(list(self.agent.mcp), settings.egress)
         tools: list[llm.Tool | llm.Toolset] = [*build_tools(self.config, hooks, settings.egress)]
         sent: list[str] = []
         complete = False
+        # Written while the model is asked (it takes longer); awaited before any reply goes out.
+        stored = asyncio.create_task(self._store_user_message())
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for toolset in toolsets:
@@ -236,6 +300,9 @@ class ChatTurn:
                         stack.push_async_callback(toolset.aclose)
                         tools.append(toolset)
                 async for event in reply(model, ctx, tools, knowledge=retriever):
+                    if not stored.done():
+                        await asyncio.shield(stored)  # a client leaving does not stop it
+                    stored.result()
                     if isinstance(event, TextDelta):
                         sent.append(event.text)
                     elif isinstance(event, ToolRan):
@@ -253,25 +320,15 @@ class ChatTurn:
             self.result.response_ms = round((time.perf_counter() - started) * 1000)
             # Also when the client left (the request's task cancelled): what was sent is kept.
             with anyio.CancelScope(shield=True):
-                await self._store_reply(complete=complete)
-                await model.aclose()
+                await asyncio.wait([stored])
+                if not stored.cancelled() and stored.exception() is None:
+                    await self._store_reply(complete=complete)
 
     @property
     def resolved(self) -> bool:
         """The agent answered, without failing or handing the conversation over."""
         r = self.result
         return bool(r.text) and r.error is None and not r.handed_over
-
-    def _retriever(self, settings: EngineSettings) -> Retriever:
-        knowledge = self.config.knowledge
-        credentials = self.agent.credentials.or_else(settings.credentials)
-        embedder = build_embedder(
-            knowledge,
-            api_key=credentials.openai,
-            egress=settings.egress,
-            default_base_url=settings.cloud.openai_base_url,
-        )
-        return Retriever(self.agent.agent_id, StorePassages(self.sessions), embedder, knowledge)
 
     def _tool_use(self, event: ToolRan) -> dict[str, Any]:
         return tool_use(
@@ -296,18 +353,27 @@ class ChatTurn:
             await session.commit()
         self.result.ended = self.result.handed_over = True
 
-    async def _store_user_message(self) -> list[tuple[str, str]]:
-        """Store the user's message (and its webhook); the conversation so far, for the
-        model."""
+    async def _history(self) -> list[tuple[str, str]]:
+        """The conversation so far (its latest messages), for the model."""
+        if self.new:
+            return self.prior[-HISTORY_MESSAGES:]
         async with self.sessions() as session:
-            conversations = ConversationRepository(session)
-            past = await conversations.messages(conversation_id=self.conversation_id)
-            await self._message(session, "user", self.message, interrupted=False)
-            await session.commit()
+            past = await ConversationRepository(session).messages(
+                conversation_id=self.conversation_id
+            )
         if not past:
             return self.prior[-HISTORY_MESSAGES:]
         recent = past[-HISTORY_MESSAGES:]
         return [("user" if m.speaker == "user" else "assistant", m.text) for m in recent]
+
+    async def _store_user_message(self) -> None:
+        """Store the user's message and its webhook (with the conversation, when new)."""
+        async with self.sessions() as session:
+            if self.new:
+                session.add(self.conversation)
+                await enqueue(session, self.company_id, "conversation.started", self.ids)
+            await self._message(session, "user", self.message, interrupted=False)
+            await session.commit()
 
     async def _store_reply(self, *, complete: bool) -> None:
         async with self.sessions() as session:

@@ -56,7 +56,7 @@ async def agent_chat(
         raise seed_error(409, str(exc), "AGENT_UNAVAILABLE", "id") from None
     except ChatError as exc:
         raise seed_error(exc.status, str(exc), field="session_id") from None
-    turn = ChatTurn(request.app.state.sessions, settings, agent, conversation, body.message)
+    turn = ChatTurn(request.app.state.chat_models, agent, conversation, body.message)
     try:
         async for _ in turn.run():
             pass

@@ -261,16 +261,12 @@ async def prepare(
     started = time.perf_counter()
     try:
         parsed = AgentKey.parse(agent_key)
-        if not await VoiceAgentRepository(session).get(
-            company_id=key.company_id, agent_id=parsed.agent_id
-        ):
-            raise ChatError(404, f"agent {parsed.agent_id} not found")
-        deployment = await deployment_for(session, key, parsed)
         prior = _prior(messages)
         data = await _audio(audio, settings) if audio is not None else None
         if data is None and not (query or "").strip():
             raise ChatError(400, "query: field required (or send the words as audio)")
         agent = await _ready(session, vault, key.company_id, parsed.agent_id)
+        deployment = await deployment_for(session, key, parsed)
         speech = ChatSpeech(
             speech_engines(request),
             agent,
@@ -285,7 +281,7 @@ async def prepare(
     except ChatError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     message = transcribed if transcribed is not None else (query or "").strip()
-    turn = ChatTurn(request.app.state.sessions, settings, agent, conversation, message, prior)
+    turn = ChatTurn(request.app.state.chat_models, agent, conversation, message, prior)
     return Prepared(turn, speech, transcribed, started)
 
 
@@ -469,6 +465,7 @@ async def _conversation_for(
             session_id=None,
             user_id="chat",
             deployment_id=deployment.id if deployment else None,
+            defer=True,
         )
     row = await chat_of(session, key.company_id, conversation_id, deployment_id=key.deployment_id)
     if row.agent_id != agent_key.agent_id:
