@@ -13,6 +13,11 @@ plane sent it during the warm-up, replayed as it was.
               stream is read to its end (a chat's reply is stored when it ends)
   concurrent  for each K: K streams through the control plane started at once, then K
               direct requests started at once; time to first chunk of each
+  held        for each H: H long replies streaming through the control plane at once (started
+              over `--ramp-s`, each `--held-tokens` tokens at `--held-token-ms` a token), and
+              while they all stream, `--probes` pairs of short requests (through the control
+              plane, then direct), timed to their first text: what a new chat waits while
+              the process holds H others
 
 Prints p50/p95 of each, the overhead (control plane minus direct) and the ratio, per K the
 overhead and the largest K whose p95 overhead is within `--p95-budget-ms`, with the CPU each
@@ -210,6 +215,7 @@ class Bench:
         self.pids = pids
         self.form: dict[str, str] = {}
         self.body: dict[str, Any] = {}
+        self.token_ms = 0.0
 
     def session(self, target: str) -> aiohttp.ClientSession:
         """A session to the control plane (`cp`) or the fake (`direct`)."""
@@ -294,6 +300,54 @@ class Bench:
         await asyncio.sleep(1.0)  # the control plane's last writes, the sockets closing
         return stats(list(samples)) | {"seconds": seconds, "cpu_s": used, "loop_lag": lag.summary()}
 
+    async def held(
+        self, h: int, *, probes: int, ramp_s: float, token_ms: float, tokens: int
+    ) -> dict[str, Any]:
+        """`probes` pairs of short requests while `h` long replies stream through the control
+        plane."""
+        long_form = {**self.form, "query": " ".join(["word"] * tokens)}
+        await self.set_token_ms(token_ms)
+        cp: list[Sample] = []
+        peer: list[Sample] = []
+        async with self.session("cp") as session:
+
+            async def one_long(delay: float) -> Sample:
+                await asyncio.sleep(delay)
+                return await via_control_plane(session, self.stream_url, long_form)
+
+            with LoopLag() as lag:
+                holders = [asyncio.create_task(one_long(ramp_s * i / h)) for i in range(h)]
+                await asyncio.sleep(ramp_s + 1.0)
+                cpu = CPU(self.pids)
+                probing = time.perf_counter()
+                for _ in range(probes):
+                    cp.append(await self.one("cp"))
+                    peer.append(await self.one("direct"))
+                probed = time.perf_counter() - probing
+                used = cpu.used()
+                in_flight = sum(not t.done() for t in holders)
+                held = await asyncio.gather(*holders)
+        await self.set_token_ms(self.token_ms)
+        await self.reset_fake()
+        await asyncio.sleep(1.0)
+        out: dict[str, Any] = {
+            "h": h,
+            "held_streams": stats(list(held)),
+            "in_flight_after_probes": in_flight,
+            "control_plane": stats(cp),
+            "direct": stats(peer),
+            "probe_seconds": probed,
+            "cpu_s": used,
+            "loop_lag": lag.summary(),
+        }
+        return out | compare(out["control_plane"], out["direct"])
+
+    async def set_token_ms(self, token_ms: float) -> None:
+        async with self.fake.post(
+            f"{self.fake_url}/_fake/config", json={"token_ms": token_ms}
+        ) as response:
+            response.raise_for_status()
+
     async def concurrent(self, k: int) -> dict[str, Any]:
         cp = await self.burst(k, "cp")
         peer = await self.burst(k, "direct")
@@ -313,6 +367,7 @@ async def make_agent(api: str, key: str) -> str:
                 "llm_model": "gpt-4o-mini",
                 "active": True,
                 "system_prompt": "You are the shop's assistant. Answer briefly.",
+                "max_completion_tokens": 1000,  # the held phase's long replies
             },
         )
         created.raise_for_status()
@@ -328,6 +383,7 @@ async def measure(
 ) -> dict[str, Any]:
     agent_id = await make_agent(api, key)
     async with Bench(api, key, fake, pids) as bench:
+        bench.token_ms = args.token_ms
         await bench.warm_up(agent_id, args.warmup)
         print(f"sequential: {args.requests} x 2 requests ...", flush=True)
         sequential = await bench.sequential(args.requests)
@@ -343,7 +399,32 @@ async def measure(
                 f"errors {c['control_plane']['errors']}/{c['direct']['errors']}",
                 flush=True,
             )
-    return {"body": bench.body, "sequential": sequential, "concurrent": concurrent}
+        held = []
+        for h in args.held:
+            print(f"held: {h} long replies streaming, {args.probes} probes ...", flush=True)
+            held.append(
+                await bench.held(
+                    h,
+                    probes=args.probes,
+                    ramp_s=args.ramp_s,
+                    token_ms=args.held_token_ms,
+                    tokens=args.held_tokens,
+                )
+            )
+            c = held[-1]
+            print(
+                f"  probes through the control plane p50/p95 "
+                f"{ms(c['control_plane']['ttft']['p50'])}/{ms(c['control_plane']['ttft']['p95'])}"
+                f" ms, direct {ms(c['direct']['ttft']['p50'])}/{ms(c['direct']['ttft']['p95'])}"
+                f" ms; still streaming after the probes {c['in_flight_after_probes']}/{h}",
+                flush=True,
+            )
+    return {
+        "body": bench.body,
+        "sequential": sequential,
+        "concurrent": concurrent,
+        "held": held,
+    }
 
 
 def table(results: dict[str, Any]) -> str:
@@ -394,6 +475,30 @@ def table(results: dict[str, Any]) -> str:
         "per stream; gen: this load generator, its CPU per stream and its event loop's worst "
         "lateness in the burst)"
     )
+    head = (
+        f"{'H':>5}{'cp p50':>9}{'cp p95':>9}{'dir p50':>9}{'dir p95':>9}{'ovh p50':>9}"
+        f"{'ovh p95':>9}{'streaming':>10}{'cp CPU %':>9}{'errors':>8}"
+    )
+    lines += [
+        "",
+        f"H long replies streaming ({results['held_tokens']} tokens at "
+        f"{results['held_token_ms']:g} ms): a new request's time to first text (ms)",
+        head,
+        "-" * len(head),
+    ]
+    for c in results["held"]:
+        cp, d, h = c["control_plane"], c["direct"], c["h"]
+        busy = c["cpu_s"]["control_plane"] / c["probe_seconds"] * 100
+        lines.append(
+            f"{h:>5}{ms(cp['ttft']['p50']):>9}{ms(cp['ttft']['p95']):>9}"
+            f"{ms(d['ttft']['p50']):>9}{ms(d['ttft']['p95']):>9}{ms(c['overhead_p50']):>9}"
+            f"{ms(c['overhead_p95']):>9}{c['in_flight_after_probes']:>6}/{h:<3}{busy:>9.0f}"
+            f"{cp['errors'] + c['held_streams']['errors']:>6}/{d['errors']}"
+        )
+    lines.append(
+        "(streaming: long replies still streaming when the probes ended; cp CPU %: of one "
+        "core while probing; errors: probes and long replies / direct)"
+    )
     best = results["largest_k_within_budget"]
     lines.append(
         f"largest K with p95 overhead <= {results['p95_budget_ms']:g} ms: "
@@ -408,10 +513,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(
         "--concurrency",
-        type=lambda s: [int(k) for k in s.split(",")],
+        type=lambda s: [int(k) for k in s.split(",") if k],
         default=[25, 50, 100, 200, 300],
         help="comma list of K",
     )
+    parser.add_argument(
+        "--held",
+        type=lambda s: [int(k) for k in s.split(",") if k],
+        default=[50, 100, 200],
+        help="comma list of H (long replies held while probing)",
+    )
+    parser.add_argument("--probes", type=int, default=20)
+    parser.add_argument("--ramp-s", type=float, default=10.0)
+    parser.add_argument("--held-token-ms", type=float, default=50.0)
+    parser.add_argument("--held-tokens", type=int, default=600)
     parser.add_argument("--ttft-ms", type=float, default=150.0)
     parser.add_argument("--token-ms", type=float, default=15.0)
     parser.add_argument("--p50-budget-ms", type=float, default=15.0)
@@ -508,6 +623,8 @@ def main() -> None:
         "p50_budget_ms": args.p50_budget_ms,
         "p95_budget_ms": args.p95_budget_ms,
         "largest_k_within_budget": max(within, default=None),
+        "held_tokens": args.held_tokens,
+        "held_token_ms": args.held_token_ms,
         "seconds": time.perf_counter() - wall,
         **measured,
     }
