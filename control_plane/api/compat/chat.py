@@ -57,6 +57,7 @@ async def agent_chat(
     except ChatError as exc:
         raise seed_error(exc.status, str(exc), field="session_id") from None
     turn = ChatTurn(request.app.state.chat_models, agent, conversation, body.message)
+    await session.close()  # the turn writes through sessions of its own; free this connection
     try:
         async for _ in turn.run():
             pass

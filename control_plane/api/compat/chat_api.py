@@ -282,6 +282,9 @@ async def prepare(
         raise HTTPException(exc.status, str(exc)) from None
     message = transcribed if transcribed is not None else (query or "").strip()
     turn = ChatTurn(request.app.state.chat_models, agent, conversation, message, prior)
+    # The turn writes through sessions of its own: this one must not hold a pooled connection
+    # while the reply streams (streams at once would take the whole pool and wait on it).
+    await session.close()
     return Prepared(turn, speech, transcribed, started)
 
 
