@@ -236,9 +236,8 @@ def _needs_key(dependant: Dependant) -> bool:
 
 
 def _query_params(dependant: Dependant) -> Iterable[Any]:
-    yield from dependant.query_params
-    for sub in dependant.dependencies:
-        yield from _query_params(sub)
+    for d in (dependant, *_dependencies(dependant)):
+        yield from d.query_params
 
 
 def _takes_many(field_info: Any) -> bool:
@@ -259,9 +258,8 @@ def _dependencies(dependant: Dependant) -> Iterable[Dependant]:
 
 
 def _body_params(dependant: Dependant) -> Iterable[Any]:
-    yield from dependant.body_params
-    for sub in dependant.dependencies:
-        yield from _body_params(sub)
+    for d in (dependant, *_dependencies(dependant)):
+        yield from d.body_params
 
 
 def _refusal(status: int, detail: str, retry_after: float | None = None) -> HTTPException:

@@ -100,11 +100,7 @@ async def create_conversation(
     if key.deployment_id is not None and deployment_id != key.deployment_id:
         raise HTTPException(403, "This API key serves another deployment")
     if deployment_id is not None:
-        deployment = await DeploymentRepository(session).get(
-            company_id=key.company_id, deployment_id=deployment_id
-        )
-        if deployment is None:
-            raise HTTPException(404, f"deployment {deployment_id} not found")
+        deployment = await _company_deployment(session, key, deployment_id)
         if deployment.revoked_at is not None:
             raise HTTPException(403, f"deployment {deployment_id} was revoked")
         if deployment.agent_id != body.agent_id:
@@ -569,11 +565,8 @@ async def revoke_deployment(
 ) -> DeploymentOut:
     """Revoke a deployment: its scoped keys stop working at once, and chats naming its
     `agent_key` are refused (403)."""
-    repo = DeploymentRepository(session)
-    row = await repo.get(company_id=key.company_id, deployment_id=deployment_id)
-    if row is None:
-        raise HTTPException(404, f"deployment {deployment_id} not found")
-    await repo.revoke(row)
+    row = await _company_deployment(session, key, deployment_id)
+    await DeploymentRepository(session).revoke(row)
     await session.commit()
     return _deployment(row)
 
@@ -588,11 +581,7 @@ async def create_deployment_key(
     deployment_id: uuid.UUID, body: DeploymentKeyCreate, session: SessionDep, key: FullKeyDep
 ) -> DeploymentKey:
     """An API key that serves this deployment's chat only (a key a web page may carry)."""
-    row = await DeploymentRepository(session).get(
-        company_id=key.company_id, deployment_id=deployment_id
-    )
-    if row is None:
-        raise HTTPException(404, f"deployment {deployment_id} not found")
+    row = await _company_deployment(session, key, deployment_id)
     if row.revoked_at is not None:
         raise HTTPException(409, f"deployment {deployment_id} was revoked")
     issued = await ApiKeyRepository(session).issue(
@@ -602,6 +591,18 @@ async def create_deployment_key(
     return DeploymentKey(
         key_id=issued.record.id, key=issued.key, prefix=issued.record.prefix, deployment_id=row.id
     )
+
+
+async def _company_deployment(
+    session: AsyncSession, key: ApiKey, deployment_id: uuid.UUID
+) -> Deployment:
+    """The key's company's deployment `deployment_id`; 404 otherwise."""
+    row = await DeploymentRepository(session).get(
+        company_id=key.company_id, deployment_id=deployment_id
+    )
+    if row is None:
+        raise HTTPException(404, f"deployment {deployment_id} not found")
+    return row
 
 
 def _deployment(row: Deployment) -> DeploymentOut:
