@@ -188,6 +188,21 @@ async def test_bad_requests_get_the_documented_error_shape(api_server: ApiServer
             headers=key,
         )
         assert not_audio.status_code == 400 and "audio" in not_audio.json()["message"]
+        # A web form's file field left blank sends an empty part: no audio, so `query` counts
+        # and without it the words are missing.
+        blank = {"audio": ("", b"", "application/octet-stream")}
+        no_words = await client.post(
+            f"{CHAT}/agent/chat", data={"agent_key": agent_key(agent["id"])}, files=blank,
+            headers=key,
+        )  # fmt: skip
+        assert no_words.status_code == 400 and "query" in no_words.json()["message"]
+        typed = await client.post(
+            f"{CHAT}/agent/chat",
+            data={"agent_key": agent_key(agent["id"]), "query": "Hi"},
+            files=blank,
+            headers=key,
+        )
+        assert typed.status_code == 200 and typed.json()["agent_response_text"], typed.text
 
 
 async def test_a_client_leaving_mid_reply_stops_it_and_keeps_what_was_sent(

@@ -437,16 +437,16 @@ def _prior(messages: str | None) -> list[tuple[str, str]]:
     return prior
 
 
-async def _audio(audio: UploadFile, settings: Settings) -> bytes:
+async def _audio(audio: UploadFile, settings: Settings) -> bytes | None:
+    """The uploaded audio's bytes; an empty part (a web form's file field left blank) is no
+    audio at all."""
     limit = settings.chat_audio_max_bytes
     if audio.size is not None and audio.size > limit:
         raise ChatError(413, f"audio: larger than {limit} bytes")
     data = await audio.read(limit + 1)
     if len(data) > limit:
         raise ChatError(413, f"audio: larger than {limit} bytes")
-    if not data:
-        raise ChatError(400, "audio: the file is empty")
-    return data
+    return data or None
 
 
 async def _conversation_for(
