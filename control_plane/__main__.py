@@ -31,6 +31,8 @@ def _serve(_args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        loop="uvloop",
+        http="httptools",
         log_level="info",
         log_config=uvicorn_log_config(settings.log_format or "text", settings.log_secrets()),
     )

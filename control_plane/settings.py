@@ -198,6 +198,9 @@ class Settings(ServiceSettings):
     chat_audio_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest audio message the chat API takes (413 beyond)."""
     chat_audio_max_seconds: float = 120.0
+    chat_streams_per_agent: int = Field(default=1000, ge=1)
+    """Replies one control plane streams at once from one agent's model (its connections to
+    the provider; beyond it, a chat waits for a free one and fails after 5 s)."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Largest JSON body; larger requests are refused (413) before they are read."""
     max_webhooks_per_company: int = Field(default=20, ge=1)

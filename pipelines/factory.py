@@ -201,7 +201,11 @@ def build_tts(
 
 
 def build_llm(
-    config: AgentConfig, settings: EngineSettings, credentials: ProviderCredentials | None = None
+    config: AgentConfig,
+    settings: EngineSettings,
+    credentials: ProviderCredentials | None = None,
+    *,
+    streams: int | None = None,
 ) -> llm.LLM:
     """The embedded model for `llm_model` "local", else an OpenAI-compatible endpoint (the
     agent's `llm_base_url` or OpenAI) with the embedded model behind it. Only `settings` is
@@ -209,7 +213,10 @@ def build_llm(
 
     An agent's own `llm_base_url` is a URL its company chose: its connections go through the
     egress policy, and it gets the agent's or company's OpenAI key, never the deployment's
-    (which goes only to the deployment's configured OpenAI URL)."""
+    (which goes only to the deployment's configured OpenAI URL).
+
+    `streams`: how many replies it may stream at once (a call needs few; the text chat shares
+    one model among an agent's conversations)."""
 
     def client(
         base_url: str, model: str, api_key: str | None, egress: EgressPolicy | None = None
@@ -221,6 +228,7 @@ def build_llm(
             max_tokens=config.max_completion_tokens,
             api_key=api_key,
             egress=egress,
+            streams=streams,
         )
 
     local = client(settings.llm_base_url, cloud.LOCAL_LLM, settings.llm_api_key)

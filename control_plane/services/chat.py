@@ -208,6 +208,7 @@ class ChatModels:
     ) -> None:
         self.sessions = sessions
         self.engine_settings = settings.llm_engine_settings()
+        self.streams = settings.chat_streams_per_agent
         self.size = size
         self._entries: OrderedDict[tuple[Any, ...], tuple[llm.LLM, Retriever]] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
@@ -217,7 +218,7 @@ class ChatModels:
         entry = self._entries.get(key)
         if entry is None:
             settings = self.engine_settings
-            model = build_llm(agent.config, settings, agent.credentials)
+            model = build_llm(agent.config, settings, agent.credentials, streams=self.streams)
             entry = self._entries[key] = (model, self._retriever(agent, settings))
             while len(self._entries) > self.size:
                 _, (old, _) = self._entries.popitem(last=False)

@@ -23,13 +23,17 @@ def build_openai_compatible_llm(
     max_tokens: int,
     api_key: str | None = None,
     egress: EgressPolicy | None = None,
+    streams: int | None = None,
 ) -> lk_openai.LLM:
     """An LLM client for `base_url`; the key may be empty for local servers. `egress` guards
-    the connections of a base URL a tenant chose."""
+    the connections of a base URL a tenant chose; `streams` bounds the replies it streams at
+    once (`pipelines.http.limits`)."""
     return lk_openai.LLM(
         model=model,
         # No SDK retries (the framework's APIConnectOptions retry), on the shared TLS context.
-        client=openai_client(api_key=api_key or LOCAL_API_KEY, base_url=base_url, egress=egress),
+        client=openai_client(
+            api_key=api_key or LOCAL_API_KEY, base_url=base_url, egress=egress, streams=streams
+        ),
         temperature=temperature,
         # `max_tokens` is understood by every OpenAI-compatible server, including llama.cpp.
         extra_body={"max_tokens": max_tokens},

@@ -4,6 +4,7 @@ admits)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ from agent.contract import AgentConfig
 from fake_providers.openai import FakeOpenAI
 from pipelines.cloud import ProviderCredentials
 from pipelines.factory import build_llm
+from pipelines.llm.openai_compat import build_openai_compatible_llm
 from shared.egress import EgressPolicy
 from tests.helpers import answer, llm_engines, primary_llm
 
@@ -63,3 +65,20 @@ async def test_an_agents_endpoint_on_an_internal_address_is_refused_when_connect
             await answer(primary_llm(build_llm(config, engines(EgressPolicy()).settings)))
         assert "egress policy" in repr(refused.value.__cause__) + str(refused.value)
     assert tenant_server.state.requests == []
+
+
+async def test_one_model_streams_more_replies_at_once_than_a_calls_client():
+    """The text chat shares one model among an agent's conversations: with `streams` it holds
+    them all at once, where a call's client (50 connections) would keep the rest waiting for
+    a connection until they time out."""
+    words = " ".join(f"w{i}" for i in range(20))
+    fake = FakeOpenAI(replies=lambda _: words, token_ms=150)  # each reply streams for ~3 s
+    async with fake:
+        model = build_openai_compatible_llm(
+            base_url=fake.base_url, model="gpt-4o-mini", temperature=0, max_tokens=64, streams=60
+        )
+        try:
+            replies = await asyncio.gather(*(answer(model, within=2) for _ in range(60)))
+        finally:
+            await model._client.close()
+    assert replies == [words] * 60
