@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import ssl
-
 from typing import Any
 
 import httpcore2
