@@ -92,11 +92,13 @@ class Retriever:
         top_k: int | None = None,
         min_score: float | None = None,
         margin: float | None = None,
+        index: VectorIndex | None = None,
     ) -> list[Passage]:
         """The best passages for `question`, best first; those under the agent's `min_score`
         (none: the knowledge has no answer) or more than its `score_margin` under the best are
-        left out."""
-        index = await self.index()
+        left out. `index`: the agent's index, when the caller has just read it."""
+        if index is None:
+            index = await self.index()
         if not len(index) or not question.strip():
             return []
         query = await self.embedder.query(question)
@@ -107,6 +109,14 @@ class Retriever:
         )
         margin = margin if margin is not None else self.settings.score_margin
         return [p for p in found if p.score >= found[0].score - margin]
+
+    async def lookup(self, question: str) -> list[Passage] | None:
+        """`search`, reading the index once; None when the agent has no knowledge at all (the
+        model is then told nothing about it)."""
+        index = await self.index()
+        if not len(index):
+            return None
+        return await self.search(question, index=index)
 
 
 def knowledge_prompt(passages: Sequence[Passage]) -> str:

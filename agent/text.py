@@ -74,11 +74,11 @@ async def reply(
         if found is not None:
             at, question = found
             try:
-                passages = await knowledge.search(question)
+                passages = await knowledge.lookup(question)
             except Exception as exc:  # an answer without knowledge beats no answer
                 logger.warning("knowledge search failed: %s", exc)
             else:
-                if len(await knowledge.index()):
+                if passages is not None:
                     yield Knowledge(passages)
                     ctx = with_knowledge(chat_ctx, at, passages)
     tool_ctx = llm.ToolContext(list(tools))

@@ -134,9 +134,9 @@ class VoiceAgent(Agent):
         """The passages for `question`; None when the agent has no knowledge at all."""
         assert self.knowledge is not None
         started = time.perf_counter()
-        if not len(await self.knowledge.index()):
+        passages = await self.knowledge.lookup(question)
+        if passages is None:
             return None
-        passages = await self.knowledge.search(question)
         logger.info(
             "knowledge: %d passage(s) for the caller's words%s, searched in %.1f ms",
             len(passages),

@@ -273,6 +273,29 @@ async def test_a_calls_turns_ask_the_store_once_within_the_recheck_time(faq_inde
     assert asked == 2
 
 
+async def test_a_lookup_asks_the_store_once_and_tells_no_knowledge_from_no_answer(faq_index):
+    embedder, index = faq_index
+    store = Passages.of(index)
+    retriever = Retriever(
+        uuid.uuid4(), store, embedder, KnowledgeSettings(), IndexCache(), recheck_seconds=0
+    )
+    asked = 0
+    revision = store.revision
+
+    async def counted(agent_id: uuid.UUID) -> int:
+        nonlocal asked
+        asked += 1
+        return await revision(agent_id)
+
+    store.revision = counted  # type: ignore[method-assign]
+    found = await retriever.lookup("When are you open?")
+    assert found is not None and found[0].source == "hours" and asked == 1
+    assert await retriever.lookup("Who won the match last night?") == [] and asked == 2
+    store.rows = []
+    store.revision_number += 1
+    assert await retriever.lookup("When are you open?") is None and asked == 3
+
+
 def test_the_prompt_quotes_sources_or_says_there_is_nothing():
     passage = Passage("c", "i", "Returns policy", "Returns within 30 days.", 0.9)
     text = knowledge_prompt([passage])
