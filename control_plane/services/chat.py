@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,6 +209,7 @@ class ChatModels:
         self.sessions = sessions
         self.engine_settings = settings.llm_engine_settings()
         self.streams = settings.chat_streams_per_agent
+        self.passages = StorePassages(sessions)
         self.size = size
         self._entries: OrderedDict[tuple[Any, ...], tuple[llm.LLM, Retriever]] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
@@ -228,6 +229,13 @@ class ChatModels:
         self._entries.move_to_end(key)
         return entry
 
+    def read_revision(self, agent_id: uuid.UUID) -> asyncio.Task[Hashable]:
+        """The agent's knowledge revision, read from now on (beside the request's other
+        reads) for `ChatTurn`; a failed read only means the turn asks again."""
+        task: asyncio.Task[Hashable] = asyncio.create_task(self.passages.revision(agent_id))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
     def _retriever(self, agent: StoredAgent, settings: EngineSettings) -> Retriever:
         knowledge = agent.config.knowledge
         credentials = agent.credentials.or_else(settings.credentials)
@@ -239,9 +247,7 @@ class ChatModels:
         )
         # Each turn asks the store for the knowledge's revision (one query): an item added or
         # deleted applies to the next message, as the search API shows it.
-        return Retriever(
-            agent.agent_id, StorePassages(self.sessions), embedder, knowledge, recheck_seconds=0
-        )
+        return Retriever(agent.agent_id, self.passages, embedder, knowledge, recheck_seconds=0)
 
     async def aclose(self) -> None:
         models = [model for model, _ in self._entries.values()]
@@ -259,6 +265,7 @@ class ChatTurn:
         conversation: Conversation,
         message: str,
         prior: list[tuple[str, str]] | None = None,
+        revision: asyncio.Task[Hashable] | None = None,
     ) -> None:
         self.models = models
         self.sessions = models.sessions
@@ -277,12 +284,19 @@ class ChatTurn:
         conversation has none stored."""
         self.keep = not self.config.privacy.zero_retention
         self.result = TurnResult()
+        self.revision = revision
+        """The agent's knowledge revision, when the request is reading it already
+        (`ChatModels.read_revision`)."""
 
     async def run(self) -> AsyncGenerator[ReplyEvent]:
         """The reply's events as they come; the turn is on the record when this ends (also
         when the consumer stops early: closing the generator stores what was sent)."""
         started = time.perf_counter()
         past = await self._history()
+        revision = None
+        if self.revision is not None:
+            with contextlib.suppress(Exception):  # the retriever asks the store itself
+                revision = await self.revision
         ctx = history(instructions(self.config, self.context), past, question=self.message)
         settings = self.models.engine_settings
         model, retriever = self.models.of(self.agent)
@@ -300,7 +314,9 @@ class ChatTurn:
                         await toolset.setup()
                         stack.push_async_callback(toolset.aclose)
                         tools.append(toolset)
-                async for event in reply(model, ctx, tools, knowledge=retriever):
+                async for event in reply(
+                    model, ctx, tools, knowledge=retriever, knowledge_revision=revision
+                ):
                     if not stored.done():
                         await asyncio.shield(stored)  # a client leaving does not stop it
                     stored.result()

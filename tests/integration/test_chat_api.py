@@ -20,7 +20,7 @@ from shared.audio import decode_to_mono
 from tests.helpers import poll_until
 
 from .conftest import ApiServer, Tenant
-from .test_chat import chat_agent, chat_requests
+from .test_chat import RETURNS, bearer, chat_agent, chat_requests
 
 CHAT = "/api/v1/chat"
 
@@ -140,6 +140,45 @@ async def test_a_streamed_reply_comes_in_order_and_is_stored(
                 headers=headers,
             )
             assert refused.status_code == 404 and "does not exist" in refused.text
+
+
+async def test_the_knowledge_answers_and_a_deleted_item_is_gone_from_the_next_message(
+    api_server: ApiServer, fake_openai: FakeOpenAI
+):
+    async with api_server.client(api_server.acme) as client:
+        agent = await chat_agent(client)
+        key = token(api_server.acme)
+        added = await client.post(
+            "/v1/api/knowledge-base/text",
+            json={"agent_id": agent["id"], "title": "Returns", "content": RETURNS},
+            headers=bearer(api_server.acme),
+        )
+        assert added.status_code == 201, added.text
+        item_id = added.json()["data"]["id"]
+
+        async def ready() -> bool:
+            item = await client.get(
+                f"/v1/api/knowledge-base/{item_id}", headers=bearer(api_server.acme)
+            )
+            return item.json()["data"]["status"] == "ready"
+
+        await poll_until(ready, 60, "the returns policy to be ingested")
+        question = {"agent_key": agent_key(agent["id"])}
+        for marker in ("first-ask", "second-ask"):
+            form = {**question, "query": f"How many days do I have to return an item? {marker}"}
+            answered = await client.post(f"{CHAT}/agent/chat", data=form, headers=key)
+            assert answered.status_code == 200, answered.text
+            asked = chat_requests(fake_openai, marker)
+            assert len(asked) == 1
+            if marker == "first-ask":
+                assert "within 30 days of delivery" in str(asked[0]["messages"])
+                deleted = await client.delete(
+                    f"/v1/api/knowledge-base/{item_id}", headers=bearer(api_server.acme)
+                )
+                assert deleted.status_code == 200, deleted.text
+            else:  # the next message after the delete: the agent has no knowledge any more
+                assert "30 days" not in str(asked[0]["messages"])
+                assert "knowledge base" not in str(asked[0]["messages"])
 
 
 async def test_bad_requests_get_the_documented_error_shape(api_server: ApiServer):
