@@ -164,6 +164,25 @@ def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()}
 
 
+def described(speech: Any, rate: int = 48000, quiet_rms: float = 50.0) -> str:
+    """What a failed check on heard speech (`simulator.caller.AgentSpeech`) should say: its
+    transcript, its length and its pauses of 60 ms or more (where the audio went quiet: a
+    reply cut by late audio shows long ones)."""
+    audio = speech.audio.astype("float64")
+    frame = rate // 100
+    pauses: list[str] = []
+    run = 0
+    for index in range(len(audio) // frame):
+        chunk = audio[index * frame : (index + 1) * frame]
+        if float((chunk**2).mean()) ** 0.5 < quiet_rms:
+            run += 1
+            continue
+        if run >= 6:
+            pauses.append(f"{(index - run) * 10} ms +{run * 10}")
+        run = 0
+    return f"{speech.transcript!r}, {len(audio) / rate:.2f} s, pauses at {pauses}"
+
+
 async def call_once(details: dict[str, str], question: str, wait: float = 60):
     """Join a call started by `POST /conversations`, hear the greeting, ask `question`, hang
     up; the caller's report."""
