@@ -127,18 +127,25 @@ async def chat_of(
     conversation_id: str,
     *,
     deployment_id: uuid.UUID | None = None,
+    calls: bool = False,
 ) -> Conversation:
     """The company's chat `conversation_id` (one its deployment-scoped key may read, when
-    `deployment_id`); `ChatError` 404 otherwise."""
+    `deployment_id`; with `calls`, also a call, which a chat may continue in text once it
+    ended: 409 while it goes on); `ChatError` 404 otherwise."""
     row = await ConversationRepository(session).get(
         company_id=company_id, conversation_id=conversation_id
     )
     if (
         row is None
-        or row.channel != "chat"
+        or (row.channel != "chat" and not (calls and row.channel == "voice"))
         or (deployment_id is not None and row.deployment_id != deployment_id)
     ):
         raise ChatError(404, f"conversation {conversation_id!r} not found")
+    if row.channel == "voice" and row.status == "ongoing":
+        raise ChatError(
+            409, f"conversation {conversation_id!r} is a call still going on: continue it in "
+            "text once it has ended",
+        )  # fmt: skip
     return row
 
 

@@ -14,7 +14,7 @@ from simulator.caller import CallReport
 from simulator.stack import Stack
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import ELEVENLABS_KEY, OPENAI_KEY
-from tests.helpers import Receiver, call_once, poll_until, words, worker_info
+from tests.helpers import Receiver, call_once, described, poll_until, words, worker_info
 from tests.integration.conftest import Tenant
 
 pytestmark = pytest.mark.integration
@@ -81,8 +81,10 @@ async def test_a_call_on_cloud_providers(
     )
     reply = report.turns[0].reply
     assert reply is not None, "no reply heard"
-    # The fake model's answer, in the fake ElevenLabs voice.
-    assert {"answer", "said"} & words(reply.transcript), reply.transcript
+    # The fake model's answer ("You said: <the question>. Here is my answer."), in the fake
+    # ElevenLabs voice: the caller's own words come back only in it.
+    echoed = {"answer", "said", "time", "open", "tomorrow"}
+    assert echoed & words(reply.transcript), described(reply)
 
     # Each part ran on its cloud provider with the company's key.
     tts = served(fake_elevenlabs, "tts_ws")
@@ -153,3 +155,57 @@ async def test_providers_failing_mid_call_fall_back_to_the_local_engines(
     assert chat and {r.status for r in chat} == {500}
     assert any(isinstance(r.body, dict) and r.body.get("dropped_after_chunks") == 0 for r in tts)
     assert worker.log_contains("error.occurred")
+
+
+async def test_an_ended_call_continues_in_text_with_what_was_said(
+    idle_stack: Stack,
+    calls_api: str,
+    calls_tenant: Tenant,
+    cloud_agent: str,
+    fake_elevenlabs: FakeElevenLabs,
+    fake_openai: FakeOpenAI,
+) -> None:
+    await wait_idle(idle_stack)
+    fake_elevenlabs.state.requests.clear()
+    async with httpx.AsyncClient(base_url=calls_api, headers=calls_tenant.headers) as client:
+        started = await client.post(
+            "/conversations", json={"agent_id": cloud_agent, "user_id": "caller-8"}
+        )
+        assert started.status_code == 201, started.text
+        conversation_id = started.json()["conversation_id"]
+        report = await call_once(started.json()["connection_details"], QUESTION)
+        assert report.turns[0].reply is not None, "no reply heard"
+        said = [r.body["text"].strip() for r in served(fake_elevenlabs, "stt") if r.body]
+        assert any(said), "the STT transcribed nothing"
+
+        chat = {"x-api-token": calls_tenant.api_key}
+        form = {
+            "agent_key": f"agent:{cloud_agent}:web:eu-west-1",
+            "conversation_id": conversation_id,
+            "query": "And on Sunday? (text-after-call)",
+        }
+        # Once the call has ended (before, the chat API answers 409), a chat continues it.
+        record: dict = {}
+
+        async def ended() -> bool:
+            nonlocal record
+            record = (await client.get(f"/conversations/{conversation_id}")).json()
+            return record["status"] != "ongoing"
+
+        await poll_until(ended, 60, "the call to end")
+        answered = await client.post("/api/v1/chat/agent/chat", data=form, headers=chat)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["conversation_id"] == conversation_id
+
+        # The model read the call's words before the text question, and the record holds both.
+        asked = [
+            str(r.body["messages"])
+            for r in fake_openai.state.requests
+            if r.route == "chat" and "text-after-call" in str(r.body)
+        ]
+        assert len(asked) == 1
+        assert all(text in asked[0] for text in said if text), (said, asked[0])
+        after = (await client.get(f"/conversations/{conversation_id}")).json()
+        texts = [m["text"] for m in after["transcript"]]
+        assert texts[: len(record["transcript"])] == [m["text"] for m in record["transcript"]]
+        assert texts[-2] == form["query"] and texts[-1] == answered.json()["agent_response_text"]

@@ -237,7 +237,11 @@ QueryForm = Annotated[str | None, Form(max_length=20000, description="The user's
 AudioForm = Annotated[UploadFile, File(description="The user's words as audio, instead of `query`")]
 ConversationForm = Annotated[
     str | None,
-    Form(max_length=64, description="Continue this conversation (new one when absent)"),
+    Form(
+        max_length=64,
+        description="Continue this conversation, a chat or an ended call of the agent (a new "
+        "chat when absent)",
+    ),
 ]
 
 
@@ -474,7 +478,9 @@ async def _conversation_for(
             deployment_id=deployment.id if deployment else None,
             defer=True,
         )
-    row = await chat_of(session, key.company_id, conversation_id, deployment_id=key.deployment_id)
+    row = await chat_of(
+        session, key.company_id, conversation_id, deployment_id=key.deployment_id, calls=True
+    )
     if row.agent_id != agent_key.agent_id:
         raise ChatError(409, f"conversation {conversation_id!r} is with another agent")
     return row
