@@ -19,8 +19,8 @@ from agent.contract import AgentConfig, InvalidAgentConfigError
 from agent.mcp import McpAccess
 from control_plane.agent_loader import AgentUnavailableError, StoredAgent, load_agent
 from control_plane.security import ProviderKeyVault
-from pipelines.cloud import ProviderCredentials
 from pipelines.errors import PipelineSetupError
+from pipelines.settings import ProviderCredentials
 
 from .recorder import CallIdentity
 

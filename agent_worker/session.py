@@ -6,8 +6,9 @@ from livekit.agents import AgentSession, APIConnectOptions, room_io
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from agent.contract import AgentConfig
-from pipelines.cloud import ProviderCredentials, attempt_options, is_fallback
+from pipelines.cloud import attempt_options, is_fallback
 from pipelines.factory import Engines, build_pipeline, interruption_min_duration
+from pipelines.settings import ProviderCredentials
 
 
 def session_for(

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from control_plane.settings import ServiceSettings
-from pipelines.factory import EngineSettings
+from pipelines.settings import EngineSettings
 
 
 class Settings(ServiceSettings):

@@ -24,7 +24,7 @@ from control_plane.store.repositories import (
     VoiceAgentRepository,
 )
 from control_plane.tool_secrets import open_tools
-from pipelines.cloud import ProviderCredentials
+from pipelines.settings import ProviderCredentials
 
 
 class AgentUnavailableError(LookupError):

@@ -9,8 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.factory import EngineSettings
+from pipelines.settings import CloudSettings, EngineSettings, ProviderCredentials
 from shared.egress import EgressPolicy, parse_networks
 from shared.logs import LogFormat, secret_values
 

@@ -24,12 +24,12 @@ _PUBLIC = {
     "WebRTCVAD": "pipelines.vad",
     "WebRTCVADOptions": "pipelines.vad",
     "llama_server_command": "pipelines.llm.server",
-    "CloudSettings": "pipelines.cloud",
-    "ProviderCredentials": "pipelines.cloud",
+    "CloudSettings": "pipelines.settings",
+    "ProviderCredentials": "pipelines.settings",
     "attempt_options": "pipelines.cloud",
     "is_fallback": "pipelines.cloud",
     "Engines": "pipelines.factory",
-    "EngineSettings": "pipelines.factory",
+    "EngineSettings": "pipelines.settings",
     "build_tts": "pipelines.factory",
     "build_llm": "pipelines.factory",
 }
@@ -59,11 +59,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from pipelines.cloud import CloudSettings, ProviderCredentials, attempt_options, is_fallback
+    from pipelines.cloud import attempt_options, is_fallback
     from pipelines.errors import ModelNotFoundError, PipelineSetupError
-    from pipelines.factory import Engines, EngineSettings, build_llm, build_tts
+    from pipelines.factory import Engines, build_llm, build_tts
     from pipelines.llm.server import llama_server_command
     from pipelines.models import piper_voice_path, whisper_model_dir
+    from pipelines.settings import CloudSettings, EngineSettings, ProviderCredentials
     from pipelines.stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
     from pipelines.tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
     from pipelines.vad import WebRTCVAD, WebRTCVADOptions

@@ -12,8 +12,7 @@ background until it recovers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import APIConnectOptions, llm, stt, tts
@@ -27,6 +26,7 @@ from livekit.plugins import openai as lk_openai
 from agent.contract import LOCAL_LLM, LOCAL_VOICE_PREFIX, AgentConfig
 
 from .http import openai_client
+from .settings import CloudSettings, Provider
 
 logger = logging.getLogger("pipelines.cloud")
 
@@ -35,43 +35,6 @@ OPENAI_VOICE_PREFIX = "openai:"
 DEFAULT_ELEVENLABS_STT_MODEL = "scribe_v1"
 DEFAULT_OPENAI_STT_MODEL = "gpt-4o-mini-transcribe"
 DEFAULT_OPENAI_TTS_MODEL = "gpt-4o-mini-tts"
-
-Provider = Literal["local", "elevenlabs", "openai"]
-
-
-@dataclass(frozen=True)
-class CloudSettings:
-    """Where the cloud providers are and how long one attempt may take."""
-
-    elevenlabs_base_url: str = "https://api.elevenlabs.io/v1"
-    openai_base_url: str = "https://api.openai.com/v1"
-    timeout: float = 5.0
-    """One attempt at a cloud STT or LLM."""
-    max_retry: int = 2
-    """Retries of a retryable failure before the local engine takes over."""
-    retry_interval: float = 0.3
-    tts_timeout: float = 2.0
-    tts_max_retry: int = 1
-    """A voice that has not started speaking after `tts_timeout` is retried once, then the
-    local voice speaks: a stalled provider costs the caller ~2 x 2 s, not 3 x 5 s
-    (benchmarks/provider_fallback.py)."""
-
-
-@dataclass(frozen=True)
-class ProviderCredentials:
-    """Decrypted provider keys for one call; never logged (`repr` hides them)."""
-
-    elevenlabs: str | None = field(default=None, repr=False)
-    openai: str | None = field(default=None, repr=False)
-
-    def or_else(self, other: ProviderCredentials) -> ProviderCredentials:
-        """These keys, completed by `other`'s where missing."""
-        return ProviderCredentials(
-            elevenlabs=self.elevenlabs or other.elevenlabs, openai=self.openai or other.openai
-        )
-
-    def key(self, provider: Provider) -> str | None:
-        return None if provider == "local" else getattr(self, provider)
 
 
 def tts_provider(voice_id: str) -> Provider:

@@ -7,8 +7,7 @@ creates the cheap per-call provider objects around them.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import cast
 
 from livekit.agents import llm, stt, tts, vad
@@ -23,33 +22,15 @@ from livekit_patches.silero import vad_sharing_session
 from shared.egress import EgressPolicy
 
 from . import cloud
-from .cloud import LOCAL_VOICE_PREFIX, CloudSettings, ProviderCredentials
+from .cloud import LOCAL_VOICE_PREFIX
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
+from .settings import EngineSettings, ProviderCredentials
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
 from .vad import WebRTCVAD, WebRTCVADOptions
-
-
-@dataclass
-class EngineSettings:
-    """Where the local engines come from; all paths default to the packaged models."""
-
-    whisper_model: str | Path | None = None
-    piper_voice: str | Path | None = None
-    stt_threads: int = 2
-    tts_nice: int = 0
-    """How much lower the local voice's synthesis threads run than the call's audio path."""
-    llm_base_url: str = "http://127.0.0.1:8088/v1"
-    llm_api_key: str | None = None
-    cloud: CloudSettings = field(default_factory=CloudSettings)
-    credentials: ProviderCredentials = field(default_factory=ProviderCredentials)
-    """Deployment-wide provider keys, used when the agent's company has none; only ever sent
-    to the deployment's own provider URLs (`cloud`), never to an agent's `llm_base_url`."""
-    egress: EgressPolicy = field(default_factory=EgressPolicy)
-    """Where an agent's own `llm_base_url` may connect (checked at each connection)."""
 
 
 class Engines:

@@ -22,8 +22,7 @@ from livekit import api, rtc
 from livekit.agents import APIConnectOptions
 from livekit.agents import llm as lk_llm
 
-from pipelines.cloud import CloudSettings, ProviderCredentials
-from pipelines.factory import EngineSettings
+from pipelines.settings import CloudSettings, EngineSettings, ProviderCredentials
 from shared.egress import EgressPolicy
 from simulator.stack import Stack
 

@@ -33,7 +33,8 @@ from agent.prompt import instructions
 from agent.text import Knowledge, ReplyEvent, TextDelta, ToolRan, history, reply
 from agent.tools import ToolHooks, build_tools, tool_use
 from pipelines.embeddings import build_embedder
-from pipelines.factory import EngineSettings, build_llm
+from pipelines.factory import build_llm
+from pipelines.settings import EngineSettings
 
 from ..agent_loader import StoredAgent
 from ..jobs.webhooks import enqueue

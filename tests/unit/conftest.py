@@ -16,7 +16,8 @@ import pytest
 from livekit import rtc
 from livekit.agents.utils import http_context
 
-from pipelines.factory import Engines, EngineSettings
+from pipelines.factory import Engines
+from pipelines.settings import EngineSettings
 from pipelines.stt import WhisperModelHandle
 from pipelines.tts import PiperVoiceHandle
 from simulator.audio import speech_segments

@@ -16,14 +16,9 @@ from agent.contract import AgentConfig
 from fake_providers.common import Fault
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
-from pipelines.cloud import (
-    CloudSettings,
-    ProviderCredentials,
-    attempt_options,
-    is_fallback,
-    unheard_text,
-)
+from pipelines.cloud import attempt_options, is_fallback, unheard_text
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
+from pipelines.settings import CloudSettings, ProviderCredentials
 
 ELEVEN_KEY = "sk_unit_eleven_0001"
 OPENAI_KEY = "sk-unit-openai-0002"

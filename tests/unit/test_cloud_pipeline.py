@@ -13,9 +13,10 @@ from livekit.plugins import elevenlabs as lk_elevenlabs
 from livekit.plugins import openai as lk_openai
 
 from agent.contract import AgentConfig
-from pipelines.cloud import CloudSettings, ProviderCredentials, tts_provider
+from pipelines.cloud import tts_provider
 from pipelines.factory import Engines, build_llm, build_stt, build_tts
 from pipelines.http import tls_context
+from pipelines.settings import CloudSettings, ProviderCredentials
 from pipelines.stt import WhisperSTT
 from pipelines.tts import PiperTTS
 

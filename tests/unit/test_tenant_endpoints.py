@@ -12,9 +12,9 @@ from livekit.agents import APIConnectionError
 
 from agent.contract import AgentConfig
 from fake_providers.openai import FakeOpenAI
-from pipelines.cloud import ProviderCredentials
 from pipelines.factory import build_llm
 from pipelines.llm.openai_compat import build_openai_compatible_llm
+from pipelines.settings import ProviderCredentials
 from shared.egress import EgressPolicy
 from tests.helpers import answer, llm_engines, primary_llm
 
