@@ -47,6 +47,24 @@ async def chat_agent(client: httpx.AsyncClient, **fields) -> dict:
     return created.json()
 
 
+async def returns_policy(client: httpx.AsyncClient, tenant: Tenant, agent_id: str) -> str:
+    """The returns policy added to the agent's knowledge, once ingested; its item id."""
+    added = await client.post(
+        f"{API}/knowledge-base/text",
+        json={"agent_id": agent_id, "title": "Returns", "content": RETURNS},
+        headers=bearer(tenant),
+    )
+    assert added.status_code == 201, added.text
+    item_id = added.json()["data"]["id"]
+
+    async def ready() -> bool:
+        item = await client.get(f"{API}/knowledge-base/{item_id}", headers=bearer(tenant))
+        return item.json()["data"]["status"] == "ready"
+
+    await poll_until(ready, 60, "the returns policy to be ingested")
+    return str(item_id)
+
+
 def chat_requests(fake: FakeOpenAI, marker: str) -> list[dict]:
     """The chat completions the fake received whose messages mention `marker`."""
     return [
@@ -185,21 +203,7 @@ async def test_a_chat_calls_the_agents_tool_and_answers_from_its_knowledge(
         assert record["metadata"]["tools_used"] == ["reserve"]
         assert record["tools"][0]["status"] == "success"
 
-        added = await client.post(
-            f"{API}/knowledge-base/text",
-            json={"agent_id": agent["id"], "title": "Returns", "content": RETURNS},
-            headers=bearer(api_server.acme),
-        )
-        assert added.status_code == 201, added.text
-        item_id = added.json()["data"]["id"]
-
-        async def ready() -> bool:
-            item = await client.get(
-                f"{API}/knowledge-base/{item_id}", headers=bearer(api_server.acme)
-            )
-            return item.json()["data"]["status"] == "ready"
-
-        await poll_until(ready, 60, "the returns policy to be ingested")
+        await returns_policy(client, api_server.acme, agent["id"])
         answered = await client.post(
             url,
             json={"message": "How many days do I have to return an item?"},

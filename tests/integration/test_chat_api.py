@@ -20,7 +20,7 @@ from shared.audio import decode_to_mono
 from tests.helpers import poll_until
 
 from .conftest import ApiServer, Tenant
-from .test_chat import RETURNS, bearer, chat_agent, chat_requests
+from .test_chat import bearer, chat_agent, chat_requests, returns_policy
 
 CHAT = "/api/v1/chat"
 
@@ -148,29 +148,17 @@ async def test_the_knowledge_answers_and_a_deleted_item_is_gone_from_the_next_me
     async with api_server.client(api_server.acme) as client:
         agent = await chat_agent(client)
         key = token(api_server.acme)
-        added = await client.post(
-            "/v1/api/knowledge-base/text",
-            json={"agent_id": agent["id"], "title": "Returns", "content": RETURNS},
-            headers=bearer(api_server.acme),
-        )
-        assert added.status_code == 201, added.text
-        item_id = added.json()["data"]["id"]
-
-        async def ready() -> bool:
-            item = await client.get(
-                f"/v1/api/knowledge-base/{item_id}", headers=bearer(api_server.acme)
-            )
-            return item.json()["data"]["status"] == "ready"
-
-        await poll_until(ready, 60, "the returns policy to be ingested")
+        item_id = await returns_policy(client, api_server.acme, agent["id"])
         question = {"agent_key": agent_key(agent["id"])}
-        for marker in ("first-ask", "second-ask"):
+        # The fake model serves every test of the session: each ask carries its own marker.
+        first, second = (f"{n}-ask-{uuid.uuid4().hex[:8]}" for n in ("first", "second"))
+        for marker in (first, second):
             form = {**question, "query": f"How many days do I have to return an item? {marker}"}
             answered = await client.post(f"{CHAT}/agent/chat", data=form, headers=key)
             assert answered.status_code == 200, answered.text
             asked = chat_requests(fake_openai, marker)
             assert len(asked) == 1
-            if marker == "first-ask":
+            if marker == first:
                 assert "within 30 days of delivery" in str(asked[0]["messages"])
                 deleted = await client.delete(
                     f"/v1/api/knowledge-base/{item_id}", headers=bearer(api_server.acme)

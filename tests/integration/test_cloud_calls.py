@@ -4,6 +4,8 @@ caller still hears an answer."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -179,10 +181,11 @@ async def test_an_ended_call_continues_in_text_with_what_was_said(
         assert any(said), "the STT transcribed nothing"
 
         chat = {"x-api-token": calls_tenant.api_key}
+        marker = f"text-after-call-{uuid.uuid4().hex[:8]}"
         form = {
             "agent_key": f"agent:{cloud_agent}:web:eu-west-1",
             "conversation_id": conversation_id,
-            "query": "And on Sunday? (text-after-call)",
+            "query": f"And on Sunday? ({marker})",
         }
         # Once the call has ended (before, the chat API answers 409), a chat continues it.
         record: dict = {}
@@ -201,7 +204,7 @@ async def test_an_ended_call_continues_in_text_with_what_was_said(
         asked = [
             str(r.body["messages"])
             for r in fake_openai.state.requests
-            if r.route == "chat" and "text-after-call" in str(r.body)
+            if r.route == "chat" and marker in str(r.body)
         ]
         assert len(asked) == 1
         assert all(text in asked[0] for text in said if text), (said, asked[0])
