@@ -22,6 +22,7 @@ from .plan import (
     FAKE_PORTS,
     LOAD_AGENT,
     LOAD_PORTS,
+    PRODUCT_TURNS,
     RUNTIMES,
     LoadPlan,
     LoadPorts,
@@ -107,8 +108,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttft-ms", type=float, default=300.0)
     parser.add_argument("--token-ms", type=float, default=10.0)
     parser.add_argument("--ttfb-ms", type=float, default=150.0)
-    parser.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc")
-    parser.add_argument("--hold", type=float, default=0.6, help="VAD hold, seconds")
+    parser.add_argument(
+        "--vad",
+        choices=["webrtc", "silero"],
+        default=PRODUCT_TURNS.vad,
+        help="the agents' turn VAD (default: the product's, %(default)s)",
+    )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=PRODUCT_TURNS.min_silence_duration,
+        help="VAD hold, seconds (default: the product's, %(default)s)",
+    )
     parser.add_argument("--executor", choices=["thread", "process"], default="thread")
     parser.add_argument(
         "--workers",

@@ -15,6 +15,10 @@ from ..caller import Utterance
 from ..speech import render_speech
 from ..stack import StackError
 
+PRODUCT_TURNS = TurnDetection()
+"""The agents' turn detection as the product ships it: what a load test runs unless asked
+otherwise, so its figures are those of the agents users run."""
+
 
 class LoadPorts(TypedDict):
     """The private ports of a load test's stack (`StackConfig` fields)."""
@@ -112,8 +116,8 @@ class LoadPlan:
     margin_ms: float = 100.0
     # what the agents run
     providers: Providers = field(default_factory=Providers)
-    vad: Literal["webrtc", "silero"] = "webrtc"
-    hold: float = 0.6
+    vad: Literal["webrtc", "silero"] = PRODUCT_TURNS.vad
+    hold: float = PRODUCT_TURNS.min_silence_duration
     executor: Literal["thread", "process"] = "thread"
     input_frame_ms: int = 20
     caller_frame_ms: int = 20

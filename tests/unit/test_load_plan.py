@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.contract import AgentConfig
 from simulator.load import (
     add_arguments,
     assign_workers,
@@ -22,6 +23,16 @@ def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return parser.parse_args(list(argv))
+
+
+def test_a_load_test_runs_the_turn_detection_users_get() -> None:
+    shipped = AgentConfig().turn_detection
+    for argv in ([], ["--providers", "local"], ["--compare", "ours", "bare"]):
+        plan = plan_from(parse(*argv))
+        assert (plan.vad, plan.hold) == (shipped.vad, shipped.min_silence_duration), argv
+        assert plan.agent().turn_detection.vad == shipped.vad
+    asked = plan_from(parse("--vad", "webrtc", "--hold", "0.4"))
+    assert (asked.vad, asked.hold) == ("webrtc", 0.4)
 
 
 def test_network_budget_is_hold_plus_providers_plus_margin() -> None:
