@@ -11,13 +11,21 @@ worker's log how long each search took and how long the LLM request waited for i
 search starts with preemptive generation, while the hold decides the end of the turn).
 Writes everything as JSON.
 
+`--llm cloud` puts the agents on an OpenAI model served by the fake OpenAI in its own process
+(`--ttft-ms` to the first token, plus `--prefill-ms-per-1k` per 1,000 prompt tokens: a hosted
+model reads a longer prompt for a little longer), the rest of the call on the same embedded
+STT and TTS: what knowledge adds when the model reads the passages as fast as a hosted one.
+
     .venv/bin/python benchmarks/knowledge_calls.py --calls 5 --turns 3
+    .venv/bin/python benchmarks/knowledge_calls.py --llm cloud --calls 8 --turns 3
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import json
 import os
 import platform
@@ -38,11 +46,20 @@ sys.path.insert(0, str(ROOT))
 from shared.stats import percentile  # noqa: E402
 from simulator.caller import CallReport, CallScript, Utterance, join_conversation  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
-from simulator.stack import Stack, StackConfig, admin, control_plane_process  # noqa: E402
+from simulator.stack import (  # noqa: E402
+    ManagedProcess,
+    Stack,
+    StackConfig,
+    admin,
+    control_plane_process,
+    http_ok,
+)
 
 QA_DIR = ROOT / "benchmarks/knowledge_qa"
 AGENT_NAME = "bench-knowledge"
 CONTROL_PLANE_PORT = 9395
+FAKE_OPENAI_PORT = 9394
+OPENAI_KEY = "sk-bench-knowledge-calls"
 STAGES = ["end_of_utterance_delay", "llm_ttft", "agent_llm_node_ttfs", "tts_ttfb"]
 QUESTIONS = [
     "How long do I have to return something?",
@@ -142,17 +159,23 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def make_agents(api: str, headers: dict[str, str]) -> dict[str, str]:
-    """The two agents, the knowledge of one ingested; name -> agent id."""
-    common = {
+async def make_agents(api: str, headers: dict[str, str], cloud: bool) -> dict[str, str]:
+    """The agents, the knowledge of two ingested; name -> agent id. `cloud`: on an OpenAI
+    model, the company's key connected."""
+    common: dict[str, Any] = {
         "voice_id": "local:en_US-joe-medium",
         "active": True,
         "temperature": 0.0,
         "first_message": "Hello, this is Northwind Home. How can I help?",
         "system_prompt": "You answer the callers of Northwind Home, a home goods shop, briefly.",
     }
+    if cloud:
+        common["llm_model"] = "gpt-4o-mini"
     ids: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=api, headers=headers, timeout=60) as client:
+        if cloud:
+            resp = await client.post("/integrations/openai", json={"api_key": OPENAI_KEY})
+            resp.raise_for_status()
         for name, extra in AGENTS.items():
             created = await client.post("/voice-agents", json={"name": name, **common, **extra})
             created.raise_for_status()
@@ -214,16 +237,56 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--llm", choices=["embedded", "cloud"], default="embedded")
+    parser.add_argument("--ttft-ms", type=float, default=300.0, help="cloud: time to first token")
+    parser.add_argument("--token-ms", type=float, default=20.0, help="cloud: time per token")
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks/results/knowledge_calls.json"
+        "--prefill-ms-per-1k",
+        type=float,
+        default=100.0,
+        help="cloud: time to first token per 1,000 prompt tokens",
     )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    cloud = args.llm == "cloud"
+    suffix = "_cloud" if cloud else ""
+    out = args.out or ROOT / f"benchmarks/results/knowledge_calls{suffix}.json"
     qa = json.loads((QA_DIR / "questions.json").read_text(encoding="utf-8"))
     known = {item["q"] for item in qa["answerable"]}
     assert set(QUESTIONS) <= known, set(QUESTIONS) - known
 
-    log_dir = ROOT / ".cache/logs/bench-knowledge-calls"
-    with tempfile.TemporaryDirectory() as tmp:
+    log_dir = ROOT / f".cache/logs/bench-knowledge-calls{suffix}"
+    fake_url = f"http://127.0.0.1:{FAKE_OPENAI_PORT}"
+    provider_env = {
+        "OPENAI_BASE_URL": f"{fake_url}/v1",
+        "PROVIDER_KEYS_SECRET": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "EGRESS_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+    fake = ManagedProcess(
+        "fake-openai",
+        [
+            sys.executable,
+            "-m",
+            "fake_providers.openai",
+            "--port",
+            str(FAKE_OPENAI_PORT),
+            "--ttft-ms",
+            str(args.ttft_ms),
+            "--token-ms",
+            str(args.token_ms),
+            "--prefill-ms-per-1k",
+            str(args.prefill_ms_per_1k),
+            "--api-key",
+            OPENAI_KEY,
+        ],
+        log_dir / "fake-openai.log",
+        dict(os.environ),
+    )
+    with contextlib.ExitStack() as cleanup, tempfile.TemporaryDirectory() as tmp:
+        if cloud:
+            cleanup.callback(fake.stop)
+            fake.start()
+            fake.wait_until(lambda: http_ok(f"{fake_url}/_fake/requests"), 60, "no fake OpenAI")
         store = f"sqlite+aiosqlite:///{tmp}/knowledge-calls.db"
         subprocess.run(
             [sys.executable, "-m", "control_plane", "migrate"],
@@ -239,7 +302,7 @@ def main() -> None:
             worker_http_port=0,
             agent_name=AGENT_NAME,
             log_dir=log_dir,
-            worker_env={"DATABASE_URL": store},
+            worker_env={"DATABASE_URL": store, **provider_env},
         )
         started = time.time()
         with Stack(config) as stack:
@@ -252,13 +315,14 @@ def main() -> None:
                     "LIVEKIT_API_KEY": stack.key,
                     "LIVEKIT_API_SECRET": stack.secret,
                     "VOICE_AGENT_NAME": AGENT_NAME,
+                    **provider_env,
                 },
             )
             try:
                 company = admin(store, "create-company", "Northwind Home")
                 api = f"http://127.0.0.1:{CONTROL_PLANE_PORT}"
                 headers = {"Authorization": f"Bearer {company['api_key']}"}
-                ids = asyncio.run(make_agents(api, headers))
+                ids = asyncio.run(make_agents(api, headers, cloud))
                 reports = asyncio.run(run(api, headers, ids, args.calls, args.turns))
             finally:
                 control_plane.stop()
@@ -267,6 +331,16 @@ def main() -> None:
         "benchmark": "knowledge_calls",
         "started_at": started,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "llm": (
+            {
+                "model": "fake OpenAI gpt-4o-mini",
+                "ttft_ms": args.ttft_ms,
+                "token_ms": args.token_ms,
+                "prefill_ms_per_1k": args.prefill_ms_per_1k,
+            }
+            if cloud
+            else {"model": "embedded SmolLM2-135M"}
+        ),
         "calls": args.calls,
         "turns_per_call": args.turns,
         "agents": {name: summarize(r) for name, r in reports.items()},
@@ -274,9 +348,9 @@ def main() -> None:
     }
     print()
     print(table(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"\nwritten to {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {out}")
 
 
 if __name__ == "__main__":

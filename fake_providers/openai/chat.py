@@ -41,8 +41,16 @@ class ChatRoutes(ChatPlanning):
         return None
 
     @staticmethod
-    def _usage(body: Mapping[str, Any], completion_tokens: int) -> dict[str, Any]:
-        prompt = sum(_count_tokens(_message_text(m)) + 3 for m in body["messages"])
+    def _prompt_tokens(body: Mapping[str, Any]) -> int:
+        return sum(_count_tokens(_message_text(m)) + 3 for m in body["messages"])
+
+    def _ttft_ms(self, body: Mapping[str, Any]) -> float:
+        """Time to first token: the fixed part, and the prompt's reading (`prefill_ms_per_1k`)."""
+        return self.ttft_ms + self.prefill_ms_per_1k * self._prompt_tokens(body) / 1000
+
+    @classmethod
+    def _usage(cls, body: Mapping[str, Any], completion_tokens: int) -> dict[str, Any]:
+        prompt = cls._prompt_tokens(body)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion_tokens,
@@ -87,7 +95,7 @@ class ChatRoutes(ChatPlanning):
         )
 
         if not body.get("stream"):
-            await self._sleep_ms(self.ttft_ms + self.token_ms * max(0, len(tokens) - 1))
+            await self._sleep_ms(self._ttft_ms(body) + self.token_ms * max(0, len(tokens) - 1))
             message: dict[str, Any] = {
                 "role": "assistant",
                 "content": "".join(tokens) if plan.tool_calls is None else None,
@@ -143,8 +151,9 @@ class ChatRoutes(ChatPlanning):
 
         # (delay before the event in ms, event)
         events: list[tuple[float, dict[str, Any]]] = []
+        ttft = self._ttft_ms(body)
         if plan.tool_calls:
-            events.append((self.ttft_ms, chunk({"role": "assistant", "content": None})))
+            events.append((ttft, chunk({"role": "assistant", "content": None})))
             for index, call in enumerate(plan.tool_calls):
                 opening = {"index": index, "id": call.id, "type": "function"}
                 opening["function"] = {"name": call.name, "arguments": ""}
@@ -153,9 +162,7 @@ class ChatRoutes(ChatPlanning):
                     piece = {"index": index, "function": {"arguments": call.arguments[start:][:8]}}
                     events.append((self.token_ms, chunk({"tool_calls": [piece]})))
         else:
-            events.append(
-                (self.ttft_ms, chunk({"role": "assistant", "content": "", "refusal": None}))
-            )
+            events.append((ttft, chunk({"role": "assistant", "content": "", "refusal": None})))
             for index, token in enumerate(tokens):
                 events.append((self.token_ms if index else 0.0, chunk({"content": token})))
         events.append((0.0, chunk({}, finish_reason)))

@@ -24,6 +24,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--ttft-ms", type=float, default=0.0, help="chat time to first token")
     parser.add_argument("--token-ms", type=float, default=0.0, help="delay between chat tokens")
+    parser.add_argument(
+        "--prefill-ms-per-1k",
+        type=float,
+        default=0.0,
+        help="time to first token per 1k prompt tokens",
+    )
     parser.add_argument("--stt-ms", type=float, default=0.0, help="minimum transcription time")
     parser.add_argument("--tts-ttfb-ms", type=float, default=0.0, help="speech time to first byte")
     parser.add_argument(
@@ -52,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         tool_triggers=dict(_parse_trigger(t) for t in args.tool_trigger),
         ttft_ms=args.ttft_ms,
         token_ms=args.token_ms,
+        prefill_ms_per_1k=args.prefill_ms_per_1k,
         stt_ms=args.stt_ms,
         tts_ttfb_ms=args.tts_ttfb_ms,
         fixed_transcript=args.fixed_transcript,

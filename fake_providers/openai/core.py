@@ -28,6 +28,8 @@ class OpenAICore(FakeServer):
             exactly these arguments.
         ttft_ms: time to first token of a chat completion.
         token_ms: delay between streamed tokens (and per token, for non-streamed answers).
+        prefill_ms_per_1k: time to first token added per 1,000 prompt tokens (a model reads
+            a longer prompt for longer before its first token).
         stt_ms: minimum time a transcription takes (Whisper's own time counts towards it).
         tts_ttfb_ms: time before the speech response's headers and first audio chunk.
         fixed_transcript: answer every transcription with this text instead of Whisper.
@@ -49,6 +51,7 @@ class OpenAICore(FakeServer):
         tool_triggers: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
         ttft_ms: float = 0.0,
         token_ms: float = 0.0,
+        prefill_ms_per_1k: float = 0.0,
         stt_ms: float = 0.0,
         tts_ttfb_ms: float = 0.0,
         fixed_transcript: str | None = None,
@@ -73,6 +76,7 @@ class OpenAICore(FakeServer):
         }
         self.ttft_ms = ttft_ms
         self.token_ms = token_ms
+        self.prefill_ms_per_1k = prefill_ms_per_1k
         self.stt_ms = stt_ms
         self.tts_ttfb_ms = tts_ttfb_ms
         self.models = list(models)

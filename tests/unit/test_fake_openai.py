@@ -232,6 +232,26 @@ async def test_ttft_and_token_pacing_are_applied():
     assert arrivals[-1] - arrivals[0] >= 8 * 0.02
 
 
+async def test_a_longer_prompt_is_read_for_longer_before_the_first_token():
+    fake = FakeOpenAI(prefill_ms_per_1k=400)
+    async with fake, openai.AsyncOpenAI(base_url=fake.base_url, api_key="k") as c:
+
+        async def first_token(prompt: str) -> float:
+            started = time.monotonic()
+            stream = await c.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    return time.monotonic() - started
+            raise AssertionError("no content")
+
+        short = await first_token("hi")
+        # 750 words count as 1,000 tokens (+3 for the message): 400 ms more to read
+        long = await first_token(" ".join(["word"] * 750))
+    assert long - short >= 0.38, (short, long)
+
+
 async def test_sdk_transcription_formats(client):
     wav = rtc.combine_audio_frames([speech_frame("hello")]).to_wav_bytes()
     plain = await client.audio.transcriptions.create(
