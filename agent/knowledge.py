@@ -65,23 +65,17 @@ class Retriever:
         ask the store (an item added or deleted applies within this)."""
         self._checked: tuple[float, VectorIndex] | None = None
 
-    async def index(self, revision: Hashable | None = None) -> VectorIndex:
-        """The agent's index; `revision`: the knowledge's revision (`PassageStore.revision`)
-        when the caller has just read it, so the store is not asked again."""
+    async def index(self) -> VectorIndex:
+        """The agent's index."""
         now = time.monotonic()
-        if (
-            revision is None
-            and self._checked is not None
-            and now - self._checked[0] < self.recheck_seconds
-        ):
+        if self._checked is not None and now - self._checked[0] < self.recheck_seconds:
             return self._checked[1]
-        index = await self._current_index(revision)
+        index = await self._current_index()
         self._checked = (now, index)
         return index
 
-    async def _current_index(self, revision: Hashable | None) -> VectorIndex:
-        if revision is None:
-            revision = await self.store.revision(self.agent_id)
+    async def _current_index(self) -> VectorIndex:
+        revision = await self.store.revision(self.agent_id)
 
         async def load() -> VectorIndex:
             rows = await self.store.passages(self.agent_id, self.embedder.model)
@@ -117,10 +111,10 @@ class Retriever:
         margin = margin if margin is not None else self.settings.score_margin
         return [p for p in found if p.score >= found[0].score - margin]
 
-    async def lookup(self, question: str, revision: Hashable | None = None) -> list[Passage] | None:
-        """`search`, reading the index once (`revision`: see `index`); None when the agent has
-        no knowledge at all (the model is then told nothing about it)."""
-        index = await self.index(revision)
+    async def lookup(self, question: str) -> list[Passage] | None:
+        """`search`, reading the index once; None when the agent has no knowledge at all (the
+        model is then told nothing about it)."""
+        index = await self.index()
         if not len(index):
             return None
         return await self.search(question, index=index)

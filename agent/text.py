@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from livekit.agents import llm
@@ -62,13 +62,11 @@ async def reply(
     tools: Sequence[llm.Tool | llm.Toolset] = (),
     *,
     knowledge: Retriever | None = None,
-    knowledge_revision: Hashable | None = None,
     max_rounds: int = MAX_TOOL_ROUNDS,
 ) -> AsyncIterator[ReplyEvent]:
     """The agent's answer to the last user message of `chat_ctx` (which holds its
     instructions and the conversation so far), as it is written. A failed search answers
     without knowledge; an error of the model raises (the caller decides what the user sees).
-    `knowledge_revision`: the knowledge's revision, when the caller has read it already.
     """
     ctx = chat_ctx
     if knowledge is not None:
@@ -76,7 +74,7 @@ async def reply(
         if found is not None:
             at, question = found
             try:
-                passages = await knowledge.lookup(question, knowledge_revision)
+                passages = await knowledge.lookup(question)
             except Exception as exc:  # an answer without knowledge beats no answer
                 logger.warning("knowledge search failed: %s", exc)
             else:

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Hashable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,13 +237,6 @@ class ChatModels:
         self._entries.move_to_end(key)
         return entry
 
-    def read_revision(self, agent_id: uuid.UUID) -> asyncio.Task[Hashable]:
-        """The agent's knowledge revision, read from now on (beside the request's other
-        reads) for `ChatTurn`; a failed read only means the turn asks again."""
-        task: asyncio.Task[Hashable] = asyncio.create_task(self.passages.revision(agent_id))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return task
-
     def _retriever(self, agent: StoredAgent, settings: EngineSettings) -> Retriever:
         knowledge = agent.config.knowledge
         credentials = agent.credentials.or_else(settings.credentials)
@@ -273,7 +266,6 @@ class ChatTurn:
         conversation: Conversation,
         message: str,
         prior: list[tuple[str, str]] | None = None,
-        revision: asyncio.Task[Hashable] | None = None,
     ) -> None:
         self.models = models
         self.sessions = models.sessions
@@ -292,19 +284,12 @@ class ChatTurn:
         conversation has none stored."""
         self.keep = not self.config.privacy.zero_retention
         self.result = TurnResult()
-        self.revision = revision
-        """The agent's knowledge revision, when the request is reading it already
-        (`ChatModels.read_revision`)."""
 
     async def run(self) -> AsyncGenerator[ReplyEvent]:
         """The reply's events as they come; the turn is on the record when this ends (also
         when the consumer stops early: closing the generator stores what was sent)."""
         started = time.perf_counter()
         past = await self._history()
-        revision = None
-        if self.revision is not None:
-            with contextlib.suppress(Exception):  # the retriever asks the store itself
-                revision = await self.revision
         ctx = history(instructions(self.config, self.context), past, question=self.message)
         settings = self.models.engine_settings
         model, retriever = self.models.of(self.agent)
@@ -322,9 +307,7 @@ class ChatTurn:
                         await toolset.setup()
                         stack.push_async_callback(toolset.aclose)
                         tools.append(toolset)
-                async for event in reply(
-                    model, ctx, tools, knowledge=retriever, knowledge_revision=revision
-                ):
+                async for event in reply(model, ctx, tools, knowledge=retriever):
                     if not stored.done():
                         await asyncio.shield(stored)  # a client leaving does not stop it
                     stored.result()

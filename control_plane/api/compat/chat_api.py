@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import (
@@ -261,16 +261,14 @@ async def prepare(
     anything is stored or streamed."""
     started = time.perf_counter()
     models: ChatModels = request.app.state.chat_models
-    revision: asyncio.Task[Hashable] | None = None
     try:
         parsed = AgentKey.parse(agent_key)
         prior = _prior(messages)
         data = await _audio(audio, settings) if audio is not None else None
         if data is None and not (query or "").strip():
             raise ChatError(400, "query: field required (or send the words as audio)")
-        # The agent, its deployment and its knowledge's revision are read at once.
-        revision = models.read_revision(parsed.agent_id)
-        agent, deployment = await _agent_and_deployment(session, models, vault, key, parsed)
+        agent = await _ready(session, vault, key.company_id, parsed.agent_id)
+        deployment = await deployment_for(session, key, parsed)
         speech = ChatSpeech(
             speech_engines(request),
             agent,
@@ -282,14 +280,10 @@ async def prepare(
         conversation = await _conversation_for(
             session, agent, key, deployment, conversation_id, parsed
         )
-    except BaseException as exc:
-        if revision is not None:
-            revision.cancel()
-        if isinstance(exc, ChatError):
-            raise HTTPException(exc.status, str(exc)) from None
-        raise
+    except ChatError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     message = transcribed if transcribed is not None else (query or "").strip()
-    turn = ChatTurn(models, agent, conversation, message, prior, revision)
+    turn = ChatTurn(models, agent, conversation, message, prior)
     # The turn writes through sessions of its own: this one must not hold a pooled connection
     # while the reply streams (streams at once would take the whole pool and wait on it).
     await session.close()
@@ -484,27 +478,6 @@ async def _conversation_for(
     if row.agent_id != agent_key.agent_id:
         raise ChatError(409, f"conversation {conversation_id!r} is with another agent")
     return row
-
-
-async def _agent_and_deployment(
-    session: AsyncSession, models: ChatModels, vault: Any, key: ApiKey, agent_key: AgentKey
-) -> tuple[StoredAgent, Deployment | None]:
-    """The agent (through the request's session) and the deployment (through a session of its
-    own) read at once; the agent's refusal (404, 409) comes before the deployment's (403)."""
-
-    async def deployment() -> Deployment | None:
-        async with models.sessions() as own:
-            return await deployment_for(own, key, agent_key)
-
-    agent, found = await asyncio.gather(
-        _ready(session, vault, key.company_id, agent_key.agent_id),
-        deployment(),
-        return_exceptions=True,
-    )
-    for outcome in (agent, found):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return agent, found  # type: ignore[return-value]
 
 
 async def _ready(
