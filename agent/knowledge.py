@@ -8,12 +8,13 @@ rebuilt when the agent's knowledge changes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Hashable, Sequence
 from typing import Protocol
 
-from knowledge.embeddings import Embedder, from_bytes
+from knowledge.embeddings import Embedder, Vectors, from_bytes
 from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex, stack
 
 from .contract import KnowledgeSettings
@@ -93,16 +94,44 @@ class Retriever:
         top_k: int | None = None,
         min_score: float | None = None,
         margin: float | None = None,
-        index: VectorIndex | None = None,
     ) -> list[Passage]:
         """The best passages for `question`, best first; those under the agent's `min_score`
         (none: the knowledge has no answer) or more than its `score_margin` under the best are
-        left out. `index`: the agent's index, when the caller has just read it."""
-        if index is None:
-            index = await self.index()
+        left out."""
+        index = await self.index()
         if not len(index) or not question.strip():
             return []
-        query = await self.embedder.query(question)
+        return self._best(index, await self.embedder.query(question), top_k, min_score, margin)
+
+    async def lookup(self, question: str) -> list[Passage] | None:
+        """`search` with the agent's settings; None when the agent has no knowledge at all
+        (the model is then told nothing about it). Once the agent has had knowledge, the
+        question is embedded while the index is checked (a store query), not after it."""
+        if not question.strip():
+            return None if not len(await self.index()) else []
+        had_knowledge = self._checked is not None and len(self._checked[1]) > 0
+        embedding = asyncio.ensure_future(self.embedder.query(question)) if had_knowledge else None
+        try:
+            index = await self.index()
+        except BaseException:
+            if embedding is not None:
+                embedding.cancel()
+            raise
+        if not len(index):
+            if embedding is not None:
+                embedding.cancel()
+            return None
+        query = await (embedding if embedding is not None else self.embedder.query(question))
+        return self._best(index, query)
+
+    def _best(
+        self,
+        index: VectorIndex,
+        query: Vectors,
+        top_k: int | None = None,
+        min_score: float | None = None,
+        margin: float | None = None,
+    ) -> list[Passage]:
         found = index.search(
             query,
             top_k=top_k if top_k is not None else self.settings.top_k,
@@ -110,14 +139,6 @@ class Retriever:
         )
         margin = margin if margin is not None else self.settings.score_margin
         return [p for p in found if p.score >= found[0].score - margin]
-
-    async def lookup(self, question: str) -> list[Passage] | None:
-        """`search`, reading the index once; None when the agent has no knowledge at all (the
-        model is then told nothing about it)."""
-        index = await self.index()
-        if not len(index):
-            return None
-        return await self.search(question, index=index)
 
 
 def knowledge_prompt(passages: Sequence[Passage]) -> str:

@@ -3,6 +3,7 @@ its cache, retrieval and the words put before the model."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from dataclasses import dataclass
@@ -279,6 +280,43 @@ async def test_a_lookup_asks_the_store_once_and_tells_no_knowledge_from_no_answe
     store.rows = []
     store.revision_number += 1
     assert await retriever.lookup("When are you open?") is None and store.asked == 3
+
+
+async def test_once_the_agent_has_knowledge_the_question_is_embedded_while_the_store_is_asked(
+    faq_index,
+):
+    embedder, index = faq_index
+    embedding_started = asyncio.Event()
+
+    class Watched:
+        model = embedder.model
+
+        async def query(self, text: str):
+            embedding_started.set()
+            return await embedder.query(text)
+
+        async def passages(self, texts):
+            return await embedder.passages(texts)
+
+    class WaitsForTheEmbedding(Passages):
+        gate = False
+
+        async def revision(self, agent_id: uuid.UUID) -> int:
+            if self.gate:  # answers only once the question is being embedded
+                await asyncio.wait_for(embedding_started.wait(), 5)
+            return await super().revision(agent_id)
+
+    store = WaitsForTheEmbedding()
+    store.rows = Passages.of(index).rows
+    retriever = Retriever(
+        uuid.uuid4(), store, Watched(), KnowledgeSettings(), IndexCache(), recheck_seconds=0
+    )
+    first = await retriever.lookup("When are you open?")
+    assert first and first[0].source == "hours"
+    store.gate = True
+    embedding_started.clear()
+    found = await retriever.lookup("How much does shipping cost?")
+    assert found and found[0].source == "shipping" and store.asked == 2
 
 
 def test_the_prompt_quotes_sources_or_says_there_is_nothing():
