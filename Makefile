@@ -15,7 +15,7 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-chat lint clean image \
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat lint clean image \
         image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
@@ -104,6 +104,10 @@ bench-knowledge: setup
 # with the shop's documents and one without (benchmarks/RESULTS.md).
 bench-knowledge-calls: setup
 	$(PY) benchmarks/knowledge_calls.py
+
+# The embedded LLM server's prompt cache: first-token time and memory by cache size, 1 and 3 calls.
+bench-llm-cache: setup
+	$(PY) benchmarks/llm_cache.py
 
 # What the chat API's stream adds to the model's time to first token, one request at a time and
 # with K streams at once, against the same request sent straight to the fake OpenAI
