@@ -56,7 +56,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared.stats import percentile  # noqa: E402
-from simulator.stack import ManagedProcess, admin, control_plane_process, http_ok  # noqa: E402
+from simulator.stack import (  # noqa: E402
+    ManagedProcess,
+    admin,
+    control_plane_process,
+    fake_openai_process,
+)
 
 CONTROL_PLANE_PORT = 9396
 FAKE_PORT = 8396
@@ -546,28 +551,14 @@ def main() -> None:
             capture_output=True,
         )
         fake_url = f"http://127.0.0.1:{FAKE_PORT}"
-        fake = ManagedProcess(
-            "fake-openai",
-            [
-                sys.executable,
-                "-m",
-                "fake_providers.openai",
-                "--port",
-                str(FAKE_PORT),
-                "--ttft-ms",
-                str(args.ttft_ms),
-                "--token-ms",
-                str(args.token_ms),
-                "--api-key",
-                OPENAI_KEY,
-            ],
+        fake = fake_openai_process(
+            FAKE_PORT,
             log_dir / "fake-openai.log",
-            dict(os.environ),
+            *("--ttft-ms", str(args.ttft_ms), "--token-ms", str(args.token_ms)),
+            *("--api-key", OPENAI_KEY),
         )
-        fake.start()
         control_plane: ManagedProcess | None = None
         try:
-            fake.wait_until(lambda: http_ok(f"{fake_url}/_fake/requests"), 60, "no fake OpenAI")
             control_plane = control_plane_process(
                 CONTROL_PLANE_PORT,
                 database_url=store,

@@ -47,12 +47,11 @@ from shared.stats import percentile  # noqa: E402
 from simulator.caller import CallReport, CallScript, Utterance, join_conversation  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 from simulator.stack import (  # noqa: E402
-    ManagedProcess,
     Stack,
     StackConfig,
     admin,
     control_plane_process,
-    http_ok,
+    fake_openai_process,
 )
 
 QA_DIR = ROOT / "benchmarks/knowledge_qa"
@@ -262,31 +261,15 @@ def main() -> None:
         "PROVIDER_KEYS_SECRET": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "EGRESS_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
-    fake = ManagedProcess(
-        "fake-openai",
-        [
-            sys.executable,
-            "-m",
-            "fake_providers.openai",
-            "--port",
-            str(FAKE_OPENAI_PORT),
-            "--ttft-ms",
-            str(args.ttft_ms),
-            "--token-ms",
-            str(args.token_ms),
-            "--prefill-ms-per-1k",
-            str(args.prefill_ms_per_1k),
-            "--api-key",
-            OPENAI_KEY,
-        ],
-        log_dir / "fake-openai.log",
-        dict(os.environ),
-    )
     with contextlib.ExitStack() as cleanup, tempfile.TemporaryDirectory() as tmp:
         if cloud:
+            fake = fake_openai_process(
+                FAKE_OPENAI_PORT,
+                log_dir / "fake-openai.log",
+                *("--ttft-ms", str(args.ttft_ms), "--token-ms", str(args.token_ms)),
+                *("--prefill-ms-per-1k", str(args.prefill_ms_per_1k), "--api-key", OPENAI_KEY),
+            )
             cleanup.callback(fake.stop)
-            fake.start()
-            fake.wait_until(lambda: http_ok(f"{fake_url}/_fake/requests"), 60, "no fake OpenAI")
         store = f"sqlite+aiosqlite:///{tmp}/knowledge-calls.db"
         subprocess.run(
             [sys.executable, "-m", "control_plane", "migrate"],

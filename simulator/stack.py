@@ -190,6 +190,26 @@ def stop_together(processes: list[ManagedProcess], timeout: float = 15.0) -> Non
             p.kill()
 
 
+def fake_openai_process(port: int, log_path: Path, *options: str) -> ManagedProcess:
+    """Start the fake OpenAI (`python -m fake_providers.openai`, its `options`) on `port` and
+    wait until it answers."""
+    proc = ManagedProcess(
+        "fake-openai",
+        [sys.executable, "-m", "fake_providers.openai", "--port", str(port), *options],
+        log_path,
+        dict(os.environ),
+    )
+    proc.start()
+    try:
+        proc.wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/_fake/requests"), 60, "no fake OpenAI"
+        )
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 def admin(database_url: str, *args: str) -> Any:
     """`python -m control_plane <args>` (the admin command), its JSON output."""
     out = subprocess.run(
