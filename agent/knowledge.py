@@ -110,19 +110,15 @@ class Retriever:
         if not question.strip():
             return None if not len(await self.index()) else []
         had_knowledge = self._checked is not None and len(self._checked[1]) > 0
-        embedding = asyncio.ensure_future(self.embedder.query(question)) if had_knowledge else None
+        early = asyncio.ensure_future(self.embedder.query(question)) if had_knowledge else None
         try:
             index = await self.index()
-        except BaseException:
-            if embedding is not None:
-                embedding.cancel()
-            raise
-        if not len(index):
-            if embedding is not None:
-                embedding.cancel()
-            return None
-        query = await (embedding if embedding is not None else self.embedder.query(question))
-        return self._best(index, query)
+            if not len(index):
+                return None
+            return self._best(index, await (early or self.embedder.query(question)))
+        finally:
+            if early is not None:
+                early.cancel()  # a no-op once used; else the index failed or is empty
 
     def _best(
         self,
