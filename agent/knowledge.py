@@ -15,11 +15,18 @@ from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from knowledge.embeddings import Embedder, Vectors, from_bytes
-from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex, stack
+from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex, script_of, stack
 
 from .contract import KnowledgeSettings
 
-__all__ = ["PROCESS_INDEXES", "Passage", "PassageStore", "Retriever", "knowledge_prompt"]
+__all__ = [
+    "PROCESS_INDEXES",
+    "Passage",
+    "PassageStore",
+    "Retriever",
+    "knowledge_prompt",
+    "relevant",
+]
 
 PROCESS_INDEXES = IndexCache()
 """The indexes of the agents this process serves."""
@@ -101,7 +108,8 @@ class Retriever:
         index = await self.index()
         if not len(index) or not question.strip():
             return []
-        return self._best(index, await self.embedder.query(question), top_k, min_score, margin)
+        query = await self.embedder.query(question)
+        return self._best(index, question, query, top_k, min_score, margin)
 
     async def lookup(self, question: str) -> list[Passage] | None:
         """`search` with the agent's settings; None when the agent has no knowledge at all
@@ -115,7 +123,8 @@ class Retriever:
             index = await self.index()
             if not len(index):
                 return None
-            return self._best(index, await (early or self.embedder.query(question)))
+            query = await (early or self.embedder.query(question))
+            return self._best(index, question, query)
         finally:
             if early is not None:
                 early.cancel()  # a no-op once used; else the index failed or is empty
@@ -123,18 +132,41 @@ class Retriever:
     def _best(
         self,
         index: VectorIndex,
+        question: str,
         query: Vectors,
         top_k: int | None = None,
         min_score: float | None = None,
         margin: float | None = None,
     ) -> list[Passage]:
+        min_score = min_score if min_score is not None else self.settings.min_score
         found = index.search(
             query,
             top_k=top_k if top_k is not None else self.settings.top_k,
-            min_score=min_score if min_score is not None else self.settings.min_score,
+            min_score=min_score,
+            script=script_of(question),
+            cross_language_allowance=self.settings.cross_language_allowance,
         )
-        margin = margin if margin is not None else self.settings.score_margin
-        return [p for p in found if p.score >= found[0].score - margin]
+        keep = relevant(found, self.settings, min_score, margin)
+        return [p for p, kept in zip(found, keep, strict=True) if kept]
+
+
+def relevant(
+    passages: Sequence[Passage],
+    settings: KnowledgeSettings,
+    min_score: float | None = None,
+    margin: float | None = None,
+) -> list[bool]:
+    """Which of a search's passages a call puts before the model: those reaching the agent's
+    `min_score` and within its `score_margin` of the best, a passage in another script than
+    the question counted `cross_language_allowance` higher."""
+    bar = settings.min_score if min_score is None else min_score
+    margin = settings.score_margin if margin is None else margin
+    standing = [
+        p.score + (settings.cross_language_allowance if p.cross_language else 0.0) for p in passages
+    ]
+    if standing:
+        bar = max(bar, max(standing) - margin)
+    return [s >= bar for s in standing]
 
 
 def knowledge_prompt(passages: Sequence[Passage]) -> str:

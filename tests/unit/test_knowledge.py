@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from agent.contract import KnowledgeSettings
-from agent.knowledge import Retriever, knowledge_prompt
+from agent.knowledge import Retriever, knowledge_prompt, relevant
 from fake_providers.openai import FakeOpenAI
 from knowledge.chunking import chunk_text
 from knowledge.documents import DocumentError, UnsupportedDocumentError, extract, format_of
@@ -25,7 +25,7 @@ from knowledge.embeddings import (
     normalise,
     to_bytes,
 )
-from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex
+from knowledge.index import IndexCache, Passage, PassageRef, VectorIndex, script_of
 
 FAQ = {
     "returns": "You can return any item within 30 days of delivery for a full refund.",
@@ -164,6 +164,116 @@ def test_search_orders_by_score_and_ignores_other_models_vectors():
     assert index.search(normalise([1, 0, 0, 0])[0]) == []
     assert VectorIndex([], np.zeros((0, 3), dtype=np.float32)).search(matrix[0]) == []
     assert np.array_equal(from_bytes(to_bytes(matrix[1])), matrix[1])
+
+
+def test_a_texts_script_is_the_one_most_of_its_letters_are_in():
+    assert script_of("Our shop opens at 9 am, Monday to Friday.") == "latin"
+    assert script_of("يمكنك إرجاع أي منتج خلال 30 يومًا (30 days)") == "arabic"
+    assert script_of("Магазин открыт с 9 утра") == "cyrillic"
+    assert script_of("12:30 - 18:00") == "other"
+
+
+def _bilingual_index() -> VectorIndex:
+    """Eight English and eight Arabic passages, each on a topic of its own, whose vectors
+    share their language's direction (as a multilingual model's do): dimension 0 English,
+    1 Arabic, 2 + n the topic n."""
+    rows, refs = [], []
+    for n in range(16):
+        vector = np.zeros(18, dtype=np.float32)
+        vector[0 if n < 8 else 1] = 0.9
+        vector[2 + n] = 0.45
+        rows.append(vector)
+        text = f"English passage on topic {n}" if n < 8 else f"فقرة عربية عن الموضوع {n}"
+        refs.append(PassageRef(str(n), "item", f"doc{n}", text))
+    return VectorIndex(refs, normalise(rows))
+
+
+def _question(language: int, topic: int) -> np.ndarray:
+    vector = np.zeros(18, dtype=np.float32)
+    vector[language] = 0.9
+    vector[2 + topic] = 0.45
+    return normalise(vector)[0]
+
+
+def test_in_a_bilingual_index_the_answer_in_the_other_language_ranks_first():
+    index = _bilingual_index()
+    arabic_question_on_topic_3 = _question(1, 3)  # only English passage 3 answers it
+    plain = index.matrix @ arabic_question_on_topic_3
+    assert int(np.argmax(plain)) >= 8  # by the plain cosine, any Arabic passage comes first
+    found = index.search(arabic_question_on_topic_3, top_k=3, min_score=-1.0, script="arabic")
+    assert found[0].chunk_id == "3" and found[0].cross_language
+    assert found[0].score == pytest.approx(float(plain[3]), abs=1e-4)  # the plain cosine
+    # a question in its passages' language still finds its own topic first
+    same = index.search(_question(0, 5), top_k=1, min_score=-1.0, script="latin")
+    assert same[0].chunk_id == "5" and not same[0].cross_language
+    # with one language, the ranking is the plain cosine's
+    rng = np.random.default_rng(5)
+    refs = [PassageRef(str(i), "item", "doc", f"passage {i}") for i in range(20)]
+    english = VectorIndex(refs, normalise(rng.normal(size=(20, 18))))
+    ranked = english.search(normalise(rng.normal(size=18))[0], top_k=20, min_score=-1.0)
+    assert len(ranked) == 20
+    assert [p.score for p in ranked] == sorted((p.score for p in ranked), reverse=True)
+
+
+def test_a_passage_in_another_script_passes_a_bar_lowered_by_the_allowance():
+    index = _bilingual_index()
+    question = _question(1, 3)
+    score = float(index.matrix[3] @ question)
+    bar = score + 0.02
+    assert index.search(question, 1, bar, script="arabic") == []
+    kept = index.search(question, 1, bar, script="arabic", cross_language_allowance=0.03)
+    assert [p.chunk_id for p in kept] == ["3"]
+    settings = KnowledgeSettings(min_score=0.5, score_margin=0.02, cross_language_allowance=0.03)
+    passages = [
+        Passage("a", "i", "s", "t", 0.80, cross_language=True),  # stands at 0.83
+        Passage("b", "i", "s", "t", 0.82),
+        Passage("c", "i", "s", "t", 0.80),
+    ]
+    assert relevant(passages, settings) == [True, True, False]
+
+
+SHOP_EN = [
+    "Returns: you can return any item within 30 days of delivery for a full refund.",
+    "Opening hours: our shop is open Monday to Friday from 9 am to 6 pm.",
+    "Delivery: shipping is free for every order over 50 euros.",
+    "Guarantee: every sofa and bed comes with a two-year guarantee.",
+    "Payment: we accept Visa, Mastercard and bank transfers.",
+    "Gift cards are sold in the shop and online, from 10 to 500 euros.",
+    "The shop is at 12 Harbour Street, next to the central station.",
+    "Customer service answers the phone from 8 am to 8 pm.",
+]
+CLINIC_AR = [
+    "يمكن حجز المواعيد عبر الهاتف أو من خلال تطبيق العيادة.",
+    "ساعات العمل من التاسعة صباحاً حتى العاشرة مساءً من السبت إلى الخميس.",
+    "يرجى الحضور قبل موعدك بخمس عشرة دقيقة لإكمال التسجيل.",
+    "لإلغاء الموعد يجب إبلاغنا قبل أربع وعشرين ساعة على الأقل.",
+    "نقبل التأمين الطبي من بوبا والتعاونية وميدغلف.",
+    "الكشف الأول مع الأشعة بمئتي ريال.",
+    "لدينا طبيبة متخصصة في علاج أسنان الأطفال.",
+    "يتوفر موقف سيارات مجاني أمام العيادة.",
+]
+
+
+async def test_a_question_in_arabic_finds_the_english_answer_in_a_bilingual_knowledge_base():
+    embedder = LocalEmbedder()
+    texts = SHOP_EN + CLINIC_AR
+    index = VectorIndex(
+        [PassageRef(str(i), "item", f"p{i}", t) for i, t in enumerate(texts)],
+        await embedder.passages(texts),
+    )
+    retriever = Retriever(uuid.uuid4(), Passages.of(index), embedder, KnowledgeSettings())
+    plain_misses = 0
+    for question, answer in (
+        ("كم يومًا لدي لإرجاع منتج؟", 0),  # how many days do I have to return an item?
+        ("متى يفتح المتجر؟", 1),  # when does the shop open?
+        ("هل تقبلون الدفع بالبطاقة؟", 4),  # do you accept payment by card?
+    ):
+        vector = await embedder.query(question)
+        plain_misses += int(np.argmax(index.matrix @ vector)) != answer
+        found = await retriever.search(question)
+        assert found and found[0].text == texts[answer], (question, found)
+        assert found[0].cross_language
+    assert plain_misses == 3  # the plain cosine puts an Arabic passage first for each
 
 
 async def test_the_cache_reloads_only_when_the_revision_changes():

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 
+from agent.knowledge import relevant
 from knowledge.documents import ACCEPTED_FILES, UnsupportedDocumentError, format_of
 
 from ...schemas.envelope import envelope_of, ok
@@ -237,9 +238,7 @@ async def search(
         )
     except EmbeddingError as exc:
         raise seed_error(502, str(exc), "UPSTREAM_ERROR") from None
-    bar = config.min_score
-    if passages:
-        bar = max(bar, passages[0].score - config.score_margin)
+    used = relevant(passages, config)
     return ok(
         {
             "query": body.query,
@@ -250,9 +249,9 @@ async def search(
                     "source": p.source,
                     "text": p.text,
                     "score": p.score,
-                    "relevant": p.score >= bar,
+                    "relevant": is_used,
                 }
-                for p in passages
+                for p, is_used in zip(passages, used, strict=True)
             ],
         }
     )
