@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ from knowledge.embeddings import (
     EmbeddingError,
     LocalEmbedder,
     OpenAIEmbedder,
+    _EngineTurns,
     from_bytes,
     normalise,
     to_bytes,
@@ -274,6 +277,37 @@ async def test_a_question_in_arabic_finds_the_english_answer_in_a_bilingual_know
         assert found and found[0].text == texts[answer], (question, found)
         assert found[0].cross_language
     assert plain_misses == 3  # the plain cosine puts an Arabic passage first for each
+
+
+def test_a_question_waits_for_the_batch_in_progress_not_for_the_whole_document():
+    engine = _EngineTurns()
+    order: list[str] = []
+    first_batch, go_on = threading.Event(), threading.Event()
+
+    def document() -> None:
+        for n in range(3):
+            with engine.turn(is_query=False):
+                order.append(f"batch {n}")
+                if n == 0:
+                    first_batch.set()
+                    go_on.wait(5)
+
+    def question() -> None:
+        with engine.turn(is_query=True):
+            order.append("question")
+
+    ingest = threading.Thread(target=document)
+    ingest.start()
+    assert first_batch.wait(5)
+    ask = threading.Thread(target=question)
+    ask.start()
+    deadline = time.monotonic() + 5
+    while engine._queries_waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the question waits for the engine (nothing to await)
+    go_on.set()
+    ingest.join(5)
+    ask.join(5)
+    assert order == ["batch 0", "question", "batch 1", "batch 2"]
 
 
 async def test_the_cache_reloads_only_when_the_revision_changes():
