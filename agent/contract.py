@@ -81,9 +81,18 @@ class _Contract(BaseModel):
 class TurnDetection(_Contract):
     """When the caller's turn ends, when the agent stops for the caller, what silence does."""
 
-    mode: Literal["silence"] = "silence"
+    mode: Literal["silence", "semantic"] = "silence"
     """`silence`: the turn ends after a pause detected by voice activity detection (the VAD
-    hold below)."""
+    hold, `min_silence_duration`). `semantic`: after a shorter pause
+    (`semantic_silence_duration`) an end-of-turn model (Smart Turn v3.2, offline) reads the
+    caller's last seconds of audio; a finished turn is answered after
+    `min_endpointing_delay`, an unfinished one waits up to `max_endpointing_delay` for the
+    caller to go on."""
+    semantic_silence_duration: float = Field(default=0.3, ge=0.25, le=2.0)
+    """`semantic`: the pause after which the model reads the turn (its prediction starts at
+    0.2 s of silence)."""
+    semantic_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """`semantic`: the model's probability at or above which the turn is finished."""
     vad: Literal["webrtc", "silero"] = "silero"
     """The turn VAD: Silero (20 ms of CPU per second of audio; 1% of turns cut at a pause with
     a 0.6 s hold, coughs ignored) or WebRTC (3 ms; 7% at 0.6 s). benchmarks/RESULTS.md"""
@@ -102,6 +111,7 @@ class TurnDetection(_Contract):
     min_endpointing_delay: float = Field(default=0.05, ge=0.0, le=5.0)
     """Extra seconds waited after the hold before the agent answers."""
     max_endpointing_delay: float = Field(default=3.0, ge=0.0, le=30.0)
+    """`semantic`: how long an unfinished turn waits for the caller to go on."""
     allow_interruptions: bool = True
     """Whether the caller can cut the agent off by speaking."""
     min_interruption_duration: float = Field(default=0.06, ge=0.0, le=5.0)

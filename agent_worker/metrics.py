@@ -68,6 +68,18 @@ PROVIDER_ERRORS = Counter(
     ["kind", "provider"],
 )
 
+END_OF_TURN_PROBABILITY = Histogram(
+    "voice_agent_end_of_turn_probability",
+    "`semantic` turn detection: the end-of-turn model's probability that the caller had "
+    "finished, at each pause it read",
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+)
+END_OF_TURN_MODEL_SECONDS = Histogram(
+    "voice_agent_end_of_turn_model_seconds",
+    "`semantic` turn detection: how long each prediction of the end-of-turn model took",
+    buckets=LATENCY_BUCKETS,
+)
+
 TOOL_CALLS = Counter(
     "voice_agent_tool_calls_total",
     "Tool calls the agents made (HTTP, built-in, MCP), by outcome",
@@ -107,3 +119,8 @@ def provider_event(event: ProviderError) -> None:
 def tool_called(name: str, ok: bool) -> None:
     """Count a tool call (not by name: tenants name their tools)."""
     TOOL_CALLS.labels(outcome="success" if ok else "failed").inc()
+
+
+def end_of_turn_predicted(probability: float, seconds: float) -> None:
+    END_OF_TURN_PROBABILITY.observe(probability)
+    END_OF_TURN_MODEL_SECONDS.observe(seconds)

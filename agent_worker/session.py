@@ -9,6 +9,9 @@ from agent.contract import AgentConfig
 from pipelines.cloud import attempt_options, is_fallback
 from pipelines.factory import Engines, build_pipeline, interruption_min_duration
 from pipelines.settings import ProviderCredentials
+from pipelines.smart_turn import SmartTurnDetector
+
+from .metrics import end_of_turn_predicted
 
 
 def session_for(
@@ -28,7 +31,13 @@ def session_for(
         llm=parts.llm,
         tts=parts.tts,
         turn_handling={
-            "turn_detection": "vad",
+            "turn_detection": (
+                SmartTurnDetector(
+                    engines.smart_turn(), td.semantic_threshold, end_of_turn_predicted
+                )
+                if td.mode == "semantic"
+                else "vad"
+            ),
             "endpointing": {
                 "min_delay": td.min_endpointing_delay,
                 "max_delay": td.max_endpointing_delay,

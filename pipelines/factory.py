@@ -26,6 +26,7 @@ from .cloud import LOCAL_VOICE_PREFIX
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
 from .settings import EngineSettings, ProviderCredentials
+from .smart_turn import SmartTurnModel
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
@@ -42,6 +43,7 @@ class Engines:
         self.piper = PiperVoiceHandle(settings.piper_voice, nice=settings.tts_nice)
         self._silero_base: silero.VAD | None = None
         self._silero_lock = threading.Lock()
+        self._smart_turn: SmartTurnModel | None = None
         self.whisper.warm_up()
         self.piper.warm_up()
 
@@ -51,6 +53,13 @@ class Engines:
             if self._silero_base is None:
                 self._silero_base = cast(silero.VAD, silero.VAD.load())
             return self._silero_base
+
+    def smart_turn(self) -> SmartTurnModel:
+        """The end-of-turn model of `semantic` turn detection, loaded on first use."""
+        with self._silero_lock:
+            if self._smart_turn is None:
+                self._smart_turn = SmartTurnModel()
+            return self._smart_turn
 
 
 @dataclass
@@ -66,21 +75,26 @@ class Pipeline:
 def build_vad(
     config: AgentConfig, engines: Engines | None = None, *, silence: float | None = None
 ) -> vad.VAD:
-    """The turn VAD (hold = `min_silence_duration`), or another hold with `silence`."""
+    """The turn VAD (its hold: `turn_hold`), or a WebRTC VAD with the hold `silence`."""
     td = config.turn_detection
     if td.vad == "silero" and silence is None and engines is not None:
         # One ONNX session per process; each call's VAD gets the agent's hold.
-        return vad_sharing_session(
-            engines.silero_base(), min_silence_duration=td.min_silence_duration
-        )
+        return vad_sharing_session(engines.silero_base(), min_silence_duration=turn_hold(config))
     return WebRTCVAD(
         WebRTCVADOptions(
             aggressiveness=td.vad_aggressiveness,
             frame_ms=td.vad_frame_ms,
             min_speech_duration=td.min_speech_duration,
-            min_silence_duration=td.min_silence_duration if silence is None else silence,
+            min_silence_duration=turn_hold(config) if silence is None else silence,
         )
     )
+
+
+def turn_hold(config: AgentConfig) -> float:
+    """The silence after which the turn VAD ends the caller's speech: the hold, or with
+    `semantic` turn detection the shorter pause after which the model decides."""
+    td = config.turn_detection
+    return td.semantic_silence_duration if td.mode == "semantic" else td.min_silence_duration
 
 
 SILERO_WINDOW_S = 512 / 16000

