@@ -41,6 +41,8 @@ SEED_RESPONSE_FIELDS = {
 TURN_DEFAULTS = {
     "vad": "silero",
     "min_silence_duration": 0.6,
+    "semantic_silence_duration": 0.3,
+    "semantic_threshold": 0.5,
     "min_endpointing_delay": 0.05,
     "max_endpointing_delay": 3.0,
     "allow_interruptions": True,
