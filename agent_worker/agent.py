@@ -15,11 +15,16 @@ from livekit.agents.voice import AgentStateChangedEvent, SpeechHandle
 from agent.contract import AgentConfig
 from agent.knowledge import Passage, Retriever
 from agent.prompt import instructions, last_user_text, with_knowledge
-from pipelines.transcript_gate import gate_of, mark_gate
+from livekit_patches.resume import resume_now
+from pipelines.transcript_gate import GatedVAD, gate_of, mark_gate
 
 from .backchannel import is_backchannel
 
 logger = logging.getLogger("agent_worker.agent")
+
+RESUME_AFTER_SILENCE = 0.1
+"""Seconds of caller silence after which a reply paused by a backchannel resumes as soon as
+the backchannel is transcribed (the caller said "yeah" and stopped, not "yeah, but...")."""
 
 
 class VoiceAgent(Agent):
@@ -86,7 +91,7 @@ class VoiceAgent(Agent):
                 and self._speaking()
                 and is_backchannel(ev.alternatives[0].text, self.config.language)
             ):
-                logger.info("ignoring a backchannel over the agent: %r", ev.alternatives[0].text)
+                self._ignore_backchannel(ev.alternatives[0].text)
                 continue
             yield ev
 
@@ -144,6 +149,19 @@ class VoiceAgent(Agent):
             (time.perf_counter() - started) * 1000,
         )
         return passages
+
+    def _ignore_backchannel(self, text: str) -> None:
+        """A reply the backchannel paused comes back now, unless the caller is still
+        speaking (then livekit's own rule decides, once the speech ends)."""
+        turn_vad = self.session.vad
+        silence = turn_vad.caller_silence() if isinstance(turn_vad, GatedVAD) else 0.0
+        resumed = silence >= RESUME_AFTER_SILENCE and resume_now(self.session)
+        logger.info(
+            "ignoring a backchannel over the agent: %r (caller silent %.2f s%s)",
+            text,
+            silence,
+            "; the paused reply resumes" if resumed else "",
+        )
 
     def _speaking(self) -> bool:
         speech = self.session.current_speech

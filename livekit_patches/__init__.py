@@ -11,6 +11,7 @@ re-reads each patch and its test before moving the pin.
 - `playout`: a pause drops the room output's queued audio at once.
 - `silero`: one Silero ONNX session per process, shared by every call's VAD.
 - `segmented_stt`: a batch recogniser's segment starts reported as they are cut.
+- `resume`: a reply paused by a backchannel resumes as soon as it is known to be one.
 """
 
 from __future__ import annotations

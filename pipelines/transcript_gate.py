@@ -129,9 +129,19 @@ class GatedVAD(_NamedAfterInner, vad.VAD):
         self.inner = inner
         self.gate = gate
         self._label = inner._label
+        self._silence: tuple[float, float] = (time.monotonic(), 0.0)
+        """(when, the caller's silence then) from the latest inference: `caller_silence`."""
 
     def stream(self) -> vad.VADStream:
         return _GatedVADStream(self)
+
+    def caller_silence(self) -> float:
+        """Seconds the caller has been silent, as the VAD last scored it (0: speaking)."""
+        when, silence = self._silence
+        return silence + time.monotonic() - when if silence > 0 else 0.0
+
+    def _scored(self, ev: vad.VADEvent) -> None:
+        self._silence = (time.monotonic(), ev.raw_accumulated_silence)
 
 
 class _GatedVADStream(vad.VADStream):
@@ -161,6 +171,7 @@ class _GatedVADStream(vad.VADStream):
                 self._event_ch.send_nowait(ev)
                 if ev.type == vad.VADEventType.INFERENCE_DONE:
                     last_done = ev
+                    self._owner._scored(ev)
                 elif ev.type == vad.VADEventType.START_OF_SPEECH and (
                     started := speech_started(last_done, ev)
                 ):

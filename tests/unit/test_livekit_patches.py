@@ -15,9 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from livekit_patches import WrittenFor, ffi_routing, playout, segmented_stt, silero, speaking_rate
+from livekit_patches import (
+    WrittenFor,
+    ffi_routing,
+    playout,
+    resume,
+    segmented_stt,
+    silero,
+    speaking_rate,
+)
 
-PATCHES = [ffi_routing, playout, segmented_stt, silero, speaking_rate]
+PATCHES = [ffi_routing, playout, resume, segmented_stt, silero, speaking_rate]
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 

@@ -232,3 +232,32 @@ async def test_a_segment_cut_while_the_previous_is_recognised_holds_the_gate(aud
     assert gate.pending == 0
     consumer.cancel()
     await stream.aclose()
+
+
+async def test_the_gated_vad_knows_how_long_the_caller_has_been_silent(signal, audio_tools):
+    """What lets a reply paused by a backchannel resume early: 0 while the caller speaks,
+    the silence since the last speech after."""
+    sig = signal(rate=16000, trail=1.0)
+    gate = TranscriptGate()
+    gated = GatedVAD(WebRTCVAD(WebRTCVADOptions(min_silence_duration=HOLD)), gate)
+    stream = gated.stream()
+    step = sig.rate // 100
+    speech_middle = int((sig.speech_start + sig.speech_duration / 2) * sig.rate)
+    silences: list[float] = []
+    for i in range(0, speech_middle, step):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + step], 16000))
+    # read until the VAD has scored the last pushed window: speaking
+    async for ev in stream:
+        if ev.type is vad.VADEventType.INFERENCE_DONE and ev.samples_index >= speech_middle - step:
+            silences.append(gated.caller_silence())
+            break
+    for i in range(speech_middle, len(sig.samples), step):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + step], 16000))
+    stream.end_input()
+    async for _ in stream:
+        pass
+    silences.append(gated.caller_silence())
+    await stream.aclose()
+    assert silences[0] == 0.0
+    trail = sig.duration - sig.speech_end
+    assert trail - 0.2 <= silences[1] <= trail + 1.0, silences  # VAD frames: 20 ms
