@@ -17,7 +17,7 @@ the scores reported stay the plain cosines. benchmarks/RESULTS.md measures what 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -108,18 +108,16 @@ class VectorIndex:
         self.refs = list(refs)
         self.matrix = matrix
         self.scripts = scripts_of([ref.text for ref in self.refs])
-        self._means: dict[str, Vectors] = {}
-        """Each script's mean vector, when the passages are in more than one."""
+        self._mean_rows: dict[str, int] = {}
+        """Each script's row in `_mean_matrix` (`*`: the mean of all passages)."""
         self._mean_matrix: Vectors | None = None
         self._centred_norms: Vectors | None = None
         self._mean_of_passage: npt.NDArray[np.intp] | None = None
-        counts: dict[str, int] = {}
-        for script in self.scripts:
-            counts[script] = counts.get(script, 0) + 1
+        counts = Counter(self.scripts)
         if len(counts) > 1:
             self._centre(counts)
 
-    def _centre(self, counts: dict[str, int]) -> None:
+    def _centre(self, counts: Counter[str]) -> None:
         names = ["*"] + [s for s, n in counts.items() if n >= self.MIN_SCRIPT_PASSAGES]
         rows = {name: i for i, name in enumerate(names)}
         owner = np.array([rows.get(s, 0) for s in self.scripts], dtype=np.intp)
@@ -129,7 +127,7 @@ class VectorIndex:
             means[row] = self.matrix[owner == row].mean(axis=0)
         norms = np.linalg.norm(self.matrix - means[owner], axis=1)
         norms[norms == 0] = 1.0
-        self._means = {name: means[row] for name, row in rows.items()}
+        self._mean_rows = rows
         self._mean_matrix = means
         self._mean_of_passage = owner
         self._centred_norms = norms.astype(np.float32)
@@ -140,7 +138,7 @@ class VectorIndex:
     def _ranking_scores(self, query: Vectors, scores: Vectors, script: str | None) -> Vectors:
         if self._mean_matrix is None or self._centred_norms is None:
             return scores
-        centred = query - self._means.get(script or "*", self._means["*"])
+        centred = query - self._mean_matrix[self._mean_rows.get(script or "*", 0)]
         length = float(np.linalg.norm(centred))
         if length == 0:
             return scores

@@ -44,6 +44,7 @@ class Engines:
         self._silero_base: silero.VAD | None = None
         self._silero_lock = threading.Lock()
         self._smart_turn: SmartTurnModel | None = None
+        self._smart_turn_lock = threading.Lock()
         self.whisper.warm_up()
         self.piper.warm_up()
 
@@ -56,7 +57,7 @@ class Engines:
 
     def smart_turn(self) -> SmartTurnModel:
         """The end-of-turn model of `semantic` turn detection, loaded on first use."""
-        with self._silero_lock:
+        with self._smart_turn_lock:
             if self._smart_turn is None:
                 self._smart_turn = SmartTurnModel()
             return self._smart_turn

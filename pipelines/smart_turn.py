@@ -113,7 +113,8 @@ class SmartTurnDetector:
         threshold: float = 0.5,
         on_prediction: Callable[[float, float], None] | None = None,
     ) -> None:
-        self._model = model
+        self.engine = model
+        """The process's model, shared by every call's stream."""
         self.threshold = threshold
         self.on_prediction = on_prediction
         """Called with each prediction's probability and the seconds it took."""
@@ -203,7 +204,7 @@ class SmartTurnStream:
         loop = asyncio.get_running_loop()
         audio = self.audio()
         asked = time.time()
-        model = self._detector._model
+        model = self._detector.engine
 
         def run() -> tuple[float, float]:
             started = time.perf_counter()
