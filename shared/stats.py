@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable
 from typing import Literal
 
@@ -27,3 +28,29 @@ def percentile(
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentile_interval(
+    values: Iterable[float],
+    q: float,
+    *,
+    level: float = 0.9,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """How far the q-quantile of `values` could move with another sample of the same size:
+    the central `level` interval of the quantile over `resamples` bootstrap resamples (drawn
+    with a fixed seed, so one set of values always gives one interval). None with fewer than
+    two values."""
+    data = list(values)
+    if len(data) < 2:
+        return None
+    rng = random.Random(seed)
+    estimates = sorted(
+        percentile(rng.choices(data, k=len(data)), q) or 0.0 for _ in range(resamples)
+    )
+    tail = (1.0 - level) / 2
+    lo = percentile(estimates, tail)
+    hi = percentile(estimates, 1.0 - tail)
+    assert lo is not None and hi is not None
+    return lo, hi

@@ -95,6 +95,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-seconds", type=float, default=60.0)
     parser.add_argument("--settle-seconds", type=float, default=10.0)
     parser.add_argument(
+        "--min-step-turns",
+        type=int,
+        default=40,
+        help="capacity: a step goes on until this many turns are measured (p95's spread is "
+        "reported with it)",
+    )
+    parser.add_argument(
+        "--max-step-seconds", type=float, default=300.0, help="capacity: the longest step"
+    )
+    parser.add_argument(
         "--budget-ms", type=float, help="p95 budget (default: hold + providers + 100 ms)"
     )
     parser.add_argument(
@@ -190,6 +200,8 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         max_calls=args.max_calls,
         step_seconds=args.step_seconds,
         settle_seconds=args.settle_seconds,
+        min_step_turns=args.min_step_turns,
+        max_step_seconds=args.max_step_seconds,
         budget_ms=args.budget_ms,
         baseline_budget=args.baseline_budget or bool(args.compare),
         providers=Providers(

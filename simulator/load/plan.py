@@ -108,6 +108,11 @@ class LoadPlan:
     max_calls: int = 64
     step_seconds: float = 60.0
     settle_seconds: float = 10.0
+    min_step_turns: int = 40
+    """A step goes on past `step_seconds` until this many turns measured voice-to-voice (a p95
+    of 6-22 turns moved by hundreds of milliseconds from run to run, and the search with it),
+    but no longer than `max_step_seconds`."""
+    max_step_seconds: float = 300.0
     budget_ms: float | None = None
     baseline_budget: bool = False
     """Budget each step against the first one: its p95 plus `margin_ms` (a runtime whose own

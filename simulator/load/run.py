@@ -191,8 +191,18 @@ async def run_fixed(run: LoadRun) -> list[dict[str, float]]:
     return [{"concurrent": plan.calls, "since": ramped, "until": run.now()}]
 
 
+STEP_EXTENSION_S = 5.0
+"""How much longer a capacity step runs at a time while it lacks turns."""
+
+
+def measured_turns(run: LoadRun, since: float) -> int:
+    """Turns measured voice-to-voice since `since` (seconds of the run)."""
+    return sum(1 for t in run.turns if t["voice_to_voice"] is not None and t["t"] >= since)
+
+
 async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
-    """Add callers step by step; each step is measured after it settles, and the search stops
+    """Add callers step by step; each step is measured after it settles, for `step_seconds`
+    and until it has `min_step_turns` turns (at most `max_step_seconds`), and the search stops
     at the first step over budget, with dropped calls, or at `max_calls`."""
     plan = run.plan
     run.budget_ms = plan.default_budget_ms()
@@ -203,18 +213,27 @@ async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
         await run.wait(plan.settle_seconds)
         since = run.now()
         await run.wait(plan.step_seconds)
+        while (
+            run.now() - since < plan.max_step_seconds
+            and not run.stopping.is_set()
+            and measured_turns(run, since) < plan.min_step_turns
+        ):
+            await run.wait(STEP_EXTENSION_S)
         steps.append({"concurrent": n, "since": since, "until": run.now()})
         report = report_dict(run, steps, None)
         measured = summarize_steps(report)
         p95 = measured[-1].get("voice_to_voice_p95_ms")
+        spread = measured[-1].get("voice_to_voice_p95_spread_ms")
         if run.budget_ms is None and p95 is not None:  # the first step sets the baseline
             run.budget_ms = p95 + plan.margin_ms
             report["budget_ms"] = run.budget_ms
         verdict = capacity(report, measured)["steps"][-1]
         p95_text = "-" if p95 is None else f"{p95:.0f}"
         budget_text = "-" if run.budget_ms is None else f"{run.budget_ms:.0f}"
+        spread_text = "" if not spread else f" [{spread[0]:.0f}-{spread[1]:.0f}]"
         print(
-            f"\n  step {n} calls: p95 {p95_text} ms (budget {budget_text} ms): "
+            f"\n  step {n} calls, {measured[-1]['voice_to_voice_n']} turns: p95 {p95_text}"
+            f"{spread_text} ms (budget {budget_text} ms): "
             + ("passed" if verdict["passed"] else "; ".join(verdict["why"])),
             flush=True,
         )

@@ -19,6 +19,7 @@ COMPARED = (
     ("barge_in_stop_p50_ms", "barge-in stop p50 ms", "lower"),
     ("barge_in_stop_p95_ms", "barge-in stop p95 ms", "lower"),
     ("worker_cpu_per_call", "agent CPU % per call", "lower"),
+    ("worker_cpu_per_call_equal_load", "agent CPU % per call, equal load", "lower"),
     ("worker_rss_mb", "agent RSS MB", "lower"),
     ("rss_per_call_mb", "RSS MB per extra call", "lower"),
     ("missed", "missed turns", "lower"),
@@ -34,7 +35,9 @@ def runtime_figures(run: Run) -> dict[str, Any]:
     (`latency_at_calls`), so that runtimes are compared at the same load; `overhead_p50_ms` is
     the voice-to-voice p50 minus the runtime's configured hold and the providers' latencies.
     CPU per call and RSS come from the busiest step that met the budget (capacity runs), else
-    from the last step.
+    from the last step; `worker_cpu_per_call_by_calls` has it for every step, and
+    `compare_runs` fills `worker_cpu_per_call_equal_load` at the busiest load every runtime
+    compared was measured at.
     """
     summary = summarize_run(run)
     config = run.get("config") or {}
@@ -65,6 +68,13 @@ def runtime_figures(run: Run) -> dict[str, Any]:
         "latency_at_calls": latency_at,
         "at_calls": calls,
         "worker_cpu_per_call": None if cpu is None or not calls else cpu / calls,
+        "worker_cpu_per_call_by_calls": {
+            s["concurrent"]: s["worker_cpu"] / s["concurrent"]
+            for s in steps
+            if s["worker_cpu"] is not None and s["concurrent"]
+        },
+        "worker_cpu_per_call_equal_load": None,
+        "equal_load_calls": None,
         "worker_rss_mb": step["worker_rss_mb"] if step else None,
         "rss_per_call_mb": summary["rss_per_call_mb"],
         "missed": turns["missed"],
@@ -85,6 +95,12 @@ def compare_runs(runs: Mapping[str, Run]) -> dict[str, Any]:
     if not names:
         return {"baseline": None, "figures": figures, "ratios": {}}
     base = names[0]
+    shared = set.intersection(*(set(f["worker_cpu_per_call_by_calls"]) for f in figures.values()))
+    if shared:
+        level = max(shared)
+        for f in figures.values():
+            f["equal_load_calls"] = level
+            f["worker_cpu_per_call_equal_load"] = f["worker_cpu_per_call_by_calls"][level]
     ratios = {
         peer: {key: _ratio(figures[base][key], figures[peer][key]) for key, _, _ in COMPARED}
         for peer in names[1:]
@@ -102,7 +118,11 @@ def format_comparison(comparison: Mapping[str, Any], plan_line: str = "") -> str
     lines += ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for key, label, _ in (("hold_ms", "configured hold ms", ""), *COMPARED):
         lines.append(f"| {label} | " + " | ".join(_num(figures[n][key]) for n in names) + " |")
-    for key, label in (("latency_at_calls", "latency at calls"), ("at_calls", "CPU, RSS at calls")):
+    for key, label in (
+        ("latency_at_calls", "latency at calls"),
+        ("at_calls", "CPU, RSS at calls"),
+        ("equal_load_calls", "equal load, calls"),
+    ):
         lines.append(f"| {label} | " + " | ".join(_num(figures[n][key]) for n in names) + " |")
     lines.append("")
     if ratios:

@@ -34,6 +34,10 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
+def _spread(interval: Sequence[float] | None) -> str:
+    return "" if not interval else f" ({interval[0]:.0f}-{interval[1]:.0f})"
+
+
 def _config_value(value: Any) -> str:
     if isinstance(value, Mapping | list | tuple):
         return "`" + json.dumps(value, default=str, separators=(", ", ": ")) + "`"
@@ -77,7 +81,8 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
         lines += [
             "## Steps",
             "",
-            "| calls | turns | v2v p50 ms | v2v p95 ms | v2v max ms | barge-in stop p50/p95 ms "
+            "| calls | turns | v2v p50 ms | v2v p95 ms (90% spread) | v2v max ms "
+            "| barge-in stop p50/p95 ms "
             f"| call loop lag p50/p95 ms | missed | dropped | {worker} CPU % | machine CPU % "
             f"| {worker} RSS MB |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -85,7 +90,8 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
         for s in steps:
             lines.append(
                 f"| {s['concurrent']} | {s['turns']} | {_num(s['voice_to_voice_p50_ms'])} "
-                f"| {_num(s['voice_to_voice_p95_ms'])} | {_num(s['voice_to_voice_max_ms'])} "
+                f"| {_num(s['voice_to_voice_p95_ms'])}{_spread(s['voice_to_voice_p95_spread_ms'])} "
+                f"| {_num(s['voice_to_voice_max_ms'])} "
                 f"| {_num(s['barge_in_stop_p50_ms'])}/{_num(s['barge_in_stop_p95_ms'])} "
                 f"| {_num(s['loop_lag_p50_ms'])}/{_num(s['loop_lag_p95_ms'])} "
                 f"| {s['missed']} | {s['dropped']} | {_num(s['worker_cpu'])} "

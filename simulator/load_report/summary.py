@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.stats import percentile
+from shared.stats import percentile, percentile_interval
 
 from ..procstats import MACHINE, MB, in_window, slope, summarize_samples
 
@@ -36,9 +36,11 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
     """Latency and reliability of a set of turns.
 
     Keys: turns, voice_to_voice_n, voice_to_voice_p50_ms, voice_to_voice_p95_ms,
-    voice_to_voice_max_ms, barge_in_turns, barge_in_n (turns with a measured stop),
-    barge_in_stop_p50_ms, barge_in_stop_p95_ms, barge_in_pause_p50_ms, barge_in_pause_p95_ms
-    (the onset -> the worker's pause, the agent's part of the stop), loop_lag_p50_ms,
+    voice_to_voice_p95_spread_ms (the 90% bootstrap interval of that p95, [low, high]: how much
+    it could move with as many other turns), voice_to_voice_max_ms, barge_in_turns, barge_in_n
+    (turns with a measured stop), barge_in_stop_p50_ms, barge_in_stop_p95_ms,
+    barge_in_pause_p50_ms, barge_in_pause_p95_ms (the onset -> the worker's pause, the agent's
+    part of the stop), loop_lag_p50_ms,
     loop_lag_p95_ms (over turns, of the worst lateness of the call's event loop in the worker
     during the turn), missed, missed_rate (None without turns).
     """
@@ -49,11 +51,13 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
         m["loop_lag_max"] for t in turns if "loop_lag_max" in (m := t.get("agent_metrics") or {})
     ]
     missed = sum(1 for t in turns if t.get("missed"))
+    spread = percentile_interval(v2v, 0.95)
     return {
         "turns": len(turns),
         "voice_to_voice_n": len(v2v),
         "voice_to_voice_p50_ms": _ms(percentile(v2v, 0.5)),
         "voice_to_voice_p95_ms": _ms(percentile(v2v, 0.95)),
+        "voice_to_voice_p95_spread_ms": None if spread is None else [_ms(x) for x in spread],
         "voice_to_voice_max_ms": _ms(max(v2v)) if v2v else None,
         "barge_in_turns": sum(1 for t in turns if t.get("barge_in")),
         "barge_in_n": len(stops),

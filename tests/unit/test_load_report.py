@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.stats import percentile
+from shared.stats import percentile, percentile_interval
 from simulator.load_report import (
     capacity,
     compare_runs,
+    format_comparison,
     format_markdown,
     format_progress,
     rss_growth_per_call,
@@ -49,11 +50,12 @@ def make_run(
     budget_ms: float | None = 1000.0,
     worker_mb: tuple[float, float] = (300.0, 45.0),
     calls: list[dict[str, Any]] | None = None,
+    cpu_per_call: float = 10.0,
 ) -> dict[str, Any]:
     """A capacity run: level i spans [10 i, 10 (i + 1)) s with the given v2v latencies (s).
 
     The worker tree's RSS is worker_mb[0] + worker_mb[1] * concurrent MB and its CPU is
-    10 % per call, sampled every second; the machine's CPU is 15 % per call.
+    `cpu_per_call` % per call, sampled every second; the machine's CPU is 15 % per call.
     """
     steps, turns = [], []
     worker, machine = [], []
@@ -66,7 +68,7 @@ def make_run(
             t = since + k
             rss = (worker_mb[0] + worker_mb[1] * concurrent) * MIB
             worker.append(
-                {"t": t, "cpu_percent": 10.0 * concurrent, "rss_bytes": rss, "processes": 3}
+                {"t": t, "cpu_percent": cpu_per_call * concurrent, "rss_bytes": rss, "processes": 3}
             )
             machine.append(
                 {"t": t, "cpu_percent": 15.0 * concurrent, "rss_bytes": 8 * 2**30, "processes": 90}
@@ -100,6 +102,19 @@ def test_percentile_known_values() -> None:
         percentile([1.0], 95)
 
 
+def test_percentile_interval_is_the_spread_of_a_resampled_quantile() -> None:
+    rng = random.Random(5)
+    few = [rng.gauss(1.2, 0.15) for _ in range(20)]
+    many = few + [rng.gauss(1.2, 0.15) for _ in range(380)]
+    lo, hi = percentile_interval(few, 0.95) or (0.0, 0.0)
+    assert lo <= (percentile(few, 0.95) or 0.0) <= hi
+    assert percentile_interval(few, 0.95) == (lo, hi)  # one sample, one interval
+    many_lo, many_hi = percentile_interval(many, 0.95) or (0.0, 0.0)
+    assert many_hi - many_lo < (hi - lo) / 2  # 20x the turns: a much steadier p95
+    assert percentile_interval([1.0], 0.95) is None
+    assert percentile_interval([1.0] * 10, 0.95) == (1.0, 1.0)
+
+
 def test_summarize_turns() -> None:
     turns = [
         turn(1.0, 1.0),
@@ -117,6 +132,8 @@ def test_summarize_turns() -> None:
     assert s["voice_to_voice_p50_ms"] == pytest.approx(900.0)
     assert s["voice_to_voice_p95_ms"] == pytest.approx(2750.0)
     assert s["voice_to_voice_max_ms"] == pytest.approx(3000.0)
+    low, high = s["voice_to_voice_p95_spread_ms"]
+    assert 600.0 <= low < 2750.0 < high <= 3000.0
     assert s["barge_in_turns"] == 3
     assert s["barge_in_n"] == 2
     assert s["barge_in_stop_p50_ms"] == pytest.approx(300.0)
@@ -132,6 +149,7 @@ def test_summarize_turns() -> None:
         empty["turns"] == 0
         and empty["missed_rate"] is None
         and empty["voice_to_voice_p95_ms"] is None
+        and empty["voice_to_voice_p95_spread_ms"] is None
     )
 
 
@@ -242,7 +260,7 @@ def test_write_report_writes_every_file(tmp_path: Path) -> None:
     md = paths["summary.md"].read_text()
     rows = [line for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [r.split("|")[1].strip() for r in rows] == ["2", "4", "6"]
-    assert "| 6 | 20 | 1200 | 1200 | 1200 |" in md
+    assert "| 6 | 20 | 1200 | 1200 (1200-1200) | 1200 |" in md
     assert "**4 concurrent calls** (2.00 per core on 2 cores)" in md
     assert "First failing step: 6 calls" in md
     assert "RSS per additional concurrent call: 45.0 MB" in md
@@ -345,6 +363,22 @@ def test_comparison_figures_and_ratios(tmp_path: Path) -> None:
     assert "| capacity, calls | 4 | 2 |" in text
     assert "| capacity, calls | 2.00 |" in text
     assert "barge-in stop p50" not in text.split("Ratios")[1]  # rows without a ratio are left out
+
+
+def test_cpu_per_call_is_compared_at_the_same_load() -> None:
+    # ours passes 2, 4 and 6 calls at 12 % a call; the peer passes 2 and 4 at 10 % and fails 6:
+    # each one's busiest passing step compares 6 calls with 4, the equal-load figure both at 6
+    ours = make_run([(2, [0.9] * 20), (4, [0.9] * 20), (6, [0.9] * 20)], cpu_per_call=12.0)
+    peer = make_run([(2, [0.9] * 20), (4, [0.9] * 20), (6, [3.0] * 20)], cpu_per_call=10.0)
+    comparison = compare_runs({"ours": ours, "peer": peer})
+    mine, theirs = comparison["figures"]["ours"], comparison["figures"]["peer"]
+    assert (mine["at_calls"], theirs["at_calls"]) == (6, 4)
+    assert mine["equal_load_calls"] == theirs["equal_load_calls"] == 6
+    assert mine["worker_cpu_per_call_equal_load"] == pytest.approx(12.0)
+    assert comparison["ratios"]["peer"]["worker_cpu_per_call_equal_load"] == pytest.approx(1.2)
+    text = format_comparison(comparison)
+    assert "| agent CPU % per call, equal load | 1.20 |" in text
+    assert "| equal load, calls | 6 | 6 |" in text
 
 
 def test_rss_kept_per_ended_call() -> None:
