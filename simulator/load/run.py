@@ -191,6 +191,9 @@ async def run_fixed(run: LoadRun) -> list[dict[str, float]]:
     return [{"concurrent": plan.calls, "since": ramped, "until": run.now()}]
 
 
+IN_FLIGHT_S = 3.0
+"""How long a step's verdict waits for the replies to turns its callers finished saying
+before it ended (a reply slower than this fails the step anyway)."""
 STEP_EXTENSION_S = 5.0
 """How much longer a capacity step runs at a time while it lacks turns."""
 
@@ -220,6 +223,9 @@ async def run_capacity(run: LoadRun) -> list[dict[str, float]]:
         ):
             await run.wait(STEP_EXTENSION_S)
         steps.append({"concurrent": n, "since": since, "until": run.now()})
+        # the turns already spoken in the window are judged with it: their replies come in
+        # before the verdict, as they are in the final report
+        await run.wait(IN_FLIGHT_S)
         report = report_dict(run, steps, None)
         measured = summarize_steps(report)
         p95 = measured[-1].get("voice_to_voice_p95_ms")
