@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
@@ -183,6 +185,45 @@ async def test_silero_pauses_the_agent_at_its_start_of_speech(engines, signal, a
     td = TurnDetection(min_interruption_duration=0.1)
     _, later = pause_window(events, AgentConfig(turn_detection=td))
     assert later == start + 512
+
+
+async def test_silero_scores_each_window_on_the_calls_thread(
+    engines, signal, audio_tools, monkeypatch
+):
+    """Each 32 ms window is scored in place on the call's loop thread (no thread pool hand-off
+    per window), with the same scores as livekit's stock stream on the same model."""
+    from livekit.plugins.silero import onnx_model
+
+    scored_on: list[int] = []
+    score = onnx_model.OnnxModel.__call__
+
+    def recording(model, window):
+        scored_on.append(threading.get_ident())
+        return score(model, window)
+
+    monkeypatch.setattr(onnx_model.OnnxModel, "__call__", recording)
+    config = AgentConfig()
+    ours = await silero_events(config, engines, signal, audio_tools)
+    assert scored_on and set(scored_on) == {threading.get_ident()}
+
+    scored_on.clear()
+    base = engines.silero_base()
+    stock = silero.VAD(session=base._onnx_session, opts=build_vad(config, engines)._opts)
+    stream = stock.stream()
+    sig = signal(rate=16000)
+    for i in range(0, len(sig.samples), 320):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + 320], 16000))
+    stream.end_input()
+    theirs = [ev async for ev in stream]
+    await stream.aclose()
+    assert threading.get_ident() not in scored_on  # livekit's own stream: its thread pool
+
+    def probabilities(events: list) -> dict[int, float]:
+        # per window (the turn VAD sends the window that starts speech twice, `speech_started`)
+        done = lk_vad.VADEventType.INFERENCE_DONE
+        return {ev.samples_index: ev.probability for ev in events if ev.type is done}
+
+    assert probabilities(ours) == probabilities(theirs)
 
 
 def test_webrtc_interruption_minimum_is_compared_as_configured():
