@@ -87,6 +87,8 @@ def build_vad(
             frame_ms=td.vad_frame_ms,
             min_speech_duration=td.min_speech_duration,
             min_silence_duration=turn_hold(config) if silence is None else silence,
+            # a segmenter's events are its cuts; a turn VAD's inferences pause the agent
+            inference_events=silence is None,
         )
     )
 

@@ -34,6 +34,9 @@ class WebRTCVADOptions:
     prefix_padding_duration: float = 0.3
     """Audio kept before the detected start, so the STT hears the first phoneme."""
     max_buffered_speech: float = 60.0
+    inference_events: bool = True
+    """An INFERENCE_DONE event per frame (what livekit-agents' interruptions read); a VAD
+    that only cuts segments (the STT's segmenter) sends starts and ends alone."""
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -148,23 +151,24 @@ class WebRTCVADStream(vad.VADStream):
         seg = state.segmenter
         timestamp = index / _INFERENCE_RATE
         transition = seg.step(voiced)
-        self._event_ch.send_nowait(
-            vad.VADEvent(
-                type=vad.VADEventType.INFERENCE_DONE,
-                samples_index=index,
-                timestamp=timestamp,
-                # livekit-agents interrupts the agent once this reaches the minimum
-                # interruption duration: voiced time only, so a short sound plus the hold's
-                # silence does not add up to an interruption.
-                speech_duration=seg.voiced_duration if seg.speaking else 0.0,
-                silence_duration=seg.silence_duration,
-                probability=1.0 if voiced else 0.0,
-                inference_duration=duration,
-                speaking=seg.speaking,
-                raw_accumulated_speech=seg.voiced_run,
-                raw_accumulated_silence=seg.unvoiced_run,
+        if self._opts.inference_events:
+            self._event_ch.send_nowait(
+                vad.VADEvent(
+                    type=vad.VADEventType.INFERENCE_DONE,
+                    samples_index=index,
+                    timestamp=timestamp,
+                    # livekit-agents interrupts the agent once this reaches the minimum
+                    # interruption duration: voiced time only, so a short sound plus the hold's
+                    # silence does not add up to an interruption.
+                    speech_duration=seg.voiced_duration if seg.speaking else 0.0,
+                    silence_duration=seg.silence_duration,
+                    probability=1.0 if voiced else 0.0,
+                    inference_duration=duration,
+                    speaking=seg.speaking,
+                    raw_accumulated_speech=seg.voiced_run,
+                    raw_accumulated_silence=seg.unvoiced_run,
+                )
             )
-        )
         if transition is not None:
             started = transition is vad.VADEventType.START_OF_SPEECH
             self._event_ch.send_nowait(

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 from livekit.agents import stt, vad
 from livekit.agents.types import NOT_GIVEN
 
@@ -132,6 +133,31 @@ async def test_webrtc_start_is_not_reported_twice(signal, audio_tools):
     at_start = [ev for ev in events if ev.samples_index == events[i].samples_index]
     assert [ev.type for ev in at_start] == [vad.VADEventType.INFERENCE_DONE, START]
     assert at_start[0].speaking and at_start[0].speech_duration >= 0.1 - 1e-9
+
+
+async def test_the_gated_stream_hands_frames_straight_to_the_inner_one(signal, audio_tools):
+    """Frames, flushes and the end of input reach the inner stream as they are pushed (no
+    hop through a channel of the gated stream): a flush mid-speech starts a fresh segment,
+    and input pushed after the end is refused."""
+    sig = signal(rate=16000, trail=1.0)
+    gated = GatedVAD(WebRTCVAD(WebRTCVADOptions(min_silence_duration=HOLD)), TranscriptGate())
+    stream = gated.stream()
+    inner = stream._inner
+    frame = sig.rate // 100
+    cut = len(sig.samples) // 3  # inside the phrase
+    for i in range(0, cut, frame):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + frame], 16000))
+    assert len(inner._input_ch._queue) == -(-cut // frame)  # already in the inner stream's input
+    stream.flush()
+    for i in range(cut, len(sig.samples), frame):
+        stream.push_frame(audio_tools.to_frame(sig.samples[i : i + frame], 16000))
+    stream.end_input()
+    with pytest.raises(RuntimeError, match="input ended"):
+        stream.push_frame(audio_tools.to_frame(sig.samples[:frame], 16000))
+    events = [ev async for ev in stream]
+    await stream.aclose()
+    kinds = [ev.type for ev in events if ev.type is not vad.VADEventType.INFERENCE_DONE]
+    assert kinds == [START, START, END]  # the flush dropped the first segment's state
 
 
 class ScriptedVAD(vad.VAD):

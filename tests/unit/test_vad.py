@@ -263,6 +263,20 @@ async def test_flush_mid_utterance_leaks_no_detector_state(composer, audio_tools
     assert all(ev.probability == 0.0 for ev in after_flush)
 
 
+async def test_a_segmenter_sends_its_cuts_alone(signal, audio_tools):
+    """Without inference events (the STT's segmenter) the same starts and ends come out, and
+    nothing else: no event per frame for a consumer that reads only the cuts."""
+    sig = signal(rate=16000)
+    every = await run_vad(sig.samples, 16000, audio_tools)
+    cuts = await run_vad(sig.samples, 16000, audio_tools, WebRTCVADOptions(inference_events=False))
+    assert any(ev.type is DONE for ev in every)
+    assert [ev.type for ev in cuts] == [ev.type for ev in transitions(every)] == [START, END]
+    assert [ev.samples_index for ev in cuts] == [ev.samples_index for ev in transitions(every)]
+    assert len(end_audio(cuts[-1], audio_tools)) == len(
+        end_audio(transitions(every)[-1], audio_tools)
+    )
+
+
 def test_options_defaults_and_validation():
     opts = WebRTCVADOptions()
     assert (opts.aggressiveness, opts.frame_ms) == (2, 20)
