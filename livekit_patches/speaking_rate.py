@@ -5,8 +5,10 @@ interrupted reply is cut where the caller stopped hearing it) with a speaking-ra
 every 100 ms, the spectral flux of the last second of the agent's audio. Its STFT loops in
 Python over ~80 frames of 25 ms, one `rfft` each, and was the largest Python cost of a call in
 the worker (about a quarter of the worker's busy Python samples at 4 calls,
-benchmarks/RESULTS.md). The same figure comes out of one strided `rfft` over all frames.
-`vectorize_speaking_rate` puts that estimator into a session's synchronizer.
+benchmarks/RESULTS.md). The same figure comes out of one strided `rfft` over all frames, and
+since each window is the last one moved on by 100 ms, of transforming only the 8 frames that
+entered it (`SlidingFlux`). `vectorize_speaking_rate` puts that estimator into a session's
+synchronizer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from livekit.agents.voice import io
 from livekit.agents.voice.transcription._speaking_rate import (
     SpeakingRateDetector,
     SpeakingRateStream,
+    _SpeakingRateDetectionOptions,
 )
 from livekit.agents.voice.transcription.synchronizer import _SyncedAudioOutput
 
@@ -56,9 +59,63 @@ def _window(frame_length: int) -> tuple[np.ndarray, float]:
     return window, float(1.0 / np.sqrt(np.sum(window**2)))
 
 
+class SlidingFlux:
+    """`spectral_flux` of a window that slides: when a window is the previous one moved on by
+    `step` samples, a whole number of STFT hops (100 ms: 8 hops of 12.5 ms), only the frames
+    that entered it are transformed (8 of 79 at one second). Any other window is computed
+    whole."""
+
+    def __init__(self) -> None:
+        self._audio: np.ndarray | None = None
+        self._magnitudes = np.zeros((0, 0))
+        self._changes = np.zeros(0)
+        """Per pair of consecutive frames, the summed magnitude change: the flux's terms."""
+
+    def __call__(self, audio: np.ndarray, sample_rate: int, step: int) -> float:
+        frame_length = int(sample_rate * FRAME_S)
+        hop = frame_length // 2
+        frames = (
+            np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop]
+            if frame_length and len(audio) >= frame_length
+            else audio[:0]
+        )
+        if len(frames) < 2:
+            self._audio = None
+            return 0.0
+        window, scale = _window(frame_length)
+        before = self._audio
+        moved = step // hop if hop and step % hop == 0 else 0
+        if (
+            before is not None
+            and 0 < moved < len(frames) - 1
+            and len(before) == len(audio)
+            and self._magnitudes.shape == (len(frames), frame_length // 2 + 1)
+            and np.array_equal(audio[: len(audio) - step], before[step:])
+        ):
+            kept = len(frames) - moved
+            entered = np.abs(np.fft.rfft(frames[kept:] * window, axis=1)) * scale
+            magnitudes = np.concatenate([self._magnitudes[moved:], entered])
+            changes = np.concatenate(
+                [
+                    self._changes[moved:],
+                    np.sum(np.abs(np.diff(magnitudes[kept - 1 :], axis=0)), axis=1),
+                ]
+            )
+        else:
+            magnitudes = np.abs(np.fft.rfft(frames * window, axis=1)) * scale
+            changes = np.sum(np.abs(np.diff(magnitudes, axis=0)), axis=1)
+        self._audio = audio.copy()
+        self._magnitudes, self._changes = magnitudes, changes
+        return float(np.mean(changes))
+
+
 class VectorizedSpeakingRateStream(SpeakingRateStream):
+    def __init__(self, detector: SpeakingRateDetector, opts: _SpeakingRateDetectionOptions) -> None:
+        self._sliding = SlidingFlux()  # before the stream's task can run
+        super().__init__(detector, opts)
+
     def _spectral_flux(self, audio: np.ndarray, sample_rate: int) -> float:
-        return spectral_flux(audio, sample_rate)
+        return self._sliding(audio, sample_rate, self._step_size_samples)
 
 
 class VectorizedSpeakingRateDetector(SpeakingRateDetector):

@@ -11,6 +11,7 @@ from livekit.agents.voice.transcription._speaking_rate import (
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from livekit_patches.speaking_rate import (
+    SlidingFlux,
     VectorizedSpeakingRateDetector,
     VectorizedSpeakingRateStream,
     spectral_flux,
@@ -40,6 +41,46 @@ def test_the_flux_is_the_frameworks(rate: int) -> None:
     for audio in windows:
         assert spectral_flux(audio, rate) == pytest.approx(stock_flux(audio, rate), rel=1e-6)
     assert spectral_flux(np.zeros(10, np.float32), rate) == 0.0  # shorter than one frame
+
+
+def test_a_sliding_window_transforms_only_the_frames_that_entered(monkeypatch) -> None:
+    """The stream's one-second window moves on 100 ms at a time in one reused buffer: each
+    estimate equals the whole computation's, transforming 8 frames instead of 79; a window
+    that did not slide (a jump, another length) is computed whole."""
+    rate, step = 24000, 2400
+    speech = (
+        render_speech(
+            "The table is booked for seven tonight, by the window, for four people.", rate=rate
+        )
+        / 32768
+    ).astype(np.float32)
+    transformed: list[int] = []
+    rfft = np.fft.rfft
+
+    def counting(a, *args, **kwargs):
+        transformed.append(len(a))
+        return rfft(a, *args, **kwargs)
+
+    sliding = SlidingFlux()
+    buffer = np.empty(rate, np.float32)
+    estimates = []
+    for start in range(0, len(speech) - rate, step):
+        buffer[:] = speech[start : start + rate]
+        monkeypatch.setattr(np.fft, "rfft", counting)
+        estimates.append(sliding(buffer, rate, step))
+        monkeypatch.setattr(np.fft, "rfft", rfft)
+        assert estimates[-1] == pytest.approx(spectral_flux(buffer, rate), rel=1e-9)
+    assert len(estimates) >= 10
+    assert transformed == [79] + [8] * (len(estimates) - 1)
+
+    transformed.clear()
+    jumped, short = speech[rate // 3 : rate // 3 + rate], speech[: rate // 2]
+    expected = [spectral_flux(jumped, rate), spectral_flux(short, rate)]
+    monkeypatch.setattr(np.fft, "rfft", counting)
+    got = [sliding(jumped, rate, step), sliding(short, rate, step)]
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert transformed == [79, 39]
+    assert sliding(np.zeros(10, np.float32), rate, step) == 0.0
 
 
 async def test_the_synchronizer_gets_the_estimator_with_the_same_options() -> None:
