@@ -42,7 +42,7 @@ from livekit.plugins import silero  # noqa: E402
 
 from livekit_patches.silero import vad_sharing_session  # noqa: E402
 from livekit_patches.speaking_rate import SlidingFlux, spectral_flux  # noqa: E402
-from pipelines.vad import WebRTCVAD, WebRTCVADOptions  # noqa: E402
+from pipelines import WebRTCVAD, WebRTCVADOptions  # noqa: E402
 from simulator.speech import render_speech  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "call_cpu.json"
