@@ -9,7 +9,8 @@ re-reads each patch and its test before moving the pin.
 - `ffi_routing`: livekit's audio events handed to the one call they belong to (`livekit`).
 - `speaking_rate`: the transcript synchroniser's speaking-rate estimate in one numpy pass.
 - `playout`: a pause drops the room output's queued audio at once.
-- `silero`: one Silero ONNX session per process, shared by every call's VAD.
+- `silero`: one Silero ONNX session per process, shared by every call's VAD, scoring on the
+  call's own thread.
 - `segmented_stt`: a batch recogniser's segment starts reported as they are cut.
 - `resume`: a reply paused by a backchannel resumes as soon as it is known to be one.
 """
