@@ -39,16 +39,28 @@ FRAME_S = 0.025
 def spectral_flux(audio: np.ndarray, sample_rate: int) -> float:
     """Mean L1 change of the scaled STFT magnitude between consecutive 25 ms frames: the
     framework's `SpeakingRateStream._spectral_flux`, without its per-frame Python loops."""
-    frame_length = int(sample_rate * FRAME_S)
-    hop = frame_length // 2
-    if frame_length == 0 or len(audio) < frame_length:
-        return 0.0
-    frames = np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop]
+    frames = _stft_frames(audio, sample_rate)
     if len(frames) < 2:
         return 0.0
-    window, scale = _window(frame_length)
-    magnitudes = np.abs(np.fft.rfft(frames * window, axis=1)) * scale
-    return float(np.mean(np.sum(np.abs(np.diff(magnitudes, axis=0)), axis=1)))
+    return float(np.mean(_changes(_magnitudes(frames))))
+
+
+def _stft_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The 25 ms frames of `audio` at 12.5 ms hops, as a view (none if shorter than one)."""
+    frame_length = int(sample_rate * FRAME_S)
+    if frame_length == 0 or len(audio) < frame_length:
+        return audio[:0]
+    return np.lib.stride_tricks.sliding_window_view(audio, frame_length)[:: frame_length // 2]
+
+
+def _magnitudes(frames: np.ndarray) -> np.ndarray:
+    window, scale = _window(frames.shape[1])
+    return np.abs(np.fft.rfft(frames * window, axis=1)) * scale
+
+
+def _changes(magnitudes: np.ndarray) -> np.ndarray:
+    """Per pair of consecutive frames, the summed magnitude change: the flux's terms."""
+    return np.sum(np.abs(np.diff(magnitudes, axis=0)), axis=1)
 
 
 @functools.cache
@@ -72,38 +84,26 @@ class SlidingFlux:
         """Per pair of consecutive frames, the summed magnitude change: the flux's terms."""
 
     def __call__(self, audio: np.ndarray, sample_rate: int, step: int) -> float:
-        frame_length = int(sample_rate * FRAME_S)
-        hop = frame_length // 2
-        frames = (
-            np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop]
-            if frame_length and len(audio) >= frame_length
-            else audio[:0]
-        )
+        frames = _stft_frames(audio, sample_rate)
         if len(frames) < 2:
             self._audio = None
             return 0.0
-        window, scale = _window(frame_length)
+        hop = frames.shape[1] // 2
+        moved = step // hop if step % hop == 0 else 0
         before = self._audio
-        moved = step // hop if hop and step % hop == 0 else 0
         if (
             before is not None
             and 0 < moved < len(frames) - 1
             and len(before) == len(audio)
-            and self._magnitudes.shape == (len(frames), frame_length // 2 + 1)
+            and self._magnitudes.shape[0] == len(frames)
             and np.array_equal(audio[: len(audio) - step], before[step:])
         ):
             kept = len(frames) - moved
-            entered = np.abs(np.fft.rfft(frames[kept:] * window, axis=1)) * scale
-            magnitudes = np.concatenate([self._magnitudes[moved:], entered])
-            changes = np.concatenate(
-                [
-                    self._changes[moved:],
-                    np.sum(np.abs(np.diff(magnitudes[kept - 1 :], axis=0)), axis=1),
-                ]
-            )
+            magnitudes = np.concatenate([self._magnitudes[moved:], _magnitudes(frames[kept:])])
+            changes = np.concatenate([self._changes[moved:], _changes(magnitudes[kept - 1 :])])
         else:
-            magnitudes = np.abs(np.fft.rfft(frames * window, axis=1)) * scale
-            changes = np.sum(np.abs(np.diff(magnitudes, axis=0)), axis=1)
+            magnitudes = _magnitudes(frames)
+            changes = _changes(magnitudes)
         self._audio = audio.copy()
         self._magnitudes, self._changes = magnitudes, changes
         return float(np.mean(changes))
