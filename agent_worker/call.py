@@ -223,7 +223,9 @@ class Call:
             # bill a request per turn, and prefix caching there needs no help.
             agent=VoiceAgent(
                 config,
-                warm_llm=llm_provider(config) == "local" and not config.llm_base_url,
+                warm_llm=self.engines.settings.reply.llm_warm_up
+                and llm_provider(config) == "local"
+                and not config.llm_base_url,
                 knowledge=knowledge,
                 tools=[*tools, *call_toolsets(list(agent.mcp), self.engines.settings.egress)],
                 context=agent.context,

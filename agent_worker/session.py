@@ -51,7 +51,10 @@ def session_for(
                 "false_interruption_timeout": td.false_interruption_timeout,
             },
             # Start the LLM on the transcript while endpointing is still deciding.
-            "preemptive_generation": {"enabled": True},
+            "preemptive_generation": {
+                "enabled": True,
+                "preemptive_tts": engines.settings.reply.preemptive_tts,
+            },
         },
         user_away_timeout=None,
         conn_options=SessionConnectOptions(

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from control_plane.settings import ServiceSettings
-from pipelines.settings import EngineSettings
+from pipelines.settings import EngineSettings, ReplySpeed
 
 
 class Settings(ServiceSettings):
@@ -26,6 +26,13 @@ class Settings(ServiceSettings):
     tts_nice: int = Field(default=0, ge=0, le=19)
     """Nice value added to the local voice's synthesis threads (Linux), so that synthesising
     a reply ahead of playout yields the CPU to the calls' audio and VAD."""
+    tts_chunks: Literal["clause", "sentence"] = "clause"
+    """Pieces the local voice synthesises: each clause as soon as it is complete, or each
+    sentence (`ReplySpeed`)."""
+    llm_warm_up: bool = True
+    """The embedded LLM re-reads the conversation whenever the agent stops talking."""
+    preemptive_tts: bool = False
+    """Synthesise the reply drafted during the turn's hold before the turn is committed."""
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
     worker_http_host: str = "127.0.0.1"
@@ -62,4 +69,9 @@ class Settings(ServiceSettings):
             piper_voice=self.piper_voice,
             stt_threads=self.stt_threads,
             tts_nice=self.tts_nice,
+            reply=ReplySpeed(
+                tts_chunks=self.tts_chunks,
+                llm_warm_up=self.llm_warm_up,
+                preemptive_tts=self.preemptive_tts,
+            ),
         )

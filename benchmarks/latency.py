@@ -4,7 +4,9 @@ Starts its own stack (livekit-server, llama.cpp server) and two workers with the
   ours   our tuned defaults (webrtcvad, short-window Whisper, fast endpointing, LLM warm-up)
   stock  livekit-agents' defaults as its quickstart runs them (Silero VAD, 0.5 s endpointing
          delay, faster-whisper's 30 s window): `peers/livekit_embedded.py`
-and places N calls of several turns to each, one call at a time, alternating. Prints p50/p95 of
+and places N calls of several turns to each, one call at a time, alternating. `--peers` may
+also name variants of ours with one of its first-word measures changed (VARIANTS), each in its
+own worker, to measure what that measure is worth in the same run. Prints p50/p95 of
 caller-side voice-to-voice latency and of each agent-side stage, the ratio ours/stock, and
 writes everything as JSON.
 
@@ -49,6 +51,15 @@ STAGES = [
     "agent_e2e_latency",
 ]
 PEERS = {"ours": "bench-ours", "stock": "bench-stock"}
+HOLD = 0.6
+VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+    # name: (worker environment, inline agent config)
+    "sentences": ({"TTS_CHUNKS": "sentence"}, {}),
+    "no-warm-up": ({"LLM_WARM_UP": "false"}, {}),
+    # the STT segmenter closes a segment only when the turn's hold has passed
+    "stt-at-commit": ({}, {"turn_detection": {"stt_silence_duration": HOLD}}),
+    "preemptive-tts": ({"PREEMPTIVE_TTS": "true"}, {}),
+}
 STOCK_PEER = ROOT / "benchmarks/peers/livekit_embedded.py"
 
 
@@ -96,6 +107,13 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 f"\nratio ours/stock voice-to-voice: p50 {o['p50'] / s['p50']:.2f}, "
                 f"p95 {o['p95'] / s['p95']:.2f}"
             )
+    for name in (n for n in results if n in VARIANTS):
+        o, v = results.get("ours", {}).get("voice_to_voice"), results[name]["voice_to_voice"]
+        if o and o["p50"] and v["p50"]:
+            lines.append(
+                f"ratio {name}/ours voice-to-voice: p50 {v['p50'] / o['p50']:.2f}, "
+                f"p95 {v['p95'] / o['p95']:.2f}"
+            )
     for name, res in results.items():
         lines.append(
             f"{name}: {res['calls']} calls, {res['turns']} turns, "
@@ -110,7 +128,13 @@ async def run(stack: Stack, calls: int, turns: int, peers: list[str]) -> dict[st
     reports: dict[str, list[CallReport]] = {p: [] for p in peers}
     for i in range(calls):
         for peer in peers:
-            script = CallScript(turns=utterances, agent_name=PEERS[peer], reply_timeout=20)
+            agent = VARIANTS.get(peer, ({}, {}))[1]
+            script = CallScript(
+                turns=utterances,
+                agent_name=agent_name(peer),
+                reply_timeout=20,
+                metadata=json.dumps({"agent": agent}) if agent else "",
+            )
             report = await place_call(stack.endpoint, script)
             reports[peer].append(report)
             v2v = [
@@ -121,14 +145,25 @@ async def run(stack: Stack, calls: int, turns: int, peers: list[str]) -> dict[st
     return {p: summarize(r) for p, r in reports.items()}
 
 
+def agent_name(peer: str) -> str:
+    return PEERS.get(peer, f"bench-{peer}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--peers", default="ours,stock", help="comma list of: ours, stock")
+    parser.add_argument(
+        "--peers",
+        default="ours,stock",
+        help=f"comma list of: ours, stock, {', '.join(VARIANTS)}",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latency.json")
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in peers if p not in PEERS and p not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(unknown)}")
 
     config = StackConfig(
         livekit_port=7880 + 300,
@@ -141,7 +176,10 @@ def main() -> None:
     with Stack(config, worker=False) as stack:
         for peer in peers:
             argv = [sys.executable, str(STOCK_PEER), "start"] if peer == "stock" else None
-            stack.start_worker(f"worker-{peer}", agent_name=PEERS[peer], http_port=0, argv=argv)
+            env = VARIANTS.get(peer, ({}, {}))[0]
+            stack.start_worker(
+                f"worker-{peer}", agent_name=agent_name(peer), http_port=0, argv=argv, env=env
+            )
         results = asyncio.run(run(stack, args.calls, args.turns, peers))
     print()
     print(table(results))

@@ -178,7 +178,9 @@ def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
         )
     piper = PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
     # Speak each clause as soon as it is complete instead of each sentence.
-    return tts.StreamAdapter(tts=piper, sentence_tokenizer=SpeechChunker())
+    clauses = engines.settings.reply.tts_chunks == "clause"
+    chunker = SpeechChunker(min_clause_words=4 if clauses else None)
+    return tts.StreamAdapter(tts=piper, sentence_tokenizer=chunker)
 
 
 def build_tts(

@@ -47,6 +47,20 @@ class ProviderCredentials:
         return None if provider == "local" else getattr(self, provider)
 
 
+@dataclass(frozen=True)
+class ReplySpeed:
+    """What a call does to speak its first word sooner; each is measured on and off by
+    `benchmarks/latency.py --variants` (benchmarks/RESULTS.md)."""
+
+    tts_chunks: Literal["clause", "sentence"] = "clause"
+    """Pieces the local voice synthesises: a clause as soon as it is complete, or a sentence."""
+    llm_warm_up: bool = True
+    """The embedded LLM re-reads the conversation whenever the agent stops talking, so the next
+    reply pays only for the caller's new words."""
+    preemptive_tts: bool = False
+    """Synthesise the reply drafted during the hold before the turn is committed."""
+
+
 @dataclass
 class EngineSettings:
     """Where the local engines come from; all paths default to the packaged models."""
@@ -56,6 +70,7 @@ class EngineSettings:
     stt_threads: int = 2
     tts_nice: int = 0
     """How much lower the local voice's synthesis threads run than the call's audio path."""
+    reply: ReplySpeed = field(default_factory=ReplySpeed)
     llm_base_url: str = "http://127.0.0.1:8088/v1"
     llm_api_key: str | None = None
     cloud: CloudSettings = field(default_factory=CloudSettings)

@@ -27,8 +27,9 @@ _ABBREVIATION = re.compile(
 _CLAUSE_END = re.compile(r"[,;:،؛]+(?=\s)")
 
 
-def split_chunks(text: str, *, min_clause_words: int = 4) -> list[tuple[str, int, int]]:
-    """Pieces of `text` as (piece, start, end); the last piece may be unfinished."""
+def split_chunks(text: str, *, min_clause_words: int | None = 4) -> list[tuple[str, int, int]]:
+    """Pieces of `text` as (piece, start, end); the last piece may be unfinished. A clause
+    ends a piece once it has `min_clause_words` words; with None, only sentences do."""
     pieces: list[tuple[str, int, int]] = []
     start = 0
     boundaries = sorted(
@@ -45,7 +46,7 @@ def split_chunks(text: str, *, min_clause_words: int = 4) -> list[tuple[str, int
         piece = text[start:end].strip()
         if not piece:
             continue
-        if kind == "clause" and len(piece.split()) < min_clause_words:
+        if kind == "clause" and (min_clause_words is None or len(piece.split()) < min_clause_words):
             continue
         pieces.append((piece, start, end))
         start = end
@@ -58,7 +59,7 @@ def split_chunks(text: str, *, min_clause_words: int = 4) -> list[tuple[str, int
 class SpeechChunker(tokenize.SentenceTokenizer):
     """A livekit `SentenceTokenizer` that also cuts at clauses, for low first-audio latency."""
 
-    def __init__(self, *, min_clause_words: int = 4, min_chunk_chars: int = 2) -> None:
+    def __init__(self, *, min_clause_words: int | None = 4, min_chunk_chars: int = 2) -> None:
         self._split = functools.partial(split_chunks, min_clause_words=min_clause_words)
         self._min_chunk_chars = min_chunk_chars
 
