@@ -18,12 +18,13 @@ from agent.mcp import call_toolsets
 from agent.tools import ToolHooks, build_tools, filler_line, tool_use
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.repositories import StorePassages
-from livekit_patches.playout import stop_on_pause
+from livekit_patches.playout import duck_on_pause
 from livekit_patches.speaking_rate import vectorize_speaking_rate
 from pipelines.cloud import llm_provider
 from pipelines.embeddings import build_embedder
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines
+from pipelines.transcript_gate import GatedVAD
 from shared.telemetry import turn_stages
 
 from . import metrics
@@ -239,7 +240,14 @@ class Call:
             # transcript).
             record=RECORD_AUDIO if keep_audio else False,
         )
-        stop_on_pause(session.output.audio)
+        turn_vad = session.vad
+        duck_on_pause(
+            session.output.audio,
+            window=config.turn_detection.duck_duration,
+            caller_speaking=lambda: (
+                not (isinstance(turn_vad, GatedVAD) and turn_vad.caller_silence() > 0)
+            ),
+        )
         vectorize_speaking_rate(session.output.audio)
 
     def tool_hooks(

@@ -77,6 +77,11 @@ def main() -> None:
         default=ROOM_TRIALS,
         help="barge-ins, and as many backchannels, per configuration",
     )
+    room.add_argument(
+        "--ducks",
+        type=parse_floats,
+        help="duck_duration values, s (default: the agent's default)",
+    )
     room.add_argument("--turns-per-call", type=int, default=TURNS_PER_CALL)
     room.add_argument("--after", type=float, default=INTERJECT_AFTER, help="seconds into the reply")
     room.add_argument(

@@ -94,7 +94,9 @@ async def worker_idle(port: int, within: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
-def room_agent(vad_name: RoomVad, hold: float, min_interruption: float) -> AgentConfig:
+def room_agent(
+    vad_name: RoomVad, hold: float, min_interruption: float, duck: float = 0.0
+) -> AgentConfig:
     """The agent under test: the local voice and STT, the fake model (the deployment's OpenAI
     endpoint), the turn settings."""
     return AgentConfig(
@@ -107,6 +109,7 @@ def room_agent(vad_name: RoomVad, hold: float, min_interruption: float) -> Agent
             vad=vad_name,
             min_silence_duration=hold,
             min_interruption_duration=min_interruption,
+            duck_duration=duck,
             timeout=60,
             end_call_on_silence=600,
         ),
@@ -116,7 +119,7 @@ def room_agent(vad_name: RoomVad, hold: float, min_interruption: float) -> Agent
 async def room_run(
     stack: Stack,
     model: ScriptedModel,
-    settings: list[tuple[RoomVad, float, float]],
+    settings: list[tuple[RoomVad, float, float, float]],
     trials: list[Trial],
     *,
     turns_per_call: int,
@@ -125,10 +128,13 @@ async def room_run(
 ) -> list[dict[str, Any]]:
     """Every configuration over the same trials, `turns_per_call` turns per call."""
     rows = []
-    for vad_name, hold, minimum in settings:
+    for vad_name, hold, minimum, duck in settings:
         started = time.perf_counter()
-        agent = room_agent(vad_name, hold, minimum)
-        print(f"  {vad_name} hold {hold:g} s, min interruption {minimum:g} s", file=sys.stderr)
+        agent = room_agent(vad_name, hold, minimum, duck)
+        print(
+            f"  {vad_name} hold {hold:g} s, min interruption {minimum:g} s, duck {duck:g} s",
+            file=sys.stderr,
+        )
         records: list[dict[str, Any]] = []
         for i in range(0, len(trials), turns_per_call):
             await worker_idle(stack.config.worker_http_port)
@@ -143,6 +149,7 @@ async def room_run(
                 "vad": vad_name,
                 "hold_s": hold,
                 "min_interruption_s": minimum,
+                "duck_s": duck,
                 "false_interruption_timeout_s": agent.turn_detection.false_interruption_timeout,
                 **summarize_room(records),
                 "elapsed_s": elapsed,
@@ -162,7 +169,8 @@ def main_room(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         )
     holds = args.holds or ROOM_HOLDS
     minimums = args.min_interruptions or ROOM_MIN_INTERRUPTIONS
-    settings = [(known[n], h, m) for n in names for h in holds for m in minimums]
+    ducks = args.ducks or [TurnDetection().duck_duration]
+    settings = [(known[n], h, m, d) for n in names for h in holds for m in minimums for d in ducks]
     out = args.out or ROOT / "benchmarks/results/turn_taking_room.json"
 
     started = time.perf_counter()

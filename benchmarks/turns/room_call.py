@@ -29,10 +29,60 @@ resumed reply."""
 REPLY_TIMEOUT = 30.0
 
 
-def agent_audio(listener: AgentListener) -> tuple[np.ndarray, np.ndarray]:
-    """Arrival time and audibility of each 10 ms frame of agent audio received so far."""
-    n = min(len(listener._times), len(listener._loud))
-    return np.array(listener._times[:n]), np.array(listener._loud[:n], dtype=bool)
+BACKOFF_DB = 12.0
+"""A drop below the reply's loudest frame before the onset that counts as the agent backing
+off (its voice lowered or stopped), when it lasts `STOP_QUIET`."""
+
+
+def agent_audio(listener: AgentListener) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival time, audibility and level (dBFS) of each 10 ms frame of agent audio so far."""
+    n = min(len(listener._times), len(listener._loud), len(listener._levels))
+    return (
+        np.array(listener._times[:n]),
+        np.array(listener._loud[:n], dtype=bool),
+        np.array(listener._levels[:n]),
+    )
+
+
+SILENCE_WINDOW_S = 2.0
+"""Backchannels: the quiet the caller hears is looked for from the onset this far on."""
+
+
+def longest_quiet(times: np.ndarray, loud: np.ndarray, start: float, end: float) -> float:
+    """Seconds of the longest run of quiet frames that begins in [start, end) and ends before
+    the last loud frame (a quiet that the reply comes back from; 0 when there is none)."""
+    last_loud = np.flatnonzero(loud)
+    if not len(last_loud):
+        return 0.0
+    best, run_start = 0.0, None
+    for k in range(len(times)):
+        if k > last_loud[-1]:
+            break
+        if not loud[k]:
+            if run_start is None and start <= times[k] < end:
+                run_start = k
+        elif run_start is not None:
+            best = max(best, float(times[k] - times[run_start]))
+            run_start = None
+    return best
+
+
+def backed_off(times: np.ndarray, levels: np.ndarray, onset: float) -> float | None:
+    """Seconds from the onset until the agent's voice stays `BACKOFF_DB` below its loudest
+    frame of the second before the onset for `STOP_QUIET` (lowered or silent)."""
+    before = levels[(times > onset - 1.0) & (times <= onset)]
+    if not len(before):
+        return None
+    limit = float(before.max()) - BACKOFF_DB
+    after = np.flatnonzero(times > onset)
+    low = levels[after] <= limit
+    span = round(STOP_QUIET * 1000 / FRAME_MS)
+    run = 0
+    for k, is_low in enumerate(low):
+        run = run + 1 if is_low else 0
+        if run >= span:
+            return float(times[after[k - span + 1]]) - onset
+    return None
 
 
 def classify(
@@ -105,7 +155,7 @@ async def room_turn(
     onset = sent[min(int(trial.spoken.onset * 1000 / FRAME_MS), len(sent) - 1)]
     stopped = await listener.quiet_from(after=onset, quiet=STOP_QUIET, within=REPLY_TIMEOUT)
     ended = await listener.quiet_from(after=stopped or onset, quiet=resume_window, within=90)
-    times, loud = agent_audio(listener)
+    times, loud, levels = agent_audio(listener)
     answered = model.answered_since(model.interjected_at)
     outcome = classify(
         times, loud, onset, stopped, ended or time.monotonic(), bool(answered), stop_timeout
@@ -114,6 +164,11 @@ async def room_turn(
         **record,
         "reply_after_s": started - asked_at,
         **outcome,
+        "backoff_s": backed_off(times, levels, onset),
+        # the quiet the caller heard after the onset, beside the reply's own longest pause
+        # in the 3 s before it
+        "silence_s": longest_quiet(times, loud, onset, onset + SILENCE_WINDOW_S),
+        "natural_silence_s": longest_quiet(times, loud, onset - 3.0, onset - 0.2),
         **agent_reaction(inbox, onset),
         "answered": answered,
     }

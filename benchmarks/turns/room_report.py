@@ -26,6 +26,10 @@ def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "barge_in": {
             "stop_s": quantiles([r["stop_s"] for r in stopped]),
+            # lowered or silent, whichever the caller hears first
+            "backoff_s": quantiles(
+                [r["backoff_s"] for r in barge if r.get("backoff_s") is not None]
+            ),
             # the stop in three stages: media in + VAD onset, VAD -> pause, pause -> quiet
             "vad_start_s": stage("vad_start_s"),
             "paused_s": stage("paused_s"),
@@ -46,6 +50,14 @@ def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
             "hiccup_words": share(words, "resumed"),
             "hiccup_sounds": share(sounds, "resumed"),
             "pause_s": quantiles([r["pause_s"] for r in back if r["pause_s"] is not None]),
+            # the reply cut off, or silent over 300 ms before it came back
+            "silent_over_300ms": rate(
+                r["outcome"] == "lost" or r.get("silence_s", 0.0) > 0.3 for r in back
+            ),
+            "silence_s": quantiles([r["silence_s"] for r in back if "silence_s" in r]),
+            "natural_silence_s": quantiles(
+                [r["natural_silence_s"] for r in back if "natural_silence_s" in r]
+            ),
             "answered": sum(bool(r["answered"]) for r in back),
             "n": len(back),
         },
@@ -67,13 +79,17 @@ def room_report(rows: list[dict[str, Any]]) -> str:
                 r["vad"],
                 f"{r['hold_s']:g}",
                 f"{r['min_interruption_s']:g}",
+                f"{r.get('duck_s', 0.0):g}",
                 ms(barge["stop_s"]["p50"]),
                 ms(barge["stop_s"]["p95"]),
+                ms(barge["backoff_s"]["p95"]),
                 f"{barge['missed']}",
                 f"{barge['resumed']}",
                 split(back, "false_interruption"),
                 split(back, "hiccup"),
                 pct(back["not_stopped"]),
+                pct(back["silent_over_300ms"]),
+                f"{ms(back['silence_s']['p50'])} / {ms(back['natural_silence_s']['p50'])}",
                 f"{barge['n']} / {back['n']}"
                 + (f" ({r['invalid']} invalid)" if r["invalid"] else ""),
             ]
@@ -88,13 +104,17 @@ def room_report(rows: list[dict[str, Any]]) -> str:
                     "VAD",
                     "hold s",
                     "min interruption s",
+                    "duck s",
                     "stop p50 ms",
                     "stop p95 ms",
+                    "backed off p95 ms",
                     "barge-ins missed",
                     "barge-ins resumed",
                     "false interruption",
                     "hiccup",
                     "not stopped",
+                    "silent > 300 ms",
+                    "longest quiet p50 ms (reply's own)",
                     "n barge-in / backchannel",
                 ],
                 lines,
@@ -105,12 +125,21 @@ def room_report(rows: list[dict[str, Any]]) -> str:
             "from the pause to the quiet the caller hears.",
             "",
             table(
-                ["VAD", "hold s", "min interruption s", "VAD start", "paused", "pause -> quiet"],
+                [
+                    "VAD",
+                    "hold s",
+                    "min interruption s",
+                    "duck s",
+                    "VAD start",
+                    "paused",
+                    "pause -> quiet",
+                ],
                 [
                     [
                         r["vad"],
                         f"{r['hold_s']:g}",
                         f"{r['min_interruption_s']:g}",
+                        f"{r.get('duck_s', 0.0):g}",
                         *(
                             f"{ms(r['barge_in'][k]['p50'])} / {ms(r['barge_in'][k]['p95'])}"
                             for k in ("vad_start_s", "paused_s", "heard_after_pause_s")

@@ -88,6 +88,7 @@ class AgentListener:
         self._frame_ms = frame_ms
         self._times: list[float] = []
         self._loud: list[bool] = []
+        self._levels: list[float] = []  # dBFS of each frame
         self._chunks: list[np.ndarray] = []
         self._last_loud = -1  # index of the latest audible frame
         self._changed = asyncio.Condition()
@@ -115,10 +116,12 @@ class AgentListener:
         try:
             async for ev in stream:
                 samples = np.frombuffer(ev.frame.data, np.int16).copy()
-                loud = frame_rms_dbfs(samples) > AGENT_LEVEL_DBFS
+                level = frame_rms_dbfs(samples)
+                loud = level > AGENT_LEVEL_DBFS
                 async with self._changed:
                     self._times.append(time.monotonic())
                     self._loud.append(loud)
+                    self._levels.append(level)
                     self._chunks.append(samples if self._keep_audio else _NO_AUDIO)
                     if loud:
                         self._last_loud = len(self._loud) - 1

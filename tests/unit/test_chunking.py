@@ -73,3 +73,11 @@ def test_arabic_sentences_with_latin_full_stops():
         "هل تريد الحجز؟",
         "شكراً!",
     ]
+
+
+def test_without_a_clause_minimum_only_sentences_end_pieces():
+    text = "The capital of France is Paris, a city famous for its food. It is big."
+    assert [p for p, _, _ in split_chunks(text, min_clause_words=None)] == [
+        "The capital of France is Paris, a city famous for its food.",
+        "It is big.",
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 
 import pytest
@@ -20,6 +22,7 @@ from pipelines.factory import (
     build_vad,
     interruption_min_duration,
 )
+from pipelines.settings import ReplySpeed
 from pipelines.stt import WhisperSTT
 from pipelines.transcript_gate import GatedVAD, ReportingSTT
 from pipelines.tts import PiperTTS
@@ -236,3 +239,20 @@ def test_no_interruption_minimum_reaches_silence(vad):
     """Silence is reported as no speech time: a minimum of 0 would pause the agent at once."""
     td = TurnDetection(vad=vad, min_interruption_duration=0.0)
     assert interruption_min_duration(AgentConfig(turn_detection=td)) > 0.0
+
+
+def test_reply_speed_settings_reach_the_voice_and_the_session(engines):
+    from agent_worker.session import session_for
+    from agent_worker.settings import Settings
+
+    reply = Settings(tts_chunks="sentence", preemptive_tts=True).engine_settings().reply
+    assert reply == ReplySpeed(tts_chunks="sentence", llm_warm_up=True, preemptive_tts=True)
+    sentences = copy.copy(engines)
+    sentences.settings = dataclasses.replace(engines.settings, reply=reply)
+    chunker = build_pipeline(AgentConfig(), sentences).tts._sentence_tokenizer
+    assert chunker.tokenize("Paris is the capital, a city famous for its food. Yes.") == [
+        "Paris is the capital, a city famous for its food.",
+        "Yes.",
+    ]
+    assert session_for(AgentConfig(), sentences).options.preemptive_generation["preemptive_tts"]
+    assert not session_for(AgentConfig(), engines).options.preemptive_generation["preemptive_tts"]
