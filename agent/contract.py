@@ -119,11 +119,12 @@ class TurnDetection(_Contract):
     pause becomes a stop once words follow. Below the VAD's own start of speech (Silero: two
     32 ms windows it scores as speech; WebRTC: `min_speech_duration`) the agent pauses as soon
     as the VAD declares speech: 0.06 s (benchmarks/RESULTS.md, turn-taking)."""
-    duck_duration: float = Field(default=0.0, ge=0.0, le=2.0)
+    duck_duration: float = Field(default=0.5, ge=0.0, le=2.0)
     """When the caller's speech would pause the agent, the agent goes on 20 dB quieter for
     this long instead, and pauses only if the caller is still speaking then: a backchannel
-    ("yeah") is over by then and the reply comes back to full volume without a gap. 0: pause
-    at once."""
+    ("yeah", a cough) is over by then and the reply comes back to full volume without a gap;
+    a barge-in hears the agent back off as soon as a pause would have silenced it, and quiet
+    0.4-0.7 s after its onset. 0: pause at once (benchmarks/RESULTS.md, turn-taking)."""
     false_interruption_timeout: float = Field(default=1.0, ge=0.1, le=10.0)
     """An interruption followed by this much silence without words was false: the agent
     resumes where it stopped."""

@@ -31,8 +31,9 @@ class Settings(ServiceSettings):
     sentence (`ReplySpeed`)."""
     llm_warm_up: bool = True
     """The embedded LLM re-reads the conversation whenever the agent stops talking."""
-    preemptive_tts: bool = False
-    """Synthesise the reply drafted during the turn's hold before the turn is committed."""
+    preemptive_tts: bool = True
+    """Synthesise the reply drafted during the turn's hold before the turn is committed
+    (`ReplySpeed.preemptive_tts`)."""
     worker_http_port: int = 8081
     """Health endpoint (`/` and `/worker`); 0 picks a free port."""
     worker_http_host: str = "127.0.0.1"

@@ -49,8 +49,9 @@ SILENCE_WINDOW_S = 2.0
 
 
 def longest_quiet(times: np.ndarray, loud: np.ndarray, start: float, end: float) -> float:
-    """Seconds of the longest run of quiet frames that begins in [start, end) and ends before
-    the last loud frame (a quiet that the reply comes back from; 0 when there is none)."""
+    """Seconds of the longest quiet heard from `start` on: runs of quiet frames from a frame in
+    [start, end) (one under way at `start` counts from there) that end before the last loud
+    frame (a quiet the reply comes back from; 0 when there is none)."""
     last_loud = np.flatnonzero(loud)
     if not len(last_loud):
         return 0.0

@@ -50,9 +50,12 @@ def summarize_room(records: list[dict[str, Any]]) -> dict[str, Any]:
             "hiccup_words": share(words, "resumed"),
             "hiccup_sounds": share(sounds, "resumed"),
             "pause_s": quantiles([r["pause_s"] for r in back if r["pause_s"] is not None]),
-            # the reply cut off, or silent over 300 ms before it came back
+            # the reply cut off, or a quiet over 300 ms longer than the reply's own longest
+            # pause before the onset (its clause and sentence breaks are ~0.45 s of quiet)
             "silent_over_300ms": rate(
-                r["outcome"] == "lost" or r.get("silence_s", 0.0) > 0.3 for r in back
+                r["outcome"] == "lost"
+                or r.get("silence_s", 0.0) - r.get("natural_silence_s", 0.0) > 0.3
+                for r in back
             ),
             "silence_s": quantiles([r["silence_s"] for r in back if "silence_s" in r]),
             "natural_silence_s": quantiles(
@@ -113,7 +116,7 @@ def room_report(rows: list[dict[str, Any]]) -> str:
                     "false interruption",
                     "hiccup",
                     "not stopped",
-                    "silent > 300 ms",
+                    "silent > 300 ms beyond its pauses",
                     "longest quiet p50 ms (reply's own)",
                     "n barge-in / backchannel",
                 ],

@@ -49,6 +49,7 @@ TURN_DEFAULTS = {
     "min_interruption_duration": 0.06,
     "greeting_protection": 1.0,
     "false_interruption_timeout": 1.0,
+    "duck_duration": 0.5,
     "stt_silence_duration": 0.15,
     "min_speech_duration": 0.1,
     "vad_aggressiveness": 2,

@@ -245,8 +245,8 @@ def test_reply_speed_settings_reach_the_voice_and_the_session(engines):
     from agent_worker.session import session_for
     from agent_worker.settings import Settings
 
-    reply = Settings(tts_chunks="sentence", preemptive_tts=True).engine_settings().reply
-    assert reply == ReplySpeed(tts_chunks="sentence", llm_warm_up=True, preemptive_tts=True)
+    reply = Settings(tts_chunks="sentence", preemptive_tts=False).engine_settings().reply
+    assert reply == ReplySpeed(tts_chunks="sentence", llm_warm_up=True, preemptive_tts=False)
     sentences = copy.copy(engines)
     sentences.settings = dataclasses.replace(engines.settings, reply=reply)
     chunker = build_pipeline(AgentConfig(), sentences).tts._sentence_tokenizer
@@ -254,5 +254,6 @@ def test_reply_speed_settings_reach_the_voice_and_the_session(engines):
         "Paris is the capital, a city famous for its food.",
         "Yes.",
     ]
-    assert session_for(AgentConfig(), sentences).options.preemptive_generation["preemptive_tts"]
-    assert not session_for(AgentConfig(), engines).options.preemptive_generation["preemptive_tts"]
+    # the reply drafted during the hold is synthesised too, unless turned off
+    assert session_for(AgentConfig(), engines).options.preemptive_generation["preemptive_tts"]
+    assert not session_for(AgentConfig(), sentences).options.preemptive_generation["preemptive_tts"]
