@@ -241,7 +241,8 @@ def test_no_interruption_minimum_reaches_silence(vad):
     assert interruption_min_duration(AgentConfig(turn_detection=td)) > 0.0
 
 
-def test_reply_speed_settings_reach_the_voice_and_the_session(engines):
+async def test_reply_speed_settings_reach_the_voice_and_the_session(engines):
+    # a session belongs to the running event loop
     from agent_worker.session import session_for
     from agent_worker.settings import Settings
 
