@@ -16,7 +16,7 @@ from agent.contract import AgentConfig
 from agent.knowledge import Passage, Retriever
 from agent.prompt import instructions, last_user_text, with_knowledge
 from livekit_patches.resume import resume_now
-from pipelines.transcript_gate import GatedVAD, gate_of, mark_gate
+from pipelines.transcript_gate import caller_silence_of, gate_of, mark_gate
 
 from .backchannel import is_backchannel
 
@@ -153,8 +153,7 @@ class VoiceAgent(Agent):
     def _ignore_backchannel(self, text: str) -> None:
         """A reply the backchannel paused comes back now, unless the caller is still
         speaking (then livekit's own rule decides, once the speech ends)."""
-        turn_vad = self.session.vad
-        silence = turn_vad.caller_silence() if isinstance(turn_vad, GatedVAD) else 0.0
+        silence = caller_silence_of(self.session.vad)
         resumed = silence >= RESUME_AFTER_SILENCE and resume_now(self.session)
         logger.info(
             "ignoring a backchannel over the agent: %r (caller silent %.2f s%s)",

@@ -24,7 +24,7 @@ from pipelines.cloud import llm_provider
 from pipelines.embeddings import build_embedder
 from pipelines.errors import PipelineSetupError
 from pipelines.factory import Engines
-from pipelines.transcript_gate import GatedVAD
+from pipelines.transcript_gate import caller_silence_of
 from shared.telemetry import turn_stages
 
 from . import metrics
@@ -240,13 +240,10 @@ class Call:
             # transcript).
             record=RECORD_AUDIO if keep_audio else False,
         )
-        turn_vad = session.vad
         duck_on_pause(
             session.output.audio,
             window=config.turn_detection.duck_duration,
-            caller_speaking=lambda: (
-                not (isinstance(turn_vad, GatedVAD) and turn_vad.caller_silence() > 0)
-            ),
+            caller_speaking=lambda: caller_silence_of(session.vad) == 0,
         )
         vectorize_speaking_rate(session.output.audio)
 

@@ -50,7 +50,7 @@ class ProviderCredentials:
 @dataclass(frozen=True)
 class ReplySpeed:
     """What a call does to speak its first word sooner; each is measured on and off by
-    `benchmarks/latency.py --variants` (benchmarks/RESULTS.md)."""
+    `benchmarks/latency.py --peers` (benchmarks/RESULTS.md)."""
 
     tts_chunks: Literal["clause", "sentence"] = "clause"
     """Pieces the local voice synthesises: a clause as soon as it is complete, or a sentence."""

@@ -95,6 +95,12 @@ def gate_of(turn_vad: vad.VAD | None) -> TranscriptGate | None:
     return turn_vad.gate if isinstance(turn_vad, GatedVAD) else None
 
 
+def caller_silence_of(turn_vad: vad.VAD | None) -> float:
+    """`GatedVAD.caller_silence` of a session's turn VAD; 0 (speaking, as far as is known)
+    for any other VAD."""
+    return turn_vad.caller_silence() if isinstance(turn_vad, GatedVAD) else 0.0
+
+
 class _Named(Protocol):
     @property
     def model(self) -> str: ...
