@@ -268,6 +268,11 @@ class AgentConfig(_Contract):
 
     name: Name = "Assistant"
     description: LongText | None = None
+    industry: ShortText | None = None
+    """The business the agent serves (e.g. `restaurant`); a label to filter agents by."""
+    personality: ShortText | None = None
+    """How the agent comes across (e.g. `professional`, `friendly`): added to its
+    instructions."""
     voice_id: VoiceId = DEFAULT_VOICE_ID
     """`local:<piper voice>`, `openai:<voice>` or an ElevenLabs voice id."""
     voice_name: ShortText | None = None
@@ -281,6 +286,8 @@ class AgentConfig(_Contract):
     voice_stability: Unit = 0.5
     voice_similarity_boost: Unit = 0.5
     voice_style: Unit = 0.0
+    voice_pitch: Literal["low", "medium", "high"] = "medium"
+    """Local voices only (cloud voices keep their own pitch)."""
     output_format: OutputFormatName = DEFAULT_OUTPUT_FORMAT  # type: ignore[valid-type]
     main_agent_id: ShortText | None = None
     first_message: LongText = DEFAULT_FIRST_MESSAGE

@@ -12,19 +12,23 @@ from livekit.agents import llm
 from .contract import AgentConfig
 from .knowledge import Passage, knowledge_prompt
 
+PERSONALITY_LINE = "Your manner: {}."
 CONTEXT_HEADING = "What is known about this conversation (given when it started):"
 
 
 def instructions(config: AgentConfig, context: Mapping[str, Any] | None = None) -> str:
-    """The agent's system prompt, then the conversation's own context (a call's
-    `initial_context`, a chat's `context`), one `key: value` line each."""
+    """The agent's system prompt and its personality, then the conversation's own context (a
+    call's `initial_context`, a chat's `context`), one `key: value` line each."""
+    prompt = config.system_prompt
+    if config.personality:
+        prompt = f"{prompt}\n\n{PERSONALITY_LINE.format(config.personality)}"
     if not context:
-        return config.system_prompt
+        return prompt
     lines = [CONTEXT_HEADING]
     for key, value in context.items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         lines.append(f"- {key}: {shown}")
-    return f"{config.system_prompt}\n\n" + "\n".join(lines)
+    return f"{prompt}\n\n" + "\n".join(lines)
 
 
 def last_user_text(chat_ctx: llm.ChatContext) -> tuple[int, str] | None:

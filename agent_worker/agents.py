@@ -69,6 +69,25 @@ class ResolvedAgent:
     """The call's `initial_context` (`POST /conversations`): told to the model."""
 
 
+def with_call_settings(config: AgentConfig, payload: dict[str, Any]) -> AgentConfig:
+    """The agent's config with this call's `language` and `settings` (`POST /conversations`):
+    a speed multiplier, a pitch, no recording; a malformed value is ignored."""
+    changes: dict[str, Any] = {}
+    language = payload.get("language")
+    if isinstance(language, str) and language and language != config.language:
+        changes["language"] = language
+    settings = payload.get("settings")
+    settings = settings if isinstance(settings, dict) else {}
+    speed = settings.get("voice_speed")
+    if isinstance(speed, int | float) and 0.5 <= speed <= 2.0:
+        changes["voice_speed"] = min(200.0, max(50.0, config.voice_speed * speed))
+    if settings.get("voice_pitch") in ("low", "medium", "high"):
+        changes["voice_pitch"] = settings["voice_pitch"]
+    if settings.get("recording_enabled") is False:
+        changes["privacy"] = config.privacy.model_copy(update={"delete_audio": True})
+    return config.model_copy(update=changes) if changes else config
+
+
 async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> ResolvedAgent:
     """The agent a job runs; `PipelineSetupError` when the job must be refused."""
     try:
@@ -87,10 +106,7 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
         agent = await directory.load(agent_id, version)
     except AgentUnavailableError as exc:
         raise PipelineSetupError(str(exc)) from exc
-    config = agent.config
-    language = payload.get("language")
-    if isinstance(language, str) and language and language != config.language:
-        config = config.model_copy(update={"language": language})
+    config = with_call_settings(agent.config, payload)
     call = None
     conversation_id = payload.get("conversation_id")
     if isinstance(conversation_id, str) and 0 < len(conversation_id) <= 64:

@@ -169,6 +169,10 @@ def _credentials(engines: Engines, credentials: ProviderCredentials | None) -> P
     return own.or_else(engines.settings.credentials)
 
 
+VOICE_PITCH = {"low": 0.92, "medium": 1.0, "high": 1.08}
+"""Pitch factors of `voice_pitch` (about 1.4 semitones down and up)."""
+
+
 def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
     installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
     if config.voice_id.startswith(LOCAL_VOICE_PREFIX) and config.voice_id != installed:
@@ -176,7 +180,8 @@ def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
             f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
             "(set PIPER_VOICE to use another Piper voice)"
         )
-    piper = PiperTTS(engines.piper, PiperTTSOptions(voice_speed=config.voice_speed))
+    options = PiperTTSOptions(voice_speed=config.voice_speed, pitch=VOICE_PITCH[config.voice_pitch])
+    piper = PiperTTS(engines.piper, options)
     # Speak each clause as soon as it is complete instead of each sentence.
     clauses = engines.settings.reply.tts_chunks == "clause"
     chunker = SpeechChunker(min_clause_words=4 if clauses else None)

@@ -21,6 +21,7 @@ from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
+from .compat import agents as compat_agents
 from .compat import chat as compat_chat
 from .compat import chat_api
 from .compat import knowledge as compat_knowledge
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
+    app.include_router(compat_agents.router)
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
     app.include_router(compat_chat.router)

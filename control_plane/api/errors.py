@@ -17,7 +17,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..schemas.envelope import SEED_PREFIX, ErrorEnvelope, failed
-from ..schemas.errors import CHAT_PREFIX, ChatErrorResponse, ErrorResponse, chat_error
+from ..schemas.errors import (
+    CHAT_PREFIX,
+    ChatErrorResponse,
+    ErrorResponse,
+    chat_error,
+    native_error,
+)
+from ..services.refusal import Refused
 from ..store.outage import StoreUnavailableError, is_outage, unavailable
 
 logger = logging.getLogger("control_plane")
@@ -65,6 +72,8 @@ def error_response(
         content = failed(status, str(detail), code=code, field=field)
     elif request.url.path.startswith(CHAT_PREFIX):
         content = chat_error(status, str(detail))
+    elif isinstance(detail, str):
+        content = native_error(status, detail, code)
     else:
         content = {"detail": detail}
     return JSONResponse(content, status_code=status, headers=headers)
@@ -152,7 +161,15 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 503, str(unavailable(exc)), {"Retry-After": "5"})
 
 
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """A service's refusal (`services.refusal`), in the shape of the request's surface."""
+    assert isinstance(exc, Refused)
+    detail = {"code": exc.code, "message": exc.message, "field": exc.field}
+    return error_response(request, exc.status, detail)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error in (StoreUnavailableError, PoolTimeoutError, DBAPIError):

@@ -14,6 +14,19 @@ from ..store.models import Conversation
 from .fields import Comments, Outcome, Rating
 
 
+class CallSettings(BaseModel):
+    """This call's changes to the agent's settings (seed 004's `settings`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    voice_speed: float | None = Field(default=None, ge=0.5, le=2.0)
+    """A multiplier of the agent's `voice_speed` (1.0: unchanged)."""
+    voice_pitch: Literal["low", "medium", "high"] | None = None
+    """Local voices only."""
+    recording_enabled: bool | None = None
+    """false: no recording of this call is kept (true cannot override the agent's privacy)."""
+
+
 class ConversationStart(BaseModel):
     """`POST /conversations`."""
 
@@ -23,6 +36,7 @@ class ConversationStart(BaseModel):
     user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+\-]+$")
     language: Language | None = None
     initial_context: dict[str, Any] = Field(default_factory=dict)
+    settings: CallSettings = Field(default_factory=CallSettings)
 
 
 class ConnectionDetails(BaseModel):
@@ -129,13 +143,33 @@ class ConversationMetadata(BaseModel):
     """Names of the tools used, in order (seed 001's `metadata.tools_used`)."""
 
 
+class HistoryMessage(BaseModel):
+    """A message as seed 004's conversation history shows it."""
+
+    id: str
+    type: str
+    """`agent` or `user`."""
+    content: str
+    timestamp: datetime
+
+
+SATISFACTION = {1: "low", 2: "low", 3: "medium", 4: "high", 5: "high"}
+"""Seed 004's `user_satisfaction`, from the feedback's rating."""
+
+
 class ConversationDetails(ConversationSummary):
+    conversation_id: str
+    """The same as `id` (seed 004's name for it)."""
+    messages: list[HistoryMessage]
+    """The transcript in seed 004's shape."""
     transcript: list[TranscriptMessage]
     tools: list[ToolUse]
     """Every tool call of the call, in order."""
     metadata: ConversationMetadata
     metrics: dict[str, Any]
-    """Per-turn latency (seconds) of each stage, and their p50/p95."""
+    """Per-turn latency (seconds) of each stage, and their p50/p95; seed 004's
+    `user_satisfaction` (from the feedback's rating), `resolution_status` (the outcome given
+    when the call was ended) and `sentiment_score` (null until the call is analysed)."""
     audio_url: str | None
     """Path of the call's recording (`GET /conversations/{id}/audio`); null when none is
     kept (the agent's privacy settings) or the call is not over."""

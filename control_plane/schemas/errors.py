@@ -4,11 +4,45 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+NATIVE_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "invalid_request_error"),
+    401: ("invalid_api_key", "authentication_error"),
+    403: ("insufficient_permissions", "permission_error"),
+    404: ("not_found", "not_found_error"),
+    405: ("method_not_allowed", "invalid_request_error"),
+    409: ("conflict", "conflict_error"),
+    413: ("payload_too_large", "invalid_request_error"),
+    415: ("unsupported_media_type", "invalid_request_error"),
+    422: ("unprocessable", "invalid_request_error"),
+    429: ("rate_limit_exceeded", "rate_limit_error"),
+    502: ("upstream_error", "api_error"),
+    503: ("service_unavailable", "api_error"),
+}
+"""Seed 004's `error.code` and `error.type` of each status."""
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    """Machine-readable (`not_found`, `agent_not_found`, `rate_limit_exceeded`...)."""
+    message: str
+    type: str
+    """The class of error (`invalid_request_error`, `authentication_error`...)."""
+
 
 class ErrorResponse(BaseModel):
-    """Every error: `{"detail": "..."}`."""
+    """Every error: `{"detail": "..."}`, and the same in seed 004's shape, `{"error": {"code",
+    "message", "type"}}`."""
 
     detail: str
+    error: ErrorDetail
+
+
+def native_error(status: int, message: str, code: str | None) -> dict[str, object]:
+    default, kind = NATIVE_ERRORS.get(status, ("internal_error", "api_error"))
+    return {
+        "detail": message,
+        "error": {"code": (code or default).lower(), "message": message, "type": kind},
+    }
 
 
 CHAT_PREFIX = "/api/v1/chat"

@@ -11,12 +11,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from types import NoneType, UnionType
-from typing import Annotated, Any, ClassVar, TypeAlias, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    TypeAlias,
+    Union,
+    get_args,
+    get_origin,
+)
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     ValidationError,
+    computed_field,
     create_model,
     field_validator,
     model_validator,
@@ -56,11 +66,69 @@ NESTED_SETTINGS: dict[str, type[BaseModel]] = {
 """Settings objects that an update changes key by key."""
 
 
+VoiceType = Literal["male", "female"]
+
+
+def _greeting_as_first_message(data: Any) -> Any:
+    """Seed 004's `custom_responses.greeting` is the agent's first message."""
+    if not isinstance(data, dict) or not isinstance(data.get("custom_responses"), dict):
+        return data
+    responses = dict(data["custom_responses"])
+    if "greeting" not in responses:
+        return data
+    greeting = responses.pop("greeting")
+    data = {**data, "custom_responses": responses}
+    if not responses:
+        del data["custom_responses"]
+    if "first_message" not in data:
+        data["first_message"] = greeting
+    return data
+
+
 class VoiceAgentCreate(AgentConfig):
-    """`POST /voice-agents`: the agent contract; fields left out take their defaults."""
+    """`POST /voice-agents`: the agent contract; fields left out take their defaults.
+
+    Seed 004's body is accepted as it is: `custom_responses.greeting` is the first message,
+    `voice_type` (`male` / `female`) picks a voice of that gender for the agent's language
+    when no `voice_id` is given, and such a body creates an active agent unless it says
+    `active`."""
 
     name: Name
-    voice_id: VoiceId
+    voice_id: VoiceId | SkipJsonSchema[None] = None  # type: ignore[assignment]
+    """Left out: a voice of `voice_type`, else the default local voice."""
+    voice_type: VoiceType | None = None
+    """Seed 004: the voice's gender, used when no `voice_id` is given."""
+
+    _greeting = model_validator(mode="before")(_greeting_as_first_message)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_004_active(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "active" not in data and _in_seed_004_dialect(data):
+            return {**data, "active": True}
+        return data
+
+    def values(self) -> dict[str, Any]:
+        """The stored agent's column values."""
+        values = self.model_dump(mode="json", exclude={"voice_type"})
+        if values["voice_id"] is None:
+            values.update(_voice_of(self.voice_type, self.language))
+        return values
+
+
+def _in_seed_004_dialect(data: dict[str, Any]) -> bool:
+    responses = data.get("custom_responses")
+    return "voice_type" in data or (isinstance(responses, dict) and "greeting" in responses)
+
+
+def _voice_of(voice_type: str | None, language: str | None) -> dict[str, Any]:
+    """`voice_id` and `voice_name` of a voice of `voice_type` (the default voice without)."""
+    from ..voices.catalog import voice_of_type
+
+    voice = voice_of_type(voice_type, language) if voice_type else None
+    if voice is None:
+        return {"voice_id": AgentConfig().voice_id}
+    return {"voice_id": voice.voice_id, "voice_name": voice.name}
 
 
 class _Partial(BaseModel):
@@ -116,21 +184,28 @@ def partial(model: type[BaseModel], name: str, *, extra: str = "forbid", **neste
     return made
 
 
-_Update = partial(
-    AgentConfig,
-    "_Update",
-    extra="ignore",
-    **{field: partial(model, f"{model.__name__}Patch") for field, model in NESTED_SETTINGS.items()},
-)
+PATCHES: dict[str, type[BaseModel]] = {
+    field: partial(model, f"{model.__name__}Patch") for field, model in NESTED_SETTINGS.items()
+}
+"""The partial form of each nested setting."""
+
+_Update = partial(AgentConfig, "_Update", extra="ignore", **PATCHES)
 
 
 class VoiceAgentUpdate(_Update):  # type: ignore[misc, valid-type]
-    """`PUT /voice-agents/{id}`: a partial update; fields left out keep their value."""
+    """`PUT /voice-agents/{id}`: a partial update; fields left out keep their value.
+    Seed 004's `custom_responses.greeting` and `voice_type` are taken as on create."""
+
+    voice_type: VoiceType | _SkippedNull = None
+
+    _greeting = model_validator(mode="before")(_greeting_as_first_message)
 
     def changes(self, stored: dict[str, dict]) -> dict[str, object]:
         """The fields the request set, as column values; nested settings are merged with the
         `stored` ones (`turn_detection`, `privacy`, `custom_responses`) and checked whole."""
-        changes = self.model_dump(mode="json", exclude_unset=True)
+        changes = self.model_dump(mode="json", exclude_unset=True, exclude={"voice_type"})
+        if self.voice_type is not None and "voice_id" not in changes:
+            changes.update(_voice_of(self.voice_type, self.language))
         for field, model in NESTED_SETTINGS.items():
             if field in changes:
                 merged = {**(stored.get(field) or {}), **changes[field]}
@@ -161,6 +236,18 @@ class VoiceAgentPublic(AgentConfig):
     company_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def agent_id(self) -> uuid.UUID:
+        """The same as `id` (seed 004's name for it)."""
+        return self.id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> Literal["active", "inactive"]:
+        """`active` when the agent takes calls (seed 004 and seed 001 name it so)."""
+        return "active" if self.active else "inactive"
 
     @field_validator("tools", mode="before")
     @classmethod

@@ -119,6 +119,8 @@ class VoiceAgent(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    industry: Mapped[str | None] = mapped_column(String(200), default=None)
+    personality: Mapped[str | None] = mapped_column(String(200), default=None)
     voice_id: Mapped[str] = mapped_column(String(200))
     voice_name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(16))
@@ -129,6 +131,9 @@ class VoiceAgent(Base):
     voice_stability: Mapped[float] = mapped_column(Float)
     voice_similarity_boost: Mapped[float] = mapped_column(Float)
     voice_style: Mapped[float] = mapped_column(Float)
+    voice_pitch: Mapped[str] = mapped_column(
+        String(8), default="medium", server_default=text("'medium'")
+    )
     output_format: Mapped[str] = mapped_column(String(32))
     main_agent_id: Mapped[str | None] = mapped_column(String(200))
     first_message: Mapped[str] = mapped_column(Text)

@@ -316,3 +316,15 @@ def _local_voice(path: Path) -> Voice:
         multilingual=False,
         featured=True,
     )
+
+
+def voice_of_type(gender: str, language: str | None) -> Voice | None:
+    """The best voice of `gender` for `language` (a code like `en-US`): a local voice first,
+    then a curated one (a cloud voice speaks through the local voice until its provider's
+    key is connected)."""
+    family = (language or "en").lower().replace("_", "-").split("-")[0]
+    collection: Collection = (
+        "arabic" if family == "ar" else "english" if family == "en" else "multilingual"
+    )
+    chosen = catalog(collection, gender=gender, max_voices=1)
+    return chosen[0] if chosen else None

@@ -53,6 +53,9 @@ class PiperTTSOptions:
 
     voice_speed: float = 100.0
     speaker_id: int | None = None
+    pitch: float = 1.0
+    """Pitch factor (1.0: the voice's own). The audio is synthesised this much slower and
+    played this much faster (its sample rate said to be higher), so the pace is unchanged."""
 
 
 class PiperVoiceHandle:
@@ -81,7 +84,7 @@ class PiperVoiceHandle:
         from piper import SynthesisConfig
 
         config = SynthesisConfig(
-            length_scale=speed_to_length_scale(options.voice_speed),
+            length_scale=speed_to_length_scale(options.voice_speed) * options.pitch,
             speaker_id=options.speaker_id,
         )
         for chunk in self.voice.synthesize(text, syn_config=config):
@@ -92,13 +95,14 @@ class PiperTTS(tts.TTS):
     """livekit-agents TTS backed by a local Piper voice."""
 
     def __init__(self, handle: PiperVoiceHandle, options: PiperTTSOptions | None = None) -> None:
+        opts = options or PiperTTSOptions()
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=False),
-            sample_rate=handle.sample_rate,
+            sample_rate=round(handle.sample_rate * opts.pitch),
             num_channels=1,
         )
         self._handle = handle
-        self._opts = options or PiperTTSOptions()
+        self._opts = opts
 
     @property
     def model(self) -> str:
@@ -109,7 +113,9 @@ class PiperTTS(tts.TTS):
         return "piper"
 
     def update_options(self, **changes: object) -> None:
-        """Replace options; the next synthesis uses them."""
+        """Replace options (not `pitch`, fixed at creation); the next synthesis uses them."""
+        if "pitch" in changes:
+            raise ValueError("pitch is fixed when the TTS is made")
         self._opts = dataclasses.replace(self._opts, **changes)  # type: ignore[arg-type]
 
     def synthesize(
@@ -130,7 +136,7 @@ class PiperChunkedStream(tts.ChunkedStream):
         handle = self._piper._handle
         output_emitter.initialize(
             request_id=uuid.uuid4().hex,
-            sample_rate=handle.sample_rate,
+            sample_rate=self._piper.sample_rate,
             num_channels=1,
             mime_type="audio/pcm",
         )

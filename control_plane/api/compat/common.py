@@ -7,8 +7,8 @@ import uuid
 from fastapi import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...services.agents import find_agent
 from ...store.models import VoiceAgent
-from ...store.repositories import VoiceAgentRepository
 
 
 def seed_error(
@@ -29,12 +29,4 @@ async def company_agent(
     session: AsyncSession, company_id: uuid.UUID, agent_id: str, field: str = "agent_id"
 ) -> VoiceAgent:
     """The company's agent `agent_id`; 404 `AGENT_NOT_FOUND` naming `field` otherwise."""
-    parsed = parse_id(agent_id)
-    agent = (
-        await VoiceAgentRepository(session).get(company_id=company_id, agent_id=parsed)
-        if parsed is not None
-        else None
-    )
-    if agent is None:
-        raise seed_error(404, "Agent not found", "AGENT_NOT_FOUND", field)
-    return agent
+    return await find_agent(session, company_id, agent_id, field)

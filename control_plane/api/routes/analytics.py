@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ...schemas.analytics import AgentAnalytics
+from ...services.agents import find_agent
 from ...services.analytics import analytics
 from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
 from .conversations import DateQuery, parse_instant
-from .voice_agents import find_agent
 
 router = APIRouter(prefix="/voice-agents", tags=["conversations"], route_class=GuardedRoute)
 

@@ -17,6 +17,7 @@ from starlette.concurrency import iterate_in_threadpool
 from ...recordings import CONTENT_TYPES, format_of
 from ...schemas.conversations import (
     ISO_DATE,
+    SATISFACTION,
     ConnectionDetails,
     ConversationDetails,
     ConversationEnd,
@@ -26,9 +27,11 @@ from ...schemas.conversations import (
     ConversationStarted,
     ConversationSummary,
     Feedback,
+    HistoryMessage,
     ToolUse,
     TranscriptMessage,
 )
+from ...services.agents import find_agent
 from ...services.calls import (
     LiveKitUnavailableError,
     caller_token,
@@ -41,7 +44,6 @@ from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
-from .voice_agents import find_agent
 
 logger = logging.getLogger("control_plane.conversations")
 
@@ -71,6 +73,7 @@ async def start_conversation(
         "user_id": body.user_id,
         "language": body.language or agent.language,
         "initial_context": body.initial_context,
+        "settings": body.settings.model_dump(exclude_none=True),
     }
     token = caller_token(
         settings, room_name=conversation_id, identity=body.user_id, dispatch=metadata
@@ -160,8 +163,14 @@ async def get_conversation(
     row = await find_conversation(session, company_id, conversation_id)
     messages = await ConversationRepository(session).messages(conversation_id=row.id)
     origin = row.started_at or row.created_at
+    rating = (row.feedback or {}).get("rating")
     return ConversationDetails(
         **ConversationSummary.of(row).model_dump(),
+        conversation_id=row.id,
+        messages=[
+            HistoryMessage(id=str(m.id), type=m.speaker, content=m.text, timestamp=m.created_at)
+            for m in messages
+        ],
         transcript=[
             TranscriptMessage(
                 speaker=m.speaker,
@@ -174,7 +183,12 @@ async def get_conversation(
         ],
         tools=[ToolUse(**use) for use in row.tools_used or []],
         metadata=ConversationMetadata(tools_used=[use["name"] for use in row.tools_used or []]),
-        metrics=row.metrics or {},
+        metrics={
+            **(row.metrics or {}),
+            "sentiment_score": None,
+            "user_satisfaction": SATISFACTION.get(rating) if isinstance(rating, int) else None,
+            "resolution_status": row.outcome,
+        },
         audio_url=f"/conversations/{row.id}/audio" if row.recording else None,
         outcome=row.outcome,
         feedback=Feedback(**row.feedback) if row.feedback else None,

@@ -33,6 +33,7 @@ from ...schemas.integrations import (
     VoiceLibrary,
 )
 from ...security import ProviderKeyVault, mask_key
+from ...services.agents import find_agent
 from ...settings import Settings
 from ...store.models import utcnow
 from ...store.repositories import ProviderKeyRepository
@@ -40,7 +41,6 @@ from ...voices.catalog import Voice, curated_elevenlabs_voices, installed_local_
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
-from .voice_agents import find_agent
 
 router = APIRouter(tags=["integrations"], route_class=GuardedRoute)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Row, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -67,6 +67,29 @@ class ConversationRepository:
             .limit(limit)
         )
         return rows.all(), int(total or 0)
+
+    async def call_counts(
+        self, *, company_id: uuid.UUID, agent_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, int, int]]:
+        """Per agent: its calls, those finished, those that succeeded (text chats left out)."""
+        if not agent_ids:
+            return {}
+        finished = case((Conversation.status != "ongoing", 1), else_=0)
+        success = case((Conversation.status == "success", 1), else_=0)
+        rows = await self.session.execute(
+            select(Conversation.agent_id, func.count(), func.sum(finished), func.sum(success))
+            .where(
+                Conversation.company_id == company_id,
+                Conversation.agent_id.in_(agent_ids),
+                Conversation.channel == "voice",
+            )
+            .group_by(Conversation.agent_id)
+        )
+        return {
+            agent_id: (int(total), int(done or 0), int(ok or 0))
+            for agent_id, total, done, ok in rows.all()
+            if agent_id is not None
+        }
 
     async def for_agent(
         self,
@@ -137,10 +160,13 @@ class ConversationRepository:
         await self.session.delete(conversation)
         await self.session.flush()
 
-    async def count_ongoing(self) -> int:
-        """Calls in progress (`ongoing` records of the voice channel), across companies."""
+    async def count_ongoing(self, *, agent_id: uuid.UUID | None = None) -> int:
+        """Calls in progress (`ongoing` records of the voice channel), across companies or of
+        one agent."""
         query = select(func.count()).select_from(Conversation)
         ongoing = query.where(Conversation.status == "ongoing", Conversation.channel == "voice")
+        if agent_id is not None:
+            ongoing = ongoing.where(Conversation.agent_id == agent_id)
         return await self.session.scalar(ongoing) or 0
 
     async def fail_lost(self, *, last_seen_before: datetime) -> Sequence[Conversation]:

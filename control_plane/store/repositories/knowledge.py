@@ -90,6 +90,19 @@ class KnowledgeRepository:
         await self.session.delete(item)
         await self.session.flush()
 
+    async def summary(
+        self, *, company_id: uuid.UUID, agent_id: uuid.UUID
+    ) -> tuple[int, datetime | None]:
+        """How many items the agent has, and when one last changed."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.max(KnowledgeItem.updated_at)).where(
+                    KnowledgeItem.company_id == company_id, KnowledgeItem.agent_id == agent_id
+                )
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     # Retrieval (the worker's and the search API's) ---------------------------------------
 
     async def revision(self, *, agent_id: uuid.UUID) -> tuple[int, str | None]:
