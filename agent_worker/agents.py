@@ -108,6 +108,8 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
         raise PipelineSetupError(str(exc)) from exc
     config = with_call_settings(agent.config, payload)
     call = None
+    context = payload.get("initial_context")
+    context = context if isinstance(context, dict) else {}
     conversation_id = payload.get("conversation_id")
     if isinstance(conversation_id, str) and 0 < len(conversation_id) <= 64:
         user_id = payload.get("user_id")
@@ -117,13 +119,13 @@ async def resolve_agent(metadata: str | None, directory: AgentDirectory) -> Reso
             company_id=agent.company_id,
             agent_id=agent.agent_id,
             user_id=user_id if isinstance(user_id, str) else "",
+            initial_context=context,
         )
-    context = payload.get("initial_context")
     return ResolvedAgent(
         config,
         agent.credentials,
         call,
         agent.agent_id,
         agent.mcp,
-        context if isinstance(context, dict) else {},
+        context,
     )

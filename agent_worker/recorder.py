@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,6 +65,9 @@ class CallIdentity:
     """False under the agent's `zero_retention`: messages are not stored, only metrics."""
     keep_audio: bool = True
     """False under `zero_retention` or `delete_audio`: no recording is kept."""
+    initial_context: dict[str, Any] = field(default_factory=dict)
+    """What `POST /conversations` said of the call: in its `conversation.started` webhook
+    (not under `zero_retention`)."""
 
     @classmethod
     def under(
@@ -75,6 +78,7 @@ class CallIdentity:
         company_id: uuid.UUID,
         agent_id: uuid.UUID,
         user_id: str,
+        initial_context: dict[str, Any] | None = None,
     ) -> CallIdentity:
         """A call of an agent with these privacy settings (`schemas.PrivacySettings`)."""
         zero = bool(privacy.get("zero_retention"))
@@ -85,6 +89,7 @@ class CallIdentity:
             user_id=user_id,
             keep_transcript=not zero,
             keep_audio=not (zero or privacy.get("delete_audio")),
+            initial_context={} if zero else dict(initial_context or {}),
         )
 
 
@@ -270,7 +275,8 @@ class ConversationRecorder:
         row.status = "ongoing"
         row.started_at = at
         row.last_seen_at = utcnow()
-        await enqueue(session, self.call.company_id, "conversation.started", self._ids())
+        started = {**self._ids(), "initial_context": self.call.initial_context}
+        await enqueue(session, self.call.company_id, "conversation.started", started)
 
     async def _message(self, session: AsyncSession, **values: Any) -> None:
         if self.call.keep_transcript:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
+from limits import parse_many
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .jobs.retention import purge
@@ -42,11 +43,31 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         raise AdminError(f"{what} {value!r} is not a UUID") from None
 
 
+def _rate_limit(value: str | None) -> str | None:
+    """A tier of `RATE_LIMIT_TIERS` or a limit in `limits` notation (`2000/minute`)."""
+    if value is None:
+        return None
+    tiers = Settings().rate_limit_tiers
+    if value in tiers:
+        return value
+    try:
+        parse_many(value)
+    except ValueError:
+        raise AdminError(
+            f"rate limit {value!r} is neither a tier ({', '.join(sorted(tiers))}) nor a limit "
+            "like 2000/minute"
+        ) from None
+    return value
+
+
 async def create_company(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    rate_limit = _rate_limit(args.rate_limit)
     company = await CompanyRepository(session).create(name=args.name)
     result: dict[str, Any] = {"company_id": str(company.id), "name": company.name}
     if args.with_key:
-        issued = await ApiKeyRepository(session).issue(company_id=company.id, name="default")
+        issued = await ApiKeyRepository(session).issue(
+            company_id=company.id, name="default", rate_limit=rate_limit
+        )
         result |= {"key_id": str(issued.record.id), "api_key": issued.key}
     return result
 
@@ -55,8 +76,24 @@ async def create_key(session: AsyncSession, args: argparse.Namespace) -> dict[st
     company_id = _uuid(args.company_id, "company")
     if await CompanyRepository(session).get(company_id=company_id) is None:
         raise AdminError(f"no company {company_id}")
-    issued = await ApiKeyRepository(session).issue(company_id=company_id, name=args.name)
-    return {"key_id": str(issued.record.id), "company_id": str(company_id), "api_key": issued.key}
+    issued = await ApiKeyRepository(session).issue(
+        company_id=company_id, name=args.name, rate_limit=_rate_limit(args.rate_limit)
+    )
+    return {
+        "key_id": str(issued.record.id),
+        "company_id": str(company_id),
+        "api_key": issued.key,
+        "rate_limit": issued.record.rate_limit,
+    }
+
+
+async def set_rate_limit(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    rate_limit = _rate_limit(args.rate_limit or None)
+    record = await ApiKeyRepository(session).by_id(key_id=_uuid(args.key_id, "key"))
+    if record is None:
+        raise AdminError(f"no API key {args.key_id}")
+    record.rate_limit = rate_limit
+    return {"key_id": str(record.id), "rate_limit": rate_limit}
 
 
 async def revoke_key(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
@@ -76,6 +113,7 @@ async def list_keys(session: AsyncSession, args: argparse.Namespace) -> list[dic
             "company_id": str(k.company_id),
             "name": k.name,
             "prefix": k.prefix,
+            "rate_limit": k.rate_limit,
             "created_at": k.created_at.isoformat(),
             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
         }
@@ -98,15 +136,24 @@ async def purge_now(session: AsyncSession, args: argparse.Namespace) -> dict[str
     return asdict(purged)
 
 
+RATE_LIMIT_HELP = "a tier (standard, pro: RATE_LIMIT_TIERS) or a limit like 2000/minute"
+
+
 def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("create-company", help="create a company (and its first API key)")
     p.add_argument("name")
     p.add_argument("--no-key", dest="with_key", action="store_false", help="issue no API key")
+    p.add_argument("--rate-limit", default=None, help=RATE_LIMIT_HELP)
     p.set_defaults(action=create_company)
     p = commands.add_parser("create-key", help="issue an API key (shown once)")
     p.add_argument("company_id")
     p.add_argument("--name", default="", help="a label for the key")
+    p.add_argument("--rate-limit", default=None, help=RATE_LIMIT_HELP)
     p.set_defaults(action=create_key)
+    p = commands.add_parser("set-rate-limit", help="change an API key's rate limit")
+    p.add_argument("key_id")
+    p.add_argument("rate_limit", help=RATE_LIMIT_HELP + "; empty: the default")
+    p.set_defaults(action=set_rate_limit)
     p = commands.add_parser("revoke-key", help="revoke an API key by its key_id")
     p.add_argument("key_id")
     p.set_defaults(action=revoke_key)

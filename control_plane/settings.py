@@ -181,7 +181,14 @@ class Settings(ServiceSettings):
     every 10 s) lost its worker and is marked failed."""
 
     rate_limit: str = "600/minute"
-    """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`)."""
+    """Requests per API key (`limits` notation: `100/minute`, `10/second;600/hour`), for keys
+    without a rate limit of their own."""
+    rate_limit_tiers: dict[str, str] = Field(
+        default_factory=lambda: {"standard": "100/minute", "pro": "500/minute"}
+    )
+    """Named limits a key can be given (`create-key --rate-limit pro`); JSON in the
+    environment. A key can also be given a limit of its own (`--rate-limit 2000/minute`, an
+    enterprise key)."""
     redis_url: str = ""
     """Redis shared by every control plane (`redis://host:6379/0`): rate limits count there,
     across all of them. Empty: each process counts in its own memory."""

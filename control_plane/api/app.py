@@ -21,9 +21,11 @@ from ..settings import Settings, get_settings
 from ..store.db import create_engine, session_factory
 from ..store.migrate import upgrade
 from . import metrics
+from .compat import account as compat_account
 from .compat import agents as compat_agents
 from .compat import chat as compat_chat
 from .compat import chat_api
+from .compat import conversations as compat_conversations
 from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
 from .errors import install_error_handlers
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_upload_bytes=max(settings.stt_max_upload_bytes, settings.chat_audio_max_bytes)
             + 64 * 1024,
             rate_limit=settings.rate_limit,
+            rate_limit_tiers=settings.rate_limit_tiers,
             auth_failure_limit=settings.auth_failure_limit,
             redis_url=settings.redis_url,
             route_limits={
@@ -145,7 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
+    app.include_router(compat_account.router)
     app.include_router(compat_agents.router)
+    app.include_router(compat_conversations.router)
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
     app.include_router(compat_chat.router)

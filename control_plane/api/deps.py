@@ -6,10 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from shared.egress import EgressRefusedError
 
 from ..security import ProviderKeyVault
 from ..settings import Settings
@@ -44,11 +42,3 @@ def get_vault(request: Request) -> ProviderKeyVault:
 
 
 VaultDep = Annotated[ProviderKeyVault, Depends(get_vault)]
-
-
-async def check_tenant_url(settings: Settings, field: str, url: str) -> None:
-    """400 naming the rule when the egress policy refuses a URL a tenant gives."""
-    try:
-        await settings.egress_policy().check_url(url)
-    except EgressRefusedError as exc:
-        raise HTTPException(400, f"{field}: {exc}") from None

@@ -51,8 +51,11 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
 
 
 def _is_tag(part: object) -> bool:
-    """Union-branch names pydantic puts in locations (`PrivacyPatch`, `function-after[...]`)."""
-    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+    """Union-branch names pydantic puts in locations (`PrivacyPatch`, `function-after[...]`,
+    `constrained-float`)."""
+    return isinstance(part, str) and (
+        part[:1].isupper() or "[" in part or part.startswith("constrained-")
+    )
 
 
 def error_response(

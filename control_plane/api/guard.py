@@ -12,6 +12,7 @@ key is looked up once.
 
 from __future__ import annotations
 
+import logging
 import types
 import typing
 import uuid
@@ -33,6 +34,8 @@ from ..store.models import ApiKey
 from ..store.repositories import ApiKeyRepository, DeploymentRepository
 from .errors import error_responses
 from .ratelimit import Counters, RateLimiter
+
+logger = logging.getLogger("control_plane.guard")
 
 AUTH_STATE = "api_key_record"
 """Where the authenticated key record is left in the request state."""
@@ -56,6 +59,8 @@ class GuardSettings:
     in this process's memory."""
     route_limits: Mapping[str, str] = field(default_factory=dict)
     """Routes' own limits per API key, by the name their `RouteLimit` gives."""
+    rate_limit_tiers: Mapping[str, str] = field(default_factory=dict)
+    """Named limits keys may have instead of `rate_limit`."""
 
 
 class RequestGuard:
@@ -69,6 +74,29 @@ class RequestGuard:
         self.route_limiters = {
             name: RateLimiter(limit, self.counters) for name, limit in settings.route_limits.items()
         }
+        self._key_limiters: dict[str, RateLimiter] = {}
+
+    def key_limit(self, record: ApiKey) -> str:
+        """The requests `record` may make: its tier's, its own, or the default limit."""
+        own = record.rate_limit
+        if not own:
+            return self.settings.rate_limit
+        return self.settings.rate_limit_tiers.get(own, own)
+
+    def _limiter(self, record: ApiKey) -> RateLimiter:
+        limit = self.key_limit(record)
+        if limit == self.settings.rate_limit:
+            return self.requests
+        limiter = self._key_limiters.get(limit)
+        if limiter is None:
+            try:
+                limiter = self._key_limiters[limit] = RateLimiter(limit, self.counters)
+            except ValueError:  # a tier removed from the settings since the key was given it
+                logger.warning(
+                    "API key %s: unknown rate limit %r; the default applies", record.id, limit
+                )
+                return self.requests
+        return limiter
 
     def body_limit(self, *, takes_file: bool) -> int:
         return self.settings.max_upload_bytes if takes_file else self.settings.max_body_bytes
@@ -104,7 +132,7 @@ class RequestGuard:
         if record is None:
             await self.failures.hit(client)
             raise _refusal(401, "Invalid API key")
-        wait = await self.requests.hit(str(record.id))
+        wait = await self._limiter(record).hit(str(record.id))
         for name in limits:
             wait = wait or await self.route_limiters[name].hit(f"{name}:{record.id}")
         if wait is not None:

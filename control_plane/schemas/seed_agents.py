@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.contract import (
     CompletionTokens,
@@ -88,6 +88,13 @@ class AgentUpdate(_Body):
     status: AgentStatus | None = None
     """`inactive`: the agent takes no calls."""
     config: AgentSettings | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str | None) -> str:
+        if name is None:
+            raise ValueError("cannot be null")
+        return name
 
 
 class AgentCreate(AgentUpdate):

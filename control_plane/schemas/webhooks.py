@@ -21,7 +21,7 @@ class WebhookCreate(BaseModel):
     url: Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]+$", max_length=2000)]
     events: Annotated[list[EventName], Field(min_length=1, max_length=len(EVENTS) + 1)]  # type: ignore[valid-type]
     secret: (
-        Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")] | None
+        Annotated[str, Field(min_length=12, max_length=200, pattern=r"^[\x21-\x7e]+$")] | None
     ) = None
     """Signing secret; one is generated (and shown once) when left out."""
     description: Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")] | None = None
@@ -50,6 +50,10 @@ class WebhookPublic(BaseModel):
             created_at=hook.created_at,
             **extra,
         )
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookPublic]
 
 
 class WebhookCreated(WebhookPublic):

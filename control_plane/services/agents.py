@@ -13,8 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.egress import EgressRefusedError
-
 from ..jobs.webhooks import enqueue
 from ..schemas.voice_agents import (
     NESTED_SETTINGS,
@@ -27,7 +25,7 @@ from ..settings import Settings
 from ..store.models import VoiceAgent
 from ..store.repositories import ConversationRepository, VoiceAgentRepository
 from ..tool_secrets import ToolSecretError, seal_tools
-from .refusal import Refused
+from .refusal import Refused, check_tenant_url
 
 NOT_FOUND = "Voice agent not found"
 
@@ -128,12 +126,8 @@ async def _check_urls(settings: Settings, values: dict[str, Any]) -> None:
     for number, tool in enumerate(values.get("tools") or []):
         if tool.get("type") == "http":
             urls.append((f"tools.{number}.url", tool["url"]))
-    policy = settings.egress_policy()
     for field, url in urls:
-        try:
-            await policy.check_url(url)
-        except EgressRefusedError as exc:
-            raise Refused(400, f"{field}: {exc}", field=field) from None
+        await check_tenant_url(settings, field, url)
 
 
 def _sealed(values: dict[str, Any], vault: ProviderKeyVault, stored: list | None) -> dict:

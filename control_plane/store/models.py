@@ -84,6 +84,9 @@ class ApiKey(Base):
     )
     """A key scoped to one deployment: it serves the chat API for that deployment only (a key
     a web page can carry), and dies with the deployment's revocation."""
+    rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A tier's name (`RATE_LIMIT_TIERS`) or a limit of the key's own (`2000/minute`); null:
+    the deployment's `RATE_LIMIT`."""
 
 
 class Deployment(Base):

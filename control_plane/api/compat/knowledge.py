@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
 from agent.knowledge import relevant
 from knowledge.documents import ACCEPTED_FILES, UnsupportedDocumentError, format_of
@@ -26,9 +26,10 @@ from ...schemas.knowledge import (
     UrlItemCreate,
 )
 from ...services import knowledge as service
+from ...services.refusal import check_tenant_url
 from ...store.models import KnowledgeItem, VoiceAgent
 from ...store.repositories import KnowledgeRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
 from .common import company_agent, parse_id, seed_error
@@ -153,10 +154,7 @@ async def add_url(
             f"refresh_interval must be at least {settings.knowledge_min_refresh_seconds} seconds",
             field="refresh_interval",
         )
-    try:
-        await check_tenant_url(settings, "url", body.url)
-    except HTTPException as exc:
-        raise seed_error(400, str(exc.detail), field="url") from None
+    await check_tenant_url(settings, "url", body.url)
     await _room_for_one_more(session, settings, company_id, agent)
     item = await KnowledgeRepository(session).create(
         company_id=company_id,

@@ -13,7 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from ...schemas.envelope import envelope_of, ok
 from ...schemas.mcp import (
@@ -25,9 +25,10 @@ from ...schemas.mcp import (
     McpToolList,
 )
 from ...services import mcp as service
+from ...services.refusal import check_tenant_url
 from ...store.models import McpServer, utcnow
 from ...store.repositories import McpServerRepository, VoiceAgentRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
 from .common import company_agent, parse_id, seed_error
@@ -65,10 +66,7 @@ async def register_server(
     """Register an MCP server (streamable HTTP or SSE). It is checked at once: `status` says
     whether it answered. Its URL must reach a public address (`EGRESS_ALLOWED_NETWORKS`
     relaxes that)."""
-    try:
-        await check_tenant_url(settings, "url", body.url)
-    except HTTPException as exc:
-        raise seed_error(400, str(exc.detail), field="url") from None
+    await check_tenant_url(settings, "url", body.url)
     repo = McpServerRepository(session)
     server = await repo.create(
         company_id=company_id,

@@ -39,6 +39,7 @@ from ...services.calls import (
     hang_up,
     request_end,
 )
+from ...settings import Settings
 from ...store.models import Conversation
 from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
@@ -211,6 +212,11 @@ async def get_conversation_audio(
 ) -> StreamingResponse:
     """Download a call's recording (Ogg/Opus or MP3, as the deployment records)."""
     row = await find_conversation(session, company_id, conversation_id)
+    return await recording_response(settings, row)
+
+
+async def recording_response(settings: Settings, row: Conversation) -> StreamingResponse:
+    """The call's recording, streamed; 404 saying why when there is none."""
     if row.recording is None:
         why = "the call is not over" if row.status == "ongoing" else "none was kept"
         raise HTTPException(404, f"This conversation has no recording: {why}")

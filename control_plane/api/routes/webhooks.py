@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Annotated
 
@@ -10,9 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from ...jobs.webhooks import EVENTS
 from ...schemas.webhooks import Delivery, EventType, WebhookCreate, WebhookCreated, WebhookPublic
+from ...services.webhooks import subscribe
 from ...store.models import Webhook
 from ...store.repositories import WebhookDeliveryRepository, WebhookRepository
-from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep, check_tenant_url
+from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
 
@@ -38,24 +38,7 @@ async def create_webhook(
     """Subscribe `url` to `events`. Deliveries are POSTs signed with the secret. The URL must
     reach a public address (`EGRESS_ALLOWED_NETWORKS` relaxes that) and carry no
     credentials."""
-    await check_tenant_url(settings, "url", body.url)
-    hooks = WebhookRepository(session)
-    count = await hooks.count(company_id=company_id)
-    if count >= settings.max_webhooks_per_company:
-        raise HTTPException(
-            409,
-            f"this company has {count} webhooks, the most allowed "
-            f"(MAX_WEBHOOKS_PER_COMPANY); delete one first",
-        )
-    generated = None if body.secret else "whsec_" + secrets.token_urlsafe(32)
-    hook = await hooks.create(
-        company_id=company_id,
-        url=body.url,
-        events=body.events,
-        secret_ciphertext=vault.encrypt(body.secret or generated or ""),
-        description=body.description,
-    )
-    await session.commit()
+    hook, generated = await subscribe(session, settings, vault, company_id, body)
     return WebhookCreated.of(hook, secret=generated)
 
 

@@ -29,7 +29,12 @@ class ApiKeyRepository:
         self.session = session
 
     async def issue(
-        self, *, company_id: uuid.UUID, name: str = "", deployment_id: uuid.UUID | None = None
+        self,
+        *,
+        company_id: uuid.UUID,
+        name: str = "",
+        deployment_id: uuid.UUID | None = None,
+        rate_limit: str | None = None,
     ) -> IssuedKey:
         """A new key of the company; with `deployment_id`, one that serves only that
         deployment's chat."""
@@ -40,6 +45,7 @@ class ApiKeyRepository:
             prefix=display_prefix(key),
             key_hash=hash_api_key(key),
             deployment_id=deployment_id,
+            rate_limit=rate_limit,
         )
         self.session.add(record)
         await self.session.flush()
@@ -53,6 +59,9 @@ class ApiKeyRepository:
         if record is None or record.revoked_at is not None:
             return None
         return record
+
+    async def by_id(self, *, key_id: uuid.UUID) -> ApiKey | None:
+        return await self.session.get(ApiKey, key_id)
 
     async def revoke(self, *, key_id: uuid.UUID) -> ApiKey | None:
         record = await self.session.get(ApiKey, key_id)

@@ -1,5 +1,5 @@
 """voice agents' industry (a label to filter by), personality (added to the instructions) and
-voice pitch
+voice pitch; API keys' rate limits (a tier or a limit of their own)
 
 Revision ID: 0012
 Revises: 0011
@@ -30,8 +30,13 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("api_keys") as batch:
+        batch.add_column(sa.Column("rate_limit", sa.String(length=64), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_column("rate_limit")
     with op.batch_alter_table("voice_agents") as batch:
         batch.drop_column("voice_pitch")
         batch.drop_column("personality")
