@@ -55,7 +55,8 @@ class PiperTTSOptions:
     speaker_id: int | None = None
     pitch: float = 1.0
     """Pitch factor (1.0: the voice's own). The audio is synthesised this much slower and
-    played this much faster (its sample rate said to be higher), so the pace is unchanged."""
+    played this much faster (its sample rate said to be higher), so the pace stays close to
+    the voice's (Piper rounds phoneme lengths to whole frames: within 10%)."""
 
 
 class PiperVoiceHandle:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from agent.contract import AgentConfig
 from agent.knowledge import Passage
-from agent.prompt import CONTEXT_HEADING, instructions, last_user_text, with_knowledge
+from agent.prompt import (
+    CONTEXT_HEADING,
+    PERSONALITY_LINE,
+    instructions,
+    last_user_text,
+    with_knowledge,
+)
 from agent.text import history
 
 
@@ -39,3 +45,16 @@ def test_knowledge_goes_just_before_the_last_user_words():
     assert "(returns) Within 30 days." in told.items[3].text_content
     assert len(ctx.items) == 4  # the conversation itself is unchanged
     assert last_user_text(history("Be brief.", [])) is None
+
+
+def test_the_personality_follows_the_system_prompt_before_the_context():
+    config = AgentConfig(system_prompt="You answer for the shop.", personality="professional")
+    told = instructions(config, {"user_name": "John Doe"})
+    assert told.splitlines() == [
+        "You answer for the shop.",
+        "",
+        PERSONALITY_LINE.format("professional"),
+        "",
+        CONTEXT_HEADING,
+        "- user_name: John Doe",
+    ]
