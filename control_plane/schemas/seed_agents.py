@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from agent.contract import (
     CompletionTokens,
@@ -36,7 +37,7 @@ PrivacyPatch: Any = PATCHES["privacy"]
 
 class _Nested(BaseModel):
     # A misspelt nested key is a mistake: refused, as in the contract's nested settings.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class VoiceSettings(_Nested):
@@ -75,26 +76,26 @@ class AgentSettings(_Nested):
 
 class _Body(BaseModel):
     # Clients of the seed may send top-level fields of their own: ignored, not refused.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class AgentUpdate(_Body):
     """`PUT /v1/api/agents/{id}/update`: the fields given change, the others keep their
     value (nested settings key by key)."""
 
-    name: Name | None = None
+    name: Name | SkipJsonSchema[None] = None
     description: LongText | None = None
     industry: ShortText | None = None
-    status: AgentStatus | None = None
+    status: AgentStatus | SkipJsonSchema[None] = None
     """`inactive`: the agent takes no calls."""
     config: AgentSettings | None = None
 
-    @field_validator("name")
+    @field_validator("name", "status")
     @classmethod
-    def _named(cls, name: str | None) -> str:
-        if name is None:
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
             raise ValueError("cannot be null")
-        return name
+        return value
 
 
 class AgentCreate(AgentUpdate):

@@ -100,7 +100,7 @@ async def test_seed_examples_replay(api_server: ApiServer):
         assert resp.status_code == 204
         resp = await client.get(f"/voice-agents/{agent['id']}")
         assert resp.status_code == 404
-        assert resp.json() == {"detail": "Voice agent not found"}
+        assert resp.json()["detail"] == "Voice agent not found"
         resp = await client.delete(f"/voice-agents/{agent['id']}")
         assert resp.status_code == 404
 
@@ -133,13 +133,20 @@ async def test_create_applies_the_documented_defaults(api_server: ApiServer):
     }
     assert agent["first_message"] and agent["system_prompt"]
     assert agent["description"] is None and agent["main_agent_id"] is None
+    async with api_server.client(api_server.acme) as client:
+        resp = await client.post("/voice-agents", json={"name": "Only a name"})
+        assert resp.status_code == 201, resp.text
+    named = resp.json()
+    assert named["voice_id"] == "local:en_US-joe-medium" and named["active"] is False
+    assert named["agent_id"] == named["id"] and named["status"] == "inactive"
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"voice_id": "abc"}, "name"),
-        ({"name": "A"}, "voice_id"),
+        ({"name": "A", "voice_id": "local:"}, "voice_id"),
+        ({"name": "A", "voice_type": "robot"}, "voice_type"),
         ({"name": "", "voice_id": "abc"}, "name"),
         ({"name": "A", "voice_id": "abc", "temperature": 1.5}, "temperature"),
         ({"name": "A", "voice_id": "abc", "voice_stability": -0.1}, "voice_stability"),
@@ -168,8 +175,9 @@ async def test_invalid_create_is_400_naming_the_field(api_server: ApiServer, bod
         before = (await client.get("/voice-agents")).json()
         resp = await client.post("/voice-agents", json=body)
         assert resp.status_code == 400, resp.text
-        assert set(resp.json()) == {"detail"}
+        assert set(resp.json()) == {"detail", "error"}
         assert field in resp.json()["detail"]
+        assert resp.json()["error"]["code"] == "invalid_request"
         assert (await client.get("/voice-agents")).json() == before  # nothing was stored
 
 
@@ -250,7 +258,7 @@ async def test_api_key_is_required(api_server: ApiServer):
             assert "x-api-key" in resp.json()["detail"]
             resp = await client.request(method, path, headers={"x-api-key": "vak_not-a-key"})
             assert resp.status_code == 401
-            assert resp.json() == {"detail": "Invalid API key"}
+            assert resp.json()["detail"] == "Invalid API key"
 
 
 async def test_revoked_key_is_refused(api_server: ApiServer):
@@ -280,7 +288,7 @@ async def test_companies_cannot_see_each_others_agents(api_server: ApiServer):
         for method, body in [("GET", None), ("PUT", {"name": "Hijacked"}), ("DELETE", None)]:
             resp = await globex.request(method, url, json=body)
             assert resp.status_code == 404, (method, resp.text)
-            assert resp.json() == {"detail": "Voice agent not found"}
+            assert resp.json()["detail"] == "Voice agent not found"
         resp = await globex.post("/conversations", json={"agent_id": agent["id"], "user_id": "u1"})
         assert resp.status_code == 404
 
@@ -298,7 +306,7 @@ async def test_unknown_or_malformed_ids_are_404(api_server: ApiServer):
         for agent_id in ["00000000-0000-0000-0000-000000000000", "not-a-uuid"]:
             resp = await client.get(f"/voice-agents/{agent_id}")
             assert resp.status_code == 404
-            assert resp.json() == {"detail": "Voice agent not found"}
+            assert resp.json()["detail"] == "Voice agent not found"
 
 
 async def test_start_conversation_returns_connection_details(api_server: ApiServer):
