@@ -85,6 +85,18 @@ def _contract(model: type[BaseModel], values: dict[str, Any]) -> Any:
         raise Refused(400, message, field=field, code="INVALID_REQUEST") from None
 
 
+def _labels(agent: VoiceAgent) -> dict[str, Any]:
+    """What the list and the details both show of an agent."""
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "description": agent.description,
+        "status": "active" if agent.active else "inactive",
+        "industry": agent.industry,
+        "created_at": agent.created_at,
+    }
+
+
 async def _details(session: AsyncSession, agent: VoiceAgent) -> dict[str, Any]:
     rows = await ConversationRepository(session).for_agent(
         company_id=agent.company_id, agent_id=agent.id
@@ -94,12 +106,7 @@ async def _details(session: AsyncSession, agent: VoiceAgent) -> dict[str, Any]:
         company_id=agent.company_id, agent_id=agent.id
     )
     return AgentDetails(
-        id=agent.id,
-        name=agent.name,
-        description=agent.description,
-        status="active" if agent.active else "inactive",
-        industry=agent.industry,
-        created_at=agent.created_at,
+        **_labels(agent),
         updated_at=agent.updated_at,
         config=config_of(agent),
         knowledge_base=KnowledgeSummary(items=items, last_updated=last_updated),
@@ -136,18 +143,7 @@ async def list_agents(
         company_id=company_id, agent_ids=[a.id for a in shown]
     )
     listed = AgentList(
-        agents=[
-            AgentListItem(
-                id=a.id,
-                name=a.name,
-                description=a.description,
-                status="active" if a.active else "inactive",
-                industry=a.industry,
-                created_at=a.created_at,
-                stats=stats_of(counts.get(a.id)),
-            )
-            for a in shown
-        ],
+        agents=[AgentListItem(**_labels(a), stats=stats_of(counts.get(a.id))) for a in shown],
         pagination=Pagination(
             total=len(agents), page=page, pages=max(1, math.ceil(len(agents) / limit))
         ),

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from ...recordings import CONTENT_TYPES
 from ...schemas.envelope import envelope_of, ok
 from ...schemas.seed_agents import Pagination
 from ...schemas.seed_conversations import (
@@ -26,7 +25,13 @@ from ...store.repositories import ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
-from ..routes.conversations import DateQuery, Status, find_conversation, parse_instant
+from ..routes.conversations import (
+    RECORDING_RESPONSE,
+    DateQuery,
+    Status,
+    find_conversation,
+    parse_instant,
+)
 from ..routes.conversations import recording_response as _recording
 from .common import company_agent
 
@@ -117,13 +122,7 @@ async def get_conversation(id: str, session: SessionDep, company_id: CompanyDep)
 @router.get(
     "/{id}/audio",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {t: {} for t in CONTENT_TYPES.values()},
-            "description": "The call's recording: stereo, caller left, agent right.",
-        },
-        **error_responses(401, 404, 429),
-    },
+    responses={200: RECORDING_RESPONSE, **error_responses(401, 404, 429)},
 )
 async def get_audio(
     id: str, session: SessionDep, settings: SettingsDep, company_id: CompanyDep

@@ -102,6 +102,12 @@ async def start_conversation(
     )
 
 
+RECORDING_RESPONSE = {
+    "content": {t: {} for t in CONTENT_TYPES.values()},
+    "description": "The call's recording: stereo, caller left, agent right.",
+}
+
+
 # --- past and ongoing calls ----------------------------------------------------------------
 
 Status = Literal["ongoing", "success", "failed"]
@@ -199,13 +205,7 @@ async def get_conversation(
 @router.get(
     "/{conversation_id}/audio",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {t: {} for t in CONTENT_TYPES.values()},
-            "description": "The call's recording: stereo, caller left, agent right.",
-        },
-        **error_responses(401, 404, 429),
-    },
+    responses={200: RECORDING_RESPONSE, **error_responses(401, 404, 429)},
 )
 async def get_conversation_audio(
     conversation_id: str, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
