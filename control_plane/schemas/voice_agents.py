@@ -25,6 +25,7 @@ from typing import (
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     ValidationError,
     computed_field,
     create_model,
@@ -96,8 +97,8 @@ class VoiceAgentCreate(AgentConfig):
     name: Name
     voice_id: VoiceId | SkipJsonSchema[None] = None  # type: ignore[assignment]
     """Left out: a voice of `voice_type`, else the default local voice."""
-    voice_type: VoiceType | None = None
-    """Seed 004: the voice's gender, used when no `voice_id` is given."""
+    voice_type: VoiceType | None = Field(default=None, exclude=True)
+    """Seed 004: the voice's gender, used when no `voice_id` is given (not stored)."""
 
     _greeting = model_validator(mode="before")(_greeting_as_first_message)
 
@@ -110,7 +111,7 @@ class VoiceAgentCreate(AgentConfig):
 
     def values(self) -> dict[str, Any]:
         """The stored agent's column values."""
-        values = self.model_dump(mode="json", exclude={"voice_type"})
+        values = self.model_dump(mode="json")
         if values["voice_id"] is None:
             values.update(_voice_of(self.voice_type, self.language))
         return values
@@ -196,14 +197,14 @@ class VoiceAgentUpdate(_Update):  # type: ignore[misc, valid-type]
     """`PUT /voice-agents/{id}`: a partial update; fields left out keep their value.
     Seed 004's `custom_responses.greeting` and `voice_type` are taken as on create."""
 
-    voice_type: VoiceType | _SkippedNull = None
+    voice_type: VoiceType | _SkippedNull = Field(default=None, exclude=True)
 
     _greeting = model_validator(mode="before")(_greeting_as_first_message)
 
     def changes(self, stored: dict[str, dict]) -> dict[str, object]:
         """The fields the request set, as column values; nested settings are merged with the
         `stored` ones (`turn_detection`, `privacy`, `custom_responses`) and checked whole."""
-        changes = self.model_dump(mode="json", exclude_unset=True, exclude={"voice_type"})
+        changes = self.model_dump(mode="json", exclude_unset=True)
         if self.voice_type is not None and "voice_id" not in changes:
             changes.update(_voice_of(self.voice_type, self.language))
         for field, model in NESTED_SETTINGS.items():
