@@ -61,8 +61,8 @@ async def update_voice_agent(
     return VoiceAgentPublic.model_validate(agent)
 
 
-@router.delete("/{id}", status_code=204, responses=error_responses(401, 404, 429))
+@router.delete("/{id}", status_code=204, responses=error_responses(401, 404, 409, 429))
 async def delete_voice_agent(id: str, session: SessionDep, company_id: CompanyDep) -> Response:
-    """Delete a voice agent."""
+    """Delete a voice agent; 409 (`resource_locked`) while it is on a call."""
     await delete_agent(session, await find_agent(session, company_id, id))
     return Response(status_code=204)
