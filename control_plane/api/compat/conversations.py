@@ -29,8 +29,8 @@ from ..routes.conversations import (
     RECORDING_RESPONSE,
     DateQuery,
     Status,
+    conversation_page,
     find_conversation,
-    parse_instant,
 )
 from ..routes.conversations import recording_response as _recording
 from .common import company_agent
@@ -73,14 +73,8 @@ async def list_conversations(
     agent: uuid.UUID | None = None
     if agent_id is not None:
         agent = (await company_agent(session, company_id, agent_id)).id
-    rows, total = await ConversationRepository(session).list(
-        company_id=company_id,
-        agent_id=agent,
-        status=status,
-        date_from=parse_instant("date_from", date_from),
-        date_to=parse_instant("date_to", date_to),
-        offset=(page - 1) * limit,
-        limit=limit,
+    rows, total = await conversation_page(
+        session, company_id, agent, status, date_from, date_to, page, limit
     )
     items = ConversationItems.model_validate(
         {

@@ -7,11 +7,13 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import iterate_in_threadpool
 
 from ...recordings import CONTENT_TYPES, format_of
@@ -126,7 +128,26 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationList:
     """The company's calls, newest first."""
-    rows, total = await ConversationRepository(session).list(
+    rows, total = await conversation_page(
+        session, company_id, agent_id, status, date_from, date_to, page, limit
+    )
+    return ConversationList(
+        conversations=[ConversationSummary.of(r) for r in rows], total=total, page=page, limit=limit
+    )
+
+
+async def conversation_page(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    agent_id: uuid.UUID | None,
+    status: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    page: int,
+    limit: int,
+) -> tuple[Sequence[Conversation], int]:
+    """One page of the company's conversations matching the filters, and how many match."""
+    return await ConversationRepository(session).list(
         company_id=company_id,
         agent_id=agent_id,
         status=status,
@@ -134,9 +155,6 @@ async def list_conversations(
         date_to=parse_instant("date_to", date_to),
         offset=(page - 1) * limit,
         limit=limit,
-    )
-    return ConversationList(
-        conversations=[ConversationSummary.of(r) for r in rows], total=total, page=page, limit=limit
     )
 
 
