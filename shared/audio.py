@@ -29,6 +29,8 @@ __all__ = [
     "encode_pcm",
     "parse_output_format",
     "resample",
+    "ulaw_decode",
+    "ulaw_encode",
 ]
 
 
@@ -265,3 +267,39 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     frame.sample_rate = src_rate
     out = [f.to_ndarray().reshape(-1) for f in _resample([frame], "s16", dst_rate)]
     return np.concatenate(out) if out else np.zeros(0, np.int16)
+
+
+# --- G.711 mu-law (telephone audio: 8 kHz, a byte per sample) ------------------------------------
+
+_ULAW_BIAS = 0x84
+_ULAW_CLIP14 = 8159
+
+
+def _ulaw_decode_table() -> np.ndarray:
+    codes = ~np.arange(256, dtype=np.int32) & 0xFF
+    sign = codes & 0x80
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = (((mantissa << 3) + _ULAW_BIAS) << exponent) - _ULAW_BIAS
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+_ULAW_TO_PCM = _ulaw_decode_table()
+
+
+def ulaw_decode(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """int16 samples of G.711 mu-law bytes (a byte per sample)."""
+    return _ULAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)]
+
+
+def ulaw_encode(samples: np.ndarray) -> bytes:
+    """G.711 mu-law bytes of int16 samples (the reference encoder's 14-bit rounding, as
+    CPython's `audioop.lin2ulaw`)."""
+    pcm = np.asarray(samples, dtype=np.int32) >> 2
+    mask = np.where(pcm < 0, 0x7F, 0xFF)
+    magnitude = np.minimum(np.abs(pcm), _ULAW_CLIP14) + 0x21
+    segment = np.maximum(np.floor(np.log2(magnitude)).astype(np.int32) - 5, 0)
+    code = np.where(
+        segment > 7, 0x7F, (np.minimum(segment, 7) << 4) | ((magnitude >> (segment + 1)) & 0x0F)
+    )
+    return (code ^ mask).astype(np.uint8).tobytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from fractions import Fraction
 
 import av
@@ -369,3 +370,19 @@ def test_decode_rejects_file_without_audio_stream():
         container.mux(stream.encode(None))
     with pytest.raises(AudioDecodeError, match="no audio stream"):
         decode_to_mono(buffer.getvalue())
+
+
+def test_ulaw_codec_matches_the_reference_encoder_and_round_trips():
+    from shared.audio import ulaw_decode, ulaw_encode
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop  # CPython's G.711 (until 3.13): the reference
+
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    assert ulaw_encode(every) == audioop.lin2ulaw(every.tobytes(), 2)
+    codes = bytes(range(256))
+    assert ulaw_decode(codes).tobytes() == audioop.ulaw2lin(codes, 2)
+    tone = (np.sin(np.arange(800) / 5) * 12000).astype(np.int16)
+    error = np.abs(ulaw_decode(ulaw_encode(tone)).astype(int) - tone)
+    assert error.max() < 12000 * 0.04  # mu-law keeps ~3% of the amplitude at worst
