@@ -31,6 +31,7 @@ from . import metrics
 from .agent import VoiceAgent
 from .agents import AgentDirectory, ResolvedAgent, resolve_agent
 from .memory import collect_call_garbage
+from .phone import PhoneLine, is_phone_line, is_phone_number, line_lost
 from .recorder import ConversationRecorder
 from .rules import CallRules, line
 from .session import room_options, session_for
@@ -77,6 +78,10 @@ class Ending:
 
     def caller_removed(self) -> None:
         self.status, self.reason = END_REASONS[CloseReason.PARTICIPANT_DISCONNECTED]
+
+    def line_lost(self) -> None:
+        """The caller's phone line dropped (not a hang-up)."""
+        self.status, self.reason, self.decided = "failed", "connection_lost", True
 
 
 class Call:
@@ -195,6 +200,10 @@ class Call:
         # under the agent, see `leave_and_close_room`); the framework closes the session only
         # for the caller leaving or the room being deleted, so a removal ends the call here.
         def on_participant_disconnected(participant: rtc.RemoteParticipant) -> None:
+            if is_phone_line(participant) and line_lost(participant):
+                logger.info("the caller's phone line was lost", extra={"room": self.room})
+                self.ending.line_lost()
+                return  # the session closes for the caller leaving
             if (
                 participant.disconnect_reason == rtc.DisconnectReason.PARTICIPANT_REMOVED
                 and participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
@@ -246,6 +255,9 @@ class Call:
             caller_speaking=lambda: caller_silence_of(session.vad) == 0,
         )
         vectorize_speaking_rate(session.output.audio)
+        line = PhoneLine(self.ctx.room, session)
+        line.follow()
+        self.ctx.add_shutdown_callback(line.aclose)
 
     def tool_hooks(
         self, agent: ResolvedAgent, session: AgentSession, knowledge: Retriever | None
@@ -263,6 +275,13 @@ class Call:
             logger.info("handing the call over to %s", to or "a person", extra={"room": self.room})
             if self.recorder is not None:
                 self.recorder.event("agent.handoff", {"to": to, "reason": reason})
+                if (
+                    to is not None
+                    and is_phone_number(to)
+                    and any(is_phone_line(p) for p in self.ctx.room.remote_participants.values())
+                ):
+                    # The provider dials it once the agent has left (the stream's end).
+                    await self.recorder.transfer(to)
             await end_call("transferred")
 
         def filler() -> None:

@@ -172,6 +172,11 @@ class ConversationRecorder:
         """Report another event of the call (e.g. `error.occurred`) to the webhooks."""
         self._queue.put_nowait(("event", {"name": name, "data": data}))
 
+    async def transfer(self, to: str) -> None:
+        """Record where the call is handed over to, at once (the phone provider asks for it
+        as soon as the agent leaves)."""
+        await self._write("transfer", {"to": to})
+
     async def finish(self, *, status: str, reason: str, recording: Path | None = None) -> None:
         """Store the call's recording (Ogg/Opus at `recording`), then write what is queued
         and the end of the call, waiting at most `finish_grace` s for an unreachable store."""
@@ -299,6 +304,13 @@ class ConversationRecorder:
         event = "tool.executed" if use["status"] == "success" else "tool.failed"
         await enqueue(session, self.call.company_id, event, {**self._ids(), **use})
 
+    async def _transfer(self, session: AsyncSession, *, to: str) -> None:
+        row = await self._conversations(session).get(
+            company_id=self.call.company_id, conversation_id=self.call.conversation_id
+        )
+        if row is not None:
+            row.transfer_to = to
+
     async def _event(self, session: AsyncSession, *, name: str, data: dict[str, Any]) -> None:
         await enqueue(session, self.call.company_id, name, {**self._ids(), **data})
 
@@ -326,6 +338,8 @@ class ConversationRecorder:
             return  # ended through the API before the agent joined
         if row.end_requested_at is not None:
             status, reason = "success", "ended_by_api"
+        elif row.transfer_to is not None:  # handed over, by the agent or through the API
+            status, reason = "success", "transferred"
         row.status, row.end_reason = status, reason
         row.ended_at = row.last_seen_at = utcnow()
         row.metrics = CallLatency.of_turns(self._turns).model_dump()
@@ -337,6 +351,7 @@ class ConversationRecorder:
         "message": _message,
         "event": _event,
         "tool": _tool,
+        "transfer": _transfer,
         "beat": _beat,
         "finish": _finish,
     }

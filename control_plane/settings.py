@@ -144,6 +144,15 @@ class Settings(ServiceSettings):
 
     call_token_ttl_seconds: int = 600
     """How long a call's token admits the caller; a call not joined by then is failed."""
+    public_url: str = ""
+    """This control plane's address as a telephony provider reaches it
+    (`https://voice.example.com`): the provider's webhooks are signed for that URL. Empty: the
+    address each request came to."""
+    telephony_gateway_url: str = "ws://127.0.0.1:8765/twilio/media"
+    """The phone gateway's media-stream URL as the provider reaches it (`wss://...`)."""
+    twilio_base_url: str = "https://api.twilio.com"
+    phone_ring_seconds: int = Field(default=30, ge=5, le=600)
+    """How long an outgoing call rings before it is `no-answer`."""
     webhook_dispatcher: bool = True
     """Deliver webhooks from this process (any number of control planes may)."""
     webhook_poll_seconds: float = 0.5

@@ -254,6 +254,33 @@ def control_plane_process(
     return proc
 
 
+def gateway_process(port: int, *, livekit_url: str, log_path: Path) -> ManagedProcess:
+    """Start the phone gateway (`python -m telephony`) and wait until it answers."""
+    ensure_port_free(port, "the phone gateway", "GATEWAY_PORT")
+    proc = ManagedProcess(
+        "phone-gateway",
+        [sys.executable, "-m", "telephony"],
+        log_path,
+        {
+            **os.environ,
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(port),
+            "LIVEKIT_URL": livekit_url,
+        },
+    )
+    proc.start()
+    try:
+        proc.wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/health"),
+            30,
+            f"the phone gateway does not answer on port {port}",
+        )
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 def redis_ok(port: int) -> bool:
     """A Redis server answers PING on 127.0.0.1:`port`."""
     try:

@@ -23,6 +23,7 @@ from ..store.migrate import upgrade
 from . import metrics
 from .compat import account as compat_account
 from .compat import agents as compat_agents
+from .compat import calls as compat_calls
 from .compat import chat as compat_chat
 from .compat import chat_api
 from .compat import conversations as compat_conversations
@@ -30,7 +31,16 @@ from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
-from .routes import analytics, conversations, integrations, speech, voice_agents, voices, webhooks
+from .routes import (
+    analytics,
+    conversations,
+    integrations,
+    phone,
+    speech,
+    voice_agents,
+    voices,
+    webhooks,
+)
 from .routes.health import router as health_router
 
 
@@ -146,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(speech.router)
     app.include_router(voice_agents.router)
     app.include_router(conversations.router)
+    app.include_router(phone.router)  # before `/integrations/{provider}`
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
     app.include_router(compat_account.router)
@@ -154,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
     app.include_router(compat_chat.router)
+    app.include_router(compat_calls.router)
     app.include_router(chat_api.router)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)

@@ -43,16 +43,27 @@ def livekit_api(settings: Settings) -> api.LiveKitAPI:
 
 
 def caller_token(
-    settings: Settings, *, room_name: str, identity: str, dispatch: dict[str, Any]
+    settings: Settings,
+    *,
+    room_name: str,
+    identity: str,
+    dispatch: dict[str, Any],
+    phone_line: dict[str, str] | None = None,
 ) -> str:
     """A token for the caller to join the call's room; joining dispatches the agent into it
-    with `dispatch` as its job's metadata."""
-    return (
+    with `dispatch` as its job's metadata. A phone line (`phone_line`: its attributes, the
+    number and direction) joins as a SIP participant, as LiveKit's own telephony does (its
+    keypad digits are relayed only from those), and may say how it left in its attributes."""
+    token = (
         api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
         .with_identity(identity)
         .with_name(identity)
         .with_ttl(timedelta(seconds=settings.call_token_ttl_seconds))
-        .with_grants(api.VideoGrants(room_join=True, room=room_name))
+        .with_grants(
+            api.VideoGrants(
+                room_join=True, room=room_name, can_update_own_metadata=phone_line is not None
+            )
+        )
         .with_room_config(
             api.RoomConfiguration(
                 name=room_name,
@@ -69,8 +80,10 @@ def caller_token(
                 ],
             )
         )
-        .to_jwt()
     )
+    if phone_line is not None:
+        token = token.with_kind("sip").with_attributes(phone_line)
+    return token.to_jwt()
 
 
 async def request_end(

@@ -247,6 +247,18 @@ class Conversation(Base):
     )
     """The deployment a chat came through, when it came through one."""
 
+    phone_number: Mapped[str | None] = mapped_column(String(32), default=None)
+    """A phone call's other party: the caller's number (inbound) or the number called."""
+    direction: Mapped[str | None] = mapped_column(String(16), default=None)
+    """A phone call's `inbound` or `outbound`."""
+    provider_call_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    """The telephony provider's id of a phone call (Twilio's `CallSid`)."""
+    telephony_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    """The provider's last status of a phone call (`ringing`, `in-progress`, `completed`,
+    `busy`, `no-answer`, `failed`, `canceled`)."""
+    transfer_to: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Where the call is being handed over to (a phone number), once it is."""
+
     __table_args__ = (
         Index("ix_conversations_company_session", "company_id", "session_id", unique=True),
     )
@@ -403,4 +415,24 @@ class McpServer(Base):
     tools: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """What it offered when last checked: name, description, parameters."""
     checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PhoneNumber(Base):
+    """A company's phone number at a telephony provider, and the agent that answers it."""
+
+    __tablename__ = "phone_numbers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="SET NULL"), index=True
+    )
+    """Who answers it (none: calls to it are refused)."""
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    """E.164, `+15550001111`: a number belongs to one company."""
+    provider: Mapped[str] = mapped_column(String(16), default="twilio")
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from .deployments import DeploymentRepository
 from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
 from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePassages
 from .mcp import McpServerRepository
+from .phone import PhoneNumberRepository
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "IssuedKey",
     "KnowledgeRepository",
     "McpServerRepository",
+    "PhoneNumberRepository",
     "ProviderKeyRepository",
     "StorePassages",
     "StoredPassage",
