@@ -96,7 +96,7 @@ class TurnDetection(_Contract):
     vad: Literal["webrtc", "silero"] = "silero"
     """The turn VAD: Silero (20 ms of CPU per second of audio; 1% of turns cut at a pause with
     a 0.6 s hold, coughs ignored) or WebRTC (3 ms; 7% at 0.6 s). benchmarks/RESULTS.md"""
-    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_aggressiveness: Annotated[int, BeforeValidator(whole_number)] = Field(default=2, ge=0, le=3)
     """WebRTC VAD: how readily audio counts as non-speech (0-3)."""
     vad_frame_ms: Literal[10, 20, 30] = 20
     """WebRTC VAD: frame length in milliseconds."""
@@ -162,7 +162,7 @@ class KnowledgeSettings(_Contract):
     """How the agent answers from its knowledge base (the items added to it through
     `/v1/api/knowledge-base`)."""
 
-    top_k: int = Field(default=3, ge=1, le=10)
+    top_k: Annotated[int, BeforeValidator(whole_number)] = Field(default=3, ge=1, le=10)
     """Passages at most put before the model each turn."""
     min_score: float = Field(default=0.82, ge=0.0, le=1.0)
     """Cosine similarity a passage needs to count as relevant. The packaged multilingual-e5

@@ -13,6 +13,7 @@ import pytest
 
 from fake_providers.elevenlabs import FakeElevenLabs
 from fake_providers.openai import FakeOpenAI
+from fake_providers.twilio import FakeTwilio
 from simulator.stack import ROOT, Stack, StackConfig, redis_process
 
 TEST_PORTS = {
@@ -28,6 +29,8 @@ ELEVENLABS_KEY = "sk_test_eleven_acme_0001"
 ELEVENLABS_OTHER_KEY = "sk_test_eleven_other_0002"
 OPENAI_KEY = "sk-test-openai-acme-0003"
 PROVIDER_KEYS_SECRET = "q1r9y9Xc2n0oH6o4cC2m6m4v2XoZ1mYdY0n8k7L3b1M="
+TWILIO_ACCOUNT = "AC" + "5e" * 16
+TWILIO_TOKEN = "twilio-test-token-0123456789"  # noqa: S105 - the fake's test account
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +48,14 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A local server speaking Twilio's REST API (the phone tests run their own, which also
+    places calls)."""
+    with FakeTwilio(accounts={TWILIO_ACCOUNT: TWILIO_TOKEN}) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
 def recordings_dir(tmp_path_factory) -> Path:
     """Where the test worker stores call recordings and the control planes read them."""
     return tmp_path_factory.mktemp("recordings")
@@ -52,13 +63,17 @@ def recordings_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def provider_env(
-    fake_elevenlabs: FakeElevenLabs, fake_openai: FakeOpenAI, recordings_dir: Path
+    fake_elevenlabs: FakeElevenLabs,
+    fake_openai: FakeOpenAI,
+    fake_twilio: FakeTwilio,
+    recordings_dir: Path,
 ) -> dict[str, str]:
     """Environment shared by the test control planes and worker: the fake vendors, the
     provider-keys secret, the recording store."""
     return {
         "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
         "OPENAI_BASE_URL": fake_openai.base_url,
+        "TWILIO_BASE_URL": fake_twilio.base_url,
         "PROVIDER_KEYS_SECRET": PROVIDER_KEYS_SECRET,
         "RECORDINGS_URL": str(recordings_dir),
         # The fakes and receivers run on loopback, which tenants' URLs may not reach otherwise.

@@ -72,6 +72,13 @@ class ConversationSummary(BaseModel):
     """Seconds from the agent joining to the end of the call."""
     channel: Literal["voice", "chat"] = "voice"
     """`voice` (a call) or `chat` (a text chat: `POST /v1/api/agents/{id}/chat`)."""
+    phone_number: str | None = None
+    """A phone call's other party (the caller, or the number called); null otherwise."""
+    direction: Literal["inbound", "outbound"] | None = None
+    """A phone call's direction."""
+    telephony_status: str | None = None
+    """A phone call's last status from the provider (`ringing`, `in-progress`, `completed`,
+    `busy`, `no-answer`, `failed`, `canceled`)."""
 
     @classmethod
     def of(cls, row: Conversation) -> ConversationSummary:
@@ -86,6 +93,9 @@ class ConversationSummary(BaseModel):
             ended_at=row.ended_at,
             duration=row.duration,
             channel=row.channel,  # type: ignore[arg-type]
+            phone_number=row.phone_number,
+            direction=row.direction,  # type: ignore[arg-type]
+            telephony_status=row.telephony_status,
         )
 
 

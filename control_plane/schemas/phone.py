@@ -8,13 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PHONE = Field(min_length=8, max_length=20, examples=["+15550001111"])
+E164 = r"^\+[1-9][0-9]{6,14}$"
+PHONE = Field(pattern=E164, description="E.164", examples=["+15550001111"])
 
 
 class PhoneNumberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(min_length=8, max_length=20, description="E.164", examples=["+15550001111"])
+    number: str = PHONE
     agent_id: uuid.UUID | None = Field(default=None, description="The agent that answers it")
     label: str | None = Field(default=None, max_length=200)
 
@@ -47,8 +48,7 @@ class PhoneCallIn(BaseModel):
     from_: str | None = Field(
         default=None,
         alias="from",
-        min_length=8,
-        max_length=20,
+        pattern=E164,
         description="One of the company's numbers; default: the agent's, else the first",
     )
     initial_context: dict[str, Any] = Field(default_factory=dict)

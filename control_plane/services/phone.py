@@ -264,9 +264,9 @@ async def place_call(
         )
         if own is None:
             raise Refused(
-                400,
-                "from: no phone number to call from: add one with POST /phone-numbers",
-                field="from",
+                409,
+                "no phone number to call from: add one with POST /phone-numbers",
+                code="no_phone_number",
             )
         from_ = own.number
     else:

@@ -43,7 +43,7 @@ def _item(row: Conversation) -> dict[str, Any]:
         id=row.id,
         agent_id=row.agent_id,
         user_id=row.user_id,
-        phone_number=None,
+        phone_number=row.phone_number,
         channel=row.channel,
         duration=row.duration,
         status=row.status,

@@ -165,7 +165,7 @@ async def update_number(
 
 
 @router.delete(
-    "/phone-numbers/{number_id}", status_code=204, responses=error_responses(401, 404, 429)
+    "/phone-numbers/{number_id}", status_code=204, responses=error_responses(400, 401, 404, 429)
 )
 async def delete_number(
     number_id: uuid.UUID, session: SessionDep, company_id: CompanyDep
