@@ -4,6 +4,7 @@
 roles:
   worker          the voice worker (python -m agent_worker start)
   control-plane   the REST API (python -m control_plane serve)
+  phone-gateway   the phone gateway (python -m telephony): Twilio's media streams <-> rooms
   llm             the embedded LLM server: llama.cpp's OpenAI-compatible server with the
                   packaged model, on LLM_HOST:LLM_PORT (0.0.0.0:8088)
   admin ARGS      the admin commands (python -m control_plane ARGS: create-company, migrate...)
@@ -49,6 +50,10 @@ def control_plane(args: list[str]) -> list[str]:
     return [PYTHON, "-m", "control_plane", "serve", *args]
 
 
+def phone_gateway(args: list[str]) -> list[str]:
+    return [PYTHON, "-m", "telephony", *args]
+
+
 def llm(args: list[str]) -> list[str]:
     from pipelines import PipelineSetupError, llama_server_command
 
@@ -76,13 +81,14 @@ def check(args: list[str]) -> list[str]:
 ROLES: dict[str, Callable[[list[str]], list[str]]] = {
     "worker": worker,
     "control-plane": control_plane,
+    "phone-gateway": phone_gateway,
     "llm": llm,
     "admin": admin,
     "check": check,
 }
 """Each role's command line; the long-running ones are recorded for `healthcheck`."""
 
-SERVICES = ("worker", "control-plane", "llm")
+SERVICES = ("worker", "control-plane", "phone-gateway", "llm")
 
 
 def _status(url: str) -> int:
@@ -108,6 +114,8 @@ def health_urls(role: str) -> list[str]:
         # /health is 503 when the database is unreachable; /openapi.json where it is missing.
         base = f"http://127.0.0.1:{_port('CONTROL_PLANE_PORT', '8000')}"
         return [f"{base}/health", f"{base}/openapi.json"]
+    if role == "phone-gateway":
+        return [f"http://127.0.0.1:{_port('GATEWAY_PORT', '8765')}/health"]
     if role == "llm":
         return [f"http://127.0.0.1:{_port('LLM_PORT', LLM_VARIABLES['LLM_PORT'])}/v1/models"]
     return []

@@ -277,6 +277,25 @@ async def test_a_transfer_dials_the_person_and_fires_the_handoff(
         await receiver.stop()
 
 
+async def test_the_agents_transfer_tool_hands_the_phone_call_over(
+    idle_stack: Stack, line: dict, twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.tool_triggers["person"] = ("transfer_call", {"reason": "asked for a person"})
+    try:
+        call = await call_in(twilio, line["api"])
+        phone = await call.connected(timeout=30)
+        await phone.wait_for_speech(timeout=60)
+        await phone.say(*speech("I want to talk to a person please."))
+        # The agent says its farewell, leaves, and Twilio dials the agent's transfer number.
+        await call.ended(timeout=60)
+        assert call.dialed == "+15550003333"
+        record = await closed(line, phone.start_parameters["conversation_id"])
+        assert (record["status"], record["end_reason"]) == ("success", "transferred")
+        assert [t["name"] for t in record["tools"]] == ["transfer_call"]
+    finally:
+        fake_openai.tool_triggers.pop("person", None)
+
+
 async def test_a_dropped_line_closes_the_record_with_its_reason(
     idle_stack: Stack, line: dict, twilio: FakeTwilio
 ) -> None:

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from agent_worker.settings import Settings as WorkerSettings
 from control_plane.settings import Settings as ControlPlaneSettings
+from telephony.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,7 @@ SCALE_OUT_SETTINGS = {
         "WORKER_DRAIN_SECONDS",
     },
     "control-plane": {"REDIS_URL", "LOG_FORMAT"},
+    "phone-gateway": set(),
 }
 
 
@@ -71,6 +73,7 @@ def _readable_names(role: str) -> set[str]:
     settings: dict[str, type[BaseSettings]] = {
         "worker": WorkerSettings,
         "control-plane": ControlPlaneSettings,
+        "phone-gateway": GatewaySettings,
     }
     return _env_names(settings[role]) | SCALE_OUT_SETTINGS[role]
 
@@ -78,13 +81,13 @@ def _readable_names(role: str) -> set[str]:
 def test_each_service_of_the_image_runs_a_role_of_its_entrypoint() -> None:
     roles = _entrypoint().ROLES
     services = _our_services()
-    assert set(services) == {"worker", "control-plane", "llm"}
+    assert set(services) == {"worker", "control-plane", "phone-gateway", "llm"}
     for name, service in services.items():
         assert service["command"][0] == name
         assert name in roles
 
 
-@pytest.mark.parametrize("role", ["worker", "control-plane", "llm"])
+@pytest.mark.parametrize("role", ["worker", "control-plane", "phone-gateway", "llm"])
 def test_each_variable_a_service_gets_is_a_setting_it_reads(role: str) -> None:
     given = set(_our_services()[role].get("environment", {}))
     assert given - _readable_names(role) == set()
