@@ -527,6 +527,11 @@ class FakePhone:
                 return self.frame_time(index - run)
             await self._next_tick(deadline, "silence")
 
+    def audible_between(self, start: float, end: float) -> bool:
+        """Whether the earpiece played any sound in the frames that started in [start, end)."""
+        first, last = self._index_at(start), self._index_at(end)
+        return any(audible(level) for level in self._levels[first:last])
+
     def heard_pcm(self) -> np.ndarray:
         """Everything the earpiece played since `started_at`, silence included (int16, 8 kHz)."""
         return ulaw_decode(bytes(self._earpiece))

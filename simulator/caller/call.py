@@ -8,7 +8,9 @@ import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+import numpy as np
 from livekit import api, rtc
 
 from shared.livekit_rooms import close_room_after_agent
@@ -16,7 +18,30 @@ from shared.livekit_rooms import close_room_after_agent
 from ..audio import CALLER_RATE, speech_segments
 from .inbox import MetricsInbox
 from .media import STOP_QUIET, AgentListener, Microphone
-from .script import CallReport, CallScript, LiveKitEndpoint, TurnResult, Utterance
+from .script import AgentSpeech, CallReport, CallScript, LiveKitEndpoint, TurnResult, Utterance
+
+
+class Voice(Protocol):
+    """Where the caller speaks: a room's microphone track, or a phone line."""
+
+    frame_ms: int
+
+    async def say(self, audio: np.ndarray) -> list[float]: ...
+
+
+class Ears(Protocol):
+    """What the caller hears of the agent: its room track, or a phone's earpiece."""
+
+    async def next_speech(
+        self, *, after: float, start_timeout: float, end_silence: float, max_duration: float = 60
+    ) -> AgentSpeech | None: ...
+
+    async def speech_start(self, *, after: float, within: float) -> float | None: ...
+
+    async def quiet_from(self, *, after: float, quiet: float, within: float) -> float | None: ...
+
+    def audible_between(self, start: float, end: float) -> bool: ...
+
 
 AGENT_LEAVE_TIMEOUT = 5.0
 """How long a hung-up caller's room is left for the agent to leave on its own: a caller
@@ -95,7 +120,7 @@ async def _converse(
             )
         turns: list[TurnResult] = []
         for utt in script.turns:
-            turns.append(await _take_turn(mic, listener, utt, script))
+            turns.append(await take_turn(mic, listener, utt, script))
             if (onset := turns[-1].interjected_at) is not None:
                 turns[-1].agent_paused_at = inbox.agent_paused(after=onset)
             if script.on_turn is not None:
@@ -111,9 +136,8 @@ async def _converse(
     return CallReport(room_name, join_time, agent_join, greeting, turns, left[0] if left else None)
 
 
-async def _take_turn(
-    mic: Microphone, listener: AgentListener, utt: Utterance, script: CallScript
-) -> TurnResult:
+async def take_turn(mic: Voice, listener: Ears, utt: Utterance, script: CallScript) -> TurnResult:
+    """Say one utterance (and what it says over the reply) and hear the agent's reply."""
     _, speech_end = utt.speech_bounds()
     sent_at = await mic.say(utt.audio)
     last_frame = min(int(speech_end * 1000 / mic.frame_ms), len(sent_at) - 1)

@@ -21,6 +21,9 @@ from fake_providers.openai import FakeOpenAI
 from fake_providers.twilio import FakeTwilio, speech
 from fake_providers.twilio.signature import compute_signature
 from shared.audio import resample
+from simulator.caller import CallScript, Interjection, Utterance
+from simulator.caller.phone import phone_call
+from simulator.speech import render_speech
 from simulator.stack import Stack, gateway_process
 from simulator.transcribe import HeardTranscriber
 from tests.conftest import OPENAI_KEY, TEST_AGENT_NAME
@@ -237,6 +240,56 @@ async def test_barge_in_over_the_phone_clears_the_queued_reply(
         assert any(m["interrupted"] for m in replies), replies
     finally:
         fake_openai.reply_fn = None
+
+
+async def test_the_simulator_measures_a_scripted_call_over_the_phone(
+    idle_stack: Stack, line: dict, twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """The simulator's caller script (turns, a barge-in) on the phone path: voice-to-voice and
+    the barge-in stop are measured at the phone's earpiece, as on a WebRTC call."""
+    fake_openai.reply_fn = lambda messages: " ".join(
+        f"Part {n}: we bake bread, rolls and cakes every morning." for n in range(6)
+    )
+    question = "What do you bake on weekdays?"
+    script = CallScript(
+        turns=[
+            Utterance(
+                render_speech(question),
+                question,
+                interjection=Interjection(render_speech("Wait, stop please."), after=1.5),
+            )
+        ],
+        greeting_timeout=60,
+        reply_timeout=60,
+    )
+    try:
+        report = await phone_call(
+            twilio,
+            script,
+            voice_url=f"{line['api']}/telephony/twilio/voice",
+            to=NUMBER,
+            from_=CALLER,
+            account_sid=ACCOUNT,
+        )
+    finally:
+        fake_openai.reply_fn = None
+    assert report.greeting is not None
+    assert {"thank", "calling", "bakery"} & words(await heard_text_48k(report.greeting.audio))
+    turn = report.turns[0]
+    assert turn.reply is not None and turn.voice_to_voice is not None
+    assert 0.2 < turn.voice_to_voice < 10, turn.voice_to_voice
+    # The agent was cut off: its audio stopped at the earpiece after the caller spoke over it.
+    assert turn.interjected_at is not None and turn.agent_stopped_at is not None
+    assert 0 < turn.agent_stopped_at - turn.interjected_at < 2.0
+    record = await closed(line, report.room)
+    assert record["phone_number"] == CALLER
+    assert any(m["interrupted"] for m in record["transcript"] if m["speaker"] == "agent")
+
+
+async def heard_text_48k(audio: np.ndarray) -> str:
+    from simulator.audio import CALLER_RATE
+
+    return await heard_text(resample(audio, CALLER_RATE, 8000))
 
 
 async def test_a_transfer_dials_the_person_and_fires_the_handoff(
