@@ -18,6 +18,7 @@ from livekit_patches import ffi_routing
 from ..load_report import write_comparison, write_report
 from ..procstats import ProcessSampler
 from ..stack import ROOT, Stack, StackConfig, StackError
+from .phone import PhoneLines, phone_env, start_phone_services
 from .plan import (
     FAKE_PORTS,
     LOAD_AGENT,
@@ -49,10 +50,15 @@ def run_load(
     config = StackConfig(**ports, agent_name=LOAD_AGENT, log_dir=log_dir, worker_env=env)
     stack = Stack(config, llm=local, worker=False)
     utterances = load_utterances(plan.wav_dir)
+    data_dir = out_dir / "phone-store"
+    if plan.phone:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env.update(phone_env(data_dir))
     with stack:
         if not local:
             env.update(start_fakes(stack, plan.providers, log_dir, fake_ports or FAKE_PORTS))
         workers, summon = start_agents(stack, plan, env)
+        phone_api = start_phone_services(stack, data_dir, log_dir) if plan.phone else None
         roots = {name: p.proc.pid for name, p in stack.processes.items() if p.proc}
         roots["simulator"] = os.getpid()
         print(f"stack up (logs in {log_dir}); {describe(plan)}", flush=True)
@@ -61,6 +67,8 @@ def run_load(
         with ProcessSampler(roots, interval=1.0) as sampler:
             run = LoadRun(plan, stack.endpoint, utterances)
             run.summon = summon
+            if phone_api is not None:
+                run.phone = PhoneLines(phone_api, phone_env(data_dir)["DATABASE_URL"])
             steps: list[dict[str, float]] = []
             try:
                 steps = asyncio.run(drive(run, sampler))
@@ -155,6 +163,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--wav-dir", type=Path, help="caller utterances as .wav files")
     parser.add_argument(
+        "--phone",
+        action="store_true",
+        help="callers dial a number through a fake Twilio and the phone gateway (ours only)",
+    )
+    parser.add_argument(
         "--runtime", choices=RUNTIMES, default="ours", help="whose agents answer the calls"
     )
     parser.add_argument(
@@ -184,6 +197,8 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         raise StackError("--workers needs at least 1")
     if args.worker_max_calls is not None and args.worker_max_calls < 1:
         raise StackError("--worker-max-calls needs at least 1")
+    if args.phone and peers:
+        raise StackError("--phone calls our agents only (the peers have no phone gateway)")
     if peers and args.workers > 1:
         raise StackError("--workers runs our worker only; the peers run one process each")
     return LoadPlan(
@@ -221,6 +236,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         workers=args.workers,
         worker_max_calls=args.worker_max_calls,
         runtime=args.runtime,
+        phone=args.phone,
     )
 
 

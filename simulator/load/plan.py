@@ -136,6 +136,8 @@ class LoadPlan:
     livekit-server: LiveKit's dispatch spreads the calls between them."""
     worker_max_calls: int | None = None
     """Each worker's WORKER_MAX_CALLS; None: more than the test places, so none is refused."""
+    phone: bool = False
+    """Callers dial a number through a fake Twilio and the phone gateway (ours only)."""
     runtime: Runtime = "ours"
     """Whose agents answer: this runtime's worker, or a peer (stock livekit-agents as its
     quickstart configures it, or Pipecat), with the same providers; peers need network ones.
@@ -210,7 +212,8 @@ def describe(plan: LoadPlan) -> str:
     if plan.runtime != "ours":
         return f"{what}, {providers}, {plan.runtime} as it ships (hold {plan.hold_ms():.0f} ms)"
     workers = f", {plan.workers} workers" if plan.workers > 1 else ""
-    return f"{what}, {providers}, {plan.vad} VAD hold {plan.hold:g} s{workers}"
+    line = " over phone lines (fake Twilio, phone gateway)" if plan.phone else ""
+    return f"{what}{line}, {providers}, {plan.vad} VAD hold {plan.hold:g} s{workers}"
 
 
 def load_utterances(wav_dir: Path | None) -> list[Utterance]:

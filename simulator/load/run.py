@@ -18,6 +18,7 @@ from ..caller import CallScript, Interjection, LiveKitEndpoint, TurnResult, Utte
 from ..load_report import capacity, format_progress, summarize_steps
 from ..procstats import ProcessSampler
 from ..speech import render_speech
+from .phone import PhoneLines
 from .plan import BARGE_IN, LOAD_AGENT, LoadPlan
 
 
@@ -47,6 +48,8 @@ class LoadRun:
         """Stopped with Ctrl-C (or SIGTERM): a comparison goes no further."""
         self.summon: Callable[[str], Awaitable[None]] | None = None
         """How a peer without LiveKit agent dispatch is brought into a caller's room."""
+        self.phone: PhoneLines | None = None
+        """Where the callers dial, when they call over the phone (`--phone`)."""
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -117,7 +120,10 @@ class LoadRun:
             frame_ms=self.plan.caller_frame_ms,
         )
         try:
-            report = await place_call(self.endpoint, script)
+            if self.phone is not None:
+                report = await self.phone.call(script, index)
+            else:
+                report = await place_call(self.endpoint, script)
             call.update(
                 room=report.room,
                 join_time=report.join_time,
@@ -322,6 +328,8 @@ async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, interrupt)
     progress = asyncio.create_task(run.progress())
+    if run.phone is not None:
+        await run.phone.open(run.plan)
     try:
         if run.plan.mode == "capacity":
             steps = await run_capacity(run)
@@ -329,6 +337,8 @@ async def drive(run: LoadRun, sampler: ProcessSampler) -> list[dict[str, float]]
             steps = await run_fixed(run)
     finally:
         progress.cancel()
+        if run.phone is not None:
+            await run.phone.aclose()
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _terminate)  # the stack must still be stopped

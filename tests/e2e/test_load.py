@@ -111,3 +111,26 @@ def test_redialling_soak_replaces_each_call(tmp_path) -> None:
     ends = [c["ended_at"] for c in calls]
     assert all(calls[i + 1]["started_at"] >= ends[i] for i in range(len(calls) - 1))
     assert report["summary"]["rss_growth_per_ended_call_mb"] is not None
+
+
+def test_calls_over_phone_lines_are_measured_and_reported(tmp_path) -> None:
+    """`--phone`: the callers dial a number through the fake Twilio; the control plane, the
+    phone gateway and our worker answer; the same figures come back, measured at the phones."""
+    providers = Providers(kind="network", stt_ms=50, ttft_ms=100, ttfb_ms=50, reply=REPLY)
+    plan = LoadPlan(calls=2, turns=3, barge_in_every=3, ramp=0.2, providers=providers, phone=True)
+    paths = run_load(plan, tmp_path, ports=PORTS, fake_ports=FAKE_PORTS)
+
+    report = json.loads(paths["report.json"].read_text())
+    assert report["config"]["phone"] is True
+    calls = report["calls"]
+    assert len(calls) == 2 and not [c for c in calls if c["dropped"]], calls
+    assert all(c["turns_done"] == 3 and c["room"].startswith("conv_") for c in calls), calls
+    turns = report["turns"]
+    assert len(turns) == 6 and not [t for t in turns if t["missed"]], turns
+    floor = plan.hold_ms() / 1000 + providers.latency_ms / 1000
+    assert all(floor - 0.05 < t["voice_to_voice"] < 5.0 for t in turns), turns
+    barge_ins = [t for t in turns if t["barge_in"]]
+    assert len(barge_ins) == 2
+    assert all(0 < t["barge_in_stop"] < 2.0 for t in barge_ins), barge_ins
+    # the gateway and the control plane are sampled beside the worker
+    assert report["processes"]["phone-gateway"] and report["processes"]["control-plane"]
