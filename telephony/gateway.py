@@ -8,6 +8,8 @@ import logging
 
 from aiohttp import web
 
+from livekit_patches import ffi_routing
+
 from .bridge import PhoneBridge
 from .settings import GatewaySettings
 
@@ -48,6 +50,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
 
 async def serve(settings: GatewaySettings, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled."""
+    # Each line's audio events straight to that line: the SDK offers every event to every
+    # stream and capture in the process (work in lines^2), as in the worker.
+    ffi_routing.install()
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
