@@ -111,20 +111,7 @@ async def _converse(
         dispatched_at = time.monotonic() if dispatch is not None else t0
         if dispatch is not None:
             await dispatch()
-        greeting = None
-        if script.expect_greeting:
-            greeting = await listener.next_speech(
-                after=dispatched_at,
-                start_timeout=script.greeting_timeout,
-                end_silence=script.end_silence,
-            )
-        turns: list[TurnResult] = []
-        for utt in script.turns:
-            turns.append(await take_turn(mic, listener, utt, script))
-            if (onset := turns[-1].interjected_at) is not None:
-                turns[-1].agent_paused_at = inbox.agent_paused(after=onset)
-            if script.on_turn is not None:
-                script.on_turn(turns[-1])
+        greeting, turns = await converse(mic, listener, script, dispatched_at, inbox)
     finally:
         await mic.aclose()
         await listener.aclose()
@@ -134,6 +121,30 @@ async def _converse(
         turn.agent_metrics = inbox.between(turn.speech_end_at, bounds[i + 1])
     agent_join = listener.joined_at - dispatched_at if listener.joined_at else None
     return CallReport(room_name, join_time, agent_join, greeting, turns, left[0] if left else None)
+
+
+async def converse(
+    mic: Voice,
+    listener: Ears,
+    script: CallScript,
+    since: float,
+    inbox: MetricsInbox | None = None,
+) -> tuple[AgentSpeech | None, list[TurnResult]]:
+    """The script's conversation once the call is up: the greeting heard after `since`,
+    then each turn (with when the worker paused for a barge-in, when its telemetry is heard)."""
+    greeting = None
+    if script.expect_greeting:
+        greeting = await listener.next_speech(
+            after=since, start_timeout=script.greeting_timeout, end_silence=script.end_silence
+        )
+    turns: list[TurnResult] = []
+    for utt in script.turns:
+        turns.append(await take_turn(mic, listener, utt, script))
+        if inbox is not None and (onset := turns[-1].interjected_at) is not None:
+            turns[-1].agent_paused_at = inbox.agent_paused(after=onset)
+        if script.on_turn is not None:
+            script.on_turn(turns[-1])
+    return greeting, turns
 
 
 async def take_turn(mic: Voice, listener: Ears, utt: Utterance, script: CallScript) -> TurnResult:

@@ -1,5 +1,5 @@
 """A scripted call over a phone line: the fake Twilio calls the control plane's number, and the
-same script as a WebRTC call (`call.take_turn`: utterances, barge-ins, backchannels) runs
+same script as a WebRTC call (`call.converse`: utterances, barge-ins, backchannels) runs
 over its phone, so every turn-taking and latency figure can be measured on the phone path.
 
 Voice-to-voice is measured as on WebRTC, at the caller: from the last speech frame sent into
@@ -19,8 +19,8 @@ from fake_providers.twilio.phone import FakePhone, StreamClosed
 from shared.audio import resample
 
 from ..audio import CALLER_RATE
-from .call import take_turn
-from .script import AgentSpeech, CallReport, CallScript, TurnResult
+from .call import converse
+from .script import AgentSpeech, CallReport, CallScript
 
 LINE_RATE = 8000
 LINE_FRAME_MS = 20
@@ -98,18 +98,7 @@ async def phone_call(
     joined = time.monotonic() - placed_at
     mic, listener = PhoneMicrophone(phone), PhoneListener(phone)
     try:
-        greeting = None
-        if script.expect_greeting:
-            greeting = await listener.next_speech(
-                after=placed_at,
-                start_timeout=script.greeting_timeout,
-                end_silence=script.end_silence,
-            )
-        turns: list[TurnResult] = []
-        for utt in script.turns:
-            turns.append(await take_turn(mic, listener, utt, script))
-            if script.on_turn is not None:
-                script.on_turn(turns[-1])
+        greeting, turns = await converse(mic, listener, script, placed_at)
     finally:
         if phone.is_open:
             await phone.hang_up()
