@@ -18,7 +18,7 @@ from agent.contract import AgentConfig
 from benchmarks.turns.common import FRAME_MS, ms
 from benchmarks.turns.room_trials import ScriptedModel, Trial
 from simulator.audio import CALLER_RATE, speech_segments
-from simulator.caller import STOP_QUIET, AgentListener, MetricsInbox, Microphone
+from simulator.caller import STOP_QUIET, AgentListener, MetricsInbox, Microphone, backed_off
 from simulator.stack import Stack
 
 SETTLE_QUIET = 1.5
@@ -27,11 +27,6 @@ RESUME_MARGIN = 2.5
 """Quiet that ends a turn, beyond `false_interruption_timeout`: longer than any pause before a
 resumed reply."""
 REPLY_TIMEOUT = 30.0
-
-
-BACKOFF_DB = 12.0
-"""A drop below the reply's loudest frame before the onset that counts as the agent backing
-off (its voice lowered or stopped), when it lasts `STOP_QUIET`."""
 
 
 def agent_audio(listener: AgentListener) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,24 +61,6 @@ def longest_quiet(times: np.ndarray, loud: np.ndarray, start: float, end: float)
             best = max(best, float(times[k] - times[run_start]))
             run_start = None
     return best
-
-
-def backed_off(times: np.ndarray, levels: np.ndarray, onset: float) -> float | None:
-    """Seconds from the onset until the agent's voice stays `BACKOFF_DB` below its loudest
-    frame of the second before the onset for `STOP_QUIET` (lowered or silent)."""
-    before = levels[(times > onset - 1.0) & (times <= onset)]
-    if not len(before):
-        return None
-    limit = float(before.max()) - BACKOFF_DB
-    after = np.flatnonzero(times > onset)
-    low = levels[after] <= limit
-    span = round(STOP_QUIET * 1000 / FRAME_MS)
-    run = 0
-    for k, is_low in enumerate(low):
-        run = run + 1 if is_low else 0
-        if run >= span:
-            return float(times[after[k - span + 1]]) - onset
-    return None
 
 
 def classify(

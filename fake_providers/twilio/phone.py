@@ -527,6 +527,13 @@ class FakePhone:
                 return self.frame_time(index - run)
             await self._next_tick(deadline, "silence")
 
+    def earpiece_levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """When each earpiece frame started playing (monotonic) and its RMS (int16 scale)."""
+        if self.started_at is None:
+            return np.zeros(0), np.zeros(0)
+        levels = np.array(self._levels, dtype=np.float64)
+        return self.started_at + np.arange(len(levels)) * FRAME_SECONDS, levels
+
     def audible_between(self, start: float, end: float) -> bool:
         """Whether the earpiece played any sound in the frames that started in [start, end)."""
         first, last = self._index_at(start), self._index_at(end)

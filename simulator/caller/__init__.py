@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .call import AGENT_LEAVE_TIMEOUT, join_conversation, place_call
 from .inbox import MetricsInbox
-from .media import AGENT_LEVEL_DBFS, STOP_QUIET, AgentListener, Microphone
+from .media import AGENT_LEVEL_DBFS, BACKOFF_DB, STOP_QUIET, AgentListener, Microphone, backed_off
 from .script import (
     AgentSpeech,
     CallReport,
@@ -28,6 +28,7 @@ from .script import (
 __all__ = [
     "AGENT_LEAVE_TIMEOUT",
     "AGENT_LEVEL_DBFS",
+    "BACKOFF_DB",
     "STOP_QUIET",
     "AgentListener",
     "AgentSpeech",
@@ -39,6 +40,7 @@ __all__ = [
     "Microphone",
     "TurnResult",
     "Utterance",
+    "backed_off",
     "join_conversation",
     "place_call",
 ]

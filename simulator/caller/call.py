@@ -42,6 +42,8 @@ class Ears(Protocol):
 
     def audible_between(self, start: float, end: float) -> bool: ...
 
+    def backed_off_at(self, onset: float) -> float | None: ...
+
 
 AGENT_LEAVE_TIMEOUT = 5.0
 """How long a hung-up caller's room is left for the agent to leave on its own: a caller
@@ -164,7 +166,7 @@ async def take_turn(mic: Voice, listener: Ears, utt: Utterance, script: CallScri
             after=speech_end_at, start_timeout=script.reply_timeout, end_silence=script.end_silence
         )
     )
-    interjected_at = stopped_at = None
+    interjected_at = stopped_at = backed_off_at = None
     started = await listener.speech_start(after=speech_end_at, within=script.reply_timeout)
     if started is not None:
         inter = utt.interjection
@@ -178,6 +180,7 @@ async def take_turn(mic: Voice, listener: Ears, utt: Utterance, script: CallScri
             stopped_at = await listener.quiet_from(
                 after=interjected_at, quiet=STOP_QUIET, within=script.reply_timeout
             )
+            backed_off_at = listener.backed_off_at(interjected_at)
     reply = await replying
     answer = None
     if started is not None and utt.interjection.expect_answer:
@@ -190,5 +193,6 @@ async def take_turn(mic: Voice, listener: Ears, utt: Utterance, script: CallScri
         reply=reply,
         interjected_at=interjected_at,
         agent_stopped_at=stopped_at,
+        agent_backed_off_at=backed_off_at,
         answer=answer,
     )

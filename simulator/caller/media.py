@@ -19,6 +19,30 @@ AGENT_LEVEL_DBFS = -45.0
 """A received 10 ms frame louder than this is agent speech."""
 STOP_QUIET = 0.5
 """Quiet that counts as the agent having stopped (longer than its pauses between words)."""
+BACKOFF_DB = 12.0
+"""A drop below the reply's loudest frame before the onset that counts as the agent backing
+off (its voice lowered or stopped), when it lasts `STOP_QUIET`."""
+
+
+def backed_off(
+    times: np.ndarray, levels: np.ndarray, onset: float, frame_ms: int = FRAME_MS
+) -> float | None:
+    """Seconds from the onset until the agent's voice stays `BACKOFF_DB` below its loudest
+    frame of the second before the onset for `STOP_QUIET` (lowered or silent): what the
+    caller hears of a barge-in when the agent ducks its voice before it stops."""
+    before = levels[(times > onset - 1.0) & (times <= onset)]
+    if not len(before):
+        return None
+    limit = float(before.max()) - BACKOFF_DB
+    after = np.flatnonzero(times > onset)
+    low = levels[after] <= limit
+    span = max(1, round(STOP_QUIET * 1000 / frame_ms))
+    run = 0
+    for k, is_low in enumerate(low):
+        run = run + 1 if is_low else 0
+        if run >= span:
+            return float(times[after[k - span + 1]]) - onset
+    return None
 
 
 class Microphone:
@@ -175,6 +199,13 @@ class AgentListener:
             return None
 
         return await self._wait_for(probe, time.monotonic() + within, poll=0.05)
+
+    def backed_off_at(self, onset: float) -> float | None:
+        """When the agent's voice backed off after `onset` (`backed_off`), as it arrived."""
+        n = min(len(self._times), len(self._levels))
+        times = np.array(self._times[:n])
+        delay = backed_off(times, np.array(self._levels[:n]), onset, self._frame_ms)
+        return None if delay is None else onset + delay
 
     def audible_between(self, start: float, end: float) -> bool:
         """Whether any agent audio frame that arrived in (start, end] was audible."""

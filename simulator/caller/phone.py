@@ -20,6 +20,7 @@ from shared.audio import resample
 
 from ..audio import CALLER_RATE
 from .call import converse
+from .media import backed_off
 from .script import AgentSpeech, CallReport, CallScript
 
 LINE_RATE = 8000
@@ -77,6 +78,12 @@ class PhoneListener:
 
     def audible_between(self, start: float, end: float) -> bool:
         return self.phone.audible_between(start, end)
+
+    def backed_off_at(self, onset: float) -> float | None:
+        times, rms = self.phone.earpiece_levels()
+        dbfs = 20 * np.log10(np.maximum(rms / 32768.0, 1e-6))
+        delay = backed_off(times, dbfs, onset, LINE_FRAME_MS)
+        return None if delay is None else onset + delay
 
 
 async def phone_call(

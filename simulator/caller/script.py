@@ -87,6 +87,10 @@ class TurnResult:
     agent_paused_at: float | None = None
     """When the worker paused the agent's audio after the interjection, by its own report
     (same-host callers only): splits the stop into the agent's reaction and the way back."""
+    agent_backed_off_at: float | None = None
+    """When the agent's voice, as heard, dropped `media.BACKOFF_DB` under its level before the
+    interjection and stayed there (ducked or silent): the first thing a caller barging in
+    hears, sooner than the full stop when the agent ducks."""
     answer: AgentSpeech | None = None
     """The agent's answer to an interjection that `expect_answer`s."""
 
@@ -103,6 +107,13 @@ class TurnResult:
         if self.interjected_at is None or self.agent_paused_at is None:
             return None
         return self.agent_paused_at - self.interjected_at
+
+    @property
+    def barge_in_backoff(self) -> float | None:
+        """Caller starts speaking over the agent -> the agent's voice backs off, as heard."""
+        if self.interjected_at is None or self.agent_backed_off_at is None:
+            return None
+        return self.agent_backed_off_at - self.interjected_at
 
     @property
     def reply_heard(self) -> bool:

@@ -81,6 +81,7 @@ class LoadRun:
                 "barge_in": result.interjected_at is not None,
                 "barge_in_stop": result.barge_in_stop,
                 "barge_in_pause": result.barge_in_pause,
+                "barge_in_backoff": result.barge_in_backoff,
                 "missed": result.reply is None,
             }
         )

@@ -63,7 +63,10 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
         f"{total['turns']} turns, voice-to-voice p50 {_num(total['voice_to_voice_p50_ms'])} ms, "
         f"p95 {_num(total['voice_to_voice_p95_ms'])} ms, "
         f"max {_num(total['voice_to_voice_max_ms'])} ms; "
-        f"barge-in stop p50 {_num(total['barge_in_stop_p50_ms'])} ms, "
+        f"barge-in: the agent's voice backed off p50 "
+        f"{_num(total['barge_in_backoff_p50_ms'])} ms, "
+        f"p95 {_num(total['barge_in_backoff_p95_ms'])} ms, quiet "
+        f"p50 {_num(total['barge_in_stop_p50_ms'])} ms, "
         f"p95 {_num(total['barge_in_stop_p95_ms'])} ms (n={total['barge_in_n']}; the worker "
         f"paused p50 {_num(total['barge_in_pause_p50_ms'])} ms, "
         f"p95 {_num(total['barge_in_pause_p95_ms'])} ms after the onset); "
@@ -82,16 +85,17 @@ def format_markdown(run: Run, summary: Mapping[str, Any], plots: Mapping[str, Pa
             "## Steps",
             "",
             "| calls | turns | v2v p50 ms | v2v p95 ms (90% spread) | v2v max ms "
-            "| barge-in stop p50/p95 ms "
+            "| barge-in back-off p50/p95 ms | barge-in stop p50/p95 ms "
             f"| call loop lag p50/p95 ms | missed | dropped | {worker} CPU % | machine CPU % "
             f"| {worker} RSS MB |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in steps:
             lines.append(
                 f"| {s['concurrent']} | {s['turns']} | {_num(s['voice_to_voice_p50_ms'])} "
                 f"| {_num(s['voice_to_voice_p95_ms'])}{_spread(s['voice_to_voice_p95_spread_ms'])} "
                 f"| {_num(s['voice_to_voice_max_ms'])} "
+                f"| {_num(s['barge_in_backoff_p50_ms'])}/{_num(s['barge_in_backoff_p95_ms'])} "
                 f"| {_num(s['barge_in_stop_p50_ms'])}/{_num(s['barge_in_stop_p95_ms'])} "
                 f"| {_num(s['loop_lag_p50_ms'])}/{_num(s['loop_lag_p95_ms'])} "
                 f"| {s['missed']} | {s['dropped']} | {_num(s['worker_cpu'])} "

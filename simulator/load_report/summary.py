@@ -40,13 +40,15 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
     it could move with as many other turns), voice_to_voice_max_ms, barge_in_turns, barge_in_n
     (turns with a measured stop), barge_in_stop_p50_ms, barge_in_stop_p95_ms,
     barge_in_pause_p50_ms, barge_in_pause_p95_ms (the onset -> the worker's pause, the agent's
-    part of the stop), loop_lag_p50_ms,
+    part of the stop), barge_in_backoff_p50_ms, barge_in_backoff_p95_ms (the onset -> the
+    agent's voice backing off as heard: ducked or stopped), loop_lag_p50_ms,
     loop_lag_p95_ms (over turns, of the worst lateness of the call's event loop in the worker
     during the turn), missed, missed_rate (None without turns).
     """
     v2v = values_of(turns, "voice_to_voice")
     stops = values_of(turns, "barge_in_stop")
     pauses = values_of(turns, "barge_in_pause")
+    backoffs = values_of(turns, "barge_in_backoff")
     lags = [
         m["loop_lag_max"] for t in turns if "loop_lag_max" in (m := t.get("agent_metrics") or {})
     ]
@@ -65,6 +67,8 @@ def summarize_turns(turns: Sequence[Turn]) -> dict[str, Any]:
         "barge_in_stop_p95_ms": _ms(percentile(stops, 0.95)),
         "barge_in_pause_p50_ms": _ms(percentile(pauses, 0.5)),
         "barge_in_pause_p95_ms": _ms(percentile(pauses, 0.95)),
+        "barge_in_backoff_p50_ms": _ms(percentile(backoffs, 0.5)),
+        "barge_in_backoff_p95_ms": _ms(percentile(backoffs, 0.95)),
         "loop_lag_p50_ms": _ms(percentile(lags, 0.5)),
         "loop_lag_p95_ms": _ms(percentile(lags, 0.95)),
         "missed": missed,

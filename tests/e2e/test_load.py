@@ -42,6 +42,8 @@ def test_concurrent_calls_are_measured_and_reported(tmp_path) -> None:
     # the worker reports pausing after the onset, by the time the caller hears it stop (the
     # quiet may begin in a dip of the reply just before the pause reaches the caller)
     assert all(0 < t["barge_in_pause"] < t["barge_in_stop"] + 0.1 for t in barge_ins), barge_ins
+    # the caller hears the agent back off (duck) before its voice is gone
+    assert all(0 < t["barge_in_backoff"] <= t["barge_in_stop"] for t in barge_ins), barge_ins
     assert max(t["concurrent"] for t in turns) >= 2  # the calls overlapped
     # each turn carries how late its call's loop ran in the worker (published every second)
     assert all(0 <= t["agent_metrics"]["loop_lag_max"] < 5 for t in turns), turns
@@ -132,5 +134,6 @@ def test_calls_over_phone_lines_are_measured_and_reported(tmp_path) -> None:
     barge_ins = [t for t in turns if t["barge_in"]]
     assert len(barge_ins) == 2
     assert all(0 < t["barge_in_stop"] < 2.0 for t in barge_ins), barge_ins
+    assert all(0 < t["barge_in_backoff"] <= t["barge_in_stop"] for t in barge_ins), barge_ins
     # the gateway and the control plane are sampled beside the worker
     assert report["processes"]["phone-gateway"] and report["processes"]["control-plane"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.turns.room_call import backed_off, longest_quiet
+from benchmarks.turns.room_call import longest_quiet
+from simulator.caller import backed_off
 
 
 def frames(levels: list[float], start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
