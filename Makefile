@@ -15,7 +15,7 @@ WHEELS        := $(CACHE)/wheels
 APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat lint clean image \
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone lint clean image \
         image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
@@ -117,6 +117,10 @@ bench-llm-cache: setup
 # (benchmarks/RESULTS.md).
 bench-chat: setup
 	$(PY) benchmarks/chat_stream.py
+
+# Phone calls beside WebRTC calls to one agent; Whisper on 8 kHz mu-law (benchmarks/RESULTS.md).
+bench-phone: setup
+	$(PY) benchmarks/phone.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup
