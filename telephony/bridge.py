@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from livekit import rtc
@@ -44,6 +44,13 @@ ENDED_ATTRIBUTE = "phone.ended"
 """Set on the phone participant before it leaves when the line was lost, not hung up."""
 START_TIMEOUT = 10.0
 """Seconds a new stream has to send its `start`."""
+MAX_CALLER_BACKLOG = 0.2
+"""Seconds of the caller's audio queued for the room beyond which new audio is dropped."""
+SILENT_PEAK = 64
+"""An agent chunk whose samples all stay within this (-54 dBFS) is silence."""
+TALKSPURT_HANGOVER = 25
+"""Chunks (of 20 ms) of silence still sent after sound: pauses inside speech keep their
+length, and only the silence between utterances is left to the phone."""
 
 
 class Socket(Protocol):
@@ -65,6 +72,8 @@ class LineStats:
     heard_ms: int = 0
     """Agent audio the provider has confirmed played (its marks came back)."""
     clears: int = 0
+    dropped_chunks: int = 0
+    """Caller audio dropped: before the line was in the room, or behind a backlog."""
     digits: list[str] = field(default_factory=list)
     ended_by: str = ""
 
@@ -86,6 +95,9 @@ class PhoneBridge:
         self._tasks: set[asyncio.Task[None]] = set()
         self._room_gone = asyncio.Event()
         self._pending_marks: dict[str, int] = {}
+        self._live = False
+        """Whether the caller's audio reaches the room (once it is joined and published)."""
+        self._quiet_chunks = 0
 
     async def run(self) -> None:
         messages = aiter(self.socket)
@@ -100,13 +112,19 @@ class PhoneBridge:
             logger.warning("stream %s carries no call token", self.stream.stream_sid)
             await self.socket.close()
             return
+        # The line is read from now on: the provider sends the caller's audio from the start,
+        # and audio left to pile up while the room is joined would reach the room in one burst
+        # and stay that far behind for the whole call (the source plays it at real time).
+        reading = asyncio.ensure_future(self._read(messages))
         try:
             await self.join(token)
         except rtc.ConnectError as exc:
             logger.warning("stream %s could not join its room: %s", self.stream.stream_sid, exc)
+            reading.cancel()
             await self.socket.close()
             return
-        lost = await self.pump_caller(messages)
+        self._live = True
+        lost = await self.pump_caller(reading)
         await self.leave(lost)
 
     async def _await_start(self, messages) -> media.StreamStart:
@@ -162,7 +180,9 @@ class PhoneBridge:
             self._spawn(self.clear())
 
     async def pump_agent(self, track: rtc.Track) -> None:
-        """The agent's audio to the caller, 20 ms at a time as it arrives."""
+        """The agent's audio to the caller, 20 ms at a time as it arrives; silence only
+        within a talkspurt (its pauses), so that the provider's queue is empty when the agent
+        starts speaking and its first words are played at once."""
         assert self.stream is not None
         stream_sid = self.stream.stream_sid
         audio = rtc.AudioStream.from_track(
@@ -171,6 +191,8 @@ class PhoneBridge:
         try:
             async for event in audio:
                 samples = np.frombuffer(event.frame.data, dtype=np.int16)
+                if not self._in_talkspurt(samples):
+                    continue
                 await self._send(media.media(stream_sid, ulaw_encode(samples)))
                 self.stats.agent_chunks += 1
                 if self.stats.agent_chunks % MARK_EVERY == 0:
@@ -181,6 +203,15 @@ class PhoneBridge:
             pass  # the line is gone; `run` ends the call
         finally:
             await audio.aclose()
+
+    def _in_talkspurt(self, samples: np.ndarray) -> bool:
+        """Whether a chunk of agent audio is sent: sound, or a pause of less than
+        `TALKSPURT_HANGOVER` after sound (the phone plays silence on its own)."""
+        if len(samples) and int(np.abs(samples).max()) > SILENT_PEAK:
+            self._quiet_chunks = 0
+            return True
+        self._quiet_chunks += 1
+        return self._quiet_chunks <= TALKSPURT_HANGOVER
 
     async def clear(self) -> None:
         """Drop the audio the provider has queued for the caller."""
@@ -195,12 +226,12 @@ class PhoneBridge:
 
     # --- the provider side -----------------------------------------------------------------------
 
-    async def pump_caller(self, messages) -> bool:
+    async def pump_caller(self, reading: asyncio.Future[bool]) -> bool:
         """The caller's audio, digits and marks until the stream or the room ends; whether the
         line was lost (closed without `stop`)."""
-        reading = asyncio.ensure_future(self._read(messages))
         gone = asyncio.ensure_future(self._room_gone.wait())
-        done, _ = await asyncio.wait({reading, gone}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {reading, gone}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if reading in done:
             gone.cancel()
             return reading.result()
@@ -231,6 +262,12 @@ class PhoneBridge:
         return True
 
     async def _caller_audio(self, ulaw: bytes) -> None:
+        # Audio said before anyone could hear it, or arriving while more than
+        # `MAX_CALLER_BACKLOG` waits for the room (a burst after a stall on the provider's
+        # side): queued, it would delay every later word by as much; it is dropped instead.
+        if not self._live or self._source.queued_duration > MAX_CALLER_BACKLOG:
+            self.stats.dropped_chunks += 1
+            return
         samples = ulaw_decode(ulaw)
         frame = rtc.AudioFrame(samples.tobytes(), media.SAMPLE_RATE, 1, len(samples))
         self.stats.caller_chunks += 1
@@ -282,6 +319,7 @@ class PhoneBridge:
                 "agent_chunks": self.stats.agent_chunks,
                 "heard_ms": self.stats.heard_ms,
                 "clears": self.stats.clears,
+                "dropped_chunks": self.stats.dropped_chunks,
             },
         )
 
