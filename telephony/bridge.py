@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,10 +43,16 @@ CONTROL_TOPIC = "lk.phone"
 """The data topic on which the agent tells the phone line what to do (`{"type": "clear"}`)."""
 ENDED_ATTRIBUTE = "phone.ended"
 """Set on the phone participant before it leaves when the line was lost, not hung up."""
+TRANSCRIPTION_TOPIC = "lk.transcription"
 START_TIMEOUT = 10.0
 """Seconds a new stream has to send its `start`."""
-MAX_CALLER_BACKLOG = 0.2
-"""Seconds of the caller's audio queued for the room beyond which new audio is dropped."""
+CALLER_BACKLOG = 3
+"""Chunks (of 20 ms) of the caller's audio that may wait for the room; older ones are
+dropped."""
+ROOM_QUEUE_MS = 40
+"""The caller's audio the room's source holds before it makes the pump wait, as the
+simulated WebRTC caller's (the SDK's default, 1 s, can hold that much delay for a whole call
+once it has filled)."""
 SILENT_PEAK = 64
 """An agent chunk whose samples all stay within this (-54 dBFS) is silence."""
 TALKSPURT_HANGOVER = 25
@@ -73,7 +80,8 @@ class LineStats:
     """Agent audio the provider has confirmed played (its marks came back)."""
     clears: int = 0
     dropped_chunks: int = 0
-    """Caller audio dropped: before the line was in the room, or behind a backlog."""
+    """Caller audio dropped: before the line was in the room, or while the room did not
+    take it."""
     digits: list[str] = field(default_factory=list)
     ended_by: str = ""
 
@@ -87,7 +95,7 @@ class PhoneBridge:
         self.stats = LineStats()
         self.room = rtc.Room()
         self.stream: media.StreamStart | None = None
-        self._source = rtc.AudioSource(ROOM_SAMPLE_RATE, 1)
+        self._source = rtc.AudioSource(ROOM_SAMPLE_RATE, 1, queue_size_ms=ROOM_QUEUE_MS)
         self._resampler = rtc.AudioResampler(
             media.SAMPLE_RATE, ROOM_SAMPLE_RATE, quality=rtc.AudioResamplerQuality.MEDIUM
         )
@@ -96,6 +104,8 @@ class PhoneBridge:
         self._room_gone = asyncio.Event()
         self._pending_marks: dict[str, int] = {}
         self._live = False
+        self._inbox: deque[bytes] = deque()
+        self._inbox_ready = asyncio.Event()
         """Whether the caller's audio reaches the room (once it is joined and published)."""
         self._quiet_chunks = 0
 
@@ -124,6 +134,7 @@ class PhoneBridge:
             await self.socket.close()
             return
         self._live = True
+        self._spawn(self.pump_caller_audio())
         lost = await self.pump_caller(reading)
         await self.leave(lost)
 
@@ -141,6 +152,8 @@ class PhoneBridge:
         self.room.on("data_received", self._on_data)
         self.room.on("disconnected", lambda *_: self._room_gone.set())
         self.room.on("participant_disconnected", self._on_participant_left)
+        # The agent's transcription streams are for screens; a phone line has none.
+        self.room.register_text_stream_handler(TRANSCRIPTION_TOPIC, lambda _reader, _who: None)
         await self.room.connect(self.livekit_url, token)
         track = rtc.LocalAudioTrack.create_audio_track("phone", self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -247,7 +260,7 @@ class PhoneBridge:
                 message = media.parse(raw.data)
                 event = message["event"]
                 if event == "media":
-                    await self._caller_audio(media.payload_of(message))
+                    self._caller_audio(media.payload_of(message))
                 elif event == "dtmf":
                     await self._digit(media.digit_of(message))
                 elif event == "mark":
@@ -261,18 +274,32 @@ class PhoneBridge:
         self.stats.ended_by = "lost"
         return True
 
-    async def _caller_audio(self, ulaw: bytes) -> None:
-        # Audio said before anyone could hear it, or arriving while more than
-        # `MAX_CALLER_BACKLOG` waits for the room (a burst after a stall on the provider's
-        # side): queued, it would delay every later word by as much; it is dropped instead.
-        if not self._live or self._source.queued_duration > MAX_CALLER_BACKLOG:
+    def _caller_audio(self, ulaw: bytes) -> None:
+        """Hand a chunk of the caller's audio to the room's pump. The provider sends it at
+        the caller's real time whether or not the room takes it (before the line is in the
+        room, or while the track is not flowing yet): audio kept then would delay every later
+        word by as much for the rest of the call, so only the newest `CALLER_BACKLOG` chunks
+        wait and older ones are dropped."""
+        if not self._live:
             self.stats.dropped_chunks += 1
             return
-        samples = ulaw_decode(ulaw)
-        frame = rtc.AudioFrame(samples.tobytes(), media.SAMPLE_RATE, 1, len(samples))
-        self.stats.caller_chunks += 1
-        for resampled in self._resampler.push(frame):
-            await self._source.capture_frame(resampled)
+        if len(self._inbox) >= CALLER_BACKLOG:
+            self._inbox.popleft()
+            self.stats.dropped_chunks += 1
+        self._inbox.append(ulaw)
+        self._inbox_ready.set()
+
+    async def pump_caller_audio(self) -> None:
+        """The caller's audio into the room, as fast as the room takes it."""
+        while True:
+            await self._inbox_ready.wait()
+            while self._inbox:
+                samples = ulaw_decode(self._inbox.popleft())
+                frame = rtc.AudioFrame(samples.tobytes(), media.SAMPLE_RATE, 1, len(samples))
+                self.stats.caller_chunks += 1
+                for resampled in self._resampler.push(frame):
+                    await self._source.capture_frame(resampled)
+            self._inbox_ready.clear()
 
     async def _digit(self, digit: str) -> None:
         self.stats.digits.append(digit)
