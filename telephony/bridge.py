@@ -102,7 +102,6 @@ class PhoneBridge:
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._room_gone = asyncio.Event()
-        self._pending_marks: dict[str, int] = {}
         self._live = False
         self._inbox: deque[bytes] = deque()
         self._inbox_ready = asyncio.Event()
@@ -210,7 +209,6 @@ class PhoneBridge:
                 self.stats.agent_chunks += 1
                 if self.stats.agent_chunks % MARK_EVERY == 0:
                     name = str(self.stats.agent_chunks * 20)
-                    self._pending_marks[name] = self.stats.agent_chunks * 20
                     await self._send(media.mark(stream_sid, name))
         except ConnectionError:
             pass  # the line is gone; `run` ends the call
@@ -265,7 +263,8 @@ class PhoneBridge:
                     await self._digit(media.digit_of(message))
                 elif event == "mark":
                     name = media.mark_name_of(message)
-                    self.stats.heard_ms = self._pending_marks.pop(name, self.stats.heard_ms)
+                    if name.isdigit():  # our marks are named by the audio sent before them
+                        self.stats.heard_ms = max(self.stats.heard_ms, int(name))
                 elif event == "stop":
                     self.stats.ended_by = "caller"
                     return False

@@ -16,7 +16,7 @@ from shared.livekit_rooms import close_room_after_agent, is_agent, participants
 
 from ..jobs.webhooks import enqueue_closed
 from ..settings import Settings
-from ..store.models import Conversation, utcnow
+from ..store.models import Conversation, VoiceAgent, utcnow
 
 logger = logging.getLogger("control_plane.services.calls")
 
@@ -40,6 +40,29 @@ def livekit_api(settings: Settings) -> api.LiveKitAPI:
         settings.livekit_api_key,
         settings.livekit_api_secret.get_secret_value(),
     )
+
+
+def dispatch_for(
+    agent: VoiceAgent,
+    *,
+    conversation_id: str,
+    user_id: str,
+    language: str | None = None,
+    context: dict[str, Any] | None = None,
+    call_settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job metadata that brings `agent` into a call's room (what the worker reads in
+    `agent_worker.agents.resolve_agent`)."""
+    return {
+        "agent_id": str(agent.id),
+        "agent_version": agent.updated_at.isoformat(),
+        "company_id": str(agent.company_id),
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "language": language or agent.language,
+        "initial_context": context or {},
+        "settings": call_settings or {},
+    }
 
 
 def caller_token(

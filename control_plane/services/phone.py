@@ -34,7 +34,7 @@ from ..store.repositories import (
     ProviderKeyRepository,
 )
 from .agents import find_agent
-from .calls import caller_token
+from .calls import caller_token, dispatch_for
 from .refusal import Refused
 
 logger = logging.getLogger("control_plane.services.phone")
@@ -162,16 +162,7 @@ def _stream_twiml(
     settings: Settings, base: str, agent: VoiceAgent, row: Conversation, context: dict[str, Any]
 ) -> str:
     """Connect the call to the gateway, with the token that brings the agent into its room."""
-    dispatch = {
-        "agent_id": str(agent.id),
-        "agent_version": agent.updated_at.isoformat(),
-        "company_id": str(row.company_id),
-        "conversation_id": row.id,
-        "user_id": row.user_id,
-        "language": agent.language,
-        "initial_context": context,
-        "settings": {},
-    }
+    dispatch = dispatch_for(agent, conversation_id=row.id, user_id=row.user_id, context=context)
     token = caller_token(
         settings,
         room_name=row.room_name,

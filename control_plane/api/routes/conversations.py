@@ -38,6 +38,7 @@ from ...services.calls import (
     LiveKitUnavailableError,
     caller_token,
     close_room,
+    dispatch_for,
     hang_up,
     request_end,
 )
@@ -68,16 +69,14 @@ async def start_conversation(
     if len(json.dumps(body.initial_context)) > MAX_CONTEXT_BYTES:
         raise HTTPException(400, f"initial_context: at most {MAX_CONTEXT_BYTES} bytes of JSON")
     conversation_id = f"conv_{uuid.uuid4().hex}"
-    metadata = {
-        "agent_id": str(agent.id),
-        "agent_version": agent.updated_at.isoformat(),
-        "company_id": str(company_id),
-        "conversation_id": conversation_id,
-        "user_id": body.user_id,
-        "language": body.language or agent.language,
-        "initial_context": body.initial_context,
-        "settings": body.settings.model_dump(exclude_none=True),
-    }
+    metadata = dispatch_for(
+        agent,
+        conversation_id=conversation_id,
+        user_id=body.user_id,
+        language=body.language,
+        context=body.initial_context,
+        call_settings=body.settings.model_dump(exclude_none=True),
+    )
     token = caller_token(
         settings, room_name=conversation_id, identity=body.user_id, dispatch=metadata
     )
