@@ -46,13 +46,17 @@ ENDED_ATTRIBUTE = "phone.ended"
 TRANSCRIPTION_TOPIC = "lk.transcription"
 START_TIMEOUT = 10.0
 """Seconds a new stream has to send its `start`."""
-CALLER_BACKLOG = 3
+CALLER_BACKLOG = 2
 """Chunks (of 20 ms) of the caller's audio that may wait for the room; older ones are
 dropped."""
-ROOM_QUEUE_MS = 40
-"""The caller's audio the room's source holds before it makes the pump wait, as the
-simulated WebRTC caller's (the SDK's default, 1 s, can hold that much delay for a whole call
-once it has filled)."""
+ROOM_QUEUE_MS = 0
+"""No queue in the room's source: each 10 ms of the caller's audio goes to the encoder as it
+arrives, as a microphone's does, and the jitter of its arrival is left to the receivers' jitter
+buffers, which adapt. A queue fed at the caller's real time only ever fills: every late burst
+from the provider stayed in it as standing delay for the rest of the call (up to twice its
+size), and the caller was heard that much later on every turn."""
+ROOM_FRAME = ROOM_SAMPLE_RATE // 100
+"""Samples of one 10 ms frame at the room's rate: the size WebRTC's encoder takes."""
 SILENT_PEAK = 64
 """An agent chunk whose samples all stay within this (-54 dBFS) is silence."""
 TALKSPURT_HANGOVER = 25
@@ -107,6 +111,7 @@ class PhoneBridge:
         self._inbox_ready = asyncio.Event()
         """Whether the caller's audio reaches the room (once it is joined and published)."""
         self._quiet_chunks = 0
+        self._partial = np.zeros(0, dtype=np.int16)
 
     async def run(self) -> None:
         messages = aiter(self.socket)
@@ -297,8 +302,20 @@ class PhoneBridge:
                 frame = rtc.AudioFrame(samples.tobytes(), media.SAMPLE_RATE, 1, len(samples))
                 self.stats.caller_chunks += 1
                 for resampled in self._resampler.push(frame):
-                    await self._source.capture_frame(resampled)
+                    for tenth in self._tenths(resampled):
+                        await self._source.capture_frame(tenth)
             self._inbox_ready.clear()
+
+    def _tenths(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
+        """`frame` as 10 ms frames; what is left over waits for the next one (the
+        resampler's output is not always a whole number of them)."""
+        samples = np.concatenate([self._partial, np.frombuffer(frame.data, dtype=np.int16)])
+        whole = len(samples) - len(samples) % ROOM_FRAME
+        self._partial = samples[whole:]
+        return [
+            rtc.AudioFrame(samples[i : i + ROOM_FRAME].tobytes(), ROOM_SAMPLE_RATE, 1, ROOM_FRAME)
+            for i in range(0, whole, ROOM_FRAME)
+        ]
 
     async def _digit(self, digit: str) -> None:
         self.stats.digits.append(digit)
