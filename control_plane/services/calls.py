@@ -17,6 +17,7 @@ from shared.livekit_rooms import close_room_after_agent, is_agent, participants
 from ..jobs.webhooks import enqueue_closed
 from ..settings import Settings
 from ..store.models import Conversation, VoiceAgent, utcnow
+from .refusal import Refused
 
 logger = logging.getLogger("control_plane.services.calls")
 
@@ -40,6 +41,17 @@ def livekit_api(settings: Settings) -> api.LiveKitAPI:
         settings.livekit_api_key,
         settings.livekit_api_secret.get_secret_value(),
     )
+
+
+MAX_CONTEXT_BYTES = 8192
+"""The largest `initial_context` a call may start with (JSON), on every way of starting one:
+it travels in the room's dispatch metadata and in the caller's token."""
+
+
+def check_context(context: dict[str, Any] | None, field: str = "initial_context") -> None:
+    """400 naming `field` when a call's context is too large to carry."""
+    if context and len(json.dumps(context)) > MAX_CONTEXT_BYTES:
+        raise Refused(400, f"{field}: at most {MAX_CONTEXT_BYTES} bytes of JSON", field=field)
 
 
 def dispatch_for(

@@ -34,7 +34,7 @@ from ..store.repositories import (
     ProviderKeyRepository,
 )
 from .agents import find_agent
-from .calls import caller_token, dispatch_for
+from .calls import caller_token, check_context, dispatch_for
 from .refusal import Refused
 
 logger = logging.getLogger("control_plane.services.phone")
@@ -218,7 +218,7 @@ async def answer_incoming(
         return twilio.reject()
     call_sid = hook.get("CallSid")
     conversations = ConversationRepository(session)
-    row = await PhoneNumberRepository(session).phone_call_by_sid(call_sid) if call_sid else None
+    row = await conversations.phone_call_by_sid(call_sid) if call_sid else None
     if row is None:  # Twilio asks again for the same call when an answer was lost
         caller = hook.get("From") or hook.get("Caller") or "anonymous"
         row = await conversations.create(
@@ -249,6 +249,7 @@ async def place_call(
     if not agent.active:
         raise Refused(409, "Voice agent is not active: set active to true to take calls")
     to = check_number(to, "to")
+    check_context(context)
     if from_ is None:
         own = await PhoneNumberRepository(session).for_agent(
             company_id=company_id, agent_id=agent.id
@@ -297,7 +298,7 @@ async def call_status(
 ) -> None:
     """Twilio's report on a call's progress: its status on the record; a call that ended
     unanswered (busy, no-answer, failed, canceled) closed with that reason."""
-    row = await PhoneNumberRepository(session).phone_call(conversation_id)
+    row = await ConversationRepository(session).phone_call(conversation_id)
     if row is None:
         raise Refused(404, "no such phone call")
     hook.verify(await credentials_of(session, vault, row.company_id))
@@ -315,7 +316,7 @@ async def after_stream(
 ) -> str:
     """What the call does once its stream ended: dial the person it is handed to, else hang
     up."""
-    row = await PhoneNumberRepository(session).phone_call(conversation_id)
+    row = await ConversationRepository(session).phone_call(conversation_id)
     if row is None:
         raise Refused(404, "no such phone call")
     hook.verify(await credentials_of(session, vault, row.company_id))

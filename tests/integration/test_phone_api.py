@@ -122,6 +122,19 @@ async def test_calls_that_cannot_be_placed_or_transferred_say_why(api_server: Ap
             "/v1/api/make-call", json={"agent_id": agent_id, "phone_number": "+15550109999"}
         )
         assert resp.status_code == 409 and resp.json()["success"] is False
+        # A context too large to travel with the call, on both routes and on a plain call.
+        large = {"notes": "x" * 9000}
+        resp = await globex.post("/phone-calls", json={**call, "initial_context": large})
+        assert resp.status_code == 400 and "initial_context" in resp.json()["detail"]
+        resp = await globex.post(
+            "/v1/api/make-call",
+            json={"agent_id": agent_id, "phone_number": "+15550109999", "context": large},
+        )
+        assert resp.status_code == 400 and resp.json()["error"]["field"] == "context"
+        resp = await globex.post(
+            "/conversations", json={"agent_id": agent_id, "user_id": "u", "initial_context": large}
+        )
+        assert resp.status_code == 400 and "initial_context" in resp.json()["detail"]
         resp = await globex.post(
             "/v1/api/make-call", json={"agent_id": "agt_123", "phone_number": "+15550109999"}
         )

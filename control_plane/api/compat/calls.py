@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from ...schemas.envelope import envelope_of, ok
 from ...schemas.phone import MakeCallIn, MakeCallOut
 from ...services import phone
+from ...services.calls import check_context
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
@@ -32,6 +33,7 @@ async def make_call(
 ) -> dict[str, Any]:
     """Call `phone_number` with the agent; `call_id` is the conversation's id
     (`GET /v1/api/conversations/{call_id}`)."""
+    check_context(body.context, "context")
     row = await phone.place_call(
         session,
         settings,

@@ -4,7 +4,6 @@ download their recordings."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from ...services.agents import find_agent
 from ...services.calls import (
     LiveKitUnavailableError,
     caller_token,
+    check_context,
     close_room,
     dispatch_for,
     hang_up,
@@ -54,9 +54,6 @@ logger = logging.getLogger("control_plane.conversations")
 router = APIRouter(prefix="/conversations", tags=["conversations"], route_class=GuardedRoute)
 
 
-MAX_CONTEXT_BYTES = 8192
-
-
 @router.post("", status_code=201, responses=error_responses(400, 401, 404, 409, 429))
 async def start_conversation(
     body: ConversationStart, session: SessionDep, settings: SettingsDep, company_id: CompanyDep
@@ -66,8 +63,7 @@ async def start_conversation(
     agent = await find_agent(session, company_id, body.agent_id)
     if not agent.active:
         raise HTTPException(409, "Voice agent is not active: set active to true to take calls")
-    if len(json.dumps(body.initial_context)) > MAX_CONTEXT_BYTES:
-        raise HTTPException(400, f"initial_context: at most {MAX_CONTEXT_BYTES} bytes of JSON")
+    check_context(body.initial_context)
     conversation_id = f"conv_{uuid.uuid4().hex}"
     metadata = dispatch_for(
         agent,

@@ -245,6 +245,18 @@ class ConversationRepository:
             raise TypeError(f"not the result of a DELETE: {type(result).__name__}")
         return result.rowcount
 
+    async def phone_call(self, conversation_id: str) -> Conversation | None:
+        """Any company's phone call by its id (a provider's callback names it; the call's
+        company's credentials verify the request)."""
+        row = await self.session.get(Conversation, conversation_id)
+        return row if row is not None and row.direction is not None else None
+
+    async def phone_call_by_sid(self, call_sid: str) -> Conversation | None:
+        """Any company's phone call by the provider's id of it."""
+        return await self.session.scalar(
+            select(Conversation).where(Conversation.provider_call_id == call_sid)
+        )
+
     async def chat_session(self, *, company_id: uuid.UUID, session_id: str) -> Conversation | None:
         """The company's chat whose client names it `session_id`."""
         return await self.session.scalar(

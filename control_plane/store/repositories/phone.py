@@ -1,4 +1,4 @@
-"""A company's phone numbers, and the phone calls the provider reports on."""
+"""A company's phone numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Conversation, PhoneNumber
+from ..models import PhoneNumber
 
 
 class PhoneNumberRepository:
@@ -49,15 +49,3 @@ class PhoneNumberRepository:
 
     async def delete(self, row: PhoneNumber) -> None:
         await self.session.delete(row)
-
-    async def phone_call(self, conversation_id: str) -> Conversation | None:
-        """Any company's phone call by its id (a provider's callback names it; the call's
-        company's credentials verify the request)."""
-        row = await self.session.get(Conversation, conversation_id)
-        return row if row is not None and row.direction is not None else None
-
-    async def phone_call_by_sid(self, call_sid: str) -> Conversation | None:
-        """Any company's phone call by the provider's id of it."""
-        return await self.session.scalar(
-            select(Conversation).where(Conversation.provider_call_id == call_sid)
-        )
