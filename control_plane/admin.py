@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -14,10 +16,13 @@ from limits import parse_many
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .jobs.retention import purge
+from .security import ROLE_PERMISSIONS
+from .services import users
+from .services.refusal import Refused
 from .settings import Settings, StoreSettings
 from .store.db import create_engine, session_factory
 from .store.migrate import upgrade
-from .store.repositories import ApiKeyRepository, CompanyRepository
+from .store.repositories import ApiKeyRepository, CompanyRepository, UserRepository
 
 
 class AdminError(Exception):
@@ -128,6 +133,47 @@ async def list_companies(session: AsyncSession, _args: argparse.Namespace) -> li
     ]
 
 
+def _read_password() -> str:
+    """The new user's password: asked twice at a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise AdminError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def create_user(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
+    company_id = _uuid(args.company_id, "company")
+    if await CompanyRepository(session).get(company_id=company_id) is None:
+        raise AdminError(f"no company {company_id}")
+    try:
+        user = await users.create_user(
+            session,
+            company_id=company_id,
+            email=args.email,
+            password=_read_password(),
+            name=args.name,
+            role=args.role,
+        )
+    except Refused as exc:
+        raise AdminError(exc.message) from None
+    return {
+        "user_id": str(user.id),
+        "company_id": str(company_id),
+        "email": user.email,
+        "role": user.role,
+    }
+
+
+async def list_users(session: AsyncSession, args: argparse.Namespace) -> list[dict[str, Any]]:
+    company_id = _uuid(args.company_id, "company")
+    return [
+        {"user_id": str(u.id), "email": u.email, "name": u.name, "role": u.role}
+        for u in await UserRepository(session).list(company_id=company_id)
+    ]
+
+
 async def purge_now(session: AsyncSession, args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
     purged = await purge(
@@ -160,6 +206,18 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     p = commands.add_parser("list-keys", help="list API keys (prefixes only)")
     p.add_argument("--company-id", default=None)
     p.set_defaults(action=list_keys)
+    p = commands.add_parser(
+        "create-user",
+        help="add a web console user (password asked, or read from stdin's first line)",
+    )
+    p.add_argument("company_id")
+    p.add_argument("email")
+    p.add_argument("--name", default="")
+    p.add_argument("--role", default="admin", choices=sorted(ROLE_PERMISSIONS))
+    p.set_defaults(action=create_user)
+    p = commands.add_parser("list-users", help="list a company's console users")
+    p.add_argument("company_id")
+    p.set_defaults(action=list_users)
     p = commands.add_parser("list-companies", help="list companies")
     p.set_defaults(action=list_companies)
     p = commands.add_parser(

@@ -1,11 +1,69 @@
-"""API keys: generated with enough entropy that a plain SHA-256 digest is safe to store."""
+"""API keys: generated with enough entropy that a plain SHA-256 digest is safe to store;
+what a key may do; users' passwords (Argon2id: a password has little entropy, so its hash must
+be slow)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 KEY_PREFIX = "vak_"
+
+PERMISSIONS = ("read", "write", "delete", "admin")
+"""What an API key may do: `read` (GET), `write` (create and change), `delete`, and `admin`
+(provider credentials, webhooks, the company's keys)."""
+ROLE_PERMISSIONS = {
+    "admin": PERMISSIONS,
+    "member": ("read", "write", "delete"),
+    "viewer": ("read",),
+}
+"""What a user of each role may do, in the console and with the keys they take."""
+
+
+def key_may(permissions: list[str] | None, needed: str) -> bool:
+    """Whether a key with `permissions` (null: a key of the admin commands, everything) may
+    do what needs `needed`."""
+    return permissions is None or needed in permissions
+
+
+_passwords = PasswordHasher()
+"""argon2-cffi's defaults (RFC 9106's second recommended setting: Argon2id, 64 MiB, 3
+passes)."""
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Checked against when the email is unknown, so that a wrong email takes as long as a
+    wrong password (the time must not tell which one was wrong)."""
+    return _passwords.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one `password_hash` was made of; `None` (no such user) takes
+    the same time and is never right."""
+    try:
+        right = _passwords.verify(password_hash or _unknown_user_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return right and password_hash is not None
+
+
+def new_token() -> str:
+    """A random token (256 bits) for a session cookie or a form's CSRF field."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The digest of a session token, stored instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def generate_api_key() -> str:

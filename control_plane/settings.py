@@ -204,6 +204,12 @@ class Settings(ServiceSettings):
     auth_failure_limit: str = "30/minute"
     """Failed authentications per client address; beyond it, 429 until the window passes
     (behind a proxy, run uvicorn with `--forwarded-allow-ips` so the address is the client's)."""
+    sign_in_failure_limit: str = "5/minute;20/hour"
+    """Wrong passwords (console sign-in, `POST /v1/api/get-api-key`) per email; beyond it,
+    429 until the window passes. They also count per client address in
+    `auth_failure_limit`."""
+    console_session_hours: float = 12.0
+    """How long a console sign-in lasts."""
     chat_conversations_rate_limit: str = "100/minute"
     """The chat API's conversation management, per API key (beside `rate_limit`)."""
     chat_rate_limit: str = "60/minute"

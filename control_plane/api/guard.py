@@ -30,7 +30,8 @@ from starlette.types import Message, Receive
 
 from ..schemas.envelope import ErrorEnvelope
 from ..schemas.errors import ChatErrorResponse, ErrorResponse
-from ..store.models import ApiKey
+from ..security import PERMISSIONS, key_may
+from ..store.models import ApiKey, utcnow
 from ..store.repositories import ApiKeyRepository, DeploymentRepository
 from .errors import error_responses
 from .ratelimit import Counters, RateLimiter
@@ -54,6 +55,8 @@ class GuardSettings:
     """Requests per API key."""
     auth_failure_limit: str
     """Failed authentications per client address."""
+    sign_in_failure_limit: str = "5/minute;20/hour"
+    """Wrong passwords per email."""
     redis_url: str = ""
     """Where the limits are counted, shared by every control plane (`ratelimit`); empty:
     in this process's memory."""
@@ -71,10 +74,27 @@ class RequestGuard:
         self.counters = Counters(settings.redis_url)
         self.requests = RateLimiter(settings.rate_limit, self.counters)
         self.failures = RateLimiter(settings.auth_failure_limit, self.counters)
+        self.wrong_passwords = RateLimiter(settings.sign_in_failure_limit, self.counters)
         self.route_limiters = {
             name: RateLimiter(limit, self.counters) for name, limit in settings.route_limits.items()
         }
         self._key_limiters: dict[str, RateLimiter] = {}
+
+    async def may_try_password(self, request: Request, email: str) -> float | None:
+        """Seconds until a sign-in for `email` from the request's address may be tried, or
+        None: it may now. Wrong passwords count per email (`sign_in_failure_limit`: someone
+        guessing one account's password) and per address with the other failed
+        authentications (`auth_failure_limit`: someone trying many accounts)."""
+        waits = [
+            await self.wrong_passwords.blocked(_password_key(email)),
+            await self.failures.blocked(_client(request)),
+        ]
+        found = [w for w in waits if w is not None]
+        return max(found) if found else None
+
+    async def wrong_password(self, request: Request, email: str) -> None:
+        await self.wrong_passwords.hit(_password_key(email))
+        await self.failures.hit(_client(request))
 
     def key_limit(self, record: ApiKey) -> str:
         """The requests `record` may make: its tier's, its own, or the default limit."""
@@ -102,12 +122,19 @@ class RequestGuard:
         return self.settings.max_upload_bytes if takes_file else self.settings.max_body_bytes
 
     async def authenticate(
-        self, request: Request, *, scoped_ok: bool = False, limits: Iterable[str] = ()
+        self,
+        request: Request,
+        *,
+        scoped_ok: bool = False,
+        limits: Iterable[str] = (),
+        needs: str | None = None,
     ) -> ApiKey:
         """The request's live key record, also left in the request state; 401 without a valid
-        key, 429 over the key's rate (or a route's own `limits`) or after too many failures
-        from the client's address. A key scoped to a deployment serves only routes that take
-        one (`scoped_ok`), and not once its deployment is revoked."""
+        key or with an expired one, 403 when the key lacks the permission the route `needs`
+        (by default what the method does: `method_permission`), 429 over the key's rate (or a
+        route's own `limits`) or after too many failures from the client's address. A key
+        scoped to a deployment serves only routes that take one (`scoped_ok`), and not once
+        its deployment is revoked."""
         client = request.client.host if request.client else "unknown"
         wait = await self.failures.blocked(client)
         if wait is not None:
@@ -132,6 +159,15 @@ class RequestGuard:
         if record is None:
             await self.failures.hit(client)
             raise _refusal(401, "Invalid API key")
+        if record.expires_at is not None and record.expires_at <= utcnow():
+            raise _refusal(
+                401,
+                f"This API key expired at {record.expires_at:%Y-%m-%dT%H:%M:%SZ}: take a new one "
+                "(POST /v1/api/get-api-key)",
+            )
+        needs = needs or method_permission(request.method)
+        if not key_may(record.permissions, needs):
+            raise _refusal(403, f"This API key lacks the `{needs}` permission this request needs")
         wait = await self._limiter(record).hit(str(record.id))
         for name in limits:
             wait = wait or await self.route_limiters[name].hit(f"{name}:{record.id}")
@@ -139,6 +175,38 @@ class RequestGuard:
             raise _refusal(429, f"Rate limit exceeded; retry in {int(wait)} s", wait)
         setattr(request.state, AUTH_STATE, record)
         return record
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _password_key(email: str) -> str:
+    return f"password-for:{email.strip().lower()}"
+
+
+def method_permission(method: str) -> str:
+    """The permission a request of `method` needs unless its route says (`Needs`)."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return "read"
+    return "delete" if method == "DELETE" else "write"
+
+
+class Needs:
+    """A route's (or a router's) dependency naming the permission its keys need instead of
+    the method's (`admin` for provider credentials and webhooks; `read` for a POST that
+    changes nothing); read by the guard before the body."""
+
+    def __init__(self, permission: str) -> None:
+        assert permission in PERMISSIONS, permission
+        self.permission = permission
+
+    async def __call__(self) -> None:
+        return None
+
+
+ADMIN = Depends(Needs("admin"))
+"""In a route's (or router's) `dependencies`: its keys need the `admin` permission."""
 
 
 def request_key(request: Request) -> str | None:
@@ -177,6 +245,10 @@ class GuardedRoute(APIRoute):
             d.call.name for d in _dependencies(self.dependant) if isinstance(d.call, RouteLimit)
         ]
         single = [p.alias for p in _query_params(self.dependant) if not _takes_many(p.field_info)]
+        needs = next(
+            (d.call.permission for d in _dependencies(self.dependant) if isinstance(d.call, Needs)),
+            None,
+        )
 
         async def guarded(request: Request) -> Response:
             guard: RequestGuard = request.app.state.guard
@@ -187,7 +259,9 @@ class GuardedRoute(APIRoute):
             if length is not None and int(length) > limit:
                 raise _refusal(413, _too_large(limit))
             if needs_key:
-                await guard.authenticate(request, scoped_ok=self.scoped_keys, limits=limits)
+                await guard.authenticate(
+                    request, scoped_ok=self.scoped_keys, limits=limits, needs=needs
+                )
             for name in single:  # taken as its last value otherwise, silently
                 if len(request.query_params.getlist(name)) > 1:
                     raise _refusal(400, f"{name}: give it once")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from .seed_agents import Pagination
 
@@ -63,6 +63,32 @@ class KeyCheck(BaseModel):
     permissions: list[str]
     rate_limit: str
     """Requests the key may make (`100/minute`...)."""
+    expires_at: datetime | None = None
+    """When the key stops working; null: never."""
+
+
+Permission = Literal["read", "write", "delete", "admin"]
+
+
+class KeyRequest(BaseModel):
+    """`POST /v1/api/get-api-key`: a user's email and password for a new key."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=256)
+    permissions: list[Permission] | None = Field(default=None, max_length=4)
+    """What the key may do; by default all the user's role may."""
+    expires_in_days: int = Field(default=90, ge=1, le=365)
+    name: str = Field(default="", max_length=200)
+
+
+class IssuedApiKey(BaseModel):
+    api_key: str
+    """Shown once: only its digest is kept."""
+    key_id: uuid.UUID
+    expires_at: datetime
+    permissions: list[str]
 
 
 def clock(seconds: float) -> str:

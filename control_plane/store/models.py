@@ -87,6 +87,51 @@ class ApiKey(Base):
     rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
     """A tier's name (`RATE_LIMIT_TIERS`) or a limit of the key's own (`2000/minute`); null:
     the deployment's `RATE_LIMIT`."""
+    permissions: Mapped[list[str] | None] = mapped_column(default=None)
+    """What the key may do (`read`, `write`, `delete`, `admin`: `security.PERMISSIONS`); null:
+    everything (keys of the admin commands)."""
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    """After this the key is refused (401 saying so); null: never."""
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None, index=True
+    )
+    """The user who took the key with their password (`POST /v1/api/get-api-key`)."""
+
+
+class User(Base):
+    """A person who signs in to the web console (and may take API keys with their password);
+    only the password's Argon2id hash is stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    """Lower-cased; one user per address across companies."""
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    """`admin` (everything), `member` (read, write, delete) or `viewer` (read)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie carries a random token, only its digest is stored."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Every form of the session carries it back (a request forged by another site cannot)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Deployment(Base):

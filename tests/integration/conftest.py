@@ -30,11 +30,12 @@ FAST_WEBHOOKS = {"WEBHOOK_POLL_SECONDS": "0.1", "WEBHOOK_RETRY_BASE_SECONDS": "0
 LOG_DIR = ROOT / ".cache" / "logs" / "tests"
 
 
-def admin(database_url: str, *args: str) -> dict | list:
+def admin(database_url: str, *args: str, stdin: str | None = None) -> dict | list:
     """Run `python -m control_plane <args>` (the real admin command) and parse its JSON."""
     result = subprocess.run(
         [sys.executable, "-m", "control_plane", *args],
         env={**os.environ, "DATABASE_URL": database_url},
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -92,12 +93,27 @@ class ApiServer:
     globex: Tenant
 
     def client(self, tenant: Tenant | None = None, **kwargs) -> httpx.AsyncClient:
-        headers = tenant.headers if tenant else {}
+        headers = {**(tenant.headers if tenant else {}), **kwargs.pop("headers", {})}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=60, **kwargs)
 
     def new_tenant(self, name: str) -> Tenant:
         created = admin(self.database_url, "create-company", name)
         return Tenant(created["company_id"], created["key_id"], created["api_key"])
+
+    def new_user(self, tenant: Tenant, password: str, role: str = "admin") -> str:
+        """A console user of `tenant` (the admin command); returns the email."""
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+        created = admin(
+            self.database_url,
+            "create-user",
+            tenant.company_id,
+            email,
+            "--role",
+            role,
+            stdin=password + "\n",
+        )
+        assert isinstance(created, dict) and created["email"] == email
+        return email
 
 
 @contextmanager

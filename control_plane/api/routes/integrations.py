@@ -40,9 +40,9 @@ from ...store.repositories import ProviderKeyRepository
 from ...voices.catalog import Voice, curated_elevenlabs_voices, installed_local_voices
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
-from ..guard import GuardedRoute
+from ..guard import ADMIN, GuardedRoute
 
-router = APIRouter(tags=["integrations"], route_class=GuardedRoute)
+router = APIRouter(tags=["integrations"], route_class=GuardedRoute, dependencies=[ADMIN])
 
 ProviderPath = Annotated[ProviderName, Path(description="`elevenlabs` or `openai`")]
 

@@ -34,7 +34,7 @@ from ...store.repositories import (
 )
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
-from ..guard import GuardedRoute
+from ..guard import ADMIN, GuardedRoute
 
 router = APIRouter(tags=["phone"], route_class=GuardedRoute)
 
@@ -44,7 +44,9 @@ TWIML = "application/xml"
 # --- the Twilio account -------------------------------------------------------------------------
 
 
-@router.get("/integrations/twilio", responses=error_responses(401, 409, 429))
+@router.get(
+    "/integrations/twilio", responses=error_responses(401, 403, 409, 429), dependencies=[ADMIN]
+)
 async def twilio_status(
     session: SessionDep, company_id: CompanyDep, vault: VaultDep
 ) -> TwilioStatus:
@@ -60,7 +62,11 @@ async def twilio_status(
     )
 
 
-@router.post("/integrations/twilio", responses=error_responses(400, 401, 429, 502))
+@router.post(
+    "/integrations/twilio",
+    responses=error_responses(400, 401, 403, 429, 502),
+    dependencies=[ADMIN],
+)
 async def twilio_connect(
     body: TwilioAccountIn,
     session: SessionDep,
@@ -80,7 +86,11 @@ async def twilio_connect(
     )
 
 
-@router.post("/integrations/twilio/test", responses=error_responses(400, 401, 429, 502))
+@router.post(
+    "/integrations/twilio/test",
+    responses=error_responses(400, 401, 403, 429, 502),
+    dependencies=[ADMIN],
+)
 async def twilio_test(
     body: TwilioAccountIn, settings: SettingsDep, company_id: CompanyDep
 ) -> TwilioCheck:
@@ -96,7 +106,12 @@ async def twilio_test(
     return TwilioCheck(valid=True, friendly_name=account.get("friendly_name"))
 
 
-@router.delete("/integrations/twilio", status_code=204, responses=error_responses(401, 404, 429))
+@router.delete(
+    "/integrations/twilio",
+    status_code=204,
+    responses=error_responses(401, 403, 404, 429),
+    dependencies=[ADMIN],
+)
 async def twilio_disconnect(session: SessionDep, company_id: CompanyDep) -> Response:
     if not await ProviderKeyRepository(session).delete(company_id=company_id, provider="twilio"):
         raise Refused(404, "no Twilio account is connected")

@@ -14,9 +14,11 @@ from ...store.models import Webhook
 from ...store.repositories import WebhookDeliveryRepository, WebhookRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
-from ..guard import GuardedRoute
+from ..guard import ADMIN, GuardedRoute
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute)
+router = APIRouter(
+    prefix="/webhooks", tags=["webhooks"], route_class=GuardedRoute, dependencies=[ADMIN]
+)
 
 NOT_FOUND = "Webhook not found"
 

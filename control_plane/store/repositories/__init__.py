@@ -10,12 +10,14 @@ from .keys import ApiKeyRepository, IssuedKey, ProviderKeyRepository
 from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePassages
 from .mcp import McpServerRepository
 from .phone import PhoneNumberRepository
+from .users import ConsoleSessionRepository, UserRepository
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
     "ApiKeyRepository",
     "ClaimedItem",
     "CompanyRepository",
+    "ConsoleSessionRepository",
     "ConversationRepository",
     "DeploymentRepository",
     "DueDelivery",
@@ -26,6 +28,7 @@ __all__ = [
     "ProviderKeyRepository",
     "StorePassages",
     "StoredPassage",
+    "UserRepository",
     "VoiceAgentRepository",
     "WebhookDeliveryRepository",
     "WebhookRepository",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,9 +36,12 @@ class ApiKeyRepository:
         name: str = "",
         deployment_id: uuid.UUID | None = None,
         rate_limit: str | None = None,
+        permissions: list[str] | None = None,
+        expires_at: datetime | None = None,
+        user_id: uuid.UUID | None = None,
     ) -> IssuedKey:
         """A new key of the company; with `deployment_id`, one that serves only that
-        deployment's chat."""
+        deployment's chat; `permissions` null: it may do everything."""
         key = generate_api_key()
         record = ApiKey(
             company_id=company_id,
@@ -46,6 +50,9 @@ class ApiKeyRepository:
             key_hash=hash_api_key(key),
             deployment_id=deployment_id,
             rate_limit=rate_limit,
+            permissions=permissions,
+            expires_at=expires_at,
+            user_id=user_id,
         )
         self.session.add(record)
         await self.session.flush()
