@@ -12,13 +12,24 @@ LLAMA_VER     := 0.3.36
 # A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
 LLAMA_CMAKE   := -DGGML_NATIVE=OFF
 WHEELS        := $(CACHE)/wheels
-APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy
+APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy chromium chromium-driver
+# The web console's call library (livekit-client's browser build), fetched from npm at setup
+# and served by the control plane: no CDN at run time.
+LIVEKIT_CLIENT_VER := 2.23.0
+LIVEKIT_CLIENT_JS  := control_plane/api/console/static/vendor/livekit-client.umd.js
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone lint clean image \
         image-test
 
-setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed
+setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed $(LIVEKIT_CLIENT_JS)
+
+$(LIVEKIT_CLIENT_JS): Makefile
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js to fetch the console's call library"; exit 1; }
+	@mkdir -p $(CACHE)/npm $(dir $@)
+	cd $(CACHE)/npm && npm pack -q livekit-client@$(LIVEKIT_CLIENT_VER) >/dev/null
+	tar -xzf $(CACHE)/npm/livekit-client-$(LIVEKIT_CLIENT_VER).tgz -C $(CACHE)/npm package/dist/livekit-client.umd.js
+	cp $(CACHE)/npm/package/dist/livekit-client.umd.js $@
 
 # Checked again when this file changes (a package added to the list gets installed).
 $(CACHE)/.apt-installed: Makefile
@@ -148,7 +159,7 @@ $(CACHE)/.image-tools:
 	@touch $@
 
 # --layers keeps each step's layer for the next build; --format docker keeps the HEALTHCHECK.
-image: $(CACHE)/.image-tools
+image: $(CACHE)/.image-tools $(LIVEKIT_CLIENT_JS)
 	$(SUDO) scripts/image/base.sh
 	$(SUDO) $(BUILDAH) bud --isolation chroot --pull=never --layers --format docker $(IMAGE_CA) \
 	  -t $(IMAGE) .

@@ -29,6 +29,7 @@ from .compat import chat_api
 from .compat import conversations as compat_conversations
 from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
+from .console import install_console
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import (
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rate_limit=settings.rate_limit,
             rate_limit_tiers=settings.rate_limit_tiers,
             auth_failure_limit=settings.auth_failure_limit,
+            sign_in_failure_limit=settings.sign_in_failure_limit,
             redis_url=settings.redis_url,
             route_limits={
                 "chat_conversations": settings.chat_conversations_rate_limit,
@@ -167,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compat_chat.router)
     app.include_router(compat_calls.router)
     app.include_router(chat_api.router)
+    install_console(app)
     if settings.metrics_enabled:
         metrics.install(app, cache_seconds=settings.metrics_cache_seconds)
     _drop_default_422(app)
