@@ -817,12 +817,16 @@ def phone_line(
     samples: np.ndarray, rate: int, gateway_quality: Any = None, *, ulaw: bool = True
 ) -> np.ndarray:
     """What the worker's STT gets of a phone caller: the fake phone's resampling to 8 kHz and
-    mu-law, the gateway's decode and 8 k -> 48 k, the worker's 48 k -> 16 k (Opus in the room
-    is left out: the WebRTC path has it too). `ulaw` False keeps the band and drops mu-law."""
+    mu-law, the gateway's decode, 8 k -> 48 k, the worker's 48 k -> 16 k (Opus in the room is
+    left out: the WebRTC path has it too). The gateway publishes the line's 8 kHz and WebRTC's
+    send path upsamples it with its sinc resampler, modelled here by soxr's `VERY_HIGH`;
+    `gateway_quality` is the resampler of a gateway that would publish at 48 kHz. `ulaw` False
+    keeps the band and drops mu-law."""
     line = resample(samples, rate, 8000)
     if ulaw:
         line = ulaw_decode(ulaw_encode(line))
-    return rtc_resample(rtc_resample(line, 8000, 48000, gateway_quality), 48000, 16000)
+    quality = rtc.AudioResamplerQuality.VERY_HIGH if gateway_quality is None else gateway_quality
+    return rtc_resample(rtc_resample(line, 8000, 48000, quality), 48000, 16000)
 
 
 def phone_line_ffmpeg(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -857,8 +861,12 @@ CONDITIONS = [
     Condition("8k_no_ulaw", lambda x, r: phone_line(x, r, ulaw=False)),
     Condition("ulaw_at_16k", lambda x, r: ulaw_decode(ulaw_encode(resample(x, r, 16000)))),
     Condition(
-        "phone_resampler_very_high",
-        lambda x, r: phone_line(x, r, rtc.AudioResamplerQuality.VERY_HIGH),
+        "phone_resampler_medium",
+        lambda x, r: phone_line(x, r, rtc.AudioResamplerQuality.MEDIUM),
+    ),
+    Condition(
+        "phone_resampler_quick",
+        lambda x, r: phone_line(x, r, rtc.AudioResamplerQuality.QUICK),
     ),
     Condition("phone_ffmpeg_to_16k", phone_line_ffmpeg),
     Condition("phone_pre_emphasis", lambda x, r: pre_emphasis(phone_line(x, r))),

@@ -4,7 +4,7 @@ other.
 The control plane answered the provider's webhook with TwiML naming this gateway's stream URL
 and a LiveKit token for the call (a `<Parameter>` of the stream). The bridge joins the room as
 the phone participant with that token (joining dispatches the agent), publishes the caller's
-audio (8 kHz mu-law, resampled to 48 kHz), and sends the agent's audio back as 20 ms mu-law
+audio (8 kHz mu-law, decoded and published at its own rate), and sends the agent's audio back as 20 ms mu-law
 chunks as it arrives from the room, which paces it at the caller's real time. A mark after
 every `MARK_EVERY` of audio tells what the caller has actually heard. The agent's `clear` (it
 was interrupted) drops what the provider has queued; keypad digits reach the room as DTMF.
@@ -35,8 +35,12 @@ from . import media
 
 logger = logging.getLogger("telephony.bridge")
 
-ROOM_SAMPLE_RATE = 48000
-"""The rate the caller's audio is published at (WebRTC's own: no second resampling)."""
+ROOM_SAMPLE_RATE = 8000
+"""The rate the caller's audio is published at: the line's own. WebRTC's send path upsamples it
+for the Opus encoder (its sinc resampler, a few ms); a resampler here only added delay. soxr's
+`MEDIUM` (livekit's default) held ~60 ms of a 20 ms chunk stream and gave it out in 60 ms
+bursts: the caller was heard ~90 ms later in the room than a WebRTC caller, and the receivers'
+jitter buffers grew on the bursts (benchmarks/phone_gateway.py measures the difference)."""
 MARK_EVERY = 10
 """Chunks (of 20 ms) of agent audio between marks."""
 CONTROL_TOPIC = "lk.phone"
@@ -52,11 +56,12 @@ dropped."""
 ROOM_QUEUE_MS = 0
 """No queue in the room's source: each 10 ms of the caller's audio goes to the encoder as it
 arrives, as a microphone's does, and the jitter of its arrival is left to the receivers' jitter
-buffers, which adapt. A queue fed at the caller's real time only ever fills: every late burst
-from the provider stayed in it as standing delay for the rest of the call (up to twice its
-size), and the caller was heard that much later on every turn."""
-ROOM_FRAME = ROOM_SAMPLE_RATE // 100
-"""Samples of one 10 ms frame at the room's rate: the size WebRTC's encoder takes."""
+buffers, which adapt. A queue fed at the caller's real time only ever fills: a late burst from
+the provider would stay in it as standing delay for the rest of the call (up to twice its
+size)."""
+RESAMPLER_QUALITY = rtc.AudioResamplerQuality.QUICK
+"""The resampler used when `ROOM_SAMPLE_RATE` is not the line's (`QUICK` gives each chunk out
+as it comes; better ones buffer)."""
 SILENT_PEAK = 64
 """An agent chunk whose samples all stay within this (-54 dBFS) is silence."""
 TALKSPURT_HANGOVER = 25
@@ -99,9 +104,12 @@ class PhoneBridge:
         self.stats = LineStats()
         self.room = rtc.Room()
         self.stream: media.StreamStart | None = None
-        self._source = rtc.AudioSource(ROOM_SAMPLE_RATE, 1, queue_size_ms=ROOM_QUEUE_MS)
-        self._resampler = rtc.AudioResampler(
-            media.SAMPLE_RATE, ROOM_SAMPLE_RATE, quality=rtc.AudioResamplerQuality.MEDIUM
+        self._rate = ROOM_SAMPLE_RATE
+        self._source = rtc.AudioSource(self._rate, 1, queue_size_ms=ROOM_QUEUE_MS)
+        self._resampler = (
+            None
+            if self._rate == media.SAMPLE_RATE
+            else rtc.AudioResampler(media.SAMPLE_RATE, self._rate, quality=RESAMPLER_QUALITY)
         )
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -301,8 +309,9 @@ class PhoneBridge:
                 samples = ulaw_decode(self._inbox.popleft())
                 frame = rtc.AudioFrame(samples.tobytes(), media.SAMPLE_RATE, 1, len(samples))
                 self.stats.caller_chunks += 1
-                for resampled in self._resampler.push(frame):
-                    for tenth in self._tenths(resampled):
+                frames = [frame] if self._resampler is None else self._resampler.push(frame)
+                for at_room_rate in frames:
+                    for tenth in self._tenths(at_room_rate):
                         await self._source.capture_frame(tenth)
             self._inbox_ready.clear()
 
@@ -310,11 +319,12 @@ class PhoneBridge:
         """`frame` as 10 ms frames; what is left over waits for the next one (the
         resampler's output is not always a whole number of them)."""
         samples = np.concatenate([self._partial, np.frombuffer(frame.data, dtype=np.int16)])
-        whole = len(samples) - len(samples) % ROOM_FRAME
+        step = self._rate // 100
+        whole = len(samples) - len(samples) % step
         self._partial = samples[whole:]
         return [
-            rtc.AudioFrame(samples[i : i + ROOM_FRAME].tobytes(), ROOM_SAMPLE_RATE, 1, ROOM_FRAME)
-            for i in range(0, whole, ROOM_FRAME)
+            rtc.AudioFrame(samples[i : i + step].tobytes(), self._rate, 1, step)
+            for i in range(0, whole, step)
         ]
 
     async def _digit(self, digit: str) -> None:
