@@ -123,7 +123,22 @@ def cmd_console(_: argparse.Namespace) -> None:
     stack = Stack(config, livekit=False, llm=not llm_up, worker=False)
     with stack:
         env = stack.worker_environment()
-        sys.exit(subprocess.call([sys.executable, "-m", "agent_worker", "console"], env=env))
+        console = subprocess.Popen([sys.executable, "-m", "agent_worker", "console"], env=env)
+        try:
+            code = console.wait()
+        except KeyboardInterrupt:
+            # The console got the same Ctrl-C: let it restore the terminal it put in raw
+            # mode (killed at once, it leaves the terminal without echo).
+            try:
+                code = console.wait(CONSOLE_EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                console.kill()
+                code = console.wait()
+        sys.exit(code)
+
+
+CONSOLE_EXIT_TIMEOUT = 30.0
+"""Seconds the console has to stop after Ctrl-C before it is killed."""
 
 
 def main() -> None:
