@@ -12,7 +12,8 @@ LLAMA_VER     := 0.3.36
 # A llama.cpp built for the build machine's CPU crashed on others: build for a generic x86-64.
 LLAMA_CMAKE   := -DGGML_NATIVE=OFF
 WHEELS        := $(CACHE)/wheels
-APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy chromium chromium-driver
+APT_PACKAGES  := espeak-ng sox libportaudio2 redis-server haproxy chromium chromium-driver \
+                 pulseaudio pulseaudio-utils libasound2-plugins
 # The web console's call library (livekit-client's browser build), fetched from npm at setup
 # and served by the control plane: no CDN at run time.
 LIVEKIT_CLIENT_VER := 2.23.0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -52,6 +54,7 @@ from ..routes.analytics import agent_analytics
 from . import forms
 from .session import (
     PATH,
+    SIGN_IN_CSRF_COOKIE,
     CsrfRefused,
     SignInNeeded,
     Visitor,
@@ -127,6 +130,31 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+@asynccontextmanager
+async def seen(
+    request: Request, *, admin: bool = False
+) -> AsyncIterator[tuple[AsyncSession, Visitor]]:
+    """A page's store session and signed-in user (`SignInNeeded` without one; 403 for a
+    page of admins to anyone else)."""
+    async with _Db(request) as db:
+        who = await visitor(db, request)
+        if admin and not who.may("admin"):
+            raise HTTPException(403, "Only an admin of your company manages keys and webhooks")
+        yield db, who
+
+
+@asynccontextmanager
+async def posted(
+    request: Request, *, admin: bool = False
+) -> AsyncIterator[tuple[AsyncSession, Visitor, dict[str, str]]]:
+    """A form post's store session, signed-in user and fields, once its CSRF token is the
+    session's (`CsrfRefused` otherwise: nothing is changed)."""
+    form = await _form(request)
+    async with seen(request, admin=admin) as (db, who):
+        check_csrf(who.csrf_token, form.get("csrf_token"))
+        yield db, who, form
+
+
 def _may_change(who: Visitor) -> None:
     if not who.may("write"):
         raise HTTPException(403, "Your role may look but not change anything here")
@@ -163,7 +191,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     form = await _form(request)
-    check_csrf(request.cookies.get("console_sign_in"), form.get("csrf_token"))
+    check_csrf(request.cookies.get(SIGN_IN_CSRF_COOKIE), form.get("csrf_token"))
     email = form.get("email", "").strip()[:320]
     target = _safe_next(form.get("next"))
     guard: RequestGuard = request.app.state.guard
@@ -201,10 +229,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         response = RedirectResponse(f"{PATH}/sign-in", status_code=303)
         await close_session(db, request, response)
         await db.commit()
@@ -216,8 +241,7 @@ async def sign_out(request: Request) -> Response:
 
 @router.get("/agents")
 async def agents_page(request: Request) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         agents = await VoiceAgentRepository(db).list(company_id=who.company_id)
     return page(request, "agents.html", title="Agents", who=who, section="agents", agents=agents)
 
@@ -263,9 +287,8 @@ def _agent_page(
 
 @router.get("/agents/new")
 async def new_agent_page(request: Request) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-    _may_change(who)
+    async with seen(request) as (_db, who):
+        _may_change(who)
     return _agent_page(
         request, who, title="New agent", action=f"{PATH}/agents/new", sections=forms.agent_form()
     )
@@ -273,10 +296,7 @@ async def new_agent_page(request: Request) -> HTMLResponse:
 
 @router.post("/agents/new")
 async def create_agent_page(request: Request) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         _may_change(who)
         values, errors, sections = forms.read_form(form)
         errors = {**forms.check(values), **errors}
@@ -299,8 +319,7 @@ async def create_agent_page(request: Request) -> Response:
 
 @router.get("/agents/{agent_id}")
 async def agent_page(request: Request, agent_id: str) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         agent = await _agent(db, who, agent_id)
         values = VoiceAgentPublic.model_validate(agent).model_dump(mode="json")
     return _agent_page(
@@ -315,10 +334,7 @@ async def agent_page(request: Request, agent_id: str) -> HTMLResponse:
 
 @router.post("/agents/{agent_id}")
 async def save_agent_page(request: Request, agent_id: str) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         _may_change(who)
         agent = await _agent(db, who, agent_id)
         values, errors, sections = forms.read_form(form)
@@ -341,8 +357,7 @@ async def save_agent_page(request: Request, agent_id: str) -> Response:
 
 @router.get("/agents/{agent_id}/talk")
 async def talk_page(request: Request, agent_id: str) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         agent = await _agent(db, who, agent_id)
     return page(
         request, "talk.html", title=f"Talk to {agent.name}", who=who, section="agents",
@@ -354,10 +369,7 @@ async def talk_page(request: Request, agent_id: str) -> HTMLResponse:
 async def start_call(request: Request, agent_id: str) -> JSONResponse:
     """A call of the signed-in user to the agent (the API's `POST /conversations`): the
     browser joins its room with the token."""
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         agent = await _agent(db, who, agent_id)
         try:
             started = await conversations.start_conversation(
@@ -382,10 +394,7 @@ async def start_call(request: Request, agent_id: str) -> JSONResponse:
 async def chat(request: Request, agent_id: str) -> JSONResponse:
     """One message of the text chat (seed 001's agent chat: the answer the agent would give on
     a call)."""
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         agent = await _agent(db, who, agent_id)
         try:
             body = AgentChat(
@@ -419,8 +428,7 @@ async def conversations_page(request: Request) -> HTMLResponse:
     except ValueError:
         page_no = 1
     error = ""
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         agents = await VoiceAgentRepository(db).list(company_id=who.company_id)
         try:
             agent_id = uuid.UUID(filters["agent_id"]) if filters["agent_id"] else None
@@ -449,8 +457,7 @@ STATUSES = ("ongoing", "success", "failed")
 
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         details = await conversations.get_conversation(conversation_id, db, who.company_id)
         agent = (
             await VoiceAgentRepository(db).get(company_id=who.company_id, agent_id=details.agent_id)
@@ -466,8 +473,7 @@ async def conversation_page(request: Request, conversation_id: str) -> HTMLRespo
 
 @router.get("/conversations/{conversation_id}/audio")
 async def conversation_audio(request: Request, conversation_id: str) -> Response:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         return await conversations.get_conversation_audio(
             conversation_id, db, request.app.state.settings, who.company_id
         )
@@ -475,8 +481,7 @@ async def conversation_audio(request: Request, conversation_id: str) -> Response
 
 @router.get("/agents/{agent_id}/analytics")
 async def analytics_page(request: Request, agent_id: str) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await visitor(db, request)
+    async with seen(request) as (db, who):
         agent = await _agent(db, who, agent_id)
         figures = await agent_analytics(str(agent.id), db, who.company_id)
     return page(
@@ -486,13 +491,6 @@ async def analytics_page(request: Request, agent_id: str) -> HTMLResponse:
 
 
 # --- settings: API keys, provider integrations, webhooks ---------------------------------------
-
-
-async def _admin(db: AsyncSession, request: Request) -> Visitor:
-    who = await visitor(db, request)
-    if not who.may("admin"):
-        raise HTTPException(403, "Only an admin of your company manages keys and webhooks")
-    return who
 
 
 async def _settings_page(
@@ -526,24 +524,19 @@ async def _settings_page(
 
 @router.get("/settings")
 async def settings_page(request: Request) -> HTMLResponse:
-    async with _Db(request) as db:
-        who = await _admin(db, request)
+    async with seen(request, admin=True) as (db, who):
         return await _settings_page(request, db, who)
 
 
-async def _settings_form(request: Request) -> tuple[dict[str, str], list[str]]:
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    many = [v for v in form.getlist("permissions") + form.getlist("events") if isinstance(v, str)]
-    return fields, many
+async def _many(request: Request, name: str) -> list[str]:
+    """Every value of a form field given several times (ticked boxes of one name)."""
+    return [v for v in (await request.form()).getlist(name) if isinstance(v, str)]
 
 
 @router.post("/keys")
 async def create_key(request: Request) -> HTMLResponse:
-    form, permissions = await _settings_form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
+        permissions = await _many(request, "permissions")
         wanted = [p for p in PERMISSIONS if p in permissions]
         try:
             days = int(form.get("days") or 90)
@@ -566,10 +559,7 @@ async def create_key(request: Request) -> HTMLResponse:
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
         keys = ApiKeyRepository(db)
         try:
             record = await keys.by_id(key_id=uuid.UUID(key_id))
@@ -584,10 +574,7 @@ async def revoke_key(request: Request, key_id: str) -> Response:
 
 @router.post("/integrations/{provider}")
 async def connect_integration(request: Request, provider: str) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
         if provider not in PROVIDER_TITLES:
             raise HTTPException(404, "No such provider")
         try:
@@ -607,10 +594,7 @@ async def connect_integration(request: Request, provider: str) -> Response:
 
 @router.post("/integrations/{provider}/remove")
 async def disconnect_integration(request: Request, provider: str) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
         if provider not in PROVIDER_TITLES:
             raise HTTPException(404, "No such provider")
         await integrations.disconnect_company_integration(
@@ -623,10 +607,8 @@ async def disconnect_integration(request: Request, provider: str) -> Response:
 
 @router.post("/webhooks")
 async def add_webhook(request: Request) -> HTMLResponse:
-    form, events = await _settings_form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
+        events = await _many(request, "events")
         try:
             body = WebhookCreate(url=form.get("url", "").strip(), events=events)
             hook, secret = await subscribe(
@@ -645,10 +627,7 @@ async def add_webhook(request: Request) -> HTMLResponse:
 
 @router.post("/webhooks/{webhook_id}/delete")
 async def delete_webhook(request: Request, webhook_id: str) -> Response:
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await _admin(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request, admin=True) as (db, who, form):
         await webhooks.delete_webhook(webhook_id, db, who.company_id)
     return RedirectResponse(f"{PATH}/settings?notice=Webhook+deleted", status_code=303)
 
@@ -670,10 +649,7 @@ async def _agent(db: AsyncSession, who: Visitor, agent_id: str) -> Any:
 @router.post("/voices/sample")
 async def voice_sample(request: Request) -> Response:
     """A line in a voice, for the form's "Play a sample" (the API's speech route's code)."""
-    form = await _form(request)
-    async with _Db(request) as db:
-        who = await visitor(db, request)
-        check_csrf(who.csrf_token, form.get("csrf_token"))
+    async with posted(request) as (db, who, form):
         language = (form.get("language") or "en").split("-")[0]
         try:
             speed = float(form.get("voice_speed") or 100)

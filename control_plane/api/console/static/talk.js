@@ -1,7 +1,8 @@
 // "Talk to it": a call from this browser's microphone through LiveKit, its live transcript
 // (the agent's `lk.transcription` text streams: interim as they grow, final when done), each
 // turn's voice-to-voice time heard here (end of the microphone's speech -> the agent's first
-// sound, both read from the audio with an analyser every 10 ms) beside the agent's own stage
+// sound: the microphone's level from an analyser every 10 ms, the agent's from its receiver's
+// statistics every 20 ms) beside the agent's own stage
 // figures (`agent.metrics` data), and a text chat on the chat API.
 (function () {
   "use strict";
@@ -87,10 +88,38 @@
     };
   }
 
-  function startMeter(micStream, agentStream) {
+  // The agent's level from its track's receiver statistics: the energy of the audio decoded
+  // since the last look (WebAudio on a remote track can stay silent in some browsers, and the
+  // RTP level extension is not always negotiated).
+  function receiverMeter(track) {
+    let level = -200, energy = null, duration = null, busy = false;
+    const timer = setInterval(async () => {
+      if (busy || !track.receiver) return;
+      busy = true;
+      try {
+        const stats = await track.receiver.getStats();
+        stats.forEach((r) => {
+          if (r.type !== "inbound-rtp" || r.totalAudioEnergy === undefined) return;
+          if (energy !== null && r.totalSamplesDuration > duration) {
+            const power = (r.totalAudioEnergy - energy) / (r.totalSamplesDuration - duration);
+            level = 10 * Math.log10(power + 1e-20);
+          }
+          energy = r.totalAudioEnergy;
+          duration = r.totalSamplesDuration;
+        });
+      } finally {
+        busy = false;
+      }
+    }, 20);
+    const read = () => level;
+    read.stop = () => clearInterval(timer);
+    return read;
+  }
+
+  function startMeter(micStream, agentTrack) {
     const context = new AudioContext();
     const mic = levelMeter(context, micStream);
-    const agent = levelMeter(context, agentStream);
+    const agent = receiverMeter(agentTrack);
     let lastLoud = null, waiting = null, turn = 0;
     const timer = setInterval(() => {
       const now = performance.now();
@@ -105,7 +134,7 @@
         waiting = null;
       }
     }, 10);
-    return { stop() { clearInterval(timer); context.close(); } };
+    return { stop() { clearInterval(timer); agent.stop(); context.close(); } };
   }
 
   const pendingStages = [];
@@ -179,9 +208,8 @@
       room.on(LK.RoomEvent.TrackSubscribed, (track) => {
         if (track.kind !== "audio") return;
         track.attach(document.getElementById("agent-audio"));
-        const agentStream = new MediaStream([track.mediaStreamTrack]);
         if (meter) meter.stop();
-        meter = startMeter(micStream, agentStream);
+        meter = startMeter(micStream, track);
       });
       room.on(LK.RoomEvent.Disconnected, () => ended("The call has ended."));
       await room.connect(call.url, call.token);
