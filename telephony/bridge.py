@@ -4,8 +4,9 @@ other.
 The control plane answered the provider's webhook with TwiML naming this gateway's stream URL
 and a LiveKit token for the call (a `<Parameter>` of the stream). The bridge joins the room as
 the phone participant with that token (joining dispatches the agent), publishes the caller's
-audio (8 kHz mu-law, decoded and published at its own rate), and sends the agent's audio back as 20 ms mu-law
-chunks as it arrives from the room, which paces it at the caller's real time. A mark after
+audio (8 kHz mu-law, decoded and published at its own rate), and sends the agent's audio back
+as 20 ms mu-law chunks as it arrives from the room, which paces it at the caller's real time.
+A mark after
 every `MARK_EVERY` of audio tells what the caller has actually heard. The agent's `clear` (it
 was interrupted) drops what the provider has queued; keypad digits reach the room as DTMF.
 
