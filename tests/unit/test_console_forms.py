@@ -14,10 +14,7 @@ from control_plane.api.console import forms
 def _submitted(sections: list[forms.Section]) -> dict[str, str]:
     """What a browser sends for the form as shown (an unticked box is not sent)."""
     return {
-        c.name: c.value
-        for s in sections
-        for c in s.controls
-        if c.kind != "checkbox" or c.value
+        c.name: c.value for s in sections for c in s.controls if c.kind != "checkbox" or c.value
     }
 
 
