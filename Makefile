@@ -132,6 +132,7 @@ bench-chat: setup
 
 # Phone calls beside WebRTC calls to one agent; Whisper on 8 kHz mu-law (benchmarks/RESULTS.md).
 bench-phone: setup
+	$(PY) benchmarks/phone_gateway.py
 	$(PY) benchmarks/phone.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
