@@ -20,6 +20,7 @@ from ..recordings import RecordingStore
 from ..store.models import utcnow
 from ..store.outage import OutageLog
 from ..store.repositories import (
+    ConsoleSessionRepository,
     ConversationRepository,
     VoiceAgentRepository,
     WebhookDeliveryRepository,
@@ -33,6 +34,7 @@ class Purged:
     conversations: int = 0
     recordings: int = 0
     webhook_deliveries: int = 0
+    console_sessions: int = 0
 
 
 async def purge(
@@ -68,6 +70,7 @@ async def purge(
     purged.webhook_deliveries = await WebhookDeliveryRepository(session).delete_finished(
         created_before=now - timedelta(days=webhook_log_days)
     )
+    purged.console_sessions = await ConsoleSessionRepository(session).close_expired()
     await session.commit()
     if purged.conversations or purged.webhook_deliveries:
         logger.info("retention purge: %s", purged)

@@ -170,6 +170,8 @@ async def test_build_an_agent_call_it_from_the_browser_and_review_the_call(
     driver.find_element(By.CSS_SELECTOR, "form.agent button[type=submit]").click()
     wait(driver).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "created"))
     agent_url = driver.current_url.split("?")[0]
+    driver.find_element(By.ID, "play-sample").click()  # the voice, as it would greet
+    wait(driver).until(ec.text_to_be_present_in_element((By.ID, "sample-status"), "Playing"))
 
     # Talk to it.
     driver.find_element(By.LINK_TEXT, "Talk to it").click()

@@ -19,7 +19,9 @@ from sqlalchemy import update
 
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import ConsoleSession
-from tests.integration.conftest import ApiServer, Tenant
+from tests.conftest import ELEVENLABS_KEY
+from tests.integration.conftest import ApiServer, Tenant, admin
+from tests.integration.test_chat import chat_agent
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +38,16 @@ def field_value(html: str, name: str) -> str:
     found = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
     assert found, f"no input {name}"
     return unescape(found.group(1))
+
+
+async def expire_sessions(server: ApiServer) -> None:
+    """Every console session of the server's store ends (as if its hours had passed)."""
+    engine = create_engine(server.database_url)
+    async with session_factory(engine)() as session:
+        past = datetime(2020, 1, 1, tzinfo=UTC)
+        await session.execute(update(ConsoleSession).values(expires_at=past))
+        await session.commit()
+    await engine.dispose()
 
 
 @asynccontextmanager
@@ -101,18 +113,18 @@ async def test_forms_need_their_csrf_token_and_sessions_expire(sqlite_api: ApiSe
             listed = (await api.get("/voice-agents")).json()
             assert name not in [a["name"] for a in listed]
 
-        # The session's time runs out.
-        engine = create_engine(sqlite_api.database_url)
-        async with session_factory(engine)() as session:
-            past = datetime(2020, 1, 1, tzinfo=UTC)
-            await session.execute(update(ConsoleSession).values(expires_at=past))
-            await session.commit()
-        await engine.dispose()
+        await expire_sessions(sqlite_api)  # the session's time runs out
         resp = await client.get("/console/agents/new")
         assert resp.status_code == 303
         assert resp.headers["location"].endswith("&reason=expired")
         resp = await client.get(resp.headers["location"])
         assert "Your session has expired" in resp.text
+
+    # Expired sessions nobody comes back with are deleted by the retention purge.
+    async with signed_in(sqlite_api, sqlite_api.acme):
+        await expire_sessions(sqlite_api)
+        purged = admin(sqlite_api.database_url, "purge")
+        assert isinstance(purged, dict) and purged["console_sessions"] >= 1
 
 
 async def test_an_invalid_field_is_marked_and_nothing_typed_is_lost(sqlite_api: ApiServer) -> None:
@@ -182,3 +194,91 @@ async def test_an_invalid_field_is_marked_and_nothing_typed_is_lost(sqlite_api: 
             f"/console/agents/{agent_id}", data={**edited, "csrf_token": csrf_of(page.text)}
         )
         assert resp.status_code == 403
+
+
+async def test_the_text_chat_tab_answers_on_the_chat_api(sqlite_api: ApiServer) -> None:
+    async with sqlite_api.client(sqlite_api.acme) as api:
+        agent = await chat_agent(api)
+    async with signed_in(sqlite_api, sqlite_api.acme) as client:
+        page = await client.get(f"/console/agents/{agent['id']}/talk")
+        assert page.status_code == 200 and 'id="panel-chat"' in page.text
+        token = csrf_of(page.text)
+        url = f"/console/agents/{agent['id']}/chat"
+        first = await client.post(url, data={"csrf_token": token, "message": "Hello there"})
+        assert first.status_code == 200, first.text
+        assert first.json()["response"] == "You said: Hello there. Here is my answer."
+        session_id = first.json()["session_id"]
+        second = await client.post(
+            url, data={"csrf_token": token, "message": "Again", "session_id": session_id}
+        )
+        assert second.json()["session_id"] == session_id
+        assert (await client.post(url, data={"message": "No token"})).status_code == 403
+        empty = await client.post(url, data={"csrf_token": token, "message": ""})
+        assert empty.status_code == 400 and "message" in empty.json()["detail"]
+        # The chat is a conversation of the company, on its page.
+        listed = await client.get("/console/conversations")
+        assert first.json()["conversation_id"] in listed.text
+
+
+async def test_settings_keys_provider_keys_and_webhooks(sqlite_api: ApiServer) -> None:
+    async with signed_in(sqlite_api, sqlite_api.globex) as client:
+        page = await client.get("/console/settings")
+        assert page.status_code == 200
+        token = csrf_of(page.text)
+        # A read-only key, shown once, that reads and may not write; then revoked.
+        resp = await client.post(
+            "/console/keys",
+            data={"csrf_token": token, "name": "dashboard", "permissions": "read", "days": "30"},
+        )
+        assert resp.status_code == 201
+        key = re.search(r'id="shown-once">([^<]+)<', resp.text).group(1)  # type: ignore[union-attr]
+        async with sqlite_api.client(headers={"x-api-key": key}) as api:
+            assert (await api.get("/voice-agents")).status_code == 200
+            assert (await api.post("/voice-agents", json={"name": "x"})).status_code == 403
+            verified = (await api.get("/v1/api/verify")).json()["data"]
+        assert verified["permissions"] == ["read"] and verified["expires_at"]
+        resp = await client.post(
+            "/console/keys", data={"csrf_token": token, "name": "none", "days": "30"}
+        )
+        assert resp.status_code == 400 and "at least one permission" in resp.text
+        resp = await client.post(
+            f"/console/keys/{verified['key_id']}/revoke", data={"csrf_token": token}
+        )
+        assert resp.status_code == 303
+        async with sqlite_api.client(headers={"x-api-key": key}) as api:
+            assert (await api.get("/voice-agents")).status_code == 401
+        # Another company's key cannot be revoked from here.
+        resp = await client.post(
+            f"/console/keys/{sqlite_api.acme.key_id}/revoke", data={"csrf_token": token}
+        )
+        assert resp.status_code == 404
+
+        # A provider key: checked with the provider, then shown masked.
+        resp = await client.post(
+            "/console/integrations/elevenlabs",
+            data={"csrf_token": token, "api_key": "sk_wrong_key_999"},
+        )
+        assert resp.status_code == 400 and 'role="alert"' in resp.text
+        resp = await client.post(
+            "/console/integrations/elevenlabs",
+            data={"csrf_token": token, "api_key": ELEVENLABS_KEY},
+        )
+        assert resp.status_code == 303
+        page = await client.get("/console/settings")
+        assert f"***{ELEVENLABS_KEY[-4:]}" in page.text and ELEVENLABS_KEY not in page.text
+
+        # A webhook to a loopback address is refused by the egress policy, saying so.
+        resp = await client.post(
+            "/console/webhooks",
+            data={"csrf_token": token, "url": "http://127.0.0.1:9/hook", "events": "agent.created"},
+        )
+        assert resp.status_code == 400 and "loopback" in resp.text
+        resp = await client.post(
+            "/console/webhooks", data={"csrf_token": token, "url": "https://example.com/hook"}
+        )
+        assert resp.status_code == 400 and "events" in resp.text
+
+    # Members and viewers do not manage keys or webhooks.
+    async with signed_in(sqlite_api, sqlite_api.globex, role="member") as member:
+        assert (await member.get("/console/settings")).status_code == 403
+        assert ">Settings</a>" not in (await member.get("/console/agents")).text
