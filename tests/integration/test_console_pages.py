@@ -267,12 +267,13 @@ async def test_settings_keys_provider_keys_and_webhooks(sqlite_api: ApiServer) -
         page = await client.get("/console/settings")
         assert f"***{ELEVENLABS_KEY[-4:]}" in page.text and ELEVENLABS_KEY not in page.text
 
-        # A webhook to a loopback address is refused by the egress policy, saying so.
-        resp = await client.post(
-            "/console/webhooks",
-            data={"csrf_token": token, "url": "http://127.0.0.1:9/hook", "events": "agent.created"},
-        )
-        assert resp.status_code == 400 and "loopback" in resp.text
+        # A webhook: its secret shown once, then listed; bad ones refused saying why.
+        hook = {"csrf_token": token, "url": "http://127.0.0.1:9/hook", "events": "agent.created"}
+        resp = await client.post("/console/webhooks", data=hook)
+        assert resp.status_code == 201 and 'id="shown-once"' in resp.text
+        assert "No deliveries yet" in (await client.get("/console/settings")).text
+        resp = await client.post("/console/webhooks", data={**hook, "url": "ftp://example.com/x"})
+        assert resp.status_code == 400 and "url" in resp.text
         resp = await client.post(
             "/console/webhooks", data={"csrf_token": token, "url": "https://example.com/hook"}
         )
