@@ -6,7 +6,7 @@ times) is spoken twice into the same room: by a phone line through the gateway's
 as a provider does), and by a WebRTC publisher (10 ms frames into a 20 ms source queue, as the
 simulated caller does). A hidden subscriber records both tracks' levels every 10 ms; each
 burst's onset and end as it hears them, against their send times, is that path's delay. The
-difference is what the gateway adds (the issue's budget: 30 ms), without an agent, Whisper or
+difference is what the gateway adds (the target: at most 30 ms), without an agent, Whisper or
 a turn detector in between.
 
     .venv/bin/python benchmarks/phone_gateway.py            # table + benchmarks/results JSON
