@@ -135,7 +135,7 @@ class RequestGuard:
         route's own `limits`) or after too many failures from the client's address. A key
         scoped to a deployment serves only routes that take one (`scoped_ok`), and not once
         its deployment is revoked."""
-        client = request.client.host if request.client else "unknown"
+        client = _client(request)
         wait = await self.failures.blocked(client)
         if wait is not None:
             raise _refusal(429, f"Too many failed authentications; retry in {int(wait)} s", wait)
