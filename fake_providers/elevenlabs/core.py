@@ -47,6 +47,15 @@ class _Account:
     subscription: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class _Preview:
+    """A designed voice's preview, waiting to be made a voice by the key that designed it."""
+
+    api_key: str
+    voice: dict[str, Any]
+    expires_at: float
+
+
 class ElevenLabsCore(FakeServer):
     """What every ElevenLabs route stands on: accounts and their voices, quotas, the gate each
     request passes, speech and transcripts. `FakeElevenLabs` adds the routes.
@@ -121,6 +130,7 @@ class ElevenLabsCore(FakeServer):
         self.premade_voices = [v for v in self.library_voices if v["category"] == "premade"]
         self._accounts: dict[str, _Account] = {}
         self._tokens: dict[str, str] = {}
+        self._previews: dict[str, _Preview] = {}
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -134,6 +144,22 @@ class ElevenLabsCore(FakeServer):
         if "*" in self._own_voices:
             return self._own_voices["*"]
         return [_normalize_voice(v) for v in default_own_voices(api_key)]
+
+    def add_own_voice(self, api_key: str, voice: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a voice to `api_key`'s account (a clone or a designed voice); returns it as
+        stored."""
+        added = _normalize_voice(voice)
+        self._own_voices[api_key] = [*self.own_voices(api_key), added]
+        return added
+
+    def remove_own_voice(self, api_key: str, voice_id: str) -> bool:
+        """Remove one of `api_key`'s own voices; False when the account owns no such voice."""
+        own = self.own_voices(api_key)
+        kept = [v for v in own if v["voice_id"] != voice_id]
+        if len(kept) == len(own):
+            return False
+        self._own_voices[api_key] = kept
+        return True
 
     def set_subscription(self, api_key: str, **fields: Any) -> None:
         """Override fields of `api_key`'s subscription (e.g. ``tier``, ``character_limit``)."""

@@ -141,13 +141,16 @@ def _voice_json(voice: Mapping[str, Any], *, owned: bool) -> dict[str, Any]:
 
 
 def _espeak_voice(voice: Mapping[str, Any], text: str, language: str | None = None) -> str:
-    """An espeak-ng voice that fits the ElevenLabs voice's language, accent and gender."""
+    """An espeak-ng voice that fits the ElevenLabs voice's language, accent and gender (or its
+    own ``espeak_variant``, which designed voices carry)."""
     lang = _iso1(language)
     if _ARABIC.search(text) or lang == "ar":
         base = "ar"
     elif (voice.get("accent") or "").split("-")[0] in ("british", "irish", "australian"):
-        base = "en-gb"
+        base = "en"  # British English; "en-gb" names a voice that ignores variants
     else:
         base = "en-us"
+    if variant := voice.get("espeak_variant"):
+        return f"{base}+{variant}"
     gender = voice.get("gender")
     return f"{base}+f3" if gender == "female" else f"{base}+f2" if gender == "neutral" else base
