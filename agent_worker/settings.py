@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
 
     whisper_model: str | None = None
     """Directory of a CTranslate2 Whisper model; default: the packaged tiny.en."""
+    whisper_multilingual_model: str | None = None
+    """The Whisper model of agents whose language is not English, when `WHISPER_MODEL` is
+    English-only; default: Whisper base, joined from its PyPI halves (`MODEL_CACHE_DIR`)."""
     piper_voice: str | None = None
     """Piper `.onnx` voice (its `.onnx.json` beside it); default: the packaged en_US-joe-medium."""
     stt_threads: int = 2
@@ -67,6 +70,7 @@ class Settings(ServiceSettings):
         return dataclasses.replace(
             self.llm_engine_settings(),
             whisper_model=self.whisper_model,
+            whisper_multilingual_model=self.whisper_multilingual_model,
             piper_voice=self.piper_voice,
             stt_threads=self.stt_threads,
             tts_nice=self.tts_nice,

@@ -1,7 +1,8 @@
 """The local speech engines the control plane uses for its TTS and STT endpoints.
 
-They are the same engines the worker runs (Piper, Whisper), loaded on first use and shared by
-the process's requests. Inference is blocking and runs in a thread.
+They are the same engines the worker runs (Piper and espeak-ng voices; Whisper tiny.en for
+English and the multilingual Whisper base for other languages and for detection), loaded on
+first use and shared by the process's requests. Inference is blocking and runs in a thread.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.cloud import LOCAL_VOICE_PREFIX
+from pipelines.models import multilingual_whisper_dir
 from pipelines.stt import WhisperModelHandle
 from pipelines.tts import PiperTTSOptions, PiperVoiceHandle
+from pipelines.tts.espeak import ESPEAK_RATE, espeak_voices, synthesize_blocking
 
 from .settings import Settings
 from .voices.catalog import installed_voice_paths
@@ -32,10 +35,11 @@ class SpeechEngines:
         self._lock = threading.Lock()
         self._voices: dict[str, PiperVoiceHandle] = {}
         self._whisper: WhisperModelHandle | None = None
+        self._multilingual: WhisperModelHandle | None = None
 
     def local_voice_ids(self) -> list[str]:
         """The `local:` voices the catalog lists, each of which can speak here."""
-        return list(self._voice_paths())
+        return [*self._voice_paths(), *(v.voice_id for v in espeak_voices())]
 
     @staticmethod
     def _voice_paths() -> dict[str, Path]:
@@ -50,14 +54,23 @@ class SpeechEngines:
                 self._voices[voice_id] = PiperVoiceHandle(path)
             return self._voices[voice_id]
 
-    def _whisper_model(self) -> WhisperModelHandle:
+    def _whisper_model(self, english: bool) -> WhisperModelHandle:
+        # Files are not call turns: Whisper's standard 30 s windows suit them best.
         with self._lock:
             if self._whisper is None:
-                # Files are not call turns: Whisper's standard 30 s windows suit them best.
                 self._whisper = WhisperModelHandle(self.settings.whisper_model, short_window=False)
-            return self._whisper
+            if english or not self._whisper.english_only:
+                return self._whisper
+            if self._multilingual is None:
+                path = multilingual_whisper_dir(self.settings.whisper_multilingual_model)
+                self._multilingual = WhisperModelHandle(path, short_window=False)
+            return self._multilingual
 
     def _synthesize(self, voice_id: str, text: str, voice_speed: float) -> tuple[bytes, int]:
+        for espeak in espeak_voices():
+            if espeak.voice_id == voice_id:
+                pcm = synthesize_blocking(text, espeak, voice_speed=voice_speed, pitch="medium")
+                return pcm, ESPEAK_RATE
         voice = self._voice(voice_id)
         with voice.lock:
             pcm = b"".join(voice.synthesize_chunks(text, PiperTTSOptions(voice_speed=voice_speed)))
@@ -69,10 +82,16 @@ class SpeechEngines:
         """16-bit mono PCM of `text` spoken by the local voice, and its sample rate."""
         return await asyncio.to_thread(self._synthesize, voice_id, text, voice_speed)
 
-    async def transcribe(self, audio: np.ndarray, *, language: str) -> str:
-        """Text of 16 kHz float32 mono audio."""
+    async def transcribe(self, audio: np.ndarray, *, language: str | None) -> tuple[str, str]:
+        """Text of 16 kHz float32 mono audio, and its language: `language` when given (English
+        through the English model, others through the multilingual one), else the language
+        the multilingual model hears."""
 
-        def run() -> str:
-            return self._whisper_model().transcribe(audio, language=language, beam_size=1)
+        def run() -> tuple[str, str]:
+            if language is None:
+                return self._whisper_model(english=False).transcribe_detecting(audio, beam_size=1)
+            english = language.lower().split("-")[0] == "en"
+            model = self._whisper_model(english=english)
+            return model.transcribe(audio, language=language, beam_size=1), language
 
         return await asyncio.to_thread(run)

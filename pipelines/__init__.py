@@ -15,6 +15,7 @@ _PUBLIC = {
     "ModelNotFoundError": "pipelines.errors",
     "piper_voice_path": "pipelines.models",
     "whisper_model_dir": "pipelines.models",
+    "multilingual_whisper_dir": "pipelines.models",
     "WhisperModelHandle": "pipelines.stt",
     "WhisperSTT": "pipelines.stt",
     "WhisperSTTOptions": "pipelines.stt",
@@ -54,6 +55,7 @@ __all__ = [
     "build_tts",
     "is_fallback",
     "llama_server_command",
+    "multilingual_whisper_dir",
     "piper_voice_path",
     "whisper_model_dir",
 ]
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
     from pipelines.errors import ModelNotFoundError, PipelineSetupError
     from pipelines.factory import Engines, build_llm, build_tts
     from pipelines.llm.server import llama_server_command
-    from pipelines.models import piper_voice_path, whisper_model_dir
+    from pipelines.models import multilingual_whisper_dir, piper_voice_path, whisper_model_dir
     from pipelines.settings import CloudSettings, EngineSettings, ProviderCredentials
     from pipelines.stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
     from pipelines.tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle

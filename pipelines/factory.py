@@ -25,12 +25,14 @@ from . import cloud
 from .cloud import LOCAL_VOICE_PREFIX
 from .errors import PipelineSetupError
 from .llm import build_openai_compatible_llm
+from .models import multilingual_whisper_dir
 from .settings import EngineSettings, ProviderCredentials
 from .smart_turn import SmartTurnModel
 from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
+from .tts.espeak import EspeakTTS, espeak_voices, is_espeak_voice
 from .vad import WebRTCVAD, WebRTCVADOptions
 
 
@@ -45,8 +47,25 @@ class Engines:
         self._silero_lock = threading.Lock()
         self._smart_turn: SmartTurnModel | None = None
         self._smart_turn_lock = threading.Lock()
+        self._multilingual: WhisperModelHandle | None = None
+        self._multilingual_lock = threading.Lock()
         self.whisper.warm_up()
         self.piper.warm_up()
+
+    def whisper_for(self, language: str) -> WhisperModelHandle:
+        """The model that hears `language`: the configured one, unless it is English-only and
+        the language is not English; then the multilingual model, loaded on first use."""
+        if is_english(language) or not self.whisper.english_only:
+            return self.whisper
+        with self._multilingual_lock:
+            if self._multilingual is None:
+                handle = WhisperModelHandle(
+                    multilingual_whisper_dir(self.settings.whisper_multilingual_model),
+                    cpu_threads=self.settings.stt_threads,
+                )
+                handle.warm_up()
+                self._multilingual = handle
+            return self._multilingual
 
     def silero_base(self) -> silero.VAD:
         """Silero with its default options, loaded on first use (the packaged ONNX model)."""
@@ -126,10 +145,15 @@ def interruption_min_duration(config: AgentConfig) -> float:
     return max(INTERRUPTION_FLOOR_S, minimum)
 
 
+def is_english(language: str) -> bool:
+    return language.lower().split("-")[0] == "en"
+
+
 def build_local_stt(
     config: AgentConfig, engines: Engines, gate: TranscriptGate | None = None
 ) -> stt.STT:
-    whisper = WhisperSTT(engines.whisper, WhisperSTTOptions(language=config.language))
+    handle = engines.whisper_for(config.language)
+    whisper = WhisperSTT(handle, WhisperSTTOptions(language=config.language))
     return _segmented(whisper, config, gate)
 
 
@@ -173,18 +197,39 @@ VOICE_PITCH = {"low": 0.92, "medium": 1.0, "high": 1.08}
 """Pitch factors of `voice_pitch` (about 1.4 semitones down and up)."""
 
 
-def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
+def local_voice_for(config: AgentConfig, engines: Engines) -> str:
+    """The local voice that speaks for the agent: its own `local:` voice, else (a cloud voice,
+    before its key is connected or while its provider fails) the Piper voice for English and
+    an espeak-ng voice of the agent's language for other languages."""
+    if config.voice_id.startswith(LOCAL_VOICE_PREFIX):
+        return config.voice_id
     installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
-    if config.voice_id.startswith(LOCAL_VOICE_PREFIX) and config.voice_id != installed:
+    if is_english(config.language):
+        return installed
+    family = config.language.lower().split("-")[0]
+    for voice in espeak_voices():
+        if voice.language == family:
+            return voice.voice_id
+    return installed
+
+
+def build_local_tts(config: AgentConfig, engines: Engines) -> tts.TTS:
+    voice_id = local_voice_for(config, engines)
+    clauses = engines.settings.reply.tts_chunks == "clause"
+    chunker = SpeechChunker(min_clause_words=4 if clauses else None)
+    if is_espeak_voice(voice_id):
+        espeak = EspeakTTS(voice_id, voice_speed=config.voice_speed, pitch=config.voice_pitch)
+        return tts.StreamAdapter(tts=espeak, sentence_tokenizer=chunker)
+    installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
+    if voice_id != installed:
         raise PipelineSetupError(
-            f"local voice {config.voice_id!r} is not installed; this worker has {installed} "
-            "(set PIPER_VOICE to use another Piper voice)"
+            f"local voice {voice_id!r} is not installed; this worker has {installed} "
+            "(set PIPER_VOICE to use another Piper voice) and the espeak-ng voices "
+            "(local:espeak-<language>)"
         )
     options = PiperTTSOptions(voice_speed=config.voice_speed, pitch=VOICE_PITCH[config.voice_pitch])
     piper = PiperTTS(engines.piper, options)
     # Speak each clause as soon as it is complete instead of each sentence.
-    clauses = engines.settings.reply.tts_chunks == "clause"
-    chunker = SpeechChunker(min_clause_words=4 if clauses else None)
     return tts.StreamAdapter(tts=piper, sentence_tokenizer=chunker)
 
 
@@ -198,8 +243,8 @@ def build_tts(
         return local
     key = _credentials(engines, credentials).key(provider)
     if not key:
-        installed = f"{LOCAL_VOICE_PREFIX}{engines.piper.path.stem}"
-        cloud.missing_key("voice", provider, repr(config.voice_id), f"the voice {installed}")
+        fallback = local_voice_for(config, engines)
+        cloud.missing_key("voice", provider, repr(config.voice_id), f"the voice {fallback}")
         return local
     primary = cloud.cloud_tts(config, key, engines.settings.cloud)
     return cloud.fallback_tts(primary, local, engines.settings.cloud)

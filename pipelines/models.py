@@ -38,6 +38,21 @@ def whisper_model_dir(override: str | Path | None = None) -> Path:
     return path
 
 
+def multilingual_whisper_dir(override: str | Path | None = None) -> Path:
+    """CTranslate2 Whisper model that hears many languages (default: Whisper base, joined from
+    its two PyPI halves into the model cache on first use, `pipelines.whisper_base`)."""
+    if override:
+        path = Path(override)
+        if not (path / "model.bin").is_file():
+            raise ModelNotFoundError(
+                "Whisper model (model.bin)", str(path), "set WHISPER_MULTILINGUAL_MODEL to a model"
+            )
+        return path
+    from .whisper_base import ensure_whisper_base
+
+    return ensure_whisper_base()
+
+
 def llm_gguf_path(override: str | Path | None = None) -> Path:
     """GGUF file for the embedded llama.cpp server (default: SmolLM2-135M-Instruct Q4_1)."""
     if override:

@@ -69,6 +69,8 @@ class EngineSettings:
     """Where the local engines come from; all paths default to the packaged models."""
 
     whisper_model: str | Path | None = None
+    whisper_multilingual_model: str | Path | None = None
+    """The Whisper model of agents whose language is not English (default: Whisper base)."""
     piper_voice: str | Path | None = None
     stt_threads: int = 2
     tts_nice: int = 0

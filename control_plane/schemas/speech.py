@@ -28,3 +28,5 @@ class TTSRequest(BaseModel):
 
 class TranscriptionResponse(BaseModel):
     text: str
+    language: str
+    """The language asked for, or the one detected."""

@@ -61,7 +61,7 @@ class ChatSpeech:
             raise ChatError(413, f"audio: {exc}") from None
         except AudioDecodeError as exc:
             raise ChatError(400, f"audio: {exc}") from None
-        text = await self.engines.transcribe(audio, language=self.agent.config.language)
+        text, _language = await self.engines.transcribe(audio, language=self.agent.config.language)
         if not text.strip():
             raise ChatError(400, "audio: no words were heard in it")
         return text.strip()

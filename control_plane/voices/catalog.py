@@ -2,7 +2,9 @@
 
 Three sources are merged, in this order of precedence:
 
-1. local Piper voices installed on this machine (offline, always free to use);
+1. local voices of this machine (offline, always free to use): the installed Piper voices
+   (neural), then the espeak-ng voices of the languages no Piper voice here speaks (robotic,
+   and labelled so: an ElevenLabs voice is the natural-sounding choice for those languages);
 2. extra voices the caller passes in, such as a company's live ElevenLabs voice list;
 3. a curated list of ElevenLabs voices kept in `elevenlabs_voices.json`, public facts only.
 
@@ -28,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.cloud import LOCAL_VOICE_PREFIX
 from pipelines.errors import ModelNotFoundError
 from pipelines.models import piper_voice_path
+from pipelines.tts.espeak import espeak_voices
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +108,30 @@ def local_voices(voice_paths: Iterable[Path]) -> list[Voice]:
 
 
 def installed_local_voices() -> list[Voice]:
-    """The Piper voices available on this machine (see `installed_voice_paths`)."""
-    return local_voices(installed_voice_paths())
+    """The local voices of this machine: its Piper voices (see `installed_voice_paths`), then
+    its espeak-ng voices."""
+    return [*local_voices(installed_voice_paths()), *espeak_catalog_voices()]
+
+
+def espeak_catalog_voices() -> list[Voice]:
+    """The `local:espeak-<language>` voices, described as what they are."""
+    return [
+        Voice(
+            voice_id=voice.voice_id,
+            name=voice.name,
+            provider="local",
+            gender=voice.gender,
+            category="local",
+            description=(
+                f"Offline {voice.name.split(' ')[0]} voice by espeak-ng: formant synthesis, "
+                "intelligible but robotic; connect ElevenLabs for a natural voice"
+            ),
+            languages=[voice.language],
+            multilingual=False,
+            featured=False,
+        )
+        for voice in espeak_voices()
+    ]
 
 
 def installed_voice_paths() -> list[Path]:
@@ -320,8 +345,8 @@ def _local_voice(path: Path) -> Voice:
 
 def voice_of_type(gender: str, language: str | None) -> Voice | None:
     """The best voice of `gender` for `language` (a code like `en-US`): a local voice first,
-    then a curated one (a cloud voice speaks through the local voice until its provider's
-    key is connected)."""
+    then a curated one. A cloud voice speaks through a local voice of the agent's language
+    (Piper for English, espeak-ng for others) until its provider's key is connected."""
     family = (language or "en").lower().replace("_", "-").split("-")[0]
     collection: Collection = (
         "arabic" if family == "ar" else "english" if family == "en" else "multilingual"

@@ -19,6 +19,7 @@ from pipelines.http import tls_context
 from pipelines.settings import CloudSettings, ProviderCredentials
 from pipelines.stt import WhisperSTT
 from pipelines.tts import PiperTTS
+from pipelines.tts.espeak import EspeakTTS
 
 ELEVEN_VOICE = "EXAVITQu4vr4xnSDxMaL"
 KEYS = ProviderCredentials(elevenlabs="sk_eleven_secret_1234", openai="sk-openai-secret-9876")
@@ -47,7 +48,9 @@ def test_voice_ids_choose_the_tts_provider():
     assert tts_provider(ELEVEN_VOICE) == "elevenlabs"
 
 
-def test_elevenlabs_voice_with_a_key_streams_from_elevenlabs_with_piper_behind(cloud_engines):
+def test_elevenlabs_voice_with_a_key_streams_from_elevenlabs_with_a_local_voice_behind(
+    cloud_engines,
+):
     config = AgentConfig(
         voice_id=ELEVEN_VOICE,
         model_id="eleven_flash_v2_5",
@@ -62,7 +65,11 @@ def test_elevenlabs_voice_with_a_key_streams_from_elevenlabs_with_piper_behind(c
     assert isinstance(tts, lk_tts.FallbackAdapter)
     eleven, local = tts._tts_instances
     assert isinstance(eleven, lk_elevenlabs.TTS)
-    assert isinstance(local._wrapped_tts, PiperTTS)
+    # an Arabic agent's local voice speaks Arabic (espeak-ng), not the English Piper voice
+    assert isinstance(local._wrapped_tts, EspeakTTS)
+    assert local._wrapped_tts.voice.language == "ar"
+    english = build_tts(config.model_copy(update={"language": "en-GB"}), cloud_engines, KEYS)
+    assert isinstance(english._tts_instances[1]._wrapped_tts, PiperTTS)
     opts = eleven._opts
     assert opts.base_url == "http://127.0.0.1:9/v1"
     assert opts.api_key == "sk_eleven_secret_1234"

@@ -211,7 +211,10 @@ def test_piper_voices_dir_adds_voices(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PIPER_VOICES_DIR", str(tmp_path))
     monkeypatch.delenv("PIPER_VOICE", raising=False)
     ids = [voice.voice_id for voice in installed_local_voices()]
-    assert ids == [JOE, "local:en_GB-alba-medium"]
+    piper = [voice_id for voice_id in ids if not voice_id.startswith("local:espeak-")]
+    assert piper == [JOE, "local:en_GB-alba-medium"]
+    # the espeak-ng voices come after the Piper ones, two per language
+    assert ids[2:4] == ["local:espeak-ar", "local:espeak-ar-female"]
 
 
 def test_missing_local_voices_are_skipped(
@@ -221,8 +224,23 @@ def test_missing_local_voices_are_skipped(
         raise ModelNotFoundError("Piper voice", "<nowhere>", "install one")
 
     monkeypatch.setattr(catalog_module, "piper_voice_path", missing)
+    monkeypatch.setattr(catalog_module, "espeak_voices", lambda: [])  # espeak-ng not installed
     assert installed_local_voices() == []
     assert all(voice.provider == "elevenlabs" for voice in catalog("english"))
+
+
+def test_espeak_voices_are_listed_for_their_language_and_labelled_robotic(
+    no_extra_local_voices: None,
+) -> None:
+    arabic = {voice.voice_id: voice for voice in catalog("arabic", max_voices=1000)}
+    male, female = arabic["local:espeak-ar"], arabic["local:espeak-ar-female"]
+    assert (male.gender, female.gender) == ("male", "female")
+    assert male.provider == "local" and male.languages == ["ar"]
+    assert "robotic" in (male.description or "") and "ElevenLabs" in (male.description or "")
+    # not featured: the curated neural voices come first within the language
+    assert not male.featured
+    english = {voice.voice_id for voice in catalog("english", max_voices=1000)}
+    assert not any(voice_id.startswith("local:espeak-") for voice_id in english)
 
 
 # --- collections ---

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import (
     APIRouter,
+    FastAPI,
     File,
     Form,
     HTTPException,
@@ -42,9 +43,14 @@ STT_RATE = 16000
 
 
 def speech_engines(request: Request) -> SpeechEngines:
-    engines = getattr(request.app.state, "speech", None)
+    return speech_engines_of(request.app)
+
+
+def speech_engines_of(app: FastAPI) -> SpeechEngines:
+    """The app's local speech engines (loaded on first use)."""
+    engines = getattr(app.state, "speech", None)
     if engines is None:
-        engines = request.app.state.speech = SpeechEngines(request.app.state.settings)
+        engines = app.state.speech = SpeechEngines(app.state.settings)
     return engines
 
 
@@ -146,9 +152,16 @@ async def speech_to_text(
     settings: SettingsDep,
     _company_id: CompanyDep,
     file: Annotated[UploadFile, File(description="wav, mp3, ogg/opus, webm, m4a, flac...")],
-    language: Annotated[Language, Form()] = "en",
+    language: Annotated[
+        Language | None,
+        Form(
+            description="The speech's language (`en`, `ar`, `fr-FR`...); absent: detected "
+            "(the multilingual model listens and says which it heard)"
+        ),
+    ] = None,
 ) -> TranscriptionResponse:
-    """Transcribe an audio file of any common container and codec."""
+    """Transcribe an audio file of any common container and codec. English goes through the
+    English model; other languages, and detection, through the multilingual one."""
     if file.size is not None and file.size > settings.stt_max_upload_bytes:
         raise HTTPException(413, f"file larger than {settings.stt_max_upload_bytes} bytes")
     data = await file.read(settings.stt_max_upload_bytes + 1)
@@ -163,5 +176,5 @@ async def speech_to_text(
         raise HTTPException(413, str(exc)) from None
     except AudioDecodeError as exc:
         raise HTTPException(400, f"file: {exc}") from None
-    text = await speech_engines(request).transcribe(audio, language=language)
-    return TranscriptionResponse(text=text)
+    text, heard = await speech_engines(request).transcribe(audio, language=language)
+    return TranscriptionResponse(text=text, language=heard)
