@@ -66,6 +66,9 @@ class ServiceSettings(StoreSettings):
     livekit_api_secret: SecretStr = SecretStr(DEV_API_SECRET)
     agent_name: str = Field(default="voice-agent", validation_alias="VOICE_AGENT_NAME")
     """Explicit-dispatch name the workers register under."""
+    model_cache_dir: str | None = None
+    """Where models joined at setup are kept (the multilingual Whisper base); default
+    `$XDG_CACHE_HOME/voice-agent-runtime/models` (read by `pipelines.whisper_base`)."""
 
     elevenlabs_base_url: str = "https://api.elevenlabs.io/v1"
     openai_base_url: str = "https://api.openai.com/v1"
@@ -173,6 +176,15 @@ class Settings(ServiceSettings):
     """Passages embedded between renewals of an item's claim (a long document keeps it)."""
     knowledge_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest knowledge-base file (413 beyond)."""
+    voice_previews: bool = True
+    """Make voice previews from this process (any number of control planes may)."""
+    voice_preview_poll_seconds: float = Field(default=2.0, gt=0)
+    voice_preview_lease_seconds: float = Field(default=120.0, gt=0)
+    """A preview job holds a preview this long; a dead job's are taken over after."""
+    voice_preview_hours: float = Field(default=24.0, gt=0)
+    """How long a preview (its audio) is kept."""
+    voice_clone_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    """Largest recording a voice is cloned from (`audio_url`, seed 001's samples)."""
     knowledge_max_items_per_agent: int = Field(default=200, ge=1)
     knowledge_max_text_chars: int = Field(default=200_000, ge=100)
     knowledge_url_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
@@ -230,8 +242,11 @@ class Settings(ServiceSettings):
     stt_max_seconds: float = 600.0
     tts_max_characters: int = 5000
     whisper_model: str | None = None
-    """Whisper model for `/voice-agents/stt`; local TTS voices follow `PIPER_VOICE` and
-    `PIPER_VOICES_DIR` (see `voices.catalog`)."""
+    """Whisper model for `/voice-agents/stt` in English; local TTS voices follow `PIPER_VOICE`
+    and `PIPER_VOICES_DIR` (see `voices.catalog`)."""
+    whisper_multilingual_model: str | None = None
+    """Whisper model for other languages and for detecting the language (default: Whisper
+    base, joined from its PyPI halves into `MODEL_CACHE_DIR`)."""
 
     @model_validator(mode="after")
     def _lease_outlasts_delivery(self) -> Settings:

@@ -48,6 +48,12 @@ async def fetch(url: str, egress: EgressPolicy, limits: FetchLimits = FetchLimit
     return extract(body, None, media)
 
 
+async def download(url: str, egress: EgressPolicy, limits: FetchLimits) -> tuple[bytes, str, str]:
+    """The body at `url`, its content type and the URL it came from after redirects; every
+    hop checked against the egress policy, the body bounded by `limits` (`FetchError`)."""
+    return await _download(url, egress, limits)
+
+
 async def _download(url: str, egress: EgressPolicy, limits: FetchLimits) -> tuple[bytes, str, str]:
     async with httpx_client(egress, timeout=limits.timeout) as client:
         for _ in range(MAX_REDIRECTS + 1):

@@ -14,6 +14,7 @@ from knowledge.sources import FetchLimits
 from ..jobs.knowledge import Ingester, IngestSettings
 from ..jobs.reaper import run_reaper
 from ..jobs.retention import run_purge
+from ..jobs.voice_previews import PreviewMaker, PreviewSettings
 from ..jobs.webhooks import Dispatcher, DispatchSettings
 from ..security import ProviderKeyVault
 from ..services.chat import ChatModels
@@ -29,6 +30,7 @@ from .compat import chat_api
 from .compat import conversations as compat_conversations
 from .compat import knowledge as compat_knowledge
 from .compat import mcp as compat_mcp
+from .compat import voices as compat_voices
 from .console import install_console
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
@@ -39,10 +41,13 @@ from .routes import (
     phone,
     speech,
     voice_agents,
+    voice_making,
     voices,
     webhooks,
 )
 from .routes.health import router as health_router
+from .routes.integrations import endpoints as provider_endpoints
+from .routes.speech import speech_engines_of
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,6 +118,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.ingester = ingester
             tasks.append(asyncio.create_task(ingester.run(), name="knowledge-ingester"))
+        if settings.voice_previews:
+            previews = PreviewMaker(
+                app.state.sessions,
+                lambda: ProviderKeyVault.from_settings(settings),
+                lambda: speech_engines_of(app),
+                PreviewSettings(
+                    endpoints=provider_endpoints(settings),
+                    poll_interval=settings.voice_preview_poll_seconds,
+                    lease=settings.voice_preview_lease_seconds,
+                    deployment_key=(
+                        settings.elevenlabs_api_key.get_secret_value()
+                        if settings.elevenlabs_api_key
+                        else None
+                    ),
+                ),
+            )
+            app.state.previews = previews
+            tasks.append(asyncio.create_task(previews.run(), name="voice-previews"))
         try:
             yield
         finally:
@@ -159,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voice_agents.router)
     app.include_router(conversations.router)
     app.include_router(phone.router)  # before `/integrations/{provider}`
+    app.include_router(voice_making.router)
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
     app.include_router(compat_account.router)
@@ -166,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compat_conversations.router)
     app.include_router(compat_knowledge.router)
     app.include_router(compat_mcp.router)
+    app.include_router(compat_voices.router)
     app.include_router(compat_chat.router)
     app.include_router(compat_calls.router)
     app.include_router(chat_api.router)

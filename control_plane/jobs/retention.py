@@ -2,7 +2,8 @@
 
 Each agent's `privacy.retention_days` bounds the age of its calls: older conversations are
 deleted with their transcripts and recordings. Webhook delivery logs (which carry the events'
-payloads, message text included) are deleted once finished and `webhook_log_days` old.
+payloads, message text included) are deleted once finished and `webhook_log_days` old; voice
+previews once they expire.
 The control plane runs this every `RETENTION_INTERVAL_SECONDS`; `python -m control_plane
 purge` runs it once (e.g. from cron when the API runs without it).
 """
@@ -23,6 +24,7 @@ from ..store.repositories import (
     ConsoleSessionRepository,
     ConversationRepository,
     VoiceAgentRepository,
+    VoicePreviewRepository,
     WebhookDeliveryRepository,
 )
 
@@ -35,6 +37,7 @@ class Purged:
     recordings: int = 0
     webhook_deliveries: int = 0
     console_sessions: int = 0
+    voice_previews: int = 0
 
 
 async def purge(
@@ -71,6 +74,7 @@ async def purge(
         created_before=now - timedelta(days=webhook_log_days)
     )
     purged.console_sessions = await ConsoleSessionRepository(session).close_expired()
+    purged.voice_previews = await VoicePreviewRepository(session).purge_expired(now=now)
     await session.commit()
     if purged.conversations or purged.webhook_deliveries:
         logger.info("retention purge: %s", purged)

@@ -32,7 +32,7 @@ class KeyCheck(BaseModel):
     valid: bool
 
 
-Source = Literal["public", "local", "user_elevenlabs"]
+Source = Literal["public", "local", "user_designed", "user_trained", "user_elevenlabs"]
 
 
 class LibraryVoice(BaseModel):

@@ -26,6 +26,7 @@ from ..store.models import VoiceAgent
 from ..store.repositories import ConversationRepository, VoiceAgentRepository
 from ..tool_secrets import ToolSecretError, seal_tools
 from .refusal import Refused, check_tenant_url
+from .voices import check_voice_owner
 
 NOT_FOUND = "Voice agent not found"
 
@@ -59,6 +60,8 @@ async def create_agent(
     """A new agent of `values` (a validated `VoiceAgentCreate`, as JSON), committed with its
     `agent.created` webhook."""
     await _check_urls(settings, values)
+    if values.get("voice_id"):
+        await check_voice_owner(session, company_id, values["voice_id"])
     repo = VoiceAgentRepository(session)
     count = await repo.count(company_id=company_id)
     if count >= settings.max_agents_per_company:
@@ -89,6 +92,8 @@ async def update_agent(
     except InvalidSettingsError as exc:
         raise Refused(400, str(exc), field=str(exc).split(":", 1)[0]) from None
     await _check_urls(settings, changes)
+    if changes.get("voice_id"):
+        await check_voice_owner(session, agent.company_id, str(changes["voice_id"]))
     changes = _sealed(changes, vault, agent.tools)
     agent = await VoiceAgentRepository(session).update(agent=agent, changes=changes)
     public = VoiceAgentPublic.model_validate(agent)

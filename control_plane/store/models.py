@@ -481,3 +481,58 @@ class PhoneNumber(Base):
     provider: Mapped[str] = mapped_column(String(16), default="twilio")
     label: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomVoice(Base):
+    """A voice a company made at a speech provider: designed from a description
+    (`user_designed`) or cloned from recordings (`user_trained`). The company owns it: only
+    its agents may speak with it, and it cannot be deleted while one does."""
+
+    __tablename__ = "custom_voices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    voice_id: Mapped[str] = mapped_column(String(200), unique=True)
+    """The provider's id: what an agent's `voice_id` names."""
+    provider: Mapped[str] = mapped_column(String(16), default="elevenlabs")
+    source: Mapped[str] = mapped_column(String(16))
+    """`user_designed` or `user_trained`."""
+    name: Mapped[str] = mapped_column(String(200))
+    gender: Mapped[str | None] = mapped_column(String(16), default=None)
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="SET NULL"), default=None
+    )
+    """The agent it was made through (the voice stays when that agent goes)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoicePreviewJob(Base):
+    """A voice saying a text, synthesised off the request: `pending` until a job claims it,
+    `processing`, then `completed` with its audio or `failed` with the reason. Gone after
+    `expires_at` (the retention purge)."""
+
+    __tablename__ = "voice_preview_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("voice_agents.id", ondelete="CASCADE"), index=True
+    )
+    voice_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    """MP3, once completed."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    """A job holds it until then; a dead job's claim expires and another takes it."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

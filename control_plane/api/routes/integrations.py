@@ -36,7 +36,7 @@ from ...security import ProviderKeyVault, mask_key
 from ...services.agents import find_agent
 from ...settings import Settings
 from ...store.models import utcnow
-from ...store.repositories import ProviderKeyRepository
+from ...store.repositories import CustomVoiceRepository, ProviderKeyRepository
 from ...voices.catalog import Voice, curated_elevenlabs_voices, installed_local_voices
 from ..deps import CompanyDep, SessionDep, SettingsDep, VaultDep
 from ..errors import error_responses
@@ -266,18 +266,29 @@ async def agent_voice_library(
     company_id: CompanyDep,
     source: Annotated[Source | None, Query(description="Only voices of this origin")] = None,
 ) -> VoiceLibrary:
-    """Voices the agent can use: installed local voices, the public ElevenLabs catalog, and,
-    with an ElevenLabs key, the key's own voices (`user_elevenlabs`)."""
+    """Voices the agent can use: installed local voices, the public ElevenLabs catalog, the
+    voices the company designed (`user_designed`) and cloned (`user_trained`), and, with an
+    ElevenLabs key, the key's other own voices (`user_elevenlabs`)."""
     agent = await find_agent(session, company_id, agent_id)
     entries: list[LibraryVoice] = [
         LibraryVoice(voice_id=v.voice_id, name=v.name, source="local", preview_url=None)
         for v in installed_local_voices()
     ]
     entries += [_library(v, "public") for v in curated_elevenlabs_voices()]
+    made = await CustomVoiceRepository(session).list(company_id=company_id)
+    entries += [
+        LibraryVoice(voice_id=v.voice_id, name=v.name, source=v.source, preview_url=None)  # type: ignore[arg-type]
+        for v in made
+    ]
     key = await provider_key(session, settings, vault, company_id, "elevenlabs", agent.id)
     if key is not None:
         own = await live_voices(cache, key, settings)
-        entries += [_library(v, "user_elevenlabs") for v in own if is_own_voice(v)]
+        known = {v.voice_id for v in made}
+        entries += [
+            _library(v, "user_elevenlabs")
+            for v in own
+            if is_own_voice(v) and v.voice_id not in known
+        ]
     if source is not None:
         entries = [e for e in entries if e.source == source]
     return VoiceLibrary(voices=entries, total=len(entries))

@@ -11,12 +11,14 @@ from .knowledge import ClaimedItem, KnowledgeRepository, StoredPassage, StorePas
 from .mcp import McpServerRepository
 from .phone import PhoneNumberRepository
 from .users import ConsoleSessionRepository, UserRepository
+from .voices import CustomVoiceRepository, VoicePreviewRepository
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
     "ApiKeyRepository",
     "ClaimedItem",
     "CompanyRepository",
+    "CustomVoiceRepository",
     "ConsoleSessionRepository",
     "ConversationRepository",
     "DeploymentRepository",
@@ -30,6 +32,7 @@ __all__ = [
     "StoredPassage",
     "UserRepository",
     "VoiceAgentRepository",
+    "VoicePreviewRepository",
     "WebhookDeliveryRepository",
     "WebhookRepository",
 ]
