@@ -38,9 +38,13 @@ class DescriptionResponse(BaseModel):
 
 
 class SamplesRequest(_Body):
-    text: Annotated[str, Field(min_length=100, max_length=1000), NoNul]
+    text: Annotated[
+        str, Field(min_length=100, max_length=1000, json_schema_extra=NO_NUL_SCHEMA), NoNul
+    ]
     """What the candidates say (ElevenLabs asks for 100 to 1000 characters): step 1's script."""
-    description: Annotated[str, Field(min_length=20, max_length=1000), NoNul]
+    description: Annotated[
+        str, Field(min_length=20, max_length=1000, json_schema_extra=NO_NUL_SCHEMA), NoNul
+    ]
     """The voice to make (20 to 1000 characters): step 2's description."""
 
 

@@ -178,7 +178,7 @@ async def clone(
     return OwnVoice.model_validate(voice)
 
 
-@router.get("/preview/{job_id}", responses=error_responses(401, 404, 429))
+@router.get("/preview/{job_id}", responses=error_responses(400, 401, 404, 429))
 async def preview_status(
     agent_id: str, job_id: int, request: Request, session: SessionDep, company_id: CompanyDep
 ) -> PreviewJob:
@@ -196,7 +196,7 @@ async def preview_status(
 @router.get(
     "/preview/{job_id}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/mpeg": {}}}, **error_responses(401, 404, 409, 429)},
+    responses={200: {"content": {"audio/mpeg": {}}}, **error_responses(400, 401, 404, 409, 429)},
 )
 async def preview_audio(
     agent_id: str, job_id: int, session: SessionDep, company_id: CompanyDep
