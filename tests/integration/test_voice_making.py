@@ -300,7 +300,7 @@ async def test_preview_jobs_survive_a_restart_and_fail_with_a_reason(
             failed = await wait_for_job(client, f"{base}/preview/{cloud.json()['user_job_id']}")
             assert failed["status"] == "failed" and "ElevenLabs key" in failed["error"]
             resp = await client.get(f"{base}/preview/{cloud.json()['user_job_id']}/audio")
-            assert resp.status_code == 409
+            assert resp.status_code == 404 and "failed" in resp.json()["detail"]
         # another company sees neither job
         other = server.new_tenant("Other")
         async with server.client(other) as client:

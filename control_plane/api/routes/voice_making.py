@@ -46,6 +46,7 @@ router = APIRouter(
     prefix="/v1/agents/{agent_id}/voice", tags=["voice making"], route_class=GuardedRoute
 )
 
+JobIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 VoiceIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.\-]+$")]
 NO_KEY = (
     "making voices needs an ElevenLabs key: connect one for the agent "
@@ -180,7 +181,11 @@ async def clone(
 
 @router.get("/preview/{job_id}", responses=error_responses(400, 401, 404, 429))
 async def preview_status(
-    agent_id: str, job_id: int, request: Request, session: SessionDep, company_id: CompanyDep
+    agent_id: str,
+    job_id: JobIdPath,
+    request: Request,
+    session: SessionDep,
+    company_id: CompanyDep,
 ) -> PreviewJob:
     """A preview job: `pending`, `processing`, `completed` (its audio in `output_resources`)
     or `failed` (the reason in `error`)."""
@@ -196,10 +201,10 @@ async def preview_status(
 @router.get(
     "/preview/{job_id}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/mpeg": {}}}, **error_responses(400, 401, 404, 409, 429)},
+    responses={200: {"content": {"audio/mpeg": {}}}, **error_responses(400, 401, 404, 429)},
 )
 async def preview_audio(
-    agent_id: str, job_id: int, session: SessionDep, company_id: CompanyDep
+    agent_id: str, job_id: JobIdPath, session: SessionDep, company_id: CompanyDep
 ) -> Response:
     """A completed preview's MP3."""
     agent = await find_agent(session, company_id, agent_id)
@@ -208,8 +213,8 @@ async def preview_audio(
     )
     if job is None:
         raise HTTPException(404, f"preview job {job_id} not found (or expired)")
-    if job.audio is None:
-        raise HTTPException(409, f"preview job {job_id} is {job.status}: it has no audio")
+    if job.audio is None:  # the audio does not exist (yet)
+        raise HTTPException(404, f"preview job {job_id} is {job.status}: it has no audio")
     return Response(job.audio, media_type="audio/mpeg")
 
 
