@@ -172,3 +172,59 @@ async def test_stt_rejects_what_it_cannot_decode(sqlite_api: ApiServer):
         resp = await client.post("/voice-agents/stt", files={"other": ("a.wav", b"x")})
         assert resp.status_code == 400
         assert "file" in resp.json()["detail"]
+
+
+async def test_stt_hears_other_languages_and_says_which(sqlite_api: ApiServer):
+    """Non-English speech through the multilingual model, spoken by the espeak-ng voices of the
+    TTS route: Spanish and French words come back; espeak's Arabic is hard for Whisper base to make out, so
+    Arabic is checked for its script, not its words."""
+    async with sqlite_api.client(sqlite_api.acme) as client:
+
+        async def spoken(voice: str, text: str) -> bytes:
+            resp = await client.post(
+                f"/voice-agents/elevenlabs/voices/{voice}/tts",
+                json={"text": text, "output_format": "pcm_16000"},
+            )
+            assert resp.status_code == 200, resp.text
+            pcm = np.frombuffer(resp.content, np.int16)
+            assert len(pcm) > 16000 and np.abs(pcm).max() > 3000  # speech, not silence
+            return reencode(pcm, "wav", "pcm_s16le", 16000)
+
+        spanish = await spoken(
+            "local:espeak-es", "Hola, quisiera reservar una mesa para esta noche."
+        )
+        for language in ("es", None):  # asked for, then detected
+            form = {"language": language} if language else {}
+            resp = await client.post(
+                "/voice-agents/stt", files={"file": ("es.wav", spanish, "audio/wav")}, data=form
+            )
+            assert resp.status_code == 200, resp.text
+            heard = resp.json()
+            assert heard["language"] == "es", heard
+            assert "mesa" in heard["text"].lower(), heard
+        french = await spoken("local:espeak-fr", "Bonjour, je voudrais une table pour ce soir.")
+        resp = await client.post(
+            "/voice-agents/stt",
+            files={"file": ("fr.wav", french, "audio/wav")},
+            data={"language": "fr-FR"},
+        )
+        assert resp.status_code == 200, resp.text
+        assert "soir" in resp.json()["text"].lower(), resp.json()
+
+        arabic = await spoken("local:espeak-ar", "مرحبا، أريد أن أحجز موعدا غدا.")
+        resp = await client.post(
+            "/voice-agents/stt",
+            files={"file": ("ar.wav", arabic, "audio/wav")},
+            data={"language": "ar"},
+        )
+        assert resp.status_code == 200, resp.text
+        heard = resp.json()
+        assert heard["language"] == "ar"
+        assert any("\u0600" <= ch <= "\u06ff" for ch in heard["text"]), heard
+
+        resp = await client.post(
+            "/voice-agents/stt",
+            files={"file": ("ar.wav", arabic, "audio/wav")},
+            data={"language": "not a language"},
+        )
+        assert resp.status_code == 400
