@@ -11,7 +11,6 @@ Any number of control planes run the job from one store: claims are atomic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ..store.models import KnowledgeItem, VoiceAgent, utcnow
 from ..store.outage import OutageLog
 from ..store.repositories import ClaimedItem, KnowledgeRepository, ProviderKeyRepository
 from ..store.repositories.knowledge import FAILED, PROCESSING, READY
+from .polling import PollingLoop
 
 logger = logging.getLogger("control_plane.jobs.knowledge")
 
@@ -66,23 +66,13 @@ class Ingester:
         self.sessions = sessions
         self.vault = vault
         self.settings = settings
-        self.wake = asyncio.Event()
-        """Set by the API when it adds an item: ingestion starts without waiting the poll."""
-        self.outages = OutageLog(logger, "knowledge ingestion")
+        self.loop = PollingLoop(OutageLog(logger, "knowledge ingestion"), settings.poll_interval)
+        self.wake = self.loop.wake
+        """Set by the API when it adds work: it starts without waiting for the poll."""
 
     async def run(self) -> None:
-        """Ingest until cancelled."""
-        while True:
-            try:
-                done = await self.ingest_due()
-                self.outages.succeeded()
-            except Exception as exc:  # the next round tries again
-                self.outages.failed(exc)
-                done = 0
-            if not done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
-                self.wake.clear()
+        """Work until cancelled."""
+        await self.loop.run(self.ingest_due)
 
     async def ingest_due(self) -> int:
         async with self.sessions() as session, session.begin():

@@ -8,7 +8,6 @@ reason with it `failed`. Any number of control planes run it from one store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ..store.models import VoicePreviewJob, utcnow
 from ..store.outage import OutageLog
 from ..store.repositories import ProviderKeyRepository, VoicePreviewRepository
 from ..store.repositories.voices import COMPLETED, FAILED, PENDING
+from .polling import PollingLoop
 
 logger = logging.getLogger("control_plane.jobs.voice_previews")
 
@@ -61,23 +61,13 @@ class PreviewMaker:
         self.vault = vault
         self.engines = engines
         self.settings = settings
-        self.wake = asyncio.Event()
-        """Set by the API when it adds a job: it starts without waiting for the poll."""
-        self.outages = OutageLog(logger, "voice previews")
+        self.loop = PollingLoop(OutageLog(logger, "voice previews"), settings.poll_interval)
+        self.wake = self.loop.wake
+        """Set by the API when it adds work: it starts without waiting for the poll."""
 
     async def run(self) -> None:
-        """Make previews until cancelled."""
-        while True:
-            try:
-                done = await self.run_due()
-                self.outages.succeeded()
-            except Exception as exc:  # the next round tries again
-                self.outages.failed(exc)
-                done = 0
-            if not done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
-                self.wake.clear()
+        """Work until cancelled."""
+        await self.loop.run(self.run_due)
 
     async def run_due(self) -> int:
         async with self.sessions() as session, session.begin():
