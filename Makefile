@@ -20,7 +20,7 @@ LIVEKIT_CLIENT_VER := 2.23.0
 LIVEKIT_CLIENT_JS  := control_plane/api/console/static/vendor/livekit-client.umd.js
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone lint clean image \
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone bench-languages lint clean image \
         image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed $(LIVEKIT_CLIENT_JS)
@@ -136,6 +136,12 @@ bench-chat: setup
 bench-phone: setup
 	$(PY) benchmarks/phone_gateway.py
 	$(PY) benchmarks/phone.py
+
+# Languages offline: tiny.en against the multilingual Whisper base on English, Arabic and French
+# (~30 min), then an Arabic call's voice-to-voice against an English call's (~8 min).
+bench-languages: setup
+	$(PY) benchmarks/stt_languages.py
+	$(PY) benchmarks/languages_call.py --calls 4 --turns 4
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup

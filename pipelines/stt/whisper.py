@@ -57,9 +57,11 @@ class WhisperModelHandle:
     which the full path applies): a decode is dropped as no speech only when both agree."""
     MAX_COMPRESSION_RATIO = 2.4
     TEMPERATURES = (0.0, 0.5)
-    """The full path's decodes: greedy, then one sampled retry when the greedy text fails
-    Whisper's checks (faster-whisper's default tries six temperatures: on speech it cannot
-    make out, such as synthetic Arabic, that took 3.2 s instead of 1.0 s)."""
+    """A file's decodes: greedy, then one sampled retry when the greedy text fails Whisper's
+    checks (faster-whisper's default tries six temperatures: on speech it cannot make out,
+    such as synthetic Arabic, that took 3.2 s instead of 1.0 s). A call turn gets the greedy
+    decode only: there the retry made the slowest Arabic turns 2-5 s late, for a second guess
+    at speech the model had already failed to make out."""
 
     def __init__(
         self,
@@ -133,7 +135,7 @@ class WhisperModelHandle:
             audio,
             language=lang,
             beam_size=beam_size,
-            temperature=self.TEMPERATURES,
+            temperature=(0.0,) if self.short_window else self.TEMPERATURES,
             vad_filter=False,
             without_timestamps=True,
             condition_on_previous_text=False,

@@ -176,8 +176,8 @@ async def test_stt_rejects_what_it_cannot_decode(sqlite_api: ApiServer):
 
 async def test_stt_hears_other_languages_and_says_which(sqlite_api: ApiServer):
     """Non-English speech through the multilingual model, spoken by the espeak-ng voices of the
-    TTS route: Spanish and French words come back; espeak's Arabic is hard for Whisper base to make out, so
-    Arabic is checked for its script, not its words."""
+    TTS route: Spanish and French words come back; espeak's Arabic is hard for Whisper base to
+    make out, so Arabic is checked for its script, not its words."""
     async with sqlite_api.client(sqlite_api.acme) as client:
 
         async def spoken(voice: str, text: str) -> bytes:

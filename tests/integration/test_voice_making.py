@@ -4,12 +4,10 @@ sources, company ownership, and preview jobs that outlive a restart of the contr
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.server
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 
 from shared.audio import decode_to_mono
 from tests.conftest import ELEVENLABS_KEY
+from tests.helpers import poll_until
 from tests.integration.conftest import ApiServer, database_url_for, running_api_server
 
 pytestmark = pytest.mark.integration
@@ -238,13 +237,12 @@ async def test_seed_001_lists_voices_by_language_and_creates_one_from_samples(
         assert resp.status_code == 400 and "junk.wav" in resp.json()["error"]["message"]
 
 
-async def wait_for_job(client: httpx.AsyncClient, url: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+async def wait_for_job(client: httpx.AsyncClient, url: str) -> dict:
+    async def finished() -> dict | None:
         job = (await client.get(url)).json()
-        if job["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return job
-        await asyncio.sleep(0.2)
+        return job if job["status"] in ("completed", "failed") else None
+
+    return await poll_until(finished, 60, f"the preview job at {url} to finish")
 
 
 async def test_preview_jobs_survive_a_restart_and_fail_with_a_reason(
