@@ -50,7 +50,11 @@ class WhisperModelHandle:
     MAX_SHORT_SECONDS = 25.0
     MIN_TOKENS = 10
     TOKENS_PER_SECOND = 6
-    """Fast speech is ~4 tokens a second; more than this budget means a runaway decode."""
+    """Fast English speech is ~4 tokens a second; more than this budget means a runaway
+    decode."""
+    TOKENS_PER_SECOND_OTHER = 10
+    """Other languages take more of Whisper's tokens per word (Arabic at espeak-ng's slow pace:
+    4-6 a second; at a person's pace nearly twice that)."""
     NO_SPEECH_THRESHOLD = 0.6
     LOG_PROB_THRESHOLD = -1.0
     """With `NO_SPEECH_THRESHOLD`, Whisper's test for silence (faster-whisper's defaults,
@@ -130,12 +134,22 @@ class WhisperModelHandle:
             text = " ".join(s.text.strip() for s in segments).strip()
         return text, info.language
 
+    def _budget(self, audio: np.ndarray, lang: str | None) -> int:
+        per_second = (
+            self.TOKENS_PER_SECOND if lang in (None, "en") else self.TOKENS_PER_SECOND_OTHER
+        )
+        return self.MIN_TOKENS + int(len(audio) / WHISPER_RATE * per_second)
+
     def _transcribe_full(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str:
+        call_turn = self.short_window and len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE
         segments, _info = self.model.transcribe(
             audio,
             language=lang,
             beam_size=beam_size,
-            temperature=(0.0,) if self.short_window else self.TEMPERATURES,
+            temperature=(0.0,) if call_turn else self.TEMPERATURES,
+            # a call turn's second try is bounded too: a runaway decode of a whole window
+            # (a phrase repeated to the token limit) took seconds
+            max_new_tokens=2 * self._budget(audio, lang) if call_turn else None,
             vad_filter=False,
             without_timestamps=True,
             condition_on_previous_text=False,
@@ -158,7 +172,7 @@ class WhisperModelHandle:
         features = self.model.feature_extractor(padded, padding=0)
         tokenizer = self._tokenizer(lang)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        budget = self.MIN_TOKENS + int(len(audio) / WHISPER_RATE * self.TOKENS_PER_SECOND)
+        budget = self._budget(audio, lang)
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
             [prompt],
