@@ -5,9 +5,9 @@ it by base URL (``http://host:port/v1``). Speech comes from espeak-ng (`common.s
 is encoded into the requested ``output_format``; transcripts come from Whisper or a fixed text
 (`common.Transcriber`).
 
-HTTP handlers are in `http_account`, `http_speech` and `http_voices`, websocket handlers in `ws_routes`,
-`ws_tts` and `ws_stt`, all over `core.ElevenLabsCore` and the shared `fake_providers.server`
-base. Run it with ``python -m fake_providers.elevenlabs --port 8790``.
+HTTP handlers are in `http_account`, `http_speech` and `http_voices`, websocket handlers in
+`ws_routes`, `ws_tts` and `ws_stt`, all over `core.ElevenLabsCore` and the shared
+`fake_providers.server` base. Run it with ``python -m fake_providers.elevenlabs --port 8790``.
 
 Routes and the fault names that `FakeState.faults` keys them by:
 
