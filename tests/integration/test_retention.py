@@ -25,11 +25,12 @@ from control_plane.store.models import (
     Conversation,
     ConversationMessage,
     VoiceAgent,
+    VoicePreviewJob,
     Webhook,
     WebhookDelivery,
     utcnow,
 )
-from control_plane.store.repositories import ConversationRepository
+from control_plane.store.repositories import ConversationRepository, VoicePreviewRepository
 from tests.integration.conftest import database_url_for
 
 
@@ -294,5 +295,54 @@ async def check_api_end(url: str) -> None:
             got = {n: await session.get(Conversation, f"conv_{n}") for n in ("live", "unjoined")}
         assert (got["live"].status, got["live"].end_reason) == ("success", "ended_by_api")
         assert got["unjoined"].started_at is None and got["unjoined"].status == "success"
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_expired_voice_previews_are_gone(backend, tmp_path):
+    asyncio.run(check_previews_expire(database_url_for(backend, tmp_path), tmp_path))
+
+
+async def check_previews_expire(url: str, tmp_path: Path) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    now = utcnow()
+    company = uuid.uuid4()
+    try:
+        async with sessions() as session, session.begin():
+            session.add(Company(id=company, name="Previewer"))
+            await session.flush()
+            agent = await new_agent(session, company, {})
+            jobs = {}
+            for name, hours in (("expired", -1), ("kept", 23)):
+                job = VoicePreviewJob(
+                    company_id=company,
+                    agent_id=agent,
+                    voice_id="local:espeak-ar",
+                    text="مرحبا",
+                    status="completed",
+                    audio=b"mp3",
+                    expires_at=now + timedelta(hours=hours),
+                )
+                session.add(job)
+                await session.flush()
+                jobs[name] = job.id
+        async with sessions() as session:
+            repo = VoicePreviewRepository(session)
+            # an expired preview is gone at once, before any purge
+            assert (
+                await repo.get(company_id=company, agent_id=agent, job_id=jobs["expired"]) is None
+            )
+            kept = await repo.get(company_id=company, agent_id=agent, job_id=jobs["kept"])
+            assert kept is not None and kept.status == "completed"
+            # and it is never claimed to be made again
+            claimed = await repo.claim_due(now=utcnow(), lease=timedelta(minutes=1), limit=10)
+            assert claimed == []
+            purged = await purge(session, RecordingStore(str(tmp_path / "recordings")))
+            assert purged.voice_previews == 1
+            remaining = (await session.scalars(select(VoicePreviewJob.id))).all()
+            assert remaining == [jobs["kept"]]
     finally:
         await engine.dispose()
