@@ -1,11 +1,13 @@
 """The sentiment of a caller's messages, offline: a score in [-1, 1] per message, a label
 (`positive`, `negative`, `neutral`) and the conversation's overall sentiment.
 
-English goes through VADER (`vaderSentiment`, its lexicon in the package): its `compound`
-score, with VADER's own +-0.05 cut for the label. Other languages go through the packaged
-multilingual-e5-small: a message is compared with short anchor lines of known sentiment in
-English and Arabic (`sentiment_anchors.json`); its score is the positive anchors' mean
-similarity of its nearest ones minus the negative anchors', scaled into [-1, 1].
+Every language goes through the packaged multilingual-e5-small: a message is compared with
+short anchor lines of known sentiment in English and Arabic (`sentiment_anchors.json`); its
+score is the mean similarity of its nearest positive anchors minus that of its nearest negative
+ones, scaled into [-1, 1] (damped when neutral anchors are nearer still). On the labelled set
+(`benchmarks/analysis_set/`, 80 calls) it labelled 64% of English caller messages right
+against VADER's 51% (VADER reads "thanks" and "please" as praise), and got the sign of 81% of
+English and 82% of Arabic calls that had one; VADER 66%.
 
 A conversation's overall sentiment weighs later messages more (the n-th of N counts n): a
 caller who was angry and ends satisfied ends positive, as a person reading the call would say.
@@ -25,7 +27,7 @@ from knowledge.embeddings import Embedder, LocalEmbedder
 
 Label = Literal["positive", "negative", "neutral"]
 CUT = 0.05
-"""|score| under this is neutral (VADER's threshold)."""
+"""|score| under this is neutral."""
 NEAREST = 3
 """Anchors of each sentiment a message is compared with (its most similar ones)."""
 SCALE = 12.0
@@ -47,22 +49,6 @@ def overall(scores: Sequence[float]) -> float:
         return 0.0
     weights = np.arange(1, len(scores) + 1, dtype=np.float64)
     return float(np.dot(weights, np.asarray(scores, dtype=np.float64)) / weights.sum())
-
-
-def is_english(language: str | None) -> bool:
-    return (language or "en").lower().split("-")[0] == "en"
-
-
-@cache
-def _vader() -> object:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-def vader_scores(texts: Sequence[str]) -> list[float]:
-    analyzer = _vader()
-    return [float(analyzer.polarity_scores(text)["compound"]) for text in texts]  # type: ignore[attr-defined]
 
 
 @cache
@@ -108,9 +94,7 @@ class EmbeddingSentiment:
 
 
 async def message_scores(
-    texts: Sequence[str], language: str | None, embedding: EmbeddingSentiment | None = None
+    texts: Sequence[str], embedding: EmbeddingSentiment | None = None
 ) -> list[float]:
-    """A score per message: VADER for English, the embedding model for other languages."""
-    if is_english(language):
-        return vader_scores(texts)
+    """A score per message, in any language the embedding model reads."""
     return await (embedding or EmbeddingSentiment()).scores(texts)
