@@ -14,10 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.cloud import LOCAL_VOICE_PREFIX
+from pipelines.errors import PipelineSetupError
 from pipelines.models import multilingual_whisper_dir
 from pipelines.stt import WhisperModelHandle
 from pipelines.tts import PiperTTSOptions, PiperVoiceHandle
-from pipelines.tts.espeak import ESPEAK_RATE, espeak_voices, synthesize_blocking
+from pipelines.tts.espeak import (
+    ESPEAK_RATE,
+    espeak_voice,
+    espeak_voices,
+    is_espeak_voice,
+    synthesize_blocking,
+)
 
 from .settings import Settings
 from .voices.catalog import installed_voice_paths
@@ -67,10 +74,13 @@ class SpeechEngines:
             return self._multilingual
 
     def _synthesize(self, voice_id: str, text: str, voice_speed: float) -> tuple[bytes, int]:
-        for espeak in espeak_voices():
-            if espeak.voice_id == voice_id:
-                pcm = synthesize_blocking(text, espeak, voice_speed=voice_speed, pitch="medium")
-                return pcm, ESPEAK_RATE
+        if is_espeak_voice(voice_id):
+            try:
+                espeak = espeak_voice(voice_id)
+            except PipelineSetupError:  # not offered, or espeak-ng not installed
+                raise UnknownVoiceError(voice_id) from None
+            pcm = synthesize_blocking(text, espeak, voice_speed=voice_speed, pitch="medium")
+            return pcm, ESPEAK_RATE
         voice = self._voice(voice_id)
         with voice.lock:
             pcm = b"".join(voice.synthesize_chunks(text, PiperTTSOptions(voice_speed=voice_speed)))

@@ -9,6 +9,7 @@ the company's (`services.voices`).
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -241,7 +242,7 @@ async def start_preview(
         agent_id=agent.id,
         voice_id=voice_id,
         text=body.text,
-        keep=_hours(settings.voice_preview_hours),
+        keep=timedelta(hours=settings.voice_preview_hours),
     )
     previews = getattr(request.app.state, "previews", None)
     if previews is not None:
@@ -333,9 +334,3 @@ def _job(job: VoicePreviewJob, audio_url: str) -> PreviewJob:
         finished_at=job.finished_at,
         expires_at=job.expires_at,
     )
-
-
-def _hours(hours: float):
-    from datetime import timedelta
-
-    return timedelta(hours=hours)
