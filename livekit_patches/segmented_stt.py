@@ -12,6 +12,7 @@ at a time, in order. The stream reimplements `StreamAdapterWrapper._run` on its 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from livekit import rtc
@@ -25,6 +26,8 @@ from livekit.agents.types import (
 )
 
 from . import WrittenFor
+
+logger = logging.getLogger("livekit_patches.segmented_stt")
 
 WRITTEN_FOR = WrittenFor("livekit-agents", "1.8.9")
 """The release whose `StreamAdapterWrapper` this module follows."""
@@ -94,10 +97,23 @@ class _SegmentedStream(StreamAdapterWrapper):
 
         async def recognize() -> None:
             async for frames, speech_end_time in cut:
+                buffer = utils.merge_frames(frames)
+                began = time.monotonic()
                 result = await self._wrapped_stt.recognize(
-                    buffer=utils.merge_frames(frames),
+                    buffer=buffer,
                     language=self._language,
                     conn_options=self._wrapped_stt_conn_options,
+                )
+                logger.debug(
+                    "segment of %.2f s recognised in %.2f s, %.2f s after its end",
+                    buffer.duration,
+                    time.monotonic() - began,
+                    time.time() - speech_end_time,
+                    extra={
+                        "lk.pii.user_transcript": result.alternatives[0].text
+                        if result.alternatives
+                        else ""
+                    },
                 )
                 if not (result.alternatives and result.alternatives[0].text):
                     continue

@@ -190,7 +190,11 @@ class WhisperModelHandle:
             no_speech_threshold=self.NO_SPEECH_THRESHOLD,
             log_prob_threshold=self.LOG_PROB_THRESHOLD,
         ):
-            return ""
+            # The segmenter heard speech here; the short window's verdict of silence is not
+            # trusted alone: a phone caller's "Stop, please stop." decoded as " Please" with no
+            # confidence (silence), and the full window heard "Please stop." Dropping it had
+            # resumed the agent over a barge-in.
+            return None
         return judge_short_decode(
             str(tokenizer.decode(tokens)).strip(),
             ran_out=len(tokens) >= budget,

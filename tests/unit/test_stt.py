@@ -173,6 +173,30 @@ async def test_recognize_a_short_phrase_after_the_segmenters_padding(whisper_han
     assert "sister" in audio_tools.words(event.alternatives[0].text), event.alternatives[0].text
 
 
+def test_a_short_decode_judged_silent_is_decided_by_the_full_window(
+    whisper_handle, audio_tools, path_spy
+):
+    """A phone caller's barge-in ("Stop, please stop.", 8 kHz through the gateway and the room)
+    whose short decode came out as " Please" with no confidence: judged silence, it had been
+    dropped and the agent carried on over the caller."""
+    import wave
+    from pathlib import Path
+
+    with wave.open(str(Path(__file__).parent / "audio" / "phone_barge_in.wav")) as clip:
+        assert clip.getframerate() == WHISPER_RATE
+        audio = np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
+    heard = whisper_handle.transcribe(as_float(audio), language="en", beam_size=1)
+    assert "stop" in audio_tools.words(heard), heard
+    assert path_spy == ["short", "long"]
+
+
+async def test_recognize_line_noise_gives_no_words(whisper_handle, audio_tools):
+    """Noise the segmenter cut as speech still brings no words once the full window decides."""
+    hiss = np.random.default_rng(7).normal(0, 300, WHISPER_RATE).astype(np.int16)
+    event = await WhisperSTT(whisper_handle).recognize(audio_tools.to_frame(hiss, WHISPER_RATE))
+    assert audio_tools.words(event.alternatives[0].text) == [], event.alternatives[0].text
+
+
 @pytest.mark.parametrize(
     ("no_speech_prob", "avg_log_prob", "silence"),
     [
