@@ -51,9 +51,12 @@ ENDED_ATTRIBUTE = "phone.ended"
 TRANSCRIPTION_TOPIC = "lk.transcription"
 START_TIMEOUT = 10.0
 """Seconds a new stream has to send its `start`."""
-CALLER_BACKLOG = 2
-"""Chunks (of 20 ms) of the caller's audio that may wait for the room; older ones are
-dropped."""
+CALLER_BACKLOG = 25
+"""Chunks (of 20 ms, 0.5 s) of the caller's audio that may wait for the room; older ones are
+dropped. The pump hands them to the room as fast as it takes them (the source has no queue),
+so a backlog never stays as delay: it is only there when the provider sent a burst (network
+jitter) or the gateway's loop was held up. A 2-chunk backlog lost up to 0.8 s of a 20 s call's
+speech on a busy machine (bursts after the loop stalled), enough to lose a barge-in's words."""
 ROOM_QUEUE_MS = 0
 """No queue in the room's source: each 10 ms of the caller's audio goes to the encoder as it
 arrives, as a microphone's does, and the jitter of its arrival is left to the receivers' jitter
@@ -90,8 +93,10 @@ class LineStats:
     """Agent audio the provider has confirmed played (its marks came back)."""
     clears: int = 0
     dropped_chunks: int = 0
-    """Caller audio dropped: before the line was in the room, or while the room did not
-    take it."""
+    """Caller audio dropped before the line was in the room."""
+    overflow_chunks: int = 0
+    """Caller audio dropped in the call: more than `CALLER_BACKLOG` chunks waited for the
+    room at once."""
     digits: list[str] = field(default_factory=list)
     ended_by: str = ""
 
@@ -298,7 +303,7 @@ class PhoneBridge:
             return
         if len(self._inbox) >= CALLER_BACKLOG:
             self._inbox.popleft()
-            self.stats.dropped_chunks += 1
+            self.stats.overflow_chunks += 1
         self._inbox.append(ulaw)
         self._inbox_ready.set()
 
@@ -374,6 +379,7 @@ class PhoneBridge:
                 "heard_ms": self.stats.heard_ms,
                 "clears": self.stats.clears,
                 "dropped_chunks": self.stats.dropped_chunks,
+                "overflow_chunks": self.stats.overflow_chunks,
             },
         )
 
