@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..claims import claim_rows
 from ..models import KnowledgeChunk, KnowledgeItem, utcnow
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
@@ -139,37 +140,24 @@ class KnowledgeRepository:
         self, *, now: datetime, lease: timedelta, limit: int
     ) -> builtins.list[ClaimedItem]:
         """Claim up to `limit` items to ingest, across companies: new ones (`processing`) and
-        URLs due for a refresh. Each is held until `now + lease`; a job that dies loses
-        nothing, its claim expires. Atomic as `WebhookDeliveryRepository.claim_due` is."""
-        unclaimed = or_(KnowledgeItem.locked_until.is_(None), KnowledgeItem.locked_until < now)
-        due = or_(
-            KnowledgeItem.status == PROCESSING,
-            and_(
-                KnowledgeItem.next_refresh_at.is_not(None),
-                KnowledgeItem.next_refresh_at <= now,
+        URLs due for a refresh (`claims.claim_rows`)."""
+        claimed, until = await claim_rows(
+            self.session,
+            key=KnowledgeItem.id,
+            locked_until=KnowledgeItem.locked_until,
+            due=or_(
+                KnowledgeItem.status == PROCESSING,
+                and_(
+                    KnowledgeItem.next_refresh_at.is_not(None),
+                    KnowledgeItem.next_refresh_at <= now,
+                ),
             ),
+            order_by=KnowledgeItem.created_at,
+            now=now,
+            lease=lease,
+            limit=limit,
+            values={"attempts": KnowledgeItem.attempts + 1},
         )
-        candidates = (
-            await self.session.scalars(
-                select(KnowledgeItem.id)
-                .where(due, unclaimed)
-                .order_by(KnowledgeItem.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        if not candidates:
-            return []
-        until = now + lease
-        claimed = (
-            await self.session.scalars(
-                update(KnowledgeItem)
-                .where(KnowledgeItem.id.in_(candidates), due, unclaimed)
-                .values(locked_until=until, attempts=KnowledgeItem.attempts + 1)
-                .returning(KnowledgeItem.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
         return [ClaimedItem(item_id, until) for item_id in claimed]
 
     async def extend(self, *, item: ClaimedItem, until: datetime) -> ClaimedItem | None:

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from ..claims import claim_rows
 from ..models import CustomVoice, VoiceAgent, VoicePreviewJob, utcnow
 
 PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
@@ -94,32 +95,21 @@ class VoicePreviewRepository:
         self, *, now: datetime, lease: timedelta, limit: int
     ) -> builtins.list[tuple[int, datetime]]:
         """Claim up to `limit` jobs to run, across companies: new ones and those whose job
-        died (`processing` past its claim). Atomic as `KnowledgeRepository.claim_due` is."""
-        due = VoicePreviewJob.status.in_((PENDING, PROCESSING))
-        unclaimed = or_(VoicePreviewJob.locked_until.is_(None), VoicePreviewJob.locked_until < now)
-        candidates = (
-            await self.session.scalars(
-                select(VoicePreviewJob.id)
-                .where(due, unclaimed, VoicePreviewJob.expires_at > now)
-                .order_by(VoicePreviewJob.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        if not candidates:
-            return []
-        until = now + lease
-        claimed = (
-            await self.session.scalars(
-                update(VoicePreviewJob)
-                .where(VoicePreviewJob.id.in_(candidates), due, unclaimed)
-                .values(
-                    status=PROCESSING, locked_until=until, attempts=VoicePreviewJob.attempts + 1
-                )
-                .returning(VoicePreviewJob.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
+        died (`processing` past its claim); see `claims.claim_rows`."""
+        claimed, until = await claim_rows(
+            self.session,
+            key=VoicePreviewJob.id,
+            locked_until=VoicePreviewJob.locked_until,
+            due=and_(
+                VoicePreviewJob.status.in_((PENDING, PROCESSING)),
+                VoicePreviewJob.expires_at > now,
+            ),
+            order_by=VoicePreviewJob.id,
+            now=now,
+            lease=lease,
+            limit=limit,
+            values={"status": PROCESSING, "attempts": VoicePreviewJob.attempts + 1},
+        )
         return [(job_id, until) for job_id in claimed]
 
     async def finish(
