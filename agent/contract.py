@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from shared.audio import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS
 
@@ -256,6 +264,58 @@ class ToolSettings(_Contract):
     filler_after: float = Field(default=1.0, ge=0.0, le=30.0)
 
 
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+def _field_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """One collected field: a JSON Schema of a single value (checked as a schema)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    kind = value.get("type")
+    if kind not in ("string", "integer", "number", "boolean"):
+        raise ValueError('must be a JSON Schema with "type" string, integer, number or boolean')
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        raise ValueError(f"is not a valid JSON Schema: {exc.message}") from None
+    return value
+
+
+class Criterion(_Contract):
+    """A yes/no question about the conversation, answered after it with the evidence."""
+
+    id: FieldName
+    description: Annotated[str, Field(min_length=1, max_length=1000), NoNul]
+    """The question, as a person reviewing the call would be asked it."""
+
+
+class AnalysisSettings(_Contract):
+    """What is worked out from each conversation after it ends (summary, sentiment, intents,
+    resolution, the data collected, the success criteria)."""
+
+    enabled: bool = True
+    data_collection: Annotated[
+        dict[FieldName, Annotated[dict[str, Any], AfterValidator(_field_schema)]],
+        Field(max_length=32),
+    ] = Field(default_factory=dict)
+    """Fields taken from the transcript, each a JSON Schema of one value with a
+    `description` (e.g. `{"party_size": {"type": "integer", "description": "people in the
+    booking"}}`); a value the caller did not give is left out."""
+    success_criteria: list[Criterion] = Field(default_factory=list, max_length=16)
+    """Yes/no questions answered from the transcript (with the evidence)."""
+    intents: list[FieldName] = Field(default_factory=list, max_length=32)
+    """The intents a conversation is labelled with (at most three each); empty: the model
+    names them in a word or two."""
+
+    @model_validator(mode="after")
+    def _unique_criteria(self) -> AnalysisSettings:
+        ids = [c.id for c in self.success_criteria]
+        if len(ids) != len(set(ids)):
+            raise ValueError("success_criteria ids must be unique")
+        return self
+
+
 class AgentConfig(_Contract):
     """Everything an agent is: its voice, its model and prompt, its turn-taking, what is kept,
     what it knows and the tools it may use.
@@ -307,6 +367,7 @@ class AgentConfig(_Contract):
     privacy: Privacy = Privacy()
     custom_responses: CustomResponses = CustomResponses()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
     tools: list[Tool] = Field(default_factory=list, max_length=32)
     """HTTP and built-in tools the model may call (`assigned_tools` adds MCP servers')."""
     tool_settings: ToolSettings = ToolSettings()

@@ -183,6 +183,18 @@ class Settings(ServiceSettings):
     """A preview job holds a preview this long; a dead job's are taken over after."""
     voice_preview_hours: float = Field(default=24.0, gt=0)
     """How long a preview (its audio) is kept."""
+    analysis: bool = True
+    """Analyse conversations after they end from this process (any number of control planes
+    may)."""
+    analysis_poll_seconds: float = Field(default=2.0, gt=0)
+    analysis_lease_seconds: float = Field(default=300.0, gt=0)
+    """An analysis job holds a conversation this long; a dead job's are taken over after."""
+    analysis_max_attempts: int = Field(default=3, ge=1, le=20)
+    """Tries of an analysis whose language model cannot be reached before it is `failed`."""
+    analysis_retry_seconds: float = Field(default=30.0, ge=0)
+    """Wait before the first retry; doubled each time."""
+    analysis_max_tokens: int = Field(default=700, ge=50, le=8192)
+    """Longest answer of the model to the analysis prompt."""
     voice_clone_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     """Largest recording a voice is cloned from (`audio_url`, seed 001's samples)."""
     knowledge_max_items_per_agent: int = Field(default=200, ge=1)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from knowledge.sources import FetchLimits
 
+from ..jobs.analysis import AnalysisJobSettings, Analyst
 from ..jobs.knowledge import Ingester, IngestSettings
 from ..jobs.reaper import run_reaper
 from ..jobs.retention import run_purge
@@ -136,6 +137,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.previews = previews
             tasks.append(asyncio.create_task(previews.run(), name="voice-previews"))
+        if settings.analysis:
+            analyst = Analyst(
+                app.state.sessions,
+                lambda: ProviderKeyVault.from_settings(settings),
+                AnalysisJobSettings(
+                    engines=settings.llm_engine_settings(),
+                    poll_interval=settings.analysis_poll_seconds,
+                    lease=settings.analysis_lease_seconds,
+                    max_attempts=settings.analysis_max_attempts,
+                    retry_base=settings.analysis_retry_seconds,
+                    max_tokens=settings.analysis_max_tokens,
+                ),
+            )
+            app.state.analyst = analyst
+            tasks.append(asyncio.create_task(analyst.run(), name="conversation-analysis"))
         try:
             yield
         finally:

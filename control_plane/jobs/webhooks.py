@@ -38,7 +38,12 @@ from ..metrics import WEBHOOK_DELIVERIES
 from ..security import ProviderKeyVault
 from ..store.models import Conversation, WebhookDelivery, utcnow
 from ..store.outage import OutageLog
-from ..store.repositories import DueDelivery, WebhookDeliveryRepository, WebhookRepository
+from ..store.repositories import (
+    AnalysisRepository,
+    DueDelivery,
+    WebhookDeliveryRepository,
+    WebhookRepository,
+)
 
 logger = logging.getLogger("control_plane.jobs.webhooks")
 
@@ -46,6 +51,10 @@ EVENTS = {
     "conversation.started": "A call started: the agent joined the caller",
     "conversation.ended": "A call ended normally",
     "conversation.failed": "A call failed (an error, or its worker was lost)",
+    "conversation.analyzed": (
+        "A conversation's analysis is done (summary, sentiment, intents, resolution, data "
+        "collected, criteria) or failed"
+    ),
     "message.received": "A final message was said in a call (caller or agent)",
     "agent.created": "A voice agent was created",
     "agent.updated": "A voice agent was changed",
@@ -59,7 +68,10 @@ EVENTS = {
 
 async def enqueue_closed(session: AsyncSession, row: Conversation) -> int:
     """`conversation.ended` (a successful call) or `conversation.failed` for a call that has
-    just been closed."""
+    just been closed; a call that was answered is queued for its analysis
+    (`jobs.analysis`) in the same transaction."""
+    if row.started_at is not None:
+        await AnalysisRepository(session).queue(company_id=row.company_id, conversation_id=row.id)
     event = "conversation.ended" if row.status == "success" else "conversation.failed"
     data = {
         "conversation_id": row.id,

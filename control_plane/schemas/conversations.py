@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.contract import Language
 
-from ..store.models import Conversation
+from ..store.models import Conversation, ConversationAnalysis
 from .fields import Comments, Outcome, Rating
 
 
@@ -79,10 +79,18 @@ class ConversationSummary(BaseModel):
     telephony_status: str | None = None
     """A phone call's last status from the provider (`ringing`, `in-progress`, `completed`,
     `busy`, `no-answer`, `failed`, `canceled`)."""
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    """The caller's overall sentiment, once the conversation is analysed (seed 001)."""
+    summary: str | None = None
+    """What the conversation was about, once analysed (seed 001)."""
 
     @classmethod
-    def of(cls, row: Conversation) -> ConversationSummary:
+    def of(
+        cls, row: Conversation, analysis: ConversationAnalysis | None = None
+    ) -> ConversationSummary:
         return cls(
+            sentiment=analysis.sentiment if analysis else None,  # type: ignore[arg-type]
+            summary=analysis.summary if analysis else None,
             id=row.id,
             agent_id=row.agent_id,
             user_id=row.user_id,
@@ -151,6 +159,73 @@ class ToolUse(BaseModel):
 class ConversationMetadata(BaseModel):
     tools_used: list[str]
     """Names of the tools used, in order (seed 001's `metadata.tools_used`)."""
+    data_collected: dict[str, Any] = Field(default_factory=dict)
+    """The agent's `analysis.data_collection` fields found in the conversation, once it is
+    analysed (seed 001's `metadata.data_collected`)."""
+
+
+class MessageSentiment(BaseModel):
+    index: int
+    """The message's place in the transcript (0 is the first)."""
+    score: float
+    """-1 (negative) to 1 (positive)."""
+    label: Literal["positive", "neutral", "negative"]
+
+
+class CriterionResult(BaseModel):
+    result: bool
+    evidence: str | None
+    """What in the transcript decided it, as the model quoted it."""
+
+
+class ConversationAnalysisOut(BaseModel):
+    """What was worked out from the conversation after it ended."""
+
+    status: Literal["pending", "processing", "completed", "failed"]
+    """`pending` (queued, or waiting to be tried again), `processing`, `completed`, or
+    `failed` (the language model could not be reached; the sentiment is still given)."""
+    error: str | None
+    """Why it failed, or why the model's parts are missing."""
+    attempts: int
+    summary: str | None
+    sentiment: Literal["positive", "neutral", "negative"] | None
+    sentiment_score: float | None
+    """The caller's overall sentiment, -1 to 1 (later messages weigh more)."""
+    message_sentiments: list[MessageSentiment]
+    """Each of the caller's messages."""
+    intents: list[str]
+    resolution: Literal["resolved", "unresolved", "escalated"] | None
+    was_resolved: bool | None
+    """`resolution` is `resolved` (a chat's answer to "was it resolved?")."""
+    user_satisfaction: Literal["low", "medium", "high"] | None
+    """From the feedback's rating, when one was given."""
+    data_collected: dict[str, Any]
+    criteria: dict[str, CriterionResult]
+    """Each of the agent's `analysis.success_criteria`, by id."""
+    model: str | None
+    """The language model that wrote the summary, intents, resolution and data."""
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ConversationAnalysis, conversation: Conversation) -> ConversationAnalysisOut:
+        rating = (conversation.feedback or {}).get("rating")
+        return cls(
+            status=row.status,  # type: ignore[arg-type]
+            error=row.error,
+            attempts=row.attempts,
+            summary=row.summary,
+            sentiment=row.sentiment,  # type: ignore[arg-type]
+            sentiment_score=row.sentiment_score,
+            message_sentiments=[MessageSentiment(**m) for m in row.message_sentiments or []],
+            intents=list(row.intents or []),
+            resolution=row.resolution,  # type: ignore[arg-type]
+            was_resolved=(row.resolution == "resolved") if row.resolution else None,
+            user_satisfaction=SATISFACTION.get(rating) if isinstance(rating, int) else None,  # type: ignore[arg-type]
+            data_collected=dict(row.data_collected or {}),
+            criteria={k: CriterionResult(**v) for k, v in (row.criteria or {}).items()},
+            model=row.model,
+            finished_at=row.finished_at,
+        )
 
 
 class HistoryMessage(BaseModel):
@@ -179,9 +254,12 @@ class ConversationDetails(ConversationSummary):
     metrics: dict[str, Any]
     """Per-turn latency (seconds) of each stage, and their p50/p95; seed 004's
     `user_satisfaction` (from the feedback's rating), `resolution_status` (the outcome given
-    when the call was ended) and `sentiment_score` (null until the call is analysed)."""
+    when the call was ended, else the analysis's resolution) and `sentiment_score` (null
+    until the call is analysed)."""
     audio_url: str | None
     """Path of the call's recording (`GET /conversations/{id}/audio`); null when none is
     kept (the agent's privacy settings) or the call is not over."""
     outcome: str | None
     feedback: Feedback | None
+    analysis: ConversationAnalysisOut | None = None
+    """Null until the conversation has ended (and for agents that keep no content)."""

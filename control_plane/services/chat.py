@@ -40,7 +40,12 @@ from ..agent_loader import StoredAgent
 from ..jobs.webhooks import enqueue
 from ..settings import Settings
 from ..store.models import ApiKey, Conversation, Deployment, utcnow
-from ..store.repositories import ConversationRepository, DeploymentRepository, StorePassages
+from ..store.repositories import (
+    AnalysisRepository,
+    ConversationRepository,
+    DeploymentRepository,
+    StorePassages,
+)
 
 logger = logging.getLogger("control_plane.chat")
 
@@ -399,6 +404,9 @@ class ChatTurn:
             )
             if row is not None and self.result.ended and row.status == "ongoing":
                 row.status, row.end_reason, row.ended_at = "success", "agent_ended", utcnow()
+                await AnalysisRepository(session).queue(
+                    company_id=self.company_id, conversation_id=self.conversation_id
+                )
             await session.commit()
 
     async def _message(

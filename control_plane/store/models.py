@@ -211,6 +211,10 @@ class VoiceAgent(Base):
     tool_settings: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict, server_default=text("'{}'")
     )
+    analysis: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    """What is worked out from its conversations (`agent.contract.AnalysisSettings`)."""
     assigned_tools: Mapped[list[str]] = mapped_column(
         JSON, default=list, server_default=text("'[]'")
     )
@@ -536,3 +540,41 @@ class VoicePreviewJob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConversationAnalysis(Base):
+    """What was worked out from a conversation after it ended: `pending` until a job claims
+    it, `processing`, then `completed` with its results or `failed` with the reason. Goes with
+    its conversation."""
+
+    __tablename__ = "conversation_analyses"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    """A job holds it until then; a dead job's claim expires and another takes it."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    summary: Mapped[str | None] = mapped_column(Text, default=None)
+    sentiment_score: Mapped[float | None] = mapped_column(default=None)
+    """The caller's overall sentiment in [-1, 1]."""
+    sentiment: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    """`positive`, `neutral` or `negative`."""
+    message_sentiments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    """`[{"index", "score", "label"}]` for each of the caller's messages (`index` in the
+    transcript)."""
+    intents: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    resolution: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    """`resolved`, `unresolved` or `escalated`."""
+    data_collected: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    criteria: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """`{id: {"result": true|false|null, "evidence": "..."}}`."""
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The language model that wrote the summary, intents, resolution and data."""

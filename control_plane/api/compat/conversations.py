@@ -20,14 +20,16 @@ from ...schemas.seed_conversations import (
     TranscriptLine,
     clock,
 )
-from ...store.models import Conversation
-from ...store.repositories import ConversationRepository
+from ...store.models import Conversation, ConversationAnalysis
+from ...store.repositories import AnalysisRepository, ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import seed_error_responses as error_responses
 from ..guard import SeedRoute
 from ..routes.conversations import (
     RECORDING_RESPONSE,
     DateQuery,
+    ResolutionLabel,
+    SentimentLabel,
     Status,
     conversation_page,
     find_conversation,
@@ -38,7 +40,7 @@ from .common import company_agent
 router = APIRouter(prefix="/v1/api/conversations", tags=["conversations"], route_class=SeedRoute)
 
 
-def _item(row: Conversation) -> dict[str, Any]:
+def _item(row: Conversation, analysis: ConversationAnalysis | None) -> dict[str, Any]:
     return ConversationItem(
         id=row.id,
         agent_id=row.agent_id,
@@ -49,8 +51,8 @@ def _item(row: Conversation) -> dict[str, Any]:
         status=row.status,
         started_at=row.started_at,
         ended_at=row.ended_at,
-        sentiment=None,
-        summary=None,
+        sentiment=analysis.sentiment if analysis else None,
+        summary=analysis.summary if analysis else None,
     ).model_dump()
 
 
@@ -68,17 +70,32 @@ async def list_conversations(
     date_to: DateQuery = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    sentiment: Annotated[SentimentLabel | None, Query()] = None,
+    resolution: Annotated[ResolutionLabel | None, Query()] = None,
 ) -> dict[str, Any]:
-    """The company's conversations (calls and chats), newest first."""
+    """The company's conversations (calls and chats), newest first; `sentiment` and
+    `resolution` keep those whose analysis found it."""
     agent: uuid.UUID | None = None
     if agent_id is not None:
         agent = (await company_agent(session, company_id, agent_id)).id
     rows, total = await conversation_page(
-        session, company_id, agent, status, date_from, date_to, page, limit
+        session,
+        company_id,
+        agent,
+        status,
+        date_from,
+        date_to,
+        page,
+        limit,
+        sentiment=sentiment,
+        resolution=resolution,
+    )
+    analyses = await AnalysisRepository(session).of(
+        company_id=company_id, conversation_ids=[r.id for r in rows]
     )
     items = ConversationItems.model_validate(
         {
-            "conversations": [_item(r) for r in rows],
+            "conversations": [_item(r, analyses.get(r.id)) for r in rows],
             "pagination": Pagination(
                 total=total, page=page, pages=max(1, math.ceil(total / limit))
             ),
@@ -94,9 +111,10 @@ async def get_conversation(id: str, session: SessionDep, company_id: CompanyDep)
     """One conversation with its transcript (`timestamp` as `HH:MM:SS` since it started)."""
     row = await find_conversation(session, company_id, id)
     messages = await ConversationRepository(session).messages(conversation_id=row.id)
+    analysis = await AnalysisRepository(session).get(company_id=company_id, conversation_id=row.id)
     origin = row.started_at or row.created_at
     view = ConversationView(
-        **_item(row),
+        **_item(row, analysis),
         transcript=[
             TranscriptLine(
                 speaker=m.speaker,
@@ -106,7 +124,8 @@ async def get_conversation(id: str, session: SessionDep, company_id: CompanyDep)
             for m in messages
         ],
         metadata=SeedMetadata(
-            tools_used=[use["name"] for use in row.tools_used or []], data_collected={}
+            tools_used=[use["name"] for use in row.tools_used or []],
+            data_collected=dict(analysis.data_collected or {}) if analysis else {},
         ),
         audio_url=f"/v1/api/conversations/{row.id}/audio" if row.recording else None,
     )

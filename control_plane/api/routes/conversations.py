@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import iterate_in_threadpool
@@ -20,6 +20,7 @@ from ...schemas.conversations import (
     ISO_DATE,
     SATISFACTION,
     ConnectionDetails,
+    ConversationAnalysisOut,
     ConversationDetails,
     ConversationEnd,
     ConversationList,
@@ -44,7 +45,7 @@ from ...services.calls import (
 )
 from ...settings import Settings
 from ...store.models import Conversation
-from ...store.repositories import ConversationRepository
+from ...store.repositories import AnalysisRepository, ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
 from ..guard import GuardedRoute
@@ -108,6 +109,8 @@ RECORDING_RESPONSE = {
 # --- past and ongoing calls ----------------------------------------------------------------
 
 Status = Literal["ongoing", "success", "failed"]
+SentimentLabel = Literal["positive", "neutral", "negative"]
+ResolutionLabel = Literal["resolved", "unresolved", "escalated"]
 DateQuery = Annotated[str | None, Query(pattern=ISO_DATE, description="ISO 8601, inclusive")]
 
 
@@ -121,13 +124,31 @@ async def list_conversations(
     date_to: DateQuery = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sentiment: Annotated[SentimentLabel | None, Query()] = None,
+    resolution: Annotated[ResolutionLabel | None, Query()] = None,
 ) -> ConversationList:
-    """The company's calls, newest first."""
+    """The company's calls, newest first; `sentiment` and `resolution` keep those whose
+    analysis found it."""
     rows, total = await conversation_page(
-        session, company_id, agent_id, status, date_from, date_to, page, limit
+        session,
+        company_id,
+        agent_id,
+        status,
+        date_from,
+        date_to,
+        page,
+        limit,
+        sentiment=sentiment,
+        resolution=resolution,
+    )
+    analyses = await AnalysisRepository(session).of(
+        company_id=company_id, conversation_ids=[r.id for r in rows]
     )
     return ConversationList(
-        conversations=[ConversationSummary.of(r) for r in rows], total=total, page=page, limit=limit
+        conversations=[ConversationSummary.of(r, analyses.get(r.id)) for r in rows],
+        total=total,
+        page=page,
+        limit=limit,
     )
 
 
@@ -140,12 +161,17 @@ async def conversation_page(
     date_to: str | None,
     page: int,
     limit: int,
+    *,
+    sentiment: str | None = None,
+    resolution: str | None = None,
 ) -> tuple[Sequence[Conversation], int]:
     """One page of the company's conversations matching the filters, and how many match."""
     return await ConversationRepository(session).list(
         company_id=company_id,
         agent_id=agent_id,
         status=status,
+        sentiment=sentiment,
+        resolution=resolution,
         date_from=parse_instant("date_from", date_from),
         date_to=parse_instant("date_to", date_to),
         offset=(page - 1) * limit,
@@ -182,10 +208,11 @@ async def get_conversation(
     """One call with its transcript (each message stored as it was said) and metrics."""
     row = await find_conversation(session, company_id, conversation_id)
     messages = await ConversationRepository(session).messages(conversation_id=row.id)
+    analysis = await AnalysisRepository(session).get(company_id=company_id, conversation_id=row.id)
     origin = row.started_at or row.created_at
     rating = (row.feedback or {}).get("rating")
     return ConversationDetails(
-        **ConversationSummary.of(row).model_dump(),
+        **ConversationSummary.of(row, analysis).model_dump(),
         conversation_id=row.id,
         messages=[
             HistoryMessage(id=str(m.id), type=m.speaker, content=m.text, timestamp=m.created_at)
@@ -202,17 +229,63 @@ async def get_conversation(
             for m in messages
         ],
         tools=[ToolUse(**use) for use in row.tools_used or []],
-        metadata=ConversationMetadata(tools_used=[use["name"] for use in row.tools_used or []]),
+        metadata=ConversationMetadata(
+            tools_used=[use["name"] for use in row.tools_used or []],
+            data_collected=dict(analysis.data_collected or {}) if analysis else {},
+        ),
         metrics={
             **(row.metrics or {}),
-            "sentiment_score": None,
+            "sentiment_score": analysis.sentiment_score if analysis else None,
             "user_satisfaction": SATISFACTION.get(rating) if isinstance(rating, int) else None,
-            "resolution_status": row.outcome,
+            "resolution_status": row.outcome or (analysis.resolution if analysis else None),
         },
         audio_url=f"/conversations/{row.id}/audio" if row.recording else None,
         outcome=row.outcome,
         feedback=Feedback(**row.feedback) if row.feedback else None,
+        analysis=ConversationAnalysisOut.of(analysis, row) if analysis else None,
     )
+
+
+@router.get("/{conversation_id}/analysis", responses=error_responses(401, 404, 429))
+async def get_conversation_analysis(
+    conversation_id: str, session: SessionDep, company_id: CompanyDep
+) -> ConversationAnalysisOut:
+    """The conversation's analysis: summary, sentiment, intents, resolution, the data
+    collected and the success criteria (404 until it has ended, or when none is kept)."""
+    row = await find_conversation(session, company_id, conversation_id)
+    analysis = await AnalysisRepository(session).get(company_id=company_id, conversation_id=row.id)
+    if analysis is None:
+        why = "it has not ended" if row.status == "ongoing" else "none was made or kept"
+        raise HTTPException(404, f"This conversation has no analysis: {why}")
+    return ConversationAnalysisOut.of(analysis, row)
+
+
+@router.post(
+    "/{conversation_id}/analysis",
+    status_code=202,
+    responses=error_responses(401, 404, 409, 429),
+)
+async def analyse_conversation(
+    conversation_id: str, request: Request, session: SessionDep, company_id: CompanyDep
+) -> ConversationAnalysisOut:
+    """Analyse the conversation again (after the agent's analysis settings changed), or now
+    (a chat still open). The results so far stay until the new ones replace them; 409 while
+    a call is going on or while an analysis of it is running."""
+    row = await find_conversation(session, company_id, conversation_id)
+    if row.status == "ongoing" and row.channel == "voice":
+        raise HTTPException(409, "The call is still going on; it is analysed when it ends")
+    analyses = AnalysisRepository(session)
+    current = await analyses.get(company_id=company_id, conversation_id=row.id)
+    if current is not None and current.status == "processing":
+        raise HTTPException(409, "An analysis of this conversation is running")
+    await analyses.queue(company_id=company_id, conversation_id=row.id)
+    await session.commit()
+    analyst = getattr(request.app.state, "analyst", None)
+    if analyst is not None:
+        analyst.wake.set()
+    queued = await analyses.get(company_id=company_id, conversation_id=row.id)
+    assert queued is not None
+    return ConversationAnalysisOut.of(queued, row)
 
 
 @router.get(

@@ -3,6 +3,7 @@ aggregate. Every query that reads or writes a company's rows takes `company_id`;
 span companies (the background jobs', the worker's) say so."""
 
 from .agents import VoiceAgentRepository
+from .analyses import AnalysisRepository
 from .companies import CompanyRepository
 from .conversations import ConversationRepository
 from .deployments import DeploymentRepository
@@ -15,6 +16,7 @@ from .voices import CustomVoiceRepository, VoicePreviewRepository
 from .webhooks import DueDelivery, WebhookDeliveryRepository, WebhookRepository
 
 __all__ = [
+    "AnalysisRepository",
     "ApiKeyRepository",
     "ClaimedItem",
     "CompanyRepository",

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, CursorResult, Row, case, delete, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ..models import Conversation, ConversationMessage, utcnow
+from ..models import Conversation, ConversationAnalysis, ConversationMessage, utcnow
 
 
 class ConversationRepository:
@@ -45,9 +45,20 @@ class ConversationRepository:
         limit: int = 50,
         channel: str | None = None,
         deployment_id: uuid.UUID | None = None,
+        sentiment: str | None = None,
+        resolution: str | None = None,
     ) -> tuple[Sequence[Conversation], int]:
-        """One page of the company's conversations, newest first, and how many match."""
+        """One page of the company's conversations, newest first, and how many match
+        (`sentiment` and `resolution`: their analysis's)."""
         query = select(Conversation).where(Conversation.company_id == company_id)
+        if sentiment is not None or resolution is not None:
+            query = query.join(
+                ConversationAnalysis, ConversationAnalysis.conversation_id == Conversation.id
+            )
+            if sentiment is not None:
+                query = query.where(ConversationAnalysis.sentiment == sentiment)
+            if resolution is not None:
+                query = query.where(ConversationAnalysis.resolution == resolution)
         if channel is not None:
             query = query.where(Conversation.channel == channel)
         if deployment_id is not None:

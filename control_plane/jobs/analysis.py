@@ -1,0 +1,223 @@
+"""Post-call analysis, off the call and durable. When a conversation ends its analysis waits
+in the store as `pending` (queued in the transaction that closes it, `webhooks.enqueue_closed`,
+so closing never waits for it) until a job claims it for a lease: a job that dies, or a
+control plane restarted, loses nothing; another claims it when the lease ends. The job reads
+the transcript and the agent's `analysis` settings, works out the sentiment offline and asks
+the agent's language model for the rest (`control_plane.analysis.conversation`), stores the
+results `completed` and sends `conversation.analyzed`. A model that cannot be reached is tried
+again later (`max_attempts`, with a doubling wait), then the analysis is `failed` with the
+reason; the sentiment, worked out offline, is kept either way. An agent with
+`zero_retention`, or with analysis off, gets none: its queued analysis is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from agent.contract import AgentConfig
+from pipelines.factory import build_llm
+from pipelines.settings import EngineSettings, ProviderCredentials
+
+from ..agent_loader import agent_config
+from ..analysis.conversation import Analysis, Line, ModelUnreachableError, analyse
+from ..analysis.sentiment import EmbeddingSentiment
+from ..security import ProviderKeyVault
+from ..store.models import Conversation, utcnow
+from ..store.outage import OutageLog
+from ..store.repositories import (
+    AnalysisRepository,
+    ConversationRepository,
+    ProviderKeyRepository,
+    VoiceAgentRepository,
+)
+from ..store.repositories.analyses import COMPLETED, FAILED, PENDING
+from .polling import PollingLoop
+from .webhooks import enqueue
+
+logger = logging.getLogger("control_plane.jobs.analysis")
+
+
+@dataclass(frozen=True)
+class AnalysisJobSettings:
+    """From `Settings.analysis_*` (documented there)."""
+
+    engines: EngineSettings
+    poll_interval: float = 2.0
+    lease: float = 300.0
+    max_attempts: int = 3
+    retry_base: float = 30.0
+    max_tokens: int = 700
+
+
+@dataclass(frozen=True)
+class _Work:
+    conversation: Conversation
+    lines: list[Line]
+    config: AgentConfig
+    credentials: ProviderCredentials
+    attempts: int
+
+
+class Analyst:
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        vault: Callable[[], ProviderKeyVault],
+        settings: AnalysisJobSettings,
+        embedding: EmbeddingSentiment | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.settings = settings
+        self.embedding = embedding or EmbeddingSentiment()
+        self.loop = PollingLoop(OutageLog(logger, "conversation analysis"), settings.poll_interval)
+        self.wake = self.loop.wake
+        """Set when a conversation is queued: the job starts without waiting for the poll."""
+
+    async def run(self) -> None:
+        """Work until cancelled."""
+        await self.loop.run(self.run_due)
+
+    async def run_due(self) -> int:
+        async with self.sessions() as session, session.begin():
+            claimed = await AnalysisRepository(session).claim_due(
+                now=utcnow(), lease=timedelta(seconds=self.settings.lease), limit=2
+            )
+        for conversation_id, until in claimed:
+            await self.work(conversation_id, until)
+        return len(claimed)
+
+    async def work(self, conversation_id: str, claimed_until: datetime) -> None:
+        work = await self._read(conversation_id)
+        if work is None:
+            return
+        model = build_llm(
+            work.config.model_copy(
+                update={"temperature": 0.0, "max_completion_tokens": self.settings.max_tokens}
+            ),
+            self.settings.engines,
+            work.credentials,
+        )
+        try:
+            analysis = await analyse(
+                work.lines,
+                work.config.analysis,
+                language=work.config.language,
+                model=model,
+                embedding=self.embedding,
+            )
+        except ModelUnreachableError as exc:
+            offline = await analyse(
+                work.lines,
+                work.config.analysis,
+                language=work.config.language,
+                model=None,
+                embedding=self.embedding,
+            )
+            values = self._failed(work.attempts, str(exc), offline)
+            logger.warning("analysis of %s: %s", conversation_id, exc)
+        else:
+            values = {**_stored(analysis), "status": COMPLETED, "error": analysis.problem}
+            values |= {"finished_at": utcnow(), "model": work.config.llm_model}
+        async with self.sessions() as session, session.begin():
+            stored = await AnalysisRepository(session).finish(
+                conversation_id=conversation_id, claimed_until=claimed_until, values=values
+            )
+            if stored and values["status"] != PENDING:
+                await enqueue(
+                    session,
+                    work.conversation.company_id,
+                    "conversation.analyzed",
+                    analyzed_event(work.conversation, values),
+                )
+        await model.aclose()
+        if not stored:
+            logger.warning("analysis of %s: claim lost; another job finishes it", conversation_id)
+
+    def _failed(self, attempts: int, reason: str, offline: Analysis) -> dict[str, Any]:
+        error = f"the language model could not be reached: {reason}"[:1000]
+        if attempts < self.settings.max_attempts:
+            wait = self.settings.retry_base * 2 ** (attempts - 1)
+            return {
+                "status": PENDING,
+                "error": error,
+                "locked_until": utcnow() + timedelta(seconds=wait),
+            }
+        return {**_stored(offline), "status": FAILED, "error": error, "finished_at": utcnow()}
+
+    async def _read(self, conversation_id: str) -> _Work | None:
+        """What the analysis needs; None (and the analysis dropped) when it is not wanted."""
+        async with self.sessions() as session, session.begin():
+            analyses = AnalysisRepository(session)
+            job = await analyses.get_for_work(conversation_id)
+            conversation = await session.get(Conversation, conversation_id)
+            if job is None or conversation is None:
+                return None
+            agent = (
+                await VoiceAgentRepository(session).get_for_call(agent_id=conversation.agent_id)
+                if conversation.agent_id is not None
+                else None
+            )
+            config = agent_config(agent) if agent is not None else AgentConfig()
+            if config.privacy.zero_retention or not config.analysis.enabled:
+                await analyses.discard(conversation_id=conversation_id)
+                return None
+            messages = await ConversationRepository(session).messages(
+                conversation_id=conversation_id
+            )
+            sealed = (
+                await ProviderKeyRepository(session).for_agent(
+                    company_id=agent.company_id, agent_id=agent.id
+                )
+                if agent is not None
+                else {}
+            )
+        credentials = ProviderCredentials()
+        if sealed:
+            try:
+                opened = {name: self.vault().decrypt(token) for name, token in sealed.items()}
+            except ValueError as exc:  # a key sealed with a retired secret: the deployment's
+                logger.warning("analysis of %s: provider keys unreadable: %s", conversation_id, exc)
+                opened = {}
+            credentials = ProviderCredentials(
+                elevenlabs=opened.get("elevenlabs"), openai=opened.get("openai")
+            )
+        lines = [Line(m.speaker, m.text) for m in messages if m.text.strip()]
+        return _Work(conversation, lines, config, credentials, job.attempts)
+
+
+def _stored(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "summary": analysis.summary,
+        "sentiment_score": analysis.sentiment_score,
+        "sentiment": analysis.sentiment,
+        "message_sentiments": analysis.message_sentiments,
+        "intents": analysis.intents,
+        "resolution": analysis.resolution,
+        "data_collected": analysis.data_collected,
+        "criteria": analysis.criteria,
+    }
+
+
+def analyzed_event(conversation: Conversation, values: dict[str, Any]) -> dict[str, Any]:
+    """`conversation.analyzed`'s data."""
+    return {
+        "conversation_id": conversation.id,
+        "agent_id": str(conversation.agent_id) if conversation.agent_id else None,
+        "channel": conversation.channel,
+        "status": values["status"],
+        "error": values.get("error"),
+        "summary": values.get("summary"),
+        "sentiment": values.get("sentiment"),
+        "sentiment_score": values.get("sentiment_score"),
+        "intents": values.get("intents"),
+        "resolution": values.get("resolution"),
+        "data_collected": values.get("data_collected"),
+        "criteria": values.get("criteria"),
+    }

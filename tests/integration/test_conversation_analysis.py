@@ -1,0 +1,289 @@
+"""Post-call analysis on a real control plane (SQLite and PostgreSQL): a finished conversation
+gets a summary, the caller's sentiment, intents, a resolution, the data the agent collects and
+its success criteria, from the agent's model (the fake OpenAI, through the real plugin) and
+the packaged embeddings; the results reach the conversation APIs, their filters and a signed
+`conversation.analyzed` webhook. A model that fails is retried, then the analysis is failed
+with the reason and the conversation stays whole; a queued analysis survives a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from fake_providers.openai import FakeOpenAI
+from tests.helpers import Receiver, poll_until
+
+from .conftest import FAST_WEBHOOKS, ApiServer, database_url_for, running_api_server
+from .test_chat import API, bearer, chat_agent
+
+PORTS = {"sqlite": 8401, "postgresql": 8402}
+RESTART_PORT = 8403
+ANALYSIS_ENV = {
+    "ANALYSIS_POLL_SECONDS": "0.2",
+    "ANALYSIS_RETRY_SECONDS": "0.2",
+    "ANALYSIS_MAX_ATTEMPTS": "3",
+    **FAST_WEBHOOKS,
+}
+SETTINGS = {
+    "intents": ["book_table", "cancel_booking", "complaint"],
+    "data_collection": {
+        "party_size": {"type": "integer", "minimum": 1, "description": "people in the booking"},
+        "date": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "booking date, YYYY-MM-DD",
+        },
+        "name": {"type": "string", "description": "name the booking is under"},
+    },
+    "success_criteria": [
+        {"id": "details_confirmed", "description": "Did the agent read the booking back?"},
+        {"id": "upsold", "description": "Did the agent offer a dessert menu?"},
+    ],
+}
+PROMPT_START = "You review a finished conversation"
+ANSWER = {
+    "summary": "Dana booked a table for four on 14 March.",
+    # one outside the agent's list: left out
+    "intents": ["book_table", "small_talk"],
+    "resolution": "resolved",
+    "data_collected": {
+        "party_size": "4",  # digits as a string: taken as the number
+        "date": "14 March",  # does not match its pattern: left out
+        "name": "Dana Whitfield",
+        "shoe_size": 42,  # not asked for: left out
+    },
+    "criteria": {
+        "details_confirmed": {"result": True, "evidence": "A table for four on the 14th."},
+        "upsold": False,
+        "made_up": {"result": True},
+    },
+}
+
+
+def replies(messages: list[dict]) -> str:
+    """The fake model: the analysis prompt gets the answer (in a code fence, as models do),
+    chat turns a short reply."""
+    if PROMPT_START in str(messages[-1].get("content")):
+        return "Here it is:\n```json\n" + json.dumps(ANSWER) + "\n```"
+    return "A table for four on the 14th, under Dana Whitfield. See you then!"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def analysis_api(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]:
+    backend = request.param
+    database_url = database_url_for(backend, tmp_path_factory.mktemp(f"analysis-{backend}"))
+    with running_api_server(
+        backend,
+        database_url,
+        PORTS[backend],
+        f"control-plane-analysis-{backend}.log",
+        {**provider_env, **ANALYSIS_ENV},
+    ) as server:
+        yield server
+
+
+async def booked_chat(server: ApiServer, client: httpx.AsyncClient, **agent_fields) -> str:
+    """A chat with a booking in it; its conversation id."""
+    agent = await chat_agent(client, **agent_fields)
+    session_id = None
+    for message in (
+        "Hi, I'd like a table for four on the 14th of March.",
+        "It's Dana Whitfield. Thank you so much, that's perfect!",
+    ):
+        said = await client.post(
+            f"{API}/agents/{agent['id']}/chat",
+            json={"message": message, **({"session_id": session_id} if session_id else {})},
+            headers=bearer(server.acme),
+        )
+        assert said.status_code == 200, said.text
+        session_id = said.json()["data"]["session_id"]
+    return said.json()["data"]["conversation_id"]
+
+
+async def analysed(client: httpx.AsyncClient, conversation_id: str, status: str) -> dict:
+    url = f"/conversations/{conversation_id}/analysis"
+
+    async def done() -> bool:
+        got = await client.get(url)
+        return got.status_code == 200 and got.json()["status"] == status
+
+    await poll_until(done, 60, f"the analysis to be {status}")
+    return (await client.get(url)).json()
+
+
+async def test_a_conversation_is_analysed_with_the_agents_fields(
+    analysis_api: ApiServer, fake_openai: FakeOpenAI
+):
+    receiver = Receiver()
+    await receiver.start()
+    fake_openai.reply_fn = replies
+    try:
+        async with analysis_api.client(analysis_api.acme) as client:
+            hook = await client.post(
+                "/webhooks",
+                json={
+                    "url": receiver.url,
+                    "events": ["conversation.analyzed"],
+                    "secret": receiver.secret,
+                },
+            )
+            assert hook.status_code == 201, hook.text
+            conversation_id = await booked_chat(analysis_api, client, analysis=SETTINGS)
+            # an open chat has none until asked
+            none = await client.get(f"/conversations/{conversation_id}/analysis")
+            assert none.status_code == 404 and "has not ended" in none.json()["detail"]
+            queued = await client.post(f"/conversations/{conversation_id}/analysis")
+            assert queued.status_code == 202, queued.text
+            assert queued.json()["status"] == "pending"
+
+            result = await analysed(client, conversation_id, "completed")
+            assert result["error"] is None and result["model"] == "gpt-4o-mini"
+            assert result["summary"] == ANSWER["summary"]
+            assert result["intents"] == ["book_table"]
+            assert result["resolution"] == "resolved" and result["was_resolved"] is True
+            assert result["data_collected"] == {"party_size": 4, "name": "Dana Whitfield"}
+            assert result["criteria"] == {
+                "details_confirmed": {"result": True, "evidence": "A table for four on the 14th."},
+                "upsold": {"result": False, "evidence": None},
+            }
+            # the caller's two messages, scored offline; the call ends happy
+            assert [m["index"] for m in result["message_sentiments"]] == [0, 2]
+            assert result["message_sentiments"][1]["label"] == "positive"
+            assert result["sentiment"] == "positive" and result["sentiment_score"] > 0
+
+            record = (await client.get(f"/conversations/{conversation_id}")).json()
+            assert record["analysis"]["summary"] == ANSWER["summary"]
+            assert record["sentiment"] == "positive" and record["summary"] == ANSWER["summary"]
+            assert record["metadata"]["data_collected"] == result["data_collected"]
+            assert record["metrics"]["sentiment_score"] == result["sentiment_score"]
+            assert record["metrics"]["resolution_status"] == "resolved"
+            assert len(record["transcript"]) == 4
+
+            async def listed(**params: str) -> list[str]:
+                page = (await client.get("/conversations", params=params)).json()
+                return [c["id"] for c in page["conversations"]]
+
+            assert conversation_id in await listed(sentiment="positive", resolution="resolved")
+            assert conversation_id not in await listed(sentiment="negative")
+            assert conversation_id not in await listed(resolution="escalated")
+            bad = await client.get("/conversations", params={"sentiment": "ecstatic"})
+            assert bad.status_code == 400
+
+            seed = bearer(analysis_api.acme)
+            items = (
+                await client.get(
+                    f"{API}/conversations/list", params={"sentiment": "positive"}, headers=seed
+                )
+            ).json()["data"]["conversations"]
+            (item,) = [c for c in items if c["id"] == conversation_id]
+            assert (item["sentiment"], item["summary"]) == ("positive", ANSWER["summary"])
+            details = (
+                await client.get(f"{API}/conversations/{conversation_id}", headers=seed)
+            ).json()["data"]
+            assert details["metadata"]["data_collected"] == result["data_collected"]
+
+            await poll_until(lambda: receiver.events, 30, "the conversation.analyzed webhook")
+            (event,) = receiver.events
+            assert event["event"] == "conversation.analyzed"
+            assert event["data"]["conversation_id"] == conversation_id
+            assert event["data"]["status"] == "completed"
+            assert event["data"]["data_collected"] == result["data_collected"]
+
+            # Another company sees none of it.
+            async with analysis_api.client(analysis_api.globex) as other:
+                hidden = await other.get(f"/conversations/{conversation_id}/analysis")
+                assert hidden.status_code == 404
+                again = await other.post(f"/conversations/{conversation_id}/analysis")
+                assert again.status_code == 404
+    finally:
+        fake_openai.reply_fn = None
+        await receiver.stop()
+
+
+async def test_a_failing_model_is_retried_then_the_analysis_fails_with_the_reason(
+    analysis_api: ApiServer, fake_openai: FakeOpenAI
+):
+    if analysis_api.backend != "sqlite":
+        pytest.skip("backend-independent")
+    fake_openai.reply_fn = replies
+    async with analysis_api.client(analysis_api.acme) as client:
+        try:
+            conversation_id = await booked_chat(analysis_api, client, analysis=SETTINGS)
+            asked_before = len(fake_openai.state.requests)
+            fake_openai.set_fault("chat", status=500)
+            assert (await client.post(f"/conversations/{conversation_id}/analysis")).is_success
+            result = await analysed(client, conversation_id, "failed")
+        finally:
+            fake_openai.state.faults.pop("chat", None)
+            fake_openai.reply_fn = None
+        assert result["attempts"] == 3
+        assert result["error"].startswith("the language model could not be reached"), result
+        assert result["summary"] is None and result["resolution"] is None
+        # the offline part is kept
+        assert result["sentiment"] == "positive"
+        failed_asks = [r for r in fake_openai.state.requests[asked_before:] if r.route == "chat"]
+        assert len(failed_asks) >= 3
+        record = (await client.get(f"/conversations/{conversation_id}")).json()
+        assert len(record["transcript"]) == 4 and record["analysis"]["status"] == "failed"
+
+
+async def test_zero_retention_keeps_no_analysis(analysis_api: ApiServer, fake_openai: FakeOpenAI):
+    if analysis_api.backend != "sqlite":
+        pytest.skip("backend-independent")
+    fake_openai.reply_fn = replies
+    try:
+        async with analysis_api.client(analysis_api.acme) as client:
+            conversation_id = await booked_chat(
+                analysis_api, client, analysis=SETTINGS, privacy={"zero_retention": True}
+            )
+            queued = await client.post(f"/conversations/{conversation_id}/analysis")
+            assert queued.status_code == 202
+
+            async def dropped() -> bool:
+                got = await client.get(f"/conversations/{conversation_id}/analysis")
+                return got.status_code == 404
+
+            await poll_until(dropped, 30, "the analysis to be dropped")
+            assert not [
+                r
+                for r in fake_openai.state.requests
+                if r.route == "chat"
+                and PROMPT_START in json.dumps(r.body)
+                and conversation_id in json.dumps(r.body)
+            ]
+    finally:
+        fake_openai.reply_fn = None
+
+
+async def test_a_queued_analysis_survives_a_restart(
+    tmp_path_factory, provider_env: dict[str, str], fake_openai: FakeOpenAI
+):
+    database_url = database_url_for("sqlite", tmp_path_factory.mktemp("analysis-restart"))
+    env = {**provider_env, **ANALYSIS_ENV}
+    fake_openai.reply_fn = replies
+    try:
+        with running_api_server(
+            "sqlite",
+            database_url,
+            RESTART_PORT,
+            "control-plane-analysis-off.log",
+            {**env, "ANALYSIS": "false"},
+        ) as server:
+            async with server.client(server.acme) as client:
+                conversation_id = await booked_chat(server, client, analysis=SETTINGS)
+                assert (await client.post(f"/conversations/{conversation_id}/analysis")).is_success
+                waiting = await client.get(f"/conversations/{conversation_id}/analysis")
+                assert waiting.json()["status"] == "pending"
+            acme = server.acme
+        with running_api_server(
+            "sqlite", database_url, RESTART_PORT, "control-plane-analysis-on.log", env
+        ) as server:
+            server.acme = acme
+            async with server.client(acme) as client:
+                result = await analysed(client, conversation_id, "completed")
+                assert result["summary"] == ANSWER["summary"]
+    finally:
+        fake_openai.reply_fn = None
