@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from knowledge.sources import FetchLimits
 
+from ..analysis.sentiment import EmbeddingSentiment
 from ..jobs.analysis import AnalysisJobSettings, Analyst
 from ..jobs.knowledge import Ingester, IngestSettings
 from ..jobs.reaper import run_reaper
@@ -25,6 +26,7 @@ from ..store.migrate import upgrade
 from . import metrics
 from .compat import account as compat_account
 from .compat import agents as compat_agents
+from .compat import analytics as compat_analytics
 from .compat import calls as compat_calls
 from .compat import chat as compat_chat
 from .compat import chat_api
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.chat_models = ChatModels(app.state.sessions, settings)
+        app.state.sentiment = EmbeddingSentiment()
         reaper = asyncio.create_task(
             run_reaper(
                 app.state.sessions,
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     retry_base=settings.analysis_retry_seconds,
                     max_tokens=settings.analysis_max_tokens,
                 ),
+                app.state.sentiment,
             )
             app.state.analyst = analyst
             tasks.append(asyncio.create_task(analyst.run(), name="conversation-analysis"))
@@ -202,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(webhooks.router)
     app.include_router(compat_account.router)
+    app.include_router(compat_analytics.router)
     app.include_router(compat_agents.router)
     app.include_router(compat_conversations.router)
     app.include_router(compat_knowledge.router)

@@ -86,7 +86,7 @@ def analysis_api(request, tmp_path_factory, provider_env) -> Iterator[ApiServer]
 
 
 async def booked_chat(server: ApiServer, client: httpx.AsyncClient, **agent_fields) -> str:
-    """A chat with a booking in it; its conversation id."""
+    """A chat with a booking in it; its conversation id (its agent's: `booked_chat.agent`)."""
     agent = await chat_agent(client, **agent_fields)
     session_id = None
     for message in (
@@ -100,6 +100,7 @@ async def booked_chat(server: ApiServer, client: httpx.AsyncClient, **agent_fiel
         )
         assert said.status_code == 200, said.text
         session_id = said.json()["data"]["session_id"]
+    booked_chat.agent = agent["id"]  # type: ignore[attr-defined]
     return said.json()["data"]["conversation_id"]
 
 
@@ -184,6 +185,24 @@ async def test_a_conversation_is_analysed_with_the_agents_fields(
                 await client.get(f"{API}/conversations/{conversation_id}", headers=seed)
             ).json()["data"]
             assert details["metadata"]["data_collected"] == result["data_collected"]
+
+            # seed 001's analytics: the period's intents and sentiment from the analyses
+            stats = await client.get(
+                f"{API}/analytics/agent/{booked_chat.agent}",  # type: ignore[attr-defined]
+                params={"period": "week"},
+                headers=seed,
+            )
+            assert stats.status_code == 200, stats.text
+            view = stats.json()["data"]
+            assert view["top_intents"] == [{"intent": "book_table", "count": 1, "percentage": 1.0}]
+            assert view["sentiment"] == {"positive": 1.0, "neutral": 0.0, "negative": 0.0}
+            assert view["analysed"] == 1 and view["overview"]["total_calls"] == 0
+            bad_period = await client.get(
+                f"{API}/analytics/agent/{booked_chat.agent}",  # type: ignore[attr-defined]
+                params={"period": "decade"},
+                headers=seed,
+            )
+            assert bad_period.status_code == 400
 
             await poll_until(lambda: receiver.events, 30, "the conversation.analyzed webhook")
             (event,) = receiver.events
@@ -287,3 +306,28 @@ async def test_a_queued_analysis_survives_a_restart(
                 assert result["summary"] == ANSWER["summary"]
     finally:
         fake_openai.reply_fn = None
+
+
+async def test_the_sentiment_of_texts_in_any_language(analysis_api: ApiServer):
+    if analysis_api.backend != "sqlite":
+        pytest.skip("backend-independent")
+    texts = [
+        "Great service, thank you so much, that was really helpful!",
+        "This is the third time it broke, I am furious and want my money back.",
+        "شكرا جزيلا، الخدمة ممتازة",
+    ]
+    async with analysis_api.client() as client:
+        seed = bearer(analysis_api.acme)
+        got = await client.post(
+            f"{API}/analytics/sentiment-batch", json={"texts": texts}, headers=seed
+        )
+        assert got.status_code == 200, got.text
+        results = got.json()["data"]["results"]
+        assert [r["text"] for r in results] == texts
+        assert [r["sentiment"] for r in results] == ["positive", "negative", "positive"]
+        assert results[0]["score"] > 0.5 > results[1]["score"]
+        assert all(0.0 <= r["score"] <= 1.0 for r in results)
+        empty = await client.post(
+            f"{API}/analytics/sentiment-batch", json={"texts": []}, headers=seed
+        )
+        assert empty.status_code == 400 and empty.json()["success"] is False
