@@ -20,7 +20,7 @@ LIVEKIT_CLIENT_VER := 2.23.0
 LIVEKIT_CLIENT_JS  := control_plane/api/console/static/vendor/livekit-client.umd.js
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone bench-languages lint clean image \
+.PHONY: setup peers run call test test-unit console bench bench-scale bench-knowledge bench-knowledge-calls bench-llm-cache bench-chat bench-phone bench-languages bench-analysis lint clean image \
         image-test
 
 setup: $(VENV)/.installed $(LIVEKIT_BIN) $(CACHE)/.apt-installed $(LIVEKIT_CLIENT_JS)
@@ -142,6 +142,12 @@ bench-phone: setup
 bench-languages: setup
 	$(PY) benchmarks/stt_languages.py
 	$(PY) benchmarks/languages_call.py --calls 4 --turns 4
+
+# Post-call analysis of the labelled set (80 calls) through the API, by the embedded model
+# (~15 min); `benchmarks/analysis.py --llm-model ... --openai-base-url ... --openai-key ...`
+# measures any OpenAI-compatible model.
+bench-analysis: setup
+	$(PY) benchmarks/analysis.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).
 lint: setup

@@ -195,6 +195,11 @@ class Settings(ServiceSettings):
     """Wait before the first retry; doubled each time."""
     analysis_max_tokens: int = Field(default=700, ge=50, le=8192)
     """Longest answer of the model to the analysis prompt."""
+    analysis_embedded_model: bool = False
+    """Ask the embedded model for the summary, intents, resolution, data and criteria of its
+    agents' conversations. Off: on the benchmark set it answered no usable JSON, and each
+    analysis held the embedded model (which live calls share) for 10-15 s; those agents get
+    the offline sentiment only."""
     voice_clone_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     """Largest recording a voice is cloned from (`audio_url`, seed 001's samples)."""
     knowledge_max_items_per_agent: int = Field(default=200, ge=1)

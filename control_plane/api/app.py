@@ -38,6 +38,7 @@ from .console import install_console
 from .errors import install_error_handlers
 from .guard import GuardSettings, RequestGuard
 from .routes import (
+    analysis,
     analytics,
     conversations,
     integrations,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     max_attempts=settings.analysis_max_attempts,
                     retry_base=settings.analysis_retry_seconds,
                     max_tokens=settings.analysis_max_tokens,
+                    embedded_model=settings.analysis_embedded_model,
                 ),
                 app.state.sentiment,
             )
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voices.router)
     app.include_router(speech.router)
     app.include_router(voice_agents.router)
+    app.include_router(analysis.router)
     app.include_router(conversations.router)
     app.include_router(phone.router)  # before `/integrations/{provider}`
     app.include_router(voice_making.router)

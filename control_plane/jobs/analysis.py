@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from livekit.agents import llm
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.contract import AgentConfig
+from agent.contract import LOCAL_LLM, AgentConfig
 from pipelines.factory import build_llm
 from pipelines.settings import EngineSettings, ProviderCredentials
 
@@ -28,7 +29,7 @@ from ..agent_loader import agent_config
 from ..analysis.conversation import Analysis, Line, ModelUnreachableError, analyse
 from ..analysis.sentiment import EmbeddingSentiment
 from ..security import ProviderKeyVault
-from ..store.models import Conversation, utcnow
+from ..store.models import Conversation, VoiceAgent, utcnow
 from ..store.outage import OutageLog
 from ..store.repositories import (
     AnalysisRepository,
@@ -53,6 +54,7 @@ class AnalysisJobSettings:
     max_attempts: int = 3
     retry_base: float = 30.0
     max_tokens: int = 700
+    embedded_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,12 @@ class Analyst:
         work = await self._read(conversation_id)
         if work is None:
             return
-        model = build_llm(
-            work.config.model_copy(
-                update={"temperature": 0.0, "max_completion_tokens": self.settings.max_tokens}
-            ),
+        model = analysis_model(
+            work.config,
             self.settings.engines,
             work.credentials,
+            self.settings.max_tokens,
+            embedded=self.settings.embedded_model,
         )
         try:
             analysis = await analyse(
@@ -123,7 +125,8 @@ class Analyst:
             values = self._failed(work.attempts, str(exc), offline)
             logger.warning("analysis of %s: %s", conversation_id, exc)
         else:
-            values = {**_stored(analysis), "status": COMPLETED, "error": analysis.problem}
+            problem = analysis.problem or (EMBEDDED_MODEL_SKIPPED if model is None else None)
+            values = {**_stored(analysis), "status": COMPLETED, "error": problem}
             values |= {"finished_at": utcnow(), "model": work.config.llm_model}
         async with self.sessions() as session, session.begin():
             stored = await AnalysisRepository(session).finish(
@@ -136,7 +139,8 @@ class Analyst:
                     "conversation.analyzed",
                     analyzed_event(work.conversation, values),
                 )
-        await model.aclose()
+        if model is not None:
+            await model.aclose()
         if not stored:
             logger.warning("analysis of %s: claim lost; another job finishes it", conversation_id)
 
@@ -171,25 +175,59 @@ class Analyst:
             messages = await ConversationRepository(session).messages(
                 conversation_id=conversation_id
             )
-            sealed = (
-                await ProviderKeyRepository(session).for_agent(
-                    company_id=agent.company_id, agent_id=agent.id
-                )
+            credentials = (
+                await agent_credentials(session, agent, self.vault)
                 if agent is not None
-                else {}
-            )
-        credentials = ProviderCredentials()
-        if sealed:
-            try:
-                opened = {name: self.vault().decrypt(token) for name, token in sealed.items()}
-            except ValueError as exc:  # a key sealed with a retired secret: the deployment's
-                logger.warning("analysis of %s: provider keys unreadable: %s", conversation_id, exc)
-                opened = {}
-            credentials = ProviderCredentials(
-                elevenlabs=opened.get("elevenlabs"), openai=opened.get("openai")
+                else ProviderCredentials()
             )
         lines = [Line(m.speaker, m.text) for m in messages if m.text.strip()]
         return _Work(conversation, lines, config, credentials, job.attempts)
+
+
+EMBEDDED_MODEL_SKIPPED = (
+    "the summary, intents, resolution, data and criteria need a capable language model: the "
+    "agent uses the embedded one, which is not asked (it answered no usable JSON on the "
+    "benchmark set; ANALYSIS_EMBEDDED_MODEL=true asks it anyway); give the agent an "
+    "OpenAI-compatible llm_model"
+)
+
+
+def analysis_model(
+    config: AgentConfig,
+    engines: EngineSettings,
+    credentials: ProviderCredentials,
+    max_tokens: int,
+    *,
+    embedded: bool = False,
+) -> llm.LLM | None:
+    """The agent's language model (with its fallback), set to answer the analysis prompt:
+    no sampling, room for the JSON. None for an agent on the embedded model unless
+    `embedded` (`EMBEDDED_MODEL_SKIPPED`)."""
+    if config.llm_model == LOCAL_LLM and not embedded:
+        return None
+    return build_llm(
+        config.model_copy(update={"temperature": 0.0, "max_completion_tokens": max_tokens}),
+        engines,
+        credentials,
+    )
+
+
+async def agent_credentials(
+    session: AsyncSession, agent: VoiceAgent, vault: Callable[[], ProviderKeyVault]
+) -> ProviderCredentials:
+    """The agent's provider keys (its own, else its company's), opened; none when they cannot
+    be (sealed with a retired secret): the deployment's serve then."""
+    sealed = await ProviderKeyRepository(session).for_agent(
+        company_id=agent.company_id, agent_id=agent.id
+    )
+    if not sealed:
+        return ProviderCredentials()
+    try:
+        opened = {name: vault().decrypt(token) for name, token in sealed.items()}
+    except ValueError as exc:
+        logger.warning("agent %s: provider keys unreadable: %s", agent.id, exc)
+        return ProviderCredentials()
+    return ProviderCredentials(elevenlabs=opened.get("elevenlabs"), openai=opened.get("openai"))
 
 
 def _stored(analysis: Analysis) -> dict[str, Any]:

@@ -331,3 +331,64 @@ async def test_the_sentiment_of_texts_in_any_language(analysis_api: ApiServer):
             f"{API}/analytics/sentiment-batch", json={"texts": []}, headers=seed
         )
         assert empty.status_code == 400 and empty.json()["success"] is False
+
+
+async def test_a_transcript_is_tried_against_the_agents_analysis(
+    analysis_api: ApiServer, fake_openai: FakeOpenAI
+):
+    """`POST /voice-agents/{id}/analysis-preview`: the same work as after a call, stored
+    nowhere; the embedded model is not asked by default (it cannot write the JSON)."""
+    if analysis_api.backend != "sqlite":
+        pytest.skip("backend-independent")
+    lines = [
+        {"speaker": "agent", "text": "Olive & Thyme, how can I help?"},
+        {"speaker": "user", "text": "A table for four on the 14th, please. I'm Dana Whitfield."},
+        {"speaker": "agent", "text": "Booked: a table for four on the 14th."},
+        {"speaker": "user", "text": "Wonderful, thank you!"},
+    ]
+    fake_openai.reply_fn = replies
+    try:
+        async with analysis_api.client(analysis_api.acme) as client:
+            agent = await chat_agent(client, analysis=SETTINGS)
+            url = f"/voice-agents/{agent['id']}/analysis-preview"
+            tried = await client.post(url, json={"messages": lines})
+            assert tried.status_code == 200, tried.text
+            result = tried.json()
+            assert result["problem"] is None and result["model"] == "gpt-4o-mini"
+            assert result["data_collected"] == {"party_size": 4, "name": "Dana Whitfield"}
+            assert result["intents"] == ["book_table"] and result["resolution"] == "resolved"
+            assert result["sentiment"] == "positive"
+            # other settings, given in the request, instead of the agent's
+            other = await client.post(
+                url, json={"messages": lines, "analysis": {"data_collection": {}}}
+            )
+            assert other.json()["data_collected"] == {}
+            assert (await client.post(url, json={"messages": []})).status_code == 400
+            bad = await client.post(url, json={"messages": [{"speaker": "bot", "text": "hi"}]})
+            assert bad.status_code == 400
+            fake_openai.set_fault("chat", status=500)
+            try:
+                down = await client.post(url, json={"messages": lines})
+            finally:
+                fake_openai.state.faults.pop("chat", None)
+            assert down.status_code == 502 and "could not be reached" in down.json()["detail"]
+
+            asked = len(fake_openai.state.requests)
+            local = await client.post(
+                "/voice-agents",
+                json={"name": "Local", "llm_model": "local", "analysis": SETTINGS},
+            )
+            assert local.status_code == 201, local.text
+            offline = await client.post(
+                f"/voice-agents/{local.json()['id']}/analysis-preview", json={"messages": lines}
+            )
+            assert offline.status_code == 200, offline.text
+            assert "embedded one, which is not asked" in offline.json()["problem"]
+            assert offline.json()["sentiment"] == "positive"
+            assert offline.json()["summary"] is None
+            assert len(fake_openai.state.requests) == asked
+        async with analysis_api.client(analysis_api.globex) as other_company:
+            hidden = await other_company.post(url, json={"messages": lines})
+            assert hidden.status_code == 404
+    finally:
+        fake_openai.reply_fn = None

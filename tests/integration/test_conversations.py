@@ -144,6 +144,20 @@ async def check_call_record(
         resp = await client.get("/conversations", params={"status": "bogus"})
         assert resp.status_code == 400 and "status" in resp.json()["detail"]
 
+        # The closed call was queued for its analysis and analysed: an agent on the embedded
+        # model gets the caller's sentiment only, and is told why.
+        async def analysed() -> dict | None:
+            got = await client.get(f"/conversations/{conversation_id}/analysis")
+            return got.json() if got.status_code == 200 and got.json()["finished_at"] else None
+
+        analysis = await poll_until(analysed, 60, "the call's analysis")
+        assert analysis["status"] == "completed", analysis
+        assert [m["index"] for m in analysis["message_sentiments"]] == [
+            i for i, m in enumerate(transcript) if m["speaker"] == "user"
+        ]
+        assert analysis["sentiment"] in ("positive", "neutral", "negative")
+        assert analysis["summary"] is None and "embedded one" in analysis["error"]
+
     # Another company sees nothing of it.
     other = admin(store_url, "create-company", "Nosy Inc")
     async with httpx.AsyncClient(
