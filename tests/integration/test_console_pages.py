@@ -20,6 +20,7 @@ from sqlalchemy import update
 from control_plane.store.db import create_engine, session_factory
 from control_plane.store.models import ConsoleSession
 from tests.conftest import ELEVENLABS_KEY
+from tests.helpers import poll_until
 from tests.integration.conftest import ApiServer, Tenant, admin
 from tests.integration.test_chat import chat_agent
 
@@ -218,6 +219,22 @@ async def test_the_text_chat_tab_answers_on_the_chat_api(sqlite_api: ApiServer) 
         # The chat is a conversation of the company, on its page.
         listed = await client.get("/console/conversations")
         assert first.json()["conversation_id"] in listed.text
+
+    # Its analysis, asked for through the API, is on its page once done (the fake model's
+    # answer is no JSON: the sentiment is there, and the note says why the rest is not).
+    conversation_id = first.json()["conversation_id"]
+    async with sqlite_api.client(sqlite_api.acme) as api:
+        assert (await api.post(f"/conversations/{conversation_id}/analysis")).status_code == 202
+
+        async def analysed() -> bool:
+            got = await api.get(f"/conversations/{conversation_id}/analysis")
+            return got.json()["status"] == "completed"
+
+        await poll_until(analysed, 60, "the chat's analysis")
+    async with signed_in(sqlite_api, sqlite_api.acme) as client:
+        shown = unescape((await client.get(f"/console/conversations/{conversation_id}")).text)
+        assert 'id="conversation-analysis"' in shown
+        assert "completed" in shown and "was not usable" in shown
 
 
 async def test_settings_keys_provider_keys_and_webhooks(sqlite_api: ApiServer) -> None:

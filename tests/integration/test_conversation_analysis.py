@@ -8,6 +8,7 @@ with the reason and the conversation stays whole; a queued analysis survives a r
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 
 import httpx
@@ -247,6 +248,16 @@ async def test_a_failing_model_is_retried_then_the_analysis_fails_with_the_reaso
         assert len(failed_asks) >= 3
         record = (await client.get(f"/conversations/{conversation_id}")).json()
         assert len(record["transcript"]) == 4 and record["analysis"]["status"] == "failed"
+
+        # Deleting the conversation (as retention does) deletes its analysis.
+        assert (await client.delete(f"/conversations/{conversation_id}")).status_code == 204
+    path = analysis_api.database_url.removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as db:
+        (left,) = db.execute(
+            "SELECT count(*) FROM conversation_analyses WHERE conversation_id = ?",
+            (conversation_id,),
+        ).fetchone()
+    assert left == 0
 
 
 async def test_zero_retention_keeps_no_analysis(analysis_api: ApiServer, fake_openai: FakeOpenAI):
