@@ -206,11 +206,15 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 def _parameters_schema(value: dict[str, Any]) -> dict[str, Any]:
     """A tool's parameters: a JSON Schema of an object (checked as a schema)."""
+    if value.get("type") != "object":
+        raise ValueError('must be a JSON Schema with "type": "object"')
+    return _valid_schema(value)
+
+
+def _valid_schema(value: dict[str, Any]) -> dict[str, Any]:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
-    if value.get("type") != "object":
-        raise ValueError('must be a JSON Schema with "type": "object"')
     try:
         Draft202012Validator.check_schema(value)
     except SchemaError as exc:
@@ -269,17 +273,9 @@ FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 def _field_schema(value: dict[str, Any]) -> dict[str, Any]:
     """One collected field: a JSON Schema of a single value (checked as a schema)."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    kind = value.get("type")
-    if kind not in ("string", "integer", "number", "boolean"):
+    if value.get("type") not in ("string", "integer", "number", "boolean"):
         raise ValueError('must be a JSON Schema with "type" string, integer, number or boolean')
-    try:
-        Draft202012Validator.check_schema(value)
-    except SchemaError as exc:
-        raise ValueError(f"is not a valid JSON Schema: {exc.message}") from None
-    return value
+    return _valid_schema(value)
 
 
 class Criterion(_Contract):

@@ -55,3 +55,23 @@ async def claim_rows(
         )
     ).all()
     return list(claimed), until
+
+
+async def finish_claimed(
+    session: AsyncSession,
+    *,
+    key: InstrumentedAttribute[Any],
+    locked_until: InstrumentedAttribute[Any],
+    value: Any,
+    claimed_until: datetime,
+    values: dict[str, Any],
+) -> bool:
+    """Record a claimed row's outcome (`values`, the hold released) if the claim is still the
+    job's: one whose claim expired and was taken over records nothing."""
+    result = await session.execute(
+        update(key.class_)
+        .where(key == value, locked_until == claimed_until)
+        .values(**{locked_until.key: None, **values})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -86,9 +86,7 @@ def test_numbers_given_as_digits_are_taken_as_numbers(value, kept):
 
 
 def test_the_prompt_names_the_fields_the_criteria_and_the_language():
-    text = prompt(
-        [Line("agent", "مرحبا"), Line("user", "أين طلبي؟")], SETTINGS, language="ar-SA"
-    )
+    text = prompt([Line("agent", "مرحبا"), Line("user", "أين طلبي؟")], SETTINGS, language="ar-SA")
     assert "order_number" in text and "Was the order found?" in text
     assert "in Arabic" in text and '["track_order", "refund_request"]' in text
     assert text.endswith("Agent: مرحبا\nCaller: أين طلبي؟")

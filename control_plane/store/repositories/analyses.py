@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..claims import claim_rows
+from ..claims import claim_rows, finish_claimed
 from ..models import ConversationAnalysis
 
 PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
@@ -83,16 +83,14 @@ class AnalysisRepository:
         self, *, conversation_id: str, claimed_until: datetime, values: dict[str, object]
     ) -> bool:
         """Record the outcome if the claim is still this job's."""
-        result = await self.session.execute(
-            update(ConversationAnalysis)
-            .where(
-                ConversationAnalysis.conversation_id == conversation_id,
-                ConversationAnalysis.locked_until == claimed_until,
-            )
-            .values(**{"locked_until": None, **values})
-            .execution_options(synchronize_session=False)
+        return await finish_claimed(
+            self.session,
+            key=ConversationAnalysis.conversation_id,
+            locked_until=ConversationAnalysis.locked_until,
+            value=conversation_id,
+            claimed_until=claimed_until,
+            values=values,
         )
-        return bool(getattr(result, "rowcount", 0))
 
     async def discard(self, *, conversation_id: str) -> None:
         row = await self.session.get(ConversationAnalysis, conversation_id)

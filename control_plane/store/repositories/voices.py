@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from ..claims import claim_rows
+from ..claims import claim_rows, finish_claimed
 from ..models import CustomVoice, VoiceAgent, VoicePreviewJob, utcnow
 
 PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
@@ -116,13 +116,14 @@ class VoicePreviewRepository:
         self, *, job_id: int, claimed_until: datetime, values: dict[str, object]
     ) -> bool:
         """Record the job's outcome if the claim is still this job's."""
-        result = await self.session.execute(
-            update(VoicePreviewJob)
-            .where(VoicePreviewJob.id == job_id, VoicePreviewJob.locked_until == claimed_until)
-            .values(**{"locked_until": None, **values})
-            .execution_options(synchronize_session=False)
+        return await finish_claimed(
+            self.session,
+            key=VoicePreviewJob.id,
+            locked_until=VoicePreviewJob.locked_until,
+            value=job_id,
+            claimed_until=claimed_until,
+            values=values,
         )
-        return bool(getattr(result, "rowcount", 0))
 
     async def purge_expired(self, *, now: datetime) -> int:
         result = await self.session.execute(
