@@ -143,10 +143,12 @@ bench-languages: setup
 	$(PY) benchmarks/stt_languages.py
 	$(PY) benchmarks/languages_call.py --calls 4 --turns 4
 
-# Post-call analysis of the labelled set (80 calls) through the API, by the embedded model
-# (~15 min); `benchmarks/analysis.py --llm-model ... --openai-base-url ... --openai-key ...`
+# Post-call analysis of the labelled set (80 calls) through the API: with a perfect model's
+# answers (the labels, from the fake OpenAI: the plumbing alone, ~1 min), then by the embedded
+# model (~15 min); `benchmarks/analysis.py --llm-model ... --openai-base-url ... --openai-key ...`
 # measures any OpenAI-compatible model.
 bench-analysis: setup
+	$(PY) benchmarks/analysis.py --model-answers labels
 	$(PY) benchmarks/analysis.py
 
 # Style (ruff), types (mypy) and the layout's import rules (lint-imports; pyproject.toml).

@@ -17,6 +17,10 @@ nowhere), and what comes back is scored against the labels:
   criteria    yes/no answers that equal the label
   usable      answers of the model that were a JSON object
 
+`--model-answers labels` replaces the model with the fake OpenAI answering each call with its
+own labels, as a perfect model would: what is then lost is lost by the checks and the plumbing
+(the prompt, the JSON parsing, the JSON Schema of each field), not by a model.
+
 The peer, in the same run, is the answer that needs no model: the most common label of the set
 for each part (all calls "resolved", each kind's most common intent, every criterion its most
 common answer, no data), and for sentiment the most common sign. Each part's ratio is ours over
@@ -24,6 +28,7 @@ the peer's. Prints a table and writes JSON.
 
     .venv/bin/python benchmarks/analysis.py                 # all 80 calls, the embedded model
     .venv/bin/python benchmarks/analysis.py --limit 16      # the first 8 English, 8 Arabic
+    .venv/bin/python benchmarks/analysis.py --model-answers labels   # the plumbing alone
 """
 
 from __future__ import annotations
@@ -52,12 +57,15 @@ from simulator.stack import (  # noqa: E402
     ManagedProcess,
     admin,
     control_plane_process,
+    fake_openai_process,
     http_ok,
 )
 
 SET = ROOT / "benchmarks/analysis_set/conversations.json"
 CONTROL_PLANE_PORT = 9398
 LLM_PORT = 9388
+FAKE_PORT = 9399
+FAKE_KEY = "sk-bench-analysis"
 """Clear of the test suite's ports."""
 UNLIMITED = "1000000/minute"
 
@@ -114,6 +122,32 @@ def score(tally: Tally, call: dict[str, Any], got: dict[str, Any]) -> None:
     for name, expected in labels["criteria"].items():
         tally.add("criteria", (criteria.get(name) or {}).get("result") == expected)
     tally.add("usable", got.get("problem") is None)
+
+
+def labels_as_answer(call: dict[str, Any]) -> str:
+    """What a perfect model would answer for `call`."""
+    labels = call["labels"]
+    return json.dumps(
+        {
+            "summary": f"A {call['agent_kind']} call.",
+            "intents": labels["intents"],
+            "resolution": labels["resolution"],
+            "data_collected": labels["data_collected"],
+            "criteria": {
+                name: {"result": value, "evidence": "(labelled)"}
+                for name, value in labels["criteria"].items()
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+async def set_fake_answer(call: dict[str, Any]) -> None:
+    async with httpx.AsyncClient() as fake:
+        answered = await fake.post(
+            f"http://127.0.0.1:{FAKE_PORT}/_fake/config", json={"replies": [labels_as_answer(call)]}
+        )
+        answered.raise_for_status()
 
 
 def peer_answers(conversations: list[dict[str, Any]], everything: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +218,8 @@ async def measure(api: str, key: str, args: argparse.Namespace) -> dict[str, Any
             created.raise_for_status()
             agents[kind] = created.json()["id"]
         for n, call in enumerate(calls, 1):
+            if args.model_answers == "labels":
+                await set_fake_answer(call)
             began = time.perf_counter()
             answer = await client.post(
                 f"/voice-agents/{agents[call['agent_kind']]}/analysis-preview",
@@ -230,7 +266,8 @@ def pct(v: float | None) -> str:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"post-call analysis of {results['measured']['calls']} labelled calls "
-        f"({results['measured']['languages']}), model {results['llm_model']}",
+        f"({results['measured']['languages']}), model {results['llm_model']}"
+        + (" answering with the labels" if results["model_answers"] == "labels" else ""),
         "",
         f"{'part':<18} {'ours':>6} {'peer':>6} {'ratio':>6} {'n':>5}",
     ]
@@ -254,10 +291,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="calls (half of each language)")
     parser.add_argument("--llm-model", default="local")
+    parser.add_argument(
+        "--model-answers",
+        choices=["model", "labels"],
+        default="model",
+        help="labels: the fake OpenAI answers each call with its labels (the plumbing alone)",
+    )
     parser.add_argument("--openai-base-url", default=None)
     parser.add_argument("--openai-key", default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/analysis.json")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    fake: ManagedProcess | None = None
+    if args.model_answers == "labels":
+        args.llm_model = "gpt-4o-mini"
+        args.openai_base_url = f"http://127.0.0.1:{FAKE_PORT}/v1"
+        args.openai_key = FAKE_KEY
 
     log_dir = ROOT / ".cache/logs/bench-analysis"
     wall = time.perf_counter()
@@ -276,6 +324,10 @@ def main() -> None:
             **({"OPENAI_BASE_URL": args.openai_base_url} if args.openai_base_url else {}),
         }
         try:
+            if args.model_answers == "labels":
+                fake = fake_openai_process(
+                    FAKE_PORT, log_dir / "fake-openai.log", "--api-key", FAKE_KEY
+                )
             if args.llm_model == "local":
                 llm = ManagedProcess(
                     "llm-server",
@@ -304,6 +356,8 @@ def main() -> None:
                 control_plane.stop()
             if llm is not None:
                 llm.stop()
+            if fake is not None:
+                fake.stop()
     results = {
         "benchmark": "analysis",
         "started_at": started,
@@ -311,15 +365,19 @@ def main() -> None:
         "loadavg_before": load,
         "loadavg_after": os.getloadavg(),
         "llm_model": args.llm_model,
+        "model_answers": args.model_answers,
         "seconds": time.perf_counter() - wall,
         "measured": measured,
     }
     print()
     print(table(results))
     print(f"\nthe run took {results['seconds']:.0f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    print(f"written to {args.out}")
+    out = args.out or ROOT / "benchmarks/results" / (
+        "analysis-labels.json" if args.model_answers == "labels" else "analysis.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from livekit.agents import llm
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.contract import LOCAL_LLM, AgentConfig
@@ -92,7 +93,22 @@ class Analyst:
                 now=utcnow(), lease=timedelta(seconds=self.settings.lease), limit=2
             )
         for conversation_id, until in claimed:
-            await self.work(conversation_id, until)
+            try:
+                await self.work(conversation_id, until)
+            except SQLAlchemyError:
+                raise  # the store: an outage, the claim expires and the work is tried again
+            except Exception as exc:  # a defect: fail it rather than loop on it
+                logger.exception("analysis of %s failed", conversation_id)
+                async with self.sessions() as session, session.begin():
+                    await AnalysisRepository(session).finish(
+                        conversation_id=conversation_id,
+                        claimed_until=until,
+                        values={
+                            "status": FAILED,
+                            "error": f"the analysis failed: {type(exc).__name__}: {exc}"[:1000],
+                            "finished_at": utcnow(),
+                        },
+                    )
         return len(claimed)
 
     async def work(self, conversation_id: str, claimed_until: datetime) -> None:

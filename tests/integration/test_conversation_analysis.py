@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from tests.helpers import Receiver, poll_until
 from .conftest import FAST_WEBHOOKS, ApiServer, database_url_for, running_api_server
 from .test_chat import API, bearer, chat_agent
 
+LABELLED_SET = Path(__file__).parents[2] / "benchmarks" / "analysis_set" / "conversations.json"
 PORTS = {"sqlite": 8401, "postgresql": 8402}
 RESTART_PORT = 8403
 ANALYSIS_ENV = {
@@ -401,5 +403,73 @@ async def test_a_transcript_is_tried_against_the_agents_analysis(
         async with analysis_api.client(analysis_api.globex) as other_company:
             hidden = await other_company.post(url, json={"messages": lines})
             assert hidden.status_code == 404
+    finally:
+        fake_openai.reply_fn = None
+
+
+async def test_a_perfect_answer_keeps_every_labelled_value(
+    analysis_api: ApiServer, fake_openai: FakeOpenAI
+):
+    """The labelled set through the preview, the fake model answering each call with its own
+    labels: the checks (intents, resolution, each field's JSON Schema, the criteria) keep all
+    of them, in English and Arabic."""
+    if analysis_api.backend != "sqlite":
+        pytest.skip("backend-independent")
+    labelled = json.loads(LABELLED_SET.read_text("utf-8"))
+    by_ending = {
+        "\n".join(
+            f"{'Caller' if m['speaker'] == 'user' else 'Agent'}: {m['text']}"
+            for m in call["messages"][-2:]
+        ): call
+        for call in labelled["conversations"]
+    }
+
+    def perfect(messages: list[dict]) -> str:
+        prompt = str(messages[-1]["content"])
+        (call,) = [c for ending, c in by_ending.items() if prompt.endswith(ending)]
+        labels = call["labels"]
+        return json.dumps(
+            {
+                "summary": "A call.",
+                "intents": labels["intents"],
+                "resolution": labels["resolution"],
+                "data_collected": labels["data_collected"],
+                "criteria": {
+                    k: {"result": v, "evidence": "..."} for k, v in labels["criteria"].items()
+                },
+            },
+            ensure_ascii=False,
+        )
+
+    fake_openai.reply_fn = perfect
+    try:
+        async with analysis_api.client(analysis_api.acme) as client:
+            agents = {}
+            for kind, intents in labelled["intents"].items():
+                agents[kind] = (
+                    await chat_agent(
+                        client,
+                        analysis={
+                            "intents": intents,
+                            "data_collection": labelled["data_fields"][kind]["properties"],
+                            "success_criteria": labelled["criteria"][kind],
+                        },
+                    )
+                )["id"]
+            lost = []
+            for call in labelled["conversations"]:
+                got = await client.post(
+                    f"/voice-agents/{agents[call['agent_kind']]}/analysis-preview",
+                    json={"messages": call["messages"], "language": call["language"]},
+                )
+                assert got.status_code == 200, got.text
+                result, labels = got.json(), call["labels"]
+                for part in ("intents", "resolution", "data_collected"):
+                    if result[part] != labels[part]:
+                        lost.append((call["id"], part, result[part], labels[part]))
+                answers = {k: v["result"] for k, v in result["criteria"].items()}
+                if answers != labels["criteria"]:
+                    lost.append((call["id"], "criteria", answers, labels["criteria"]))
+            assert not lost, lost
     finally:
         fake_openai.reply_fn = None
