@@ -67,6 +67,15 @@ async def analyse(
     embedding: sentiment_of.EmbeddingSentiment,
 ) -> Analysis:
     """The analysis of a transcript; `model` None: the offline sentiment only."""
+    result = await offline_analysis(lines, embedding)
+    await ask_model(result, lines, settings, language=language, model=model)
+    return result
+
+
+async def offline_analysis(
+    lines: Sequence[Line], embedding: sentiment_of.EmbeddingSentiment
+) -> Analysis:
+    """What needs no model: the sentiment of each caller message and of the whole."""
     result = Analysis()
     said = [(i, line.text) for i, line in enumerate(lines) if line.speaker == "user"]
     scores = await embedding.scores([text for _, text in said])
@@ -78,16 +87,27 @@ async def analyse(
         overall = sentiment_of.overall(scores)
         result.sentiment_score = round(overall, 3)
         result.sentiment = sentiment_of.label(overall)
+    return result
+
+
+async def ask_model(
+    result: Analysis,
+    lines: Sequence[Line],
+    settings: AnalysisSettings,
+    *,
+    language: str,
+    model: llm.LLM | None,
+) -> None:
+    """Adds the model's part to `result`; raises ModelUnreachableError before changing it."""
     if model is None or not lines:
-        return result
+        return
     answer = await ask(model, prompt(lines, settings, language))
     try:
         parsed = parse_answer(answer)
     except ValueError as exc:
         result.problem = f"the language model's answer was not usable: {exc}"
-        return result
+        return
     read_answer(parsed, settings, result)
-    return result
 
 
 def prompt(lines: Sequence[Line], settings: AnalysisSettings, language: str) -> str:

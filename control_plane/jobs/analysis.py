@@ -27,7 +27,13 @@ from pipelines.factory import build_llm
 from pipelines.settings import EngineSettings, ProviderCredentials
 
 from ..agent_loader import agent_config
-from ..analysis.conversation import Analysis, Line, ModelUnreachableError, analyse
+from ..analysis.conversation import (
+    Analysis,
+    Line,
+    ModelUnreachableError,
+    ask_model,
+    offline_analysis,
+)
 from ..analysis.sentiment import EmbeddingSentiment
 from ..security import ProviderKeyVault
 from ..store.models import Conversation, VoiceAgent, utcnow
@@ -122,23 +128,17 @@ class Analyst:
             self.settings.max_tokens,
             embedded=self.settings.embedded_model,
         )
+        analysis = await offline_analysis(work.lines, self.embedding)
         try:
-            analysis = await analyse(
+            await ask_model(
+                analysis,
                 work.lines,
                 work.config.analysis,
                 language=work.config.language,
                 model=model,
-                embedding=self.embedding,
             )
         except ModelUnreachableError as exc:
-            offline = await analyse(
-                work.lines,
-                work.config.analysis,
-                language=work.config.language,
-                model=None,
-                embedding=self.embedding,
-            )
-            values = self._failed(work.attempts, str(exc), offline)
+            values = self._failed(work.attempts, str(exc), analysis)
             logger.warning("analysis of %s: %s", conversation_id, exc)
         else:
             problem = analysis.problem or (EMBEDDED_MODEL_SKIPPED if model is None else None)

@@ -78,7 +78,7 @@ async def list_conversations(
     agent: uuid.UUID | None = None
     if agent_id is not None:
         agent = (await company_agent(session, company_id, agent_id)).id
-    rows, total = await conversation_page(
+    rows, total, analyses = await conversation_page(
         session,
         company_id,
         agent,
@@ -89,9 +89,6 @@ async def list_conversations(
         limit,
         sentiment=sentiment,
         resolution=resolution,
-    )
-    analyses = await AnalysisRepository(session).of(
-        company_id=company_id, conversation_ids=[r.id for r in rows]
     )
     items = ConversationItems.model_validate(
         {

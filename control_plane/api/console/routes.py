@@ -433,7 +433,7 @@ async def conversations_page(request: Request) -> HTMLResponse:
         try:
             agent_id = uuid.UUID(filters["agent_id"]) if filters["agent_id"] else None
             status = filters["status"] if filters["status"] in STATUSES else None
-            rows, total = await conversations.conversation_page(
+            rows, total, _ = await conversations.conversation_page(
                 db, who.company_id, agent_id, status, filters["date_from"] or None,
                 filters["date_to"] or None, page_no, PAGE_SIZE,
             )  # fmt: skip

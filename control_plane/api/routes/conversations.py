@@ -44,7 +44,7 @@ from ...services.calls import (
     request_end,
 )
 from ...settings import Settings
-from ...store.models import Conversation
+from ...store.models import Conversation, ConversationAnalysis
 from ...store.repositories import AnalysisRepository, ConversationRepository
 from ..deps import CompanyDep, SessionDep, SettingsDep
 from ..errors import error_responses
@@ -129,7 +129,7 @@ async def list_conversations(
 ) -> ConversationList:
     """The company's calls, newest first; `sentiment` and `resolution` keep those whose
     analysis found it."""
-    rows, total = await conversation_page(
+    rows, total, analyses = await conversation_page(
         session,
         company_id,
         agent_id,
@@ -140,9 +140,6 @@ async def list_conversations(
         limit,
         sentiment=sentiment,
         resolution=resolution,
-    )
-    analyses = await AnalysisRepository(session).of(
-        company_id=company_id, conversation_ids=[r.id for r in rows]
     )
     return ConversationList(
         conversations=[ConversationSummary.of(r, analyses.get(r.id)) for r in rows],
@@ -164,9 +161,10 @@ async def conversation_page(
     *,
     sentiment: str | None = None,
     resolution: str | None = None,
-) -> tuple[Sequence[Conversation], int]:
-    """One page of the company's conversations matching the filters, and how many match."""
-    return await ConversationRepository(session).list(
+) -> tuple[Sequence[Conversation], int, dict[str, ConversationAnalysis]]:
+    """One page of the company's conversations matching the filters, how many match, and the
+    page's analyses by conversation id."""
+    rows, total = await ConversationRepository(session).list(
         company_id=company_id,
         agent_id=agent_id,
         status=status,
@@ -177,6 +175,10 @@ async def conversation_page(
         offset=(page - 1) * limit,
         limit=limit,
     )
+    analyses = await AnalysisRepository(session).of(
+        company_id=company_id, conversation_ids=[r.id for r in rows]
+    )
+    return rows, total, analyses
 
 
 def parse_instant(field: str, value: str | None) -> datetime | None:
