@@ -80,8 +80,12 @@ class VoiceAgent(Agent):
         over the agent leaves its reply going (it resumes after the pause the sound caused).
 
         Each segment's start and transcript also mark the session's transcript gate, which
-        holds the end of the turn while a segment is still being recognised."""
+        holds the end of the turn while a segment is still being recognised; the gate also
+        tells the recogniser when the agent is speaking (a short sound then is read as a
+        likely backchannel)."""
         gate = gate_of(self.session.vad)
+        if gate is not None:
+            gate.agent_speaking = self._speaking
         async for ev in Agent.default.stt_node(self, audio, model_settings):
             if gate is not None:
                 mark_gate(gate, ev)

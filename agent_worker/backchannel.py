@@ -37,9 +37,15 @@ def is_backchannel(text: str, language: str = "en") -> bool:
     words = _PUNCT.sub(" ", _NOISE.sub(" ", text.lower())).split()
     if not words:
         return True
-    if len(words) > MAX_WORDS:
-        return False
+    if len({w.strip("-'") for w in words}) > MAX_WORDS:
+        return False  # the same sound again and again ("uh- uh- uh- uh-") is still one
     known = (
         BACKCHANNELS.get(language.split("-")[0].lower(), frozenset()) | BACKCHANNELS["en"] | FILLERS
     )
-    return all(w.strip("-'") in known for w in words)
+    return all(w.strip("-'") in known or _joined_sounds(w.strip("-'"), known) for w in words)
+
+
+def _joined_sounds(word: str, known: frozenset[str]) -> bool:
+    """A word Whisper joined from sounds ("mm-hmm-huh"), the last maybe cut short ("mm-h")."""
+    parts = word.split("-")
+    return len(parts) > 1 and parts[0] in known and all(p in known or len(p) <= 1 for p in parts)

@@ -28,7 +28,7 @@ from .llm import build_openai_compatible_llm
 from .models import multilingual_whisper_dir
 from .settings import EngineSettings, ProviderCredentials
 from .smart_turn import SmartTurnModel
-from .stt import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
+from .stt import OVER_THE_AGENT_PROMPT, WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 from .transcript_gate import GatedVAD, ReportingSTT, TranscriptGate
 from .tts import PiperTTS, PiperTTSOptions, PiperVoiceHandle
 from .tts.chunking import SpeechChunker
@@ -153,7 +153,13 @@ def build_local_stt(
     config: AgentConfig, engines: Engines, gate: TranscriptGate | None = None
 ) -> stt.STT:
     handle = engines.whisper_for(config.language)
-    whisper = WhisperSTT(handle, WhisperSTTOptions(language=config.language))
+    prompt = None
+    if gate is not None and is_english(config.language):
+
+        def prompt() -> str | None:
+            return OVER_THE_AGENT_PROMPT if gate.agent_speaking() else None
+
+    whisper = WhisperSTT(handle, WhisperSTTOptions(language=config.language), prompt=prompt)
     return _segmented(whisper, config, gate)
 
 

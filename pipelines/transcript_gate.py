@@ -45,6 +45,9 @@ class TranscriptGate:
 
     def __init__(self, max_wait: float = MAX_WAIT) -> None:
         self.max_wait = max_wait
+        self.agent_speaking: Callable[[], bool] = lambda: False
+        """Whether the agent is speaking, as the session's agent tells it: what the caller
+        says meanwhile is recognised expecting a backchannel."""
         self._pending = 0
         self._settled = asyncio.Event()
         self._settled.set()

@@ -1,5 +1,5 @@
 """Speech-to-text providers."""
 
-from .whisper import WhisperModelHandle, WhisperSTT, WhisperSTTOptions
+from .whisper import OVER_THE_AGENT_PROMPT, WhisperModelHandle, WhisperSTT, WhisperSTTOptions
 
-__all__ = ["WhisperModelHandle", "WhisperSTT", "WhisperSTTOptions"]
+__all__ = ["OVER_THE_AGENT_PROMPT", "WhisperModelHandle", "WhisperSTT", "WhisperSTTOptions"]

@@ -12,6 +12,7 @@ import re
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,15 +107,18 @@ class WhisperModelHandle:
     def english_only(self) -> bool:
         return not self.model.model.is_multilingual
 
-    def transcribe(self, audio: np.ndarray, *, language: str, beam_size: int) -> str:
-        """Blocking transcription of 16 kHz float32 mono audio."""
+    def transcribe(
+        self, audio: np.ndarray, *, language: str, beam_size: int, prompt: str | None = None
+    ) -> str:
+        """Blocking transcription of 16 kHz float32 mono audio; `prompt` is text Whisper
+        reads as what came just before (it leans towards its words and spelling)."""
         lang = None if self.english_only else (language.split("-")[0] or "en")
         with self.lock:
             if self.short_window and len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE:
-                text = self._transcribe_short(audio, lang, beam_size)
+                text = self._transcribe_short(audio, lang, beam_size, prompt)
                 if text is not None:
                     return text
-            return self._transcribe_full(audio, lang, beam_size)
+            return self._transcribe_full(audio, lang, beam_size, prompt)
 
     def transcribe_detecting(self, audio: np.ndarray, *, beam_size: int) -> tuple[str, str]:
         """Blocking transcription in the language Whisper hears (its first 30 s decide), and
@@ -140,7 +144,9 @@ class WhisperModelHandle:
         )
         return self.MIN_TOKENS + int(len(audio) / WHISPER_RATE * per_second)
 
-    def _transcribe_full(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str:
+    def _transcribe_full(
+        self, audio: np.ndarray, lang: str | None, beam_size: int, prompt: str | None = None
+    ) -> str:
         call_turn = self.short_window and len(audio) <= self.MAX_SHORT_SECONDS * WHISPER_RATE
         segments, _info = self.model.transcribe(
             audio,
@@ -153,10 +159,13 @@ class WhisperModelHandle:
             vad_filter=False,
             without_timestamps=True,
             condition_on_previous_text=False,
+            initial_prompt=prompt,
         )
         return " ".join(s.text.strip() for s in segments).strip()
 
-    def _transcribe_short(self, audio: np.ndarray, lang: str | None, beam_size: int) -> str | None:
+    def _transcribe_short(
+        self, audio: np.ndarray, lang: str | None, beam_size: int, prompt: str | None = None
+    ) -> str | None:
         """Decode the utterance alone; None when the result looks unreliable.
 
         Without the 30 s window Whisper sometimes loops ("Hello? Hello? Hello? ...") on the
@@ -171,11 +180,12 @@ class WhisperModelHandle:
         padded[: len(audio)] = audio
         features = self.model.feature_extractor(padded, padding=0)
         tokenizer = self._tokenizer(lang)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        previous = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())] if prompt else []
+        tokens_in = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
         budget = self._budget(audio, lang)
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-            [prompt],
+            [tokens_in],
             beam_size=beam_size,
             # CTranslate2's Whisper decodes at most max_length / 2 tokens.
             max_length=min(448, 2 * budget),
@@ -293,13 +303,33 @@ def buffer_to_whisper_audio(buffer: AudioBuffer) -> np.ndarray:
     return samples.astype(np.float32) / 32768.0
 
 
-class WhisperSTT(stt.STT):
-    """livekit-agents STT backed by a local faster-whisper model."""
+OVER_THE_AGENT_PROMPT = "Mm-hmm. Uh-huh. Yeah."
+"""What a short sound said over the agent is read after. Without it Whisper makes words of a
+caller's non-lexical backchannels (Piper's "mm-hmm" as "and my mom" or "Emma Moon.", espeak's
+"uh-huh" as "Uh-uh."), and the agent takes them as a turn and stops; with it they come back as
+"Mm-hmm." and "Uh-huh.", while "Stop.", "Wait." or "Hold on." stay what they are (tested).
+It is not used while the agent is silent: it also makes "Mm-hmm." of a cough, which over the
+agent is only a backchannel but alone would be a turn."""
+PROMPT_MAX_SECONDS = 2.0
+"""Only a segment this short (a backchannel, with the segmenter's padding) is read after the
+prompt: a longer one is a turn, and is recognised as any other."""
 
-    def __init__(self, handle: WhisperModelHandle, options: WhisperSTTOptions | None = None):
+
+class WhisperSTT(stt.STT):
+    """livekit-agents STT backed by a local faster-whisper model; `prompt`, when given, is
+    asked for each short segment's prompt (None: none)."""
+
+    def __init__(
+        self,
+        handle: WhisperModelHandle,
+        options: WhisperSTTOptions | None = None,
+        *,
+        prompt: Callable[[], str | None] | None = None,
+    ):
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._handle = handle
         self._opts = options or WhisperSTTOptions()
+        self._prompt = prompt
 
     @property
     def model(self) -> str:
@@ -320,10 +350,15 @@ class WhisperSTT(stt.STT):
         audio = buffer_to_whisper_audio(buffer)
         text = ""
         if len(audio) >= WHISPER_RATE // 10:  # under 100 ms there is nothing to recognise
+            prompt = (
+                self._prompt()
+                if self._prompt is not None and len(audio) <= PROMPT_MAX_SECONDS * WHISPER_RATE
+                else None
+            )
             text = await asyncio.get_running_loop().run_in_executor(
                 None,
                 lambda: self._handle.transcribe(
-                    audio, language=lang, beam_size=self._opts.beam_size
+                    audio, language=lang, beam_size=self._opts.beam_size, prompt=prompt
                 ),
             )
         return stt.SpeechEvent(

@@ -358,3 +358,59 @@ def test_judge_short_decode(text, ran_out, expected):
 
     ratio = WhisperModelHandle.MAX_COMPRESSION_RATIO
     assert judge_short_decode(text, ran_out=ran_out, max_compression_ratio=ratio) == expected
+
+
+def _clip(name: str) -> np.ndarray:
+    import wave
+    from pathlib import Path
+
+    with wave.open(str(Path(__file__).parent / "audio" / name)) as clip:
+        assert clip.getframerate() == WHISPER_RATE
+        return np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
+
+
+def test_a_murmur_over_the_agent_is_heard_as_a_backchannel(whisper_handle):
+    """Piper's "mm-hmm" (captured from a room benchmark, where the agent stopped for it): read
+    without a prompt Whisper makes words of it; read after the prompt it is a backchannel."""
+    from agent_worker.backchannel import is_backchannel
+    from pipelines.stt import OVER_THE_AGENT_PROMPT
+
+    audio = as_float(_clip("piper_mm_hmm.wav"))
+    plain = whisper_handle.transcribe(audio, language="en", beam_size=1)
+    prompted = whisper_handle.transcribe(
+        audio, language="en", beam_size=1, prompt=OVER_THE_AGENT_PROMPT
+    )
+    assert not is_backchannel(plain), plain
+    assert is_backchannel(prompted), prompted
+
+
+@pytest.mark.parametrize("voice", ["en-us", "en-us+f3"])
+@pytest.mark.parametrize("said", ["Stop.", "Wait.", "Hold on.", "No.", "Excuse me."])
+def test_a_barge_in_read_after_the_prompt_keeps_its_words(whisper_handle, audio_tools, voice, said):
+    from agent_worker.backchannel import is_backchannel
+    from pipelines.stt import OVER_THE_AGENT_PROMPT
+
+    lead = np.zeros(WHISPER_RATE * 3 // 10, np.int16)
+    audio = as_float(np.concatenate([lead, render_speech(said, voice=voice, rate=WHISPER_RATE)]))
+    heard = whisper_handle.transcribe(
+        audio, language="en", beam_size=1, prompt=OVER_THE_AGENT_PROMPT
+    )
+    assert not is_backchannel(heard), heard
+    assert audio_tools.words(said)[0] in audio_tools.words(heard), heard
+
+
+async def test_the_prompt_is_asked_for_short_segments_only(whisper_handle, audio_tools):
+    asked: list[bool] = []
+
+    def prompt() -> str:
+        asked.append(True)
+        return "Mm-hmm."
+
+    recognizer = WhisperSTT(whisper_handle, prompt=prompt)
+    short = _clip("piper_mm_hmm.wav")
+    await recognizer.recognize(audio_tools.to_frame(short, WHISPER_RATE))
+    assert asked == [True]
+    turn = render_speech(WEATHER, rate=WHISPER_RATE)
+    event = await recognizer.recognize(audio_tools.to_frame(turn, WHISPER_RATE))
+    assert asked == [True]  # a turn is recognised as any other
+    assert "weather" in audio_tools.words(event.alternatives[0].text)

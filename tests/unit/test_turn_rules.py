@@ -116,6 +116,10 @@ async def test_max_duration_ends_even_a_lively_call() -> None:
     ("text", "language", "expected"),
     [
         ("Mm-hmm.", "en", True),
+        ("Mm-hmm-huh.", "en", True),
+        ("Uh-uh.", "en", True),
+        ("Uh- uh- uh- uh- uh- uh- uh", "en", True),  # coughs read after the prompt
+        ("Mm-h", "en", True),
         ("Yeah, yeah, okay.", "en", True),
         ("(coughs)", "en", True),
         ("[laughter]", "en", True),
@@ -125,6 +129,9 @@ async def test_max_duration_ends_even_a_lively_call() -> None:
         ("and then", "en", True),
         ("So.", "en", True),
         ("Wait, stop please.", "en", False),
+        ("Stop-stop.", "en", False),
+        ("s-stop", "en", False),
+        ("yeah okay so the", "en", False),
         ("So what about Sunday?", "en", False),
         ("Yes, I want two tickets.", "en", False),
         ("What time do you open?", "en", False),
