@@ -16,9 +16,8 @@ from agent.contract import AgentConfig
 from agent.knowledge import Passage, Retriever
 from agent.prompt import instructions, last_user_text, with_knowledge
 from livekit_patches.resume import resume_now
+from pipelines.backchannel import is_backchannel
 from pipelines.transcript_gate import caller_silence_of, gate_of, mark_gate
-
-from .backchannel import is_backchannel
 
 logger = logging.getLogger("agent_worker.agent")
 

@@ -23,6 +23,7 @@ from livekit.agents import APIConnectOptions, LanguageCode, stt, utils
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer
 
+from ..backchannel import MAX_WORDS, is_backchannel
 from ..models import whisper_model_dir
 
 WHISPER_RATE = 16000
@@ -304,20 +305,22 @@ def buffer_to_whisper_audio(buffer: AudioBuffer) -> np.ndarray:
 
 
 OVER_THE_AGENT_PROMPT = "Mm-hmm. Uh-huh. Yeah."
-"""What a short sound said over the agent is read after. Without it Whisper makes words of a
-caller's non-lexical backchannels (Piper's "mm-hmm" as "and my mom" or "Emma Moon.", espeak's
-"uh-huh" as "Uh-uh."), and the agent takes them as a turn and stops; with it they come back as
-"Mm-hmm." and "Uh-huh.", while "Stop.", "Wait." or "Hold on." stay what they are (tested).
-It is not used while the agent is silent: it also makes "Mm-hmm." of a cough, which over the
-agent is only a backchannel but alone would be a turn."""
+"""What a short sound said over the agent is read again after, when its first reading is a few
+words that are not a backchannel. Whisper makes words of a caller's non-lexical backchannels
+(Piper's "mm-hmm" as "and my mom" or "Emma Moon.", espeak's "uh-huh" as "Uh-uh."), and the agent
+took them as a turn and stopped; read after the prompt they come back as "Mm-hmm." and
+"Uh-huh.". Only a backchannel read that way replaces the first reading: the prompt also bends
+real words towards it (a phone caller's "Please stop." came back "Uh-huh. Please, uh..."), and
+makes "Mm-hmm." of a cough, which over the agent is harmless but alone would be a turn."""
 PROMPT_MAX_SECONDS = 2.0
-"""Only a segment this short (a backchannel, with the segmenter's padding) is read after the
-prompt: a longer one is a turn, and is recognised as any other."""
+"""Only a segment this short (a backchannel, with the segmenter's padding) is read again: a
+longer one is a turn."""
 
 
 class WhisperSTT(stt.STT):
-    """livekit-agents STT backed by a local faster-whisper model; `prompt`, when given, is
-    asked for each short segment's prompt (None: none)."""
+    """livekit-agents STT backed by a local faster-whisper model. `prompt`, when given, is
+    asked for a short segment whose text is a few words but no backchannel: a prompt it
+    returns is read again after, and a backchannel read that way is taken instead."""
 
     def __init__(
         self,
@@ -350,17 +353,27 @@ class WhisperSTT(stt.STT):
         audio = buffer_to_whisper_audio(buffer)
         text = ""
         if len(audio) >= WHISPER_RATE // 10:  # under 100 ms there is nothing to recognise
-            prompt = (
-                self._prompt()
-                if self._prompt is not None and len(audio) <= PROMPT_MAX_SECONDS * WHISPER_RATE
-                else None
-            )
             text = await asyncio.get_running_loop().run_in_executor(
                 None,
                 lambda: self._handle.transcribe(
-                    audio, language=lang, beam_size=self._opts.beam_size, prompt=prompt
+                    audio, language=lang, beam_size=self._opts.beam_size
                 ),
             )
+            if (
+                self._prompt is not None
+                and len(audio) <= PROMPT_MAX_SECONDS * WHISPER_RATE
+                and 0 < len(text.split()) <= MAX_WORDS
+                and not is_backchannel(text, lang)
+                and (prompt := self._prompt()) is not None
+            ):
+                again = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    lambda: self._handle.transcribe(
+                        audio, language=lang, beam_size=self._opts.beam_size, prompt=prompt
+                    ),
+                )
+                if is_backchannel(again, lang):
+                    text = again
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=uuid.uuid4().hex,

@@ -369,32 +369,46 @@ def _clip(name: str) -> np.ndarray:
         return np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
 
 
-def test_a_murmur_over_the_agent_is_heard_as_a_backchannel(whisper_handle):
-    """Piper's "mm-hmm" (captured from a room benchmark, where the agent stopped for it): read
-    without a prompt Whisper makes words of it; read after the prompt it is a backchannel."""
-    from agent_worker.backchannel import is_backchannel
+def _over_the_agent(whisper_handle) -> WhisperSTT:
     from pipelines.stt import OVER_THE_AGENT_PROMPT
 
-    audio = as_float(_clip("piper_mm_hmm.wav"))
-    plain = whisper_handle.transcribe(audio, language="en", beam_size=1)
-    prompted = whisper_handle.transcribe(
-        audio, language="en", beam_size=1, prompt=OVER_THE_AGENT_PROMPT
-    )
+    return WhisperSTT(whisper_handle, prompt=lambda: OVER_THE_AGENT_PROMPT)
+
+
+async def test_a_murmur_over_the_agent_is_heard_as_a_backchannel(whisper_handle, audio_tools):
+    """Piper's "mm-hmm" (captured from a room benchmark, where the agent stopped for it): read
+    as any segment Whisper makes words of it; over the agent it is read again after the
+    prompt, and is a backchannel."""
+    from pipelines.backchannel import is_backchannel
+
+    frame = audio_tools.to_frame(_clip("piper_mm_hmm.wav"), WHISPER_RATE)
+    plain = (await WhisperSTT(whisper_handle).recognize(frame)).alternatives[0].text
+    over = (await _over_the_agent(whisper_handle).recognize(frame)).alternatives[0].text
     assert not is_backchannel(plain), plain
-    assert is_backchannel(prompted), prompted
+    assert is_backchannel(over), over
+
+
+async def test_a_barge_in_over_the_agent_keeps_its_words(whisper_handle, audio_tools):
+    """The phone caller's "Please stop." read after the prompt alone comes back as
+    "Uh-huh. Please, uh...": only a backchannel read that way replaces the first reading."""
+    frame = audio_tools.to_frame(_clip("phone_barge_in.wav"), WHISPER_RATE)
+    heard = (await _over_the_agent(whisper_handle).recognize(frame)).alternatives[0].text
+    assert "stop" in audio_tools.words(heard), heard
 
 
 @pytest.mark.parametrize("voice", ["en-us", "en-us+f3"])
 @pytest.mark.parametrize("said", ["Stop.", "Wait.", "Hold on.", "No.", "Excuse me."])
-def test_a_barge_in_read_after_the_prompt_keeps_its_words(whisper_handle, audio_tools, voice, said):
-    from agent_worker.backchannel import is_backchannel
-    from pipelines.stt import OVER_THE_AGENT_PROMPT
+async def test_short_barge_ins_over_the_agent_keep_their_words(
+    whisper_handle, audio_tools, voice, said
+):
+    from pipelines.backchannel import is_backchannel
 
     lead = np.zeros(WHISPER_RATE * 3 // 10, np.int16)
-    audio = as_float(np.concatenate([lead, render_speech(said, voice=voice, rate=WHISPER_RATE)]))
-    heard = whisper_handle.transcribe(
-        audio, language="en", beam_size=1, prompt=OVER_THE_AGENT_PROMPT
+    audio = np.concatenate([lead, render_speech(said, voice=voice, rate=WHISPER_RATE)])
+    event = await _over_the_agent(whisper_handle).recognize(
+        audio_tools.to_frame(audio, WHISPER_RATE)
     )
+    heard = event.alternatives[0].text
     assert not is_backchannel(heard), heard
     assert audio_tools.words(said)[0] in audio_tools.words(heard), heard
 

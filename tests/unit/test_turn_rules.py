@@ -11,8 +11,8 @@ from livekit import rtc
 from livekit.agents.voice import AgentStateChangedEvent, UserStateChangedEvent
 
 from agent.contract import AgentConfig, CustomResponses, TurnDetection
-from agent_worker.backchannel import is_backchannel
 from agent_worker.rules import CallRules, line
+from pipelines.backchannel import is_backchannel
 
 
 class SessionStandIn(rtc.EventEmitter):
