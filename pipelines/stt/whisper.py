@@ -372,7 +372,7 @@ class WhisperSTT(stt.STT):
                         audio, language=lang, beam_size=self._opts.beam_size, prompt=prompt
                     ),
                 )
-                if is_backchannel(again, lang):
+                if again.split() and is_backchannel(again, lang):  # never words for nothing
                     text = again
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
